@@ -1,0 +1,149 @@
+"""The sandbox's memory: what it received, the profiles it holds, the faults switched on.
+
+One :class:`SandboxState` lives in the sandbox process and is shared by its request
+threads, so every method takes the lock.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+IDENTIFIERS = ("uid", "email", "phone", "wp_token")
+
+
+@dataclass
+class Fault:
+    """A misbehaviour of one route, switched on through ``PUT /_sandbox/faults/<route>``.
+
+    Parameters:
+      status: answer this status instead of handling the request.
+      ratio: the share of requests affected (1.0 = every one).
+      count: affect only this many more requests; ``None`` = until cleared.
+      delay_s: wait this long before answering (with or without a status).
+    """
+
+    status: int | None = None
+    ratio: float = 1.0
+    count: int | None = None
+    delay_s: float = 0.0
+
+
+@dataclass
+class Received:
+    """One request as the sandbox saw it, and what it answered."""
+
+    route: str
+    method: str
+    path: str
+    query: str
+    authorized: bool
+    body: Any
+    status: int
+    at: float = field(default_factory=time.time)
+
+
+class ProfileStore:
+    """Profiles as the platform keeps them: found by any identifier, fields merged.
+
+    ``update_profile_last_updated_at`` protects against races as the documentation
+    says: an update older than the profile's last one is ignored.
+    """
+
+    def __init__(self, declared_fields: frozenset[str] | None) -> None:
+        self.declared_fields = declared_fields
+        self.profiles: list[dict[str, Any]] = []
+        self._index: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def upsert(self, hashmap: dict[str, Any]) -> dict[str, Any]:
+        """Apply one hashmap; return what the platform echoes (declared fields only)."""
+        kept = {
+            key: value
+            for key, value in (hashmap.get("fields") or {}).items()
+            if self.declared_fields is None or key in self.declared_fields
+        }
+        profile = self._find_or_create(hashmap)
+        stamp = hashmap.get("update_profile_last_updated_at")
+        last = profile.get("update_profile_last_updated_at")
+        if stamp is None or last is None or _instant(stamp) >= _instant(last):
+            profile["fields"].update(kept)
+            if stamp is not None:
+                profile["update_profile_last_updated_at"] = stamp
+        echo = {key: hashmap[key] for key in IDENTIFIERS if key in hashmap}
+        return {**echo, "fields": kept}
+
+    def _find_or_create(self, hashmap: dict[str, Any]) -> dict[str, Any]:
+        keys = [(key, str(hashmap[key])) for key in IDENTIFIERS if hashmap.get(key)]
+        profile = next((self._index[k] for k in keys if k in self._index), None)
+        if profile is None:
+            profile = {"fields": {}}
+            self.profiles.append(profile)
+        for key, value in keys:
+            profile[key] = value
+            self._index[(key, value)] = profile
+        return profile
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
+
+
+class SandboxState:
+    def __init__(
+        self, *, login: str, secret: str, declared_fields: frozenset[str] | None = None
+    ) -> None:
+        self.login = login
+        self.secret = secret
+        self._lock = threading.Lock()
+        self._declared_fields = declared_fields
+        self._received: list[Received] = []
+        self._faults: dict[str, Fault] = {}
+        self.profiles = ProfileStore(declared_fields)
+
+    def record(self, entry: Received) -> None:
+        with self._lock:
+            self._received.append(entry)
+
+    def received(self, route: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(r) for r in self._received if route is None or r.route == route]
+
+    def upsert_profiles(self, hashmaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.profiles.upsert(hashmap) for hashmap in hashmaps]
+
+    def profile_list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                dict(profile, fields=dict(profile["fields"])) for profile in self.profiles.profiles
+            ]
+
+    def reset(self) -> None:
+        """Forget everything received and stored; faults stay as they are."""
+        with self._lock:
+            self._received.clear()
+            self.profiles = ProfileStore(self._declared_fields)
+
+    def set_fault(self, route: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults[route] = fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, route: str) -> Fault | None:
+        """The fault that applies to this request of ``route``, if any (uses up a count)."""
+        with self._lock:
+            fault = self._faults.get(route)
+            if fault is None or random.random() >= fault.ratio:
+                return None
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    del self._faults[route]
+            return fault

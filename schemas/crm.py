@@ -1,0 +1,60 @@
+"""Outbound payloads for the S2S marketing platform (``api-docs/crm-server-to-server-api.txt``).
+
+The platform identifies a profile by any of uid, phone, email or wp_token, keeps only
+the custom fields declared in its project settings, and uses the system field
+``update_profile_last_updated_at`` to refuse an update older than the one it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import Schema
+
+from .events import IDENTIFIERS
+
+
+class ProfileUpsertSchema(Schema):
+    """One hashmap of ``POST /api/v1/users/batch/``: identifiers, fields, event time."""
+
+    uid = ma.fields.String()
+    email = ma.fields.String()
+    phone = ma.fields.String()
+    wp_token = ma.fields.String()
+    fields = ma.fields.Dict()
+    update_profile_last_updated_at = ma.fields.String()
+
+
+class EventPostSchema(Schema):
+    """The body of ``POST /api/v1/events/``."""
+
+    name = ma.fields.String(required=True)
+    payload = ma.fields.Dict()
+
+
+_PROFILE = ProfileUpsertSchema()
+_EVENT = EventPostSchema()
+
+
+def profile_upsert(event: dict[str, Any]) -> dict[str, Any]:
+    """The hashmap for one canonical ``profile`` event."""
+    user = event["user"]
+    return _PROFILE.dump(
+        {
+            **{key: user[key] for key in IDENTIFIERS if key in user},
+            "fields": event.get("fields", {}),
+            "update_profile_last_updated_at": event["timestamp"],
+        }
+    )
+
+
+def event_post(event: dict[str, Any]) -> dict[str, Any]:
+    """The body for one canonical ``event`` event.
+
+    The platform's event has only a name and a payload, so the user's identifiers go
+    into the payload wherever the payload does not already name them.
+    """
+    payload = {key: value for key, value in event["user"].items() if key in IDENTIFIERS}
+    payload.update(event.get("payload", {}))
+    return _EVENT.dump({"name": event["name"], "payload": payload})

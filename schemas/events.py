@@ -1,0 +1,165 @@
+"""Inbound events: the body of ``POST /v1/events``.
+
+A body is one event object or ``{"events": [...]}`` with up to :data:`MAX_BATCH`
+events. :func:`load_batch` validates all of them and either returns every event in
+canonical form or raises :class:`BatchValidationError` whose ``errors`` map each bad
+event's index to its field errors — a batch is all or nothing.
+
+Canonical form is a plain JSON-able dict (it travels inside a Dramatiq message): the
+timestamp becomes an ISO-8601 string in UTC and absent optional keys are left out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+MAX_BATCH = 1000
+IDENTIFIERS = ("uid", "email", "phone", "wp_token")
+EVENT_TYPES = ("profile", "event", "campaign_start")
+PLATFORMS = ("crm", "pushwoosh", "altcraft")
+CAMPAIGN_KINDS = ("mailing", "ab", "automated")
+
+#: Event types whose delivery is built; the rest validate but are refused for now.
+DELIVERABLE_TYPES = ("profile", "event")
+
+
+class BatchValidationError(Exception):
+    """Some events of a body are invalid; ``errors`` is ``{index: {field: [msg]}}``."""
+
+    def __init__(self, errors: dict[str, Any]) -> None:
+        super().__init__("invalid events")
+        self.errors = errors
+
+
+class UserSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
+    email = ma.fields.Email(validate=validate.Length(max=320))
+    phone = ma.fields.String(
+        validate=validate.Regexp(r"^\+?[0-9]{5,20}$", error="Not a valid phone number.")
+    )
+    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+
+    @validates_schema
+    def _needs_an_identifier(self, data: dict, **kwargs: Any) -> None:
+        if not any(data.get(key) for key in IDENTIFIERS):
+            raise ValidationError(f"Needs at least one of: {', '.join(IDENTIFIERS)}.")
+
+
+class CampaignSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    platform = ma.fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    kind = ma.fields.String(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
+    id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    pushwoosh_message_code = ma.fields.String(validate=validate.Length(min=1, max=128))
+
+
+class _EventSchema(Schema):
+    """Fields every event has; subclasses add what their type needs."""
+
+    class Meta:
+        unknown = RAISE
+
+    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
+    timestamp = ma.fields.AwareDateTime(required=True)
+
+    @post_load
+    def _canonical(self, data: dict, **kwargs: Any) -> dict:
+        data["timestamp"] = data["timestamp"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return data
+
+
+class ProfileEventSchema(_EventSchema):
+    user = ma.fields.Nested(UserSchema, required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(min=1, max=256)))
+
+
+class TrackEventSchema(_EventSchema):
+    user = ma.fields.Nested(UserSchema, required=True)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=256))
+    payload = ma.fields.Dict(keys=ma.fields.String())
+
+
+class CampaignStartEventSchema(_EventSchema):
+    campaign = ma.fields.Nested(CampaignSchema, required=True)
+
+
+class _UnknownTypeSchema(_EventSchema):
+    """Reports the common fields' errors when ``type`` names no known schema."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+_SCHEMAS: dict[str, Schema] = {
+    "profile": ProfileEventSchema(),
+    "event": TrackEventSchema(),
+    "campaign_start": CampaignStartEventSchema(),
+}
+_UNKNOWN_TYPE = _UnknownTypeSchema()
+
+
+def load_event(data: Any) -> dict:
+    """Validate one event; raise :class:`marshmallow.ValidationError` naming each field."""
+    if not isinstance(data, dict):
+        raise ValidationError({"_schema": ["Each event must be a JSON object."]})
+    event_type = data.get("type")
+    schema = _SCHEMAS.get(event_type) if isinstance(event_type, str) else None
+    if schema is None:
+        _UNKNOWN_TYPE.load(data)
+        raise ValidationError({"type": [f"Must be one of: {', '.join(EVENT_TYPES)}."]})
+    event = schema.load(data)
+    if event_type not in DELIVERABLE_TYPES:
+        raise ValidationError({"type": [f"{event_type!r} events are not supported yet."]})
+    return event
+
+
+def load_batch(body: Any) -> list[dict]:
+    """Validate a request body (one event or ``{"events": [...]}``); all or nothing."""
+    items = _unwrap(body)
+    events, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            events.append(load_event(item))
+        except ValidationError as error:
+            errors[str(index)] = error.messages
+    if errors:
+        raise BatchValidationError(errors)
+    return events
+
+
+def _unwrap(body: Any) -> list:
+    if isinstance(body, dict) and "events" in body:
+        extra = sorted(set(body) - {"events"})
+        if extra:
+            raise BatchValidationError({"_schema": {key: ["Unknown field."] for key in extra}})
+        items = body["events"]
+        if not isinstance(items, list):
+            raise BatchValidationError({"_schema": {"events": ["Must be a list of events."]}})
+        if not 1 <= len(items) <= MAX_BATCH:
+            raise BatchValidationError(
+                {"_schema": {"events": [f"Must hold between 1 and {MAX_BATCH} events."]}}
+            )
+        return items
+    if isinstance(body, dict):
+        return [body]
+    raise BatchValidationError(
+        {"_schema": {"_body": ['Must be an event object or {"events": [...]}.']}}
+    )

@@ -1,0 +1,32 @@
+"""The receiver: validates, authenticates, deduplicates and enqueues. It never calls
+a platform. ``create_app()`` is the WSGI factory gunicorn loads (see the Procfile).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from workers.broker import redis_client
+from workers.enqueue import EventQueue
+from workers.settings import Settings, load_settings
+
+from . import errors, events, health
+from .services import EXTENSION, Services
+
+#: Largest accepted body (DESIGN.md: 5 MiB).
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the receiver; settings are read from the environment unless given."""
+    settings = settings or load_settings()
+    settings.require_api_keys()
+    client = redis_client(settings.redis_url)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions[EXTENSION] = Services(settings, client, EventQueue(client))
+    errors.register(app)
+    app.register_blueprint(events.bp)
+    app.register_blueprint(health.bp)
+    return app

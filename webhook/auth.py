@@ -1,0 +1,51 @@
+"""Who may post events: a Bearer key, and an HMAC signature when a secret is set.
+
+Signature header: ``X-Hookrelay-Signature: t=<unix seconds>,v1=<hex>`` where the hex is
+HMAC-SHA256(secret, ``"<t>." + raw body``). Comparisons run in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from werkzeug.exceptions import Unauthorized
+
+SIGNATURE_HEADER = "X-Hookrelay-Signature"
+SIGNATURE_TOLERANCE_S = 300
+
+
+def check_bearer(authorization: str | None, keys: tuple[str, ...]) -> None:
+    """Raise 401 unless the header is ``Bearer <one of keys>``."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip().encode()
+    # Compare against every key so timing does not tell which one nearly matched.
+    matches = [hmac.compare_digest(token, key.encode()) for key in keys]
+    if scheme.lower() != "bearer" or not token or not any(matches):
+        raise _unauthorized("Missing or unknown API key (Authorization: Bearer <key>).")
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The header value a client sends; used by tests, the CLI and the benchmark."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def check_signature(
+    header: str | None, body: bytes, secret: str, *, now: float | None = None
+) -> None:
+    """Raise 401 unless ``header`` signs ``body`` with ``secret`` within the tolerance."""
+    parts = dict(item.split("=", 1) for item in (header or "").split(",") if "=" in item)
+    timestamp, given = parts.get("t", ""), parts.get("v1", "")
+    if not timestamp.isdigit() or not given:
+        raise _unauthorized(f"Missing or malformed {SIGNATURE_HEADER} header.")
+    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_S:
+        raise _unauthorized("Signature timestamp is more than 300 s away from now.")
+    expected = sign(secret, body, int(timestamp)).rpartition("v1=")[2]
+    if not hmac.compare_digest(expected, given.strip()):
+        raise _unauthorized("Signature does not match the body.")
+
+
+def _unauthorized(message: str) -> Unauthorized:
+    return Unauthorized(message, www_authenticate='Bearer realm="hookrelay"')

@@ -1,0 +1,34 @@
+"""Every error answer is JSON; nothing a client sends may produce a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+#: What a client is told to wait before retrying while Redis is unreachable.
+REDIS_RETRY_AFTER_S = 5
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(redis.RedisError, _redis_unavailable)
+
+
+def _http_error(error: HTTPException):
+    response = error.get_response()
+    code = error.name.lower().replace(" ", "_")
+    response.set_data(json.dumps({"error": code, "message": error.description}))
+    response.content_type = "application/json"
+    return response
+
+
+def _redis_unavailable(error: redis.RedisError):
+    logger.warning("Redis unavailable, answering 503: %s", error)
+    body = {"error": "unavailable", "message": "The queue is unreachable; nothing was accepted."}
+    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}

@@ -1,0 +1,28 @@
+"""Gunicorn settings for the ``web`` process (``gunicorn -c python:webhook.gunicorn_conf``).
+
+Settings are validated here, in the master, so a bad variable stops the process with
+one line instead of a traceback from every worker. ``WEB_CONCURRENCY`` and
+``WEB_THREADS`` size the process; the defaults suit a 2-core machine.
+"""
+
+import os
+import sys
+
+from workers.settings import ConfigError, load_settings
+
+try:
+    _settings = load_settings()
+    _settings.require_api_keys()
+except ConfigError as error:
+    print(f"hookrelay web: configuration error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+bind = f"0.0.0.0:{_settings.port}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+keepalive = 30
+graceful_timeout = 20
+accesslog = None
+# The control socket defaults to one path per user; several instances would collide.
+control_socket_disable = True

@@ -1,0 +1,24 @@
+"""What the views need, built once per process by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from workers.enqueue import EventQueue
+from workers.settings import Settings
+
+EXTENSION = "hookrelay"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    queue: EventQueue
+
+
+def current() -> Services:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,1 @@
+"""Workers: the broker, the actors, the platform clients, rate limits and retries."""

@@ -1,0 +1,120 @@
+"""The Dramatiq broker the workers consume from, tuned so no message is stranded.
+
+Dramatiq's Redis broker hands a killed worker's unacknowledged messages to another
+only during "maintenance", which runs on a random 0.1 % of commands and only for the
+queue the command touched, after the dead worker's heartbeat is 60 s old; and a
+worker's heartbeat is refreshed only when one of its consumers talks to Redis. On a
+quiet queue that can strand messages for many minutes, and a worker busy with slow
+calls can look dead. :class:`Sweeper` fixes both: a thread in each worker process
+that, every ``sweep_interval_s``, refreshes the heartbeat and runs maintenance on
+every queue, so a dead worker's messages come back within roughly
+``heartbeat_timeout_s + sweep_interval_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from .enqueue import NAMESPACE
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Socket timeouts for every Redis client: fail fast rather than hang a request.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A pooled Redis client with bounded timeouts."""
+    return redis.Redis.from_url(url, health_check_interval=30, **REDIS_TIMEOUTS)
+
+
+class SweepingRedisBroker(RedisBroker):
+    """A :class:`RedisBroker` whose :meth:`sweep` forces maintenance on every queue."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._sweeping = threading.local()
+
+    def sweep(self) -> None:
+        """Heartbeat, and requeue dead workers' unacknowledged messages, on all queues."""
+        self._sweeping.active = True
+        try:
+            for queue_name in sorted(self.queues):
+                for name in (queue_name, dq_name(queue_name)):
+                    self.do_qsize(name)
+        finally:
+            self._sweeping.active = False
+
+    def _should_do_maintenance(self, command: str) -> int:
+        if getattr(self._sweeping, "active", False):
+            return 1
+        return super()._should_do_maintenance(command)
+
+
+class Sweeper(Middleware):
+    """Runs :meth:`SweepingRedisBroker.sweep` on a timer inside each worker process.
+
+    Parameters:
+      interval_s: seconds between sweeps. Each sweep costs two short Lua calls per
+        queue, so a few seconds is cheap and keeps recovery well inside a minute.
+    """
+
+    def __init__(self, *, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker, worker) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(broker,), name="hookrelay-sweeper", daemon=True
+        )
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        self._stop.set()
+
+    def _run(self, broker: SweepingRedisBroker) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                broker.sweep()
+            except redis.RedisError as error:
+                logger.warning("Queue sweep failed, will try again: %s", error)
+
+
+def build_broker(settings: Settings) -> SweepingRedisBroker:
+    """The workers' broker: Dramatiq's default middleware, our retry pacing, a sweeper."""
+    worker = settings.worker
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(
+            min_backoff=worker.retry_min_backoff_ms,
+            max_backoff=worker.retry_max_backoff_ms,
+        ),
+        Sweeper(interval_s=worker.sweep_interval_s),
+    ]
+    return SweepingRedisBroker(
+        client=redis_client(settings.broker_url),
+        namespace=NAMESPACE,
+        heartbeat_timeout=int(worker.heartbeat_timeout_s * 1000),
+        middleware=middleware,
+    )

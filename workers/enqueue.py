@@ -1,0 +1,71 @@
+"""Durable, idempotent hand-off of accepted events from the receiver to the workers.
+
+:meth:`EventQueue.submit` runs one Lua script per request (see ``enqueue.lua``): every
+event whose id is new within :data:`DEDUP_TTL_S` becomes a Dramatiq message on its
+route's queue, and its id is remembered, in a single atomic step. So a request is all
+or nothing, costs one round trip whatever its size, and an id is never marked seen
+unless its message is in Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from uuid import uuid4
+
+import dramatiq
+import redis
+
+from .routes import ROUTES
+
+DEDUP_TTL_S = 24 * 3600
+DEDUP_PREFIX = "hookrelay:seen:"
+NAMESPACE = "dramatiq"
+
+_SCRIPT = files(__package__).joinpath("enqueue.lua").read_text()
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: int
+    duplicates: int
+
+
+class EventQueue:
+    """Writes canonical events as Dramatiq messages that the Redis broker consumes.
+
+    Parameters:
+      client: a Redis client; its errors (down, timeout, OOM) propagate to the caller.
+      namespace: the Dramatiq namespace the workers' broker uses.
+      dedup_ttl_s: how long an event id counts as seen.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str = NAMESPACE,
+        dedup_ttl_s: int = DEDUP_TTL_S,
+    ) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._dedup_ttl_s = dedup_ttl_s
+        self._script = client.register_script(_SCRIPT)
+
+    def submit(self, events: list[dict]) -> SubmitResult:
+        args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]
+        for event in events:
+            route = ROUTES[event["type"]]
+            message_id = str(uuid4())
+            message = dramatiq.Message(
+                queue_name=route.queue_name,
+                actor_name=route.actor_name,
+                args=(event,),
+                kwargs={},
+                options={"redis_message_id": message_id},
+                message_id=message_id,
+            )
+            args += [event["id"], route.queue_name, message_id, message.encode()]
+        flags = self._script(args=args)
+        accepted = sum(flags)
+        return SubmitResult(accepted=accepted, duplicates=len(flags) - accepted)

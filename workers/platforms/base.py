@@ -1,0 +1,115 @@
+"""The shared base of every platform client: one pooled HTTP session, auth, timeouts
+and the mapping of transport failures and status codes onto :mod:`.errors`.
+
+A platform module subclasses :class:`PlatformClient`, names its paths as constants
+beside a pointer into ``api-docs/``, and writes domain methods of a few lines on top of
+:meth:`PlatformClient.request`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from . import errors
+
+logger = logging.getLogger(__name__)
+
+#: Connect fast, give the platform a while to answer, never wait forever.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+
+
+class PlatformClient:
+    """Owns the HTTP session for one platform.
+
+    Parameters:
+      base_url: the platform's root; paths are joined onto it.
+      auth: an httpx auth (Basic, a header scheme ...), applied to every call.
+      headers: extra headers sent with every call.
+      timeout: an :class:`httpx.Timeout`; bounded by default.
+      transport: for unit tests only; the real thing is used otherwise.
+    """
+
+    #: The name errors and logs carry, e.g. ``"crm"``.
+    platform = "platform"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            auth=auth,
+            headers=headers,
+            timeout=timeout,
+            limits=DEFAULT_LIMITS,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, *, expect: tuple[int, ...], **kwargs: Any) -> Any:
+        """Send one request and return the decoded JSON body (or ``None`` if empty).
+
+        Raises a :class:`~.errors.PlatformError` subclass for a failed call, an
+        error status, or a success status other than those in ``expect``.
+        """
+        url = str(self._http.base_url.join(path))
+        with self._mapped_transport_errors(method, url):
+            response = self._http.request(method, path, **kwargs)
+        self._raise_for_status(method, url, response, expect)
+        return self._decode(method, url, response)
+
+    @contextlib.contextmanager
+    def _mapped_transport_errors(self, method: str, url: str) -> Iterator[None]:
+        context = {"platform": self.platform, "method": method, "url": url}
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            raise errors.Timeout(f"timed out ({type(exc).__name__})", **context) from exc
+        except httpx.TransportError as exc:
+            raise errors.ConnectionFailed(f"connection failed: {exc}", **context) from exc
+
+    def _raise_for_status(
+        self, method: str, url: str, response: httpx.Response, expect: tuple[int, ...]
+    ) -> None:
+        status = response.status_code
+        error_class = errors.error_class_for_status(status)
+        if error_class is None and status in expect:
+            return
+        raise (error_class or errors.Rejected)(
+            f"unexpected answer (expected {', '.join(map(str, expect))})",
+            platform=self.platform,
+            method=method,
+            url=url,
+            status=status,
+            body=response.text,
+            retry_after=errors.parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    def _decode(self, method: str, url: str, response: httpx.Response) -> Any:
+        """The JSON body of an accepted call; a body that is not JSON is still a success."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            logger.warning(
+                "%s %s %s answered %d with a non-JSON body.",
+                self.platform,
+                method,
+                url,
+                response.status_code,
+            )
+            return None

@@ -1,0 +1,130 @@
+"""Errors raised by the platform clients; each class tells the caller what to do.
+
+::
+
+    PlatformError
+    ├── RetryableError          try again later (backoff, honour retry_after)
+    │   ├── Timeout             connect or read timed out
+    │   ├── ConnectionFailed    refused, reset, DNS, TLS ...
+    │   ├── RateLimited         429 (retry_after from Retry-After)
+    │   └── ServerError         5xx, 408, 425
+    └── PermanentError          retrying cannot help: dead-letter it
+        ├── Unauthorized        401, 403
+        ├── NotFound            404
+        └── Rejected            any other 4xx, or an error stated in a 2xx body
+
+Classification happens once, here, from a status code or a transport exception; the
+actors only look at the class.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+BODY_LIMIT = 500
+
+
+class PlatformError(Exception):
+    """A platform call failed. Carries where it went and what came back."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str,
+        method: str,
+        url: str,
+        status: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.platform = platform
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body[:BODY_LIMIT]
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        status = f" -> {self.status}" if self.status is not None else ""
+        body = f": {self.body}" if self.body else ""
+        return f"{self.platform} {self.method} {self.url}{status} {self.args[0]}{body}"
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.args[0], self.__dict__))
+
+
+def _rebuild(cls, message, attributes):
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(attributes)
+    return error
+
+
+class RetryableError(PlatformError):
+    """Worth trying again after a pause."""
+
+
+class Timeout(RetryableError):
+    """The platform did not answer in time."""
+
+
+class ConnectionFailed(RetryableError):
+    """No connection, or it broke before an answer came."""
+
+
+class RateLimited(RetryableError):
+    """The platform answered 429; ``retry_after`` says how long it asked us to wait."""
+
+
+class ServerError(RetryableError):
+    """5xx, 408 or 425: the platform's trouble, not the request's."""
+
+
+class PermanentError(PlatformError):
+    """The same request will fail the same way; it belongs in the dead-letter queue."""
+
+
+class Unauthorized(PermanentError):
+    """Credentials refused (401/403)."""
+
+
+class NotFound(PermanentError):
+    """The path or the object does not exist (404)."""
+
+
+class Rejected(PermanentError):
+    """The platform refused the request itself (other 4xx, or an error in the body)."""
+
+
+_RETRYABLE_4XX = {408: ServerError, 425: ServerError, 429: RateLimited}
+_PERMANENT_4XX = {401: Unauthorized, 403: Unauthorized, 404: NotFound}
+
+
+def error_class_for_status(status: int) -> type[PlatformError] | None:
+    """The error class for an HTTP status, or ``None`` when it is a success."""
+    if status < 400:
+        return None
+    if status in _RETRYABLE_4XX:
+        return _RETRYABLE_4XX[status]
+    if status >= 500:
+        return ServerError
+    return _PERMANENT_4XX.get(status, Rejected)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

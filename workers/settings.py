@@ -1,0 +1,204 @@
+"""Configuration, read once from the environment into frozen dataclasses.
+
+Every process calls :func:`load_settings` at start-up and passes the result (or the
+part a component needs) down; nothing else reads the environment. A bad or missing
+value raises :class:`ConfigError`, whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environs
+import marshmallow
+
+#: Where the embedded Redis, the SQLite store and the development key live.
+VAR_DIR = Path("var")
+
+#: The sandbox that ``make run`` starts; each platform is served under its own prefix.
+SANDBOX_URL = "http://127.0.0.1:8100"
+SANDBOX_LOGIN = "sandbox"
+SANDBOX_SECRET = "sandbox-secret"
+
+DEFAULT_FOLLOWUP_SCHEDULE = (300, 1800, 7200, 21600, 86400, 259200)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; ``str()`` is one line naming the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class CrmConfig:
+    base_url: str
+    login: str
+    secret: str = field(repr=False)
+    rate_limit: float
+
+
+@dataclass(frozen=True)
+class PushwooshConfig:
+    base_url: str
+    api_token: str = field(repr=False)
+    application: str
+    rate_limit: float
+
+
+@dataclass(frozen=True)
+class AltcraftConfig:
+    base_url: str
+    token: str = field(repr=False)
+    list_id: int
+    rate_limit: float
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How workers find dead peers and pace retries (not in the user-facing table)."""
+
+    heartbeat_timeout_s: float = 30.0
+    sweep_interval_s: float = 5.0
+    retry_min_backoff_ms: int = 1000
+    retry_max_backoff_ms: int = 300_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    broker_url: str
+    embedded_redis: bool
+    database_url: str
+    port: int
+    api_keys: tuple[str, ...] = field(repr=False)
+    signing_secret: str | None = field(repr=False)
+    hook_user: str | None
+    hook_password: str | None = field(repr=False)
+    crm: CrmConfig
+    pushwoosh: PushwooshConfig
+    altcraft: AltcraftConfig
+    profile_flush_ms: int
+    profile_batch_max: int
+    retry_max_age_s: int
+    followup_schedule: tuple[int, ...]
+    frequency_cap: int | None
+    worker: WorkerConfig
+
+    def require_api_keys(self) -> None:
+        """The receiver refuses to start without at least one key."""
+        if not self.api_keys:
+            raise ConfigError(
+                "HOOKRELAY_API_KEYS",
+                "not set; give at least one key (comma-separated) for 'Authorization: Bearer'",
+            )
+
+
+def embedded_redis_url(var_dir: Path = VAR_DIR) -> str:
+    """The unix socket of the embedded Redis that ``make run`` starts."""
+    return f"unix://{(var_dir / 'redis.sock').resolve()}"
+
+
+class _MappingEnv(environs.Env):
+    """An :class:`environs.Env` that reads a given mapping instead of ``os.environ``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(eager=True)
+        self._source = environ
+
+    def _get_value(self, env_key, default):
+        return self._source.get(env_key, default)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise :class:`ConfigError` on the first bad one."""
+    env = _MappingEnv(os.environ if environ is None else environ)
+    try:
+        return _read(env)
+    except environs.EnvError as error:
+        raise _as_config_error(error) from None
+
+
+def _read(env: _MappingEnv) -> Settings:
+    positive = marshmallow.validate.Range(min=1)
+    redis_url = env.str("REDIS_URL", None)
+    broker_url = env.str("BROKER_URL", None) or redis_url or embedded_redis_url()
+    _check_redis_url("REDIS_URL", redis_url)
+    _check_redis_url("BROKER_URL", broker_url)
+    return Settings(
+        redis_url=redis_url or embedded_redis_url(),
+        broker_url=broker_url,
+        embedded_redis=redis_url is None,
+        database_url=env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
+        port=env.int("PORT", 8000, validate=marshmallow.validate.Range(min=1, max=65535)),
+        api_keys=tuple(k for k in env.list("HOOKRELAY_API_KEYS", []) if k.strip()),
+        signing_secret=env.str("HOOKRELAY_SIGNING_SECRET", None) or None,
+        hook_user=env.str("HOOKRELAY_HOOK_USER", None),
+        hook_password=env.str("HOOKRELAY_HOOK_PASSWORD", None),
+        crm=CrmConfig(
+            base_url=_base_url(env, "CRM_BASE_URL", f"{SANDBOX_URL}/crm"),
+            login=env.str("CRM_LOGIN", SANDBOX_LOGIN),
+            secret=env.str("CRM_SECRET", SANDBOX_SECRET),
+            rate_limit=env.float("CRM_RATE_LIMIT", 10, validate=positive),
+        ),
+        pushwoosh=PushwooshConfig(
+            base_url=_base_url(env, "PUSHWOOSH_BASE_URL", f"{SANDBOX_URL}/pushwoosh"),
+            api_token=env.str("PUSHWOOSH_API_TOKEN", SANDBOX_SECRET),
+            application=env.str("PUSHWOOSH_APPLICATION", "SANDBOX-APP"),
+            rate_limit=env.float("PUSHWOOSH_RATE_LIMIT", 5, validate=positive),
+        ),
+        altcraft=AltcraftConfig(
+            base_url=_base_url(env, "ALTCRAFT_BASE_URL", f"{SANDBOX_URL}/altcraft"),
+            token=env.str("ALTCRAFT_TOKEN", SANDBOX_SECRET),
+            list_id=env.int("ALTCRAFT_LIST_ID", 1, validate=positive),
+            rate_limit=env.float("ALTCRAFT_RATE_LIMIT", 5, validate=positive),
+        ),
+        profile_flush_ms=env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
+        profile_batch_max=env.int("PROFILE_BATCH_MAX", 500, validate=positive),
+        retry_max_age_s=env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
+        followup_schedule=tuple(
+            env.list("FOLLOWUP_SCHEDULE", list(DEFAULT_FOLLOWUP_SCHEDULE), subcast=int)
+        ),
+        frequency_cap=env.int("FREQUENCY_CAP", None, validate=positive),
+        worker=WorkerConfig(
+            heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
+            sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
+            retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
+            retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
+        ),
+    )
+
+
+def _base_url(env: _MappingEnv, name: str, default: str) -> str:
+    value = env.str(name, default).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(name, f"not an http(s) URL: {value!r}")
+    return value
+
+
+def _check_redis_url(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    scheme = urlsplit(value).scheme
+    if scheme in ("amqp", "amqps"):
+        raise ConfigError(name, "RabbitMQ brokers are not supported yet; use a redis:// URL")
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(name, f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+
+
+def _as_config_error(error: environs.EnvError) -> ConfigError:
+    """Turn environs' 'Environment variable "X" invalid: {...}' into one clean line."""
+    message = str(error)
+    variable, _, problem = message.partition('" ')
+    variable = variable.split('"')[-1] if '"' in message else "environment"
+    details = getattr(error, "error_messages", None)
+    if isinstance(details, list | tuple) and details:
+        problem = "; ".join(str(item) for item in details)
+    return ConfigError(variable, problem or message)
