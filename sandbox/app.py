@@ -59,7 +59,7 @@ def simulated(route: str) -> Callable:
             state = _state()
             body = request.get_json(silent=True)
             authorized = _authorized(state)
-            answer, status = _answer(state, route, handler, body, authorized)
+            answer, status, headers = _answer(state, route, handler, body, authorized)
             state.record(
                 Received(
                     route=route,
@@ -71,7 +71,6 @@ def simulated(route: str) -> Callable:
                     status=status,
                 )
             )
-            headers = {"WWW-Authenticate": 'Basic realm="sandbox"'} if status == 401 else {}
             return jsonify(answer), status, headers
 
         return view
@@ -79,17 +78,19 @@ def simulated(route: str) -> Callable:
     return decorate
 
 
-def _answer(state, route, handler, body, authorized) -> tuple[Any, int]:
+def _answer(state, route, handler, body, authorized) -> tuple[Any, int, dict[str, str]]:
     if not authorized:
-        return {"detail": "Authentication credentials were not provided."}, 401
+        detail = {"detail": "Authentication credentials were not provided."}
+        return detail, 401, {"WWW-Authenticate": 'Basic realm="sandbox"'}
     fault = state.take_fault(route)
     if fault is not None:
         time.sleep(fault.delay_s)
         if fault.status is not None:
-            return {"detail": f"simulated {fault.status}"}, fault.status
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return {"detail": f"simulated {fault.status}"}, fault.status, headers
     if body is None:
-        return {"detail": "JSON parse error."}, 400
-    return handler(body)
+        return {"detail": "JSON parse error."}, 400, {}
+    return (*handler(body), {})
 
 
 # --- the S2S marketing platform (api-docs/crm-server-to-server-api.txt) ---------------

@@ -25,12 +25,14 @@ class Fault:
       ratio: the share of requests affected (1.0 = every one).
       count: affect only this many more requests; ``None`` = until cleared.
       delay_s: wait this long before answering (with or without a status).
+      retry_after: send this ``Retry-After`` (seconds) with the status.
     """
 
     status: int | None = None
     ratio: float = 1.0
     count: int | None = None
     delay_s: float = 0.0
+    retry_after: int | None = None
 
 
 @dataclass

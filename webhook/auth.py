@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import time
 
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 SIGNATURE_HEADER = "X-Hookrelay-Signature"
@@ -48,4 +49,5 @@ def check_signature(
 
 
 def _unauthorized(message: str) -> Unauthorized:
-    return Unauthorized(message, www_authenticate='Bearer realm="hookrelay"')
+    challenge = WWWAuthenticate("bearer", {"realm": "hookrelay"})
+    return Unauthorized(message, www_authenticate=challenge)

@@ -8,6 +8,7 @@ value raises :class:`ConfigError`, whose message is one line naming the variable
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,7 @@ def _read(env: _MappingEnv) -> Settings:
         embedded_redis=redis_url is None,
         database_url=env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
         port=env.int("PORT", 8000, validate=marshmallow.validate.Range(min=1, max=65535)),
-        api_keys=tuple(k for k in env.list("HOOKRELAY_API_KEYS", []) if k.strip()),
+        api_keys=tuple(k.strip() for k in env.list("HOOKRELAY_API_KEYS", []) if k.strip()),
         signing_secret=env.str("HOOKRELAY_SIGNING_SECRET", None) or None,
         hook_user=env.str("HOOKRELAY_HOOK_USER", None),
         hook_password=env.str("HOOKRELAY_HOOK_PASSWORD", None),
@@ -195,10 +196,8 @@ def _check_redis_url(name: str, value: str | None) -> None:
 
 def _as_config_error(error: environs.EnvError) -> ConfigError:
     """Turn environs' 'Environment variable "X" invalid: {...}' into one clean line."""
-    message = str(error)
-    variable, _, problem = message.partition('" ')
-    variable = variable.split('"')[-1] if '"' in message else "environment"
-    details = getattr(error, "error_messages", None)
-    if isinstance(details, list | tuple) and details:
-        problem = "; ".join(str(item) for item in details)
-    return ConfigError(variable, problem or message)
+    match = re.match(r'Environment variable "([^"]+)"', str(error))
+    details = getattr(error, "error_messages", None) or [str(error)]
+    if isinstance(details, dict):
+        details = [message for messages in details.values() for message in messages]
+    return ConfigError(match.group(1) if match else "environment", "; ".join(map(str, details)))

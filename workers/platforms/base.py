@@ -65,9 +65,10 @@ class PlatformClient:
         Raises a :class:`~.errors.PlatformError` subclass for a failed call, an
         error status, or a success status other than those in ``expect``.
         """
-        url = str(self._http.base_url.join(path))
+        request = self._http.build_request(method, path, **kwargs)
+        url = str(request.url)
         with self._mapped_transport_errors(method, url):
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.send(request)
         self._raise_for_status(method, url, response, expect)
         return self._decode(method, url, response)
 

@@ -1,0 +1,62 @@
+"""Shared fixtures: a real Redis server, the sandbox, settings and the Flask app."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from webhook import create_app
+from workers.embedded_redis import EmbeddedRedis
+from workers.settings import Settings, load_settings
+
+from .support import API_KEY, Sandbox
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """One real server for the session, on a unix socket in a short temporary path."""
+    directory = Path(tempfile.mkdtemp(prefix="hr-redis-"))
+    server = EmbeddedRedis(directory)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """The session server, emptied before each test."""
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    handle = Sandbox()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def clean_sandbox(sandbox: Sandbox) -> Sandbox:
+    sandbox.reset()
+    return sandbox
+
+
+def make_settings(redis_url: str, **env: str) -> Settings:
+    return load_settings({"REDIS_URL": redis_url, "HOOKRELAY_API_KEYS": API_KEY, **env})
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return make_settings(redis_url)
+
+
+@pytest.fixture
+def client(settings: Settings):
+    return create_app(settings).test_client()

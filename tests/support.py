@@ -1,0 +1,137 @@
+"""Helpers for tests that run real processes: the sandbox and the Procfile's processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN_DIR = Path(sys.executable).parent
+API_KEY = "test-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout_s: float, interval_s: float = 0.1) -> Any:
+    """Poll until ``predicate()`` is truthy; return it, or fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+class Sandbox:
+    """The sandbox as a subprocess, with its admin API as methods."""
+
+    def __init__(self, *extra_args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--port", "0", *extra_args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.url = self.process.stdout.readline().strip().rpartition(" ")[2]
+        assert self.url.startswith("http://"), "the sandbox did not start"
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def platform_env(self) -> dict[str, str]:
+        return {
+            "CRM_BASE_URL": f"{self.url}/crm",
+            "PUSHWOOSH_BASE_URL": f"{self.url}/pushwoosh",
+            "ALTCRAFT_BASE_URL": f"{self.url}/altcraft",
+        }
+
+    def received(self, route: str | None = None) -> list[dict]:
+        params = {"route": route} if route else {}
+        return self.http.get("/_sandbox/received", params=params).json()
+
+    def accepted(self, route: str) -> list[dict]:
+        """Requests of ``route`` that the platform accepted (2xx)."""
+        return [r for r in self.received(route) if 200 <= r["status"] < 300]
+
+    def profiles(self) -> list[dict]:
+        return self.http.get("/_sandbox/profiles").json()
+
+    def reset(self) -> None:
+        self.http.delete("/_sandbox/received").raise_for_status()
+        self.http.delete("/_sandbox/faults").raise_for_status()
+
+    def fault(self, route: str, **spec: Any) -> None:
+        self.http.put(f"/_sandbox/faults/{route}", json=spec).raise_for_status()
+
+    def stop(self) -> None:
+        self.http.close()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def procfile_command(name: str) -> str:
+    """The command line the Procfile gives for process type ``name``."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == name:
+            return command.strip()
+    raise KeyError(name)
+
+
+class ProcfileProcess:
+    """One Procfile process type, run through a shell as a Procfile runner does.
+
+    It gets its own process group, so :meth:`kill` takes down the whole tree at once
+    (a Dramatiq worker is a parent process and its forked children), as a crash would.
+    """
+
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        path = f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            ["/bin/sh", "-c", f"exec {procfile_command(name)}"],
+            cwd=ROOT,
+            env={**os.environ, **env, "PATH": path},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """``kill -9`` the whole process group."""
+        self._send(signal.SIGKILL)
+        self.process.wait(30)
+        self._log.close()
+
+    def stop(self, timeout_s: float = 20) -> None:
+        """Graceful stop (SIGTERM to the group), then SIGKILL if it lingers."""
+        self._send(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self._send(signal.SIGKILL)
+            self.process.wait(30)
+        self._log.close()
+
+    def _send(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)

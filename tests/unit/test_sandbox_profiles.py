@@ -1,0 +1,41 @@
+"""The sandbox keeps profiles the way the platform documents it."""
+
+from __future__ import annotations
+
+from sandbox.state import ProfileStore
+
+
+def test_profile_found_by_any_identifier_and_fields_merged():
+    store = ProfileStore(declared_fields=None)
+    store.upsert({"uid": "1", "fields": {"a": 1}})
+    store.upsert({"uid": "1", "email": "x@example.com", "fields": {"b": 2}})
+    store.upsert({"email": "x@example.com", "fields": {"a": 3}})
+    [profile] = store.profiles
+    assert profile["fields"] == {"a": 3, "b": 2}
+    assert profile["email"] == "x@example.com"
+
+
+def test_older_update_is_ignored():
+    store = ProfileStore(declared_fields=None)
+    store.upsert(
+        {
+            "uid": "1",
+            "fields": {"a": "new"},
+            "update_profile_last_updated_at": "2026-11-23T10:00:00.5Z",
+        }
+    )
+    store.upsert(
+        {
+            "uid": "1",
+            "fields": {"a": "old"},
+            "update_profile_last_updated_at": "2026-11-23T10:00:00Z",
+        }
+    )
+    assert store.profiles[0]["fields"] == {"a": "new"}
+
+
+def test_undeclared_fields_are_ignored_and_not_echoed():
+    store = ProfileStore(declared_fields=frozenset({"pole2"}))
+    echo = store.upsert({"email": "u@example.com", "fields": {"pole1": "x", "pole2": 123}})
+    assert echo == {"email": "u@example.com", "fields": {"pole2": 123}}
+    assert store.profiles[0]["fields"] == {"pole2": 123}

@@ -1,0 +1,211 @@
+"""``POST /v1/events`` against a real Redis: answers, durability, dedup, auth."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dramatiq
+import pytest
+import redis
+
+from webhook import MAX_BODY_BYTES, create_app
+from webhook.auth import sign
+from workers.routes import ROUTES
+
+from ..conftest import make_settings
+from ..support import API_KEY
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+SECRET = "signing-secret"
+
+
+def profile(event_id: str, uid: str = "42") -> dict:
+    return {
+        "id": event_id,
+        "type": "profile",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"uid": uid},
+        "fields": {"level": 7},
+    }
+
+
+def track(event_id: str) -> dict:
+    return {
+        "id": event_id,
+        "type": "event",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"email": "a@example.com"},
+        "name": "login_user",
+        "payload": {"source": "ios"},
+    }
+
+
+def post(client, body, headers=AUTH, **kwargs):
+    return client.post("/v1/events", data=json.dumps(body), headers=headers,
+                       content_type="application/json", **kwargs)  # fmt: skip
+
+
+def queued(redis_url: str) -> list[dramatiq.Message]:
+    """The messages waiting on the crm queue, decoded as a worker would."""
+    client = redis.Redis.from_url(redis_url)
+    ids = client.lrange("dramatiq:crm", 0, -1)
+    return [dramatiq.Message.decode(client.hget("dramatiq:crm.msgs", i)) for i in ids]
+
+
+def test_single_event_is_enqueued_as_a_dramatiq_message(client, redis_url):
+    response = post(client, profile("evt-1"))
+    assert response.status_code == 202
+    assert response.json == {"accepted": 1, "duplicates": 0}
+    [message] = queued(redis_url)
+    assert message.actor_name == ROUTES["profile"].actor_name
+    assert message.args[0]["id"] == "evt-1"
+    assert message.options["redis_message_id"]
+
+
+def test_batch_is_enqueued_in_order(client, redis_url):
+    events = [profile("p1"), track("t1"), profile("p2", uid="43")]
+    response = post(client, {"events": events})
+    assert response.json == {"accepted": 3, "duplicates": 0}
+    assert [m.args[0]["id"] for m in queued(redis_url)] == ["p1", "t1", "p2"]
+    assert [m.actor_name for m in queued(redis_url)][1] == ROUTES["event"].actor_name
+
+
+def test_same_id_is_a_duplicate_and_not_enqueued_again(client, redis_url):
+    post(client, {"events": [profile("a"), profile("b")]})
+    response = post(client, {"events": [profile("b"), profile("c"), profile("c")]})
+    assert response.status_code == 202
+    assert response.json == {"accepted": 1, "duplicates": 2}
+    assert [m.args[0]["id"] for m in queued(redis_url)] == ["a", "b", "c"]
+
+
+def test_dedup_keys_expire_after_24_hours(client, redis_url):
+    post(client, profile("a"))
+    ttl = redis.Redis.from_url(redis_url).ttl("hookrelay:seen:a")
+    assert 24 * 3600 - 10 < ttl <= 24 * 3600
+
+
+def test_invalid_event_rejects_the_whole_batch(client, redis_url):
+    bad = profile("bad")
+    del bad["user"]
+    response = post(client, {"events": [profile("ok"), bad]})
+    assert response.status_code == 422
+    assert response.json == {"errors": {"1": {"user": ["Missing data for required field."]}}}
+    assert queued(redis_url) == []
+    assert post(client, profile("ok")).json == {"accepted": 1, "duplicates": 0}
+
+
+def test_campaign_start_is_refused_for_now(client, redis_url):
+    event = {"id": "c", "type": "campaign_start", "timestamp": "2026-11-23T10:00:00Z",
+             "campaign": {"platform": "crm", "kind": "mailing", "id": 9093}}  # fmt: skip
+    response = post(client, event)
+    assert response.status_code == 422
+    assert "not supported yet" in response.json["errors"]["0"]["type"][0]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key"},
+        {"Authorization": f"Basic {API_KEY}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": API_KEY},
+    ],
+)
+def test_bad_or_missing_key_is_401(client, redis_url, headers):
+    response = post(client, profile("x"), headers=headers)
+    assert response.status_code == 401
+    assert response.json["error"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert queued(redis_url) == []
+
+
+def test_any_configured_key_is_accepted(redis_url):
+    client = create_app(make_settings(redis_url, HOOKRELAY_API_KEYS="old,new")).test_client()
+    assert post(client, profile("x"), headers={"Authorization": "Bearer new"}).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ('{"id": NaN}', "application/json", 400),
+        ("[" * 100_000 + "]" * 100_000, "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        ("{}", "text/plain", 415),
+        ("{}", None, 415),
+        ("[]", "application/json", 422),
+        ("{}", "application/json; charset=utf-8", 422),
+    ],
+)
+def test_malformed_bodies(client, redis_url, data, content_type, status):
+    response = client.post("/v1/events", data=data, headers=AUTH, content_type=content_type)
+    assert response.status_code == status
+    assert response.is_json
+    assert queued(redis_url) == []
+
+
+def test_body_over_5_mib_is_413(client, redis_url):
+    big = {"events": [dict(profile("x"), fields={"blob": "x" * MAX_BODY_BYTES})]}
+    response = post(client, big)
+    assert response.status_code == 413
+    assert response.is_json
+
+
+@pytest.fixture
+def signed_client(redis_url):
+    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET=SECRET)
+    return create_app(settings).test_client()
+
+
+def signed_post(client, body: bytes, signature: str | None):
+    headers = dict(AUTH)
+    if signature is not None:
+        headers["X-Hookrelay-Signature"] = signature
+    return client.post("/v1/events", data=body, headers=headers, content_type="application/json")
+
+
+def test_valid_signature_is_accepted(signed_client):
+    body = json.dumps(profile("s1")).encode()
+    response = signed_post(signed_client, body, sign(SECRET, body, int(time.time())))
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "garbage",
+        "t=abc,v1=00",
+        "v1=00",
+        "SIGN_OTHER_SECRET",
+        "SIGN_STALE",
+        "SIGN_FUTURE",
+        "SIGN_OTHER_BODY",
+    ],
+)
+def test_bad_signature_is_401(signed_client, redis_url, signature):
+    body = json.dumps(profile("s1")).encode()
+    now = int(time.time())
+    signature = {
+        "SIGN_OTHER_SECRET": sign("other", body, now),
+        "SIGN_STALE": sign(SECRET, body, now - 301),
+        "SIGN_FUTURE": sign(SECRET, body, now + 301),
+        "SIGN_OTHER_BODY": sign(SECRET, body + b" ", now),
+    }.get(signature, signature)
+    response = signed_post(signed_client, body, signature)
+    assert response.status_code == 401
+    assert queued(redis_url) == []
+
+
+def test_health_endpoints(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ok", "redis": "ok"}
+
+
+def test_unknown_path_and_method_are_json(client):
+    assert client.get("/nope").status_code == 404
+    response = client.get("/v1/events")
+    assert response.status_code == 405
+    assert response.is_json

@@ -1,0 +1,74 @@
+"""The CRM client against the real sandbox: success codes, auth, and every error class."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from workers.platforms import errors
+from workers.platforms.crm import CrmClient
+from workers.settings import CrmConfig
+
+from ..support import free_port
+
+
+def crm(sandbox, *, secret="sandbox-secret", base_url=None, timeout=None) -> CrmClient:
+    config = CrmConfig(base_url=base_url or f"{sandbox.url}/crm", login="sandbox",
+                       secret=secret, rate_limit=10)  # fmt: skip
+    return CrmClient(config, **({"timeout": timeout} if timeout else {}))
+
+
+def test_batch_upsert_and_event_reach_the_platform_with_basic_auth(clean_sandbox):
+    client = crm(clean_sandbox)
+    echo = client.upsert_profiles([{"uid": "1", "fields": {"a": 1}}])
+    assert echo == [{"uid": "1", "fields": {"a": 1}}]
+    assert client.post_event({"name": "login", "payload": {"uid": "1"}})["name"] == "login"
+    [batch] = clean_sandbox.received("crm.users_batch")
+    assert batch["authorized"] and batch["status"] == 202
+    assert clean_sandbox.received("crm.events")[0]["status"] == 201
+
+
+def test_wrong_credentials_are_permanent(clean_sandbox):
+    with pytest.raises(errors.Unauthorized) as caught:
+        crm(clean_sandbox, secret="wrong").post_event({"name": "x"})
+    assert caught.value.status == 401
+    assert isinstance(caught.value, errors.PermanentError)
+
+
+def test_invalid_body_is_rejected_with_the_platforms_reason(clean_sandbox):
+    twins = [{"uid": "1"}, {"uid": "1", "email": "a@example.com"}]
+    with pytest.raises(errors.Rejected) as caught:
+        crm(clean_sandbox).upsert_profiles(twins)
+    assert caught.value.status == 400
+    assert "appears in two hashmaps" in caught.value.body
+
+
+@pytest.mark.parametrize(("status", "cls"), [(500, errors.ServerError), (503, errors.ServerError),
+                                             (408, errors.ServerError), (404, errors.NotFound)])  # fmt: skip
+def test_fault_statuses_map_to_their_class(clean_sandbox, status, cls):
+    clean_sandbox.fault("crm.events", status=status, count=1)
+    with pytest.raises(cls) as caught:
+        crm(clean_sandbox).post_event({"name": "x"})
+    assert caught.value.status == status
+    assert caught.value.url.endswith("/crm/api/v1/events/")
+
+
+def test_429_carries_retry_after(clean_sandbox):
+    clean_sandbox.fault("crm.events", status=429, retry_after=7, count=1)
+    with pytest.raises(errors.RateLimited) as caught:
+        crm(clean_sandbox).post_event({"name": "x"})
+    assert caught.value.retry_after == 7.0
+
+
+def test_slow_answer_is_a_timeout(clean_sandbox):
+    clean_sandbox.fault("crm.events", delay_s=1.0, count=1)
+    client = crm(clean_sandbox, timeout=httpx.Timeout(0.2))
+    with pytest.raises(errors.Timeout):
+        client.post_event({"name": "x"})
+
+
+def test_refused_connection_is_retryable(sandbox):
+    client = crm(sandbox, base_url=f"http://127.0.0.1:{free_port()}/crm")
+    with pytest.raises(errors.ConnectionFailed) as caught:
+        client.post_event({"name": "x"})
+    assert isinstance(caught.value, errors.RetryableError)
