@@ -1,0 +1,168 @@
+"""End to end, as deployed: Redis, the sandbox, and the Procfile's ``web`` and ``worker``
+started as separate processes from the Procfile's own command lines."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from workers.embedded_redis import EmbeddedRedis
+
+from ..support import API_KEY, ProcfileProcess, Sandbox, free_port, wait_for
+
+TIMESTAMP = "2026-11-23T10:00:00Z"
+
+
+class Stack:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-e2e-")))
+        self.redis.start()
+        self.sandbox = Sandbox()
+        port = free_port()
+        self.env = {
+            "REDIS_URL": self.redis.url,
+            "HOOKRELAY_API_KEYS": API_KEY,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "2",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "8",
+            "HOOKRELAY_HEARTBEAT_TIMEOUT_S": "5",
+            "HOOKRELAY_SWEEP_INTERVAL_S": "1",
+            "RETRY_MIN_BACKOFF_MS": "100",
+            "RETRY_MAX_BACKOFF_MS": "2000",
+            **self.sandbox.platform_env(),
+        }
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                 headers={"Authorization": f"Bearer {API_KEY}"})  # fmt: skip
+        self.web = ProcfileProcess("web", self.env, log_dir)
+        wait_for(self._ready, timeout_s=30)
+        self.worker = self.start_worker()
+
+    def _ready(self) -> bool:
+        try:
+            return self.http.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start_worker(self) -> ProcfileProcess:
+        return ProcfileProcess("worker", self.env, self.log_dir)
+
+    def post(self, events: list[dict]) -> dict:
+        response = self.http.post("/v1/events", json={"events": events})
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def stop(self) -> None:
+        self.http.close()
+        self.worker.stop()
+        self.web.stop()
+        self.sandbox.stop()
+        self.redis.stop()
+        shutil.rmtree(self.redis.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = Stack(tmp_path_factory.mktemp("logs"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def fresh(stack):
+    stack.sandbox.reset()
+    return stack
+
+
+def profile_event(seq: int, tag: str) -> dict:
+    user = {"uid": f"{tag}-u{seq}"}
+    if seq % 3 == 0:
+        user["email"] = f"user{seq}@example.com"
+    return {"id": f"{tag}-p{seq}", "type": "profile", "timestamp": TIMESTAMP, "user": user,
+            "fields": {"seq": seq, "level": seq % 10}}  # fmt: skip
+
+
+def track_event(seq: int, tag: str) -> dict:
+    return {"id": f"{tag}-e{seq}", "type": "event", "timestamp": TIMESTAMP,
+            "user": {"uid": f"{tag}-u{seq}"}, "name": "purchase", "payload": {"seq": seq}}  # fmt: skip
+
+
+def expected_hashmap(event: dict) -> dict:
+    return {**event["user"], "fields": event["fields"],
+            "update_profile_last_updated_at": TIMESTAMP}  # fmt: skip
+
+
+def expected_event_body(event: dict) -> dict:
+    return {"name": "purchase", "payload": {"uid": event["user"]["uid"], **event["payload"]}}
+
+
+def delivered_bodies(sandbox: Sandbox) -> list[str]:
+    """Every hashmap and event body the platform accepted, canonically encoded."""
+    hashmaps = [h for r in sandbox.accepted("crm.users_batch") for h in r["body"]]
+    events = [r["body"] for r in sandbox.accepted("crm.events")]
+    return [json.dumps(body, sort_keys=True) for body in hashmaps + events]
+
+
+def event_seqs(sandbox: Sandbox) -> Counter:
+    return Counter(r["body"]["payload"]["seq"] for r in sandbox.accepted("crm.events"))
+
+
+def test_1000_mixed_events_arrive_once_each_with_body_and_auth(fresh):
+    events = [profile_event(i, "mix") if i % 2 else track_event(i, "mix") for i in range(1000)]
+    for start in range(0, 1000, 100):
+        assert fresh.post(events[start : start + 100]) == {"accepted": 100, "duplicates": 0}
+
+    expected = sorted(
+        json.dumps(
+            expected_hashmap(e) if e["type"] == "profile" else expected_event_body(e),
+            sort_keys=True,
+        )  # fmt: skip
+        for e in events
+    )
+    wait_for(lambda: len(delivered_bodies(fresh.sandbox)) >= 1000, timeout_s=90)
+    assert sorted(delivered_bodies(fresh.sandbox)) == expected
+    assert all(r["authorized"] for r in fresh.sandbox.received())
+
+    # The same ids again: all duplicates, and nothing more reaches the platform.
+    for start in range(0, 1000, 100):
+        assert fresh.post(events[start : start + 100]) == {"accepted": 0, "duplicates": 100}
+    time.sleep(3)
+    assert len(fresh.sandbox.received()) == 1000
+
+
+def test_5xx_and_timeouts_are_retried_until_every_event_arrives(fresh):
+    fresh.sandbox.fault("crm.events", status=503, ratio=0.3)
+    events = [track_event(i, "flaky") for i in range(100)]
+    fresh.post(events)
+    wait_for(lambda: len(event_seqs(fresh.sandbox)) == 100, timeout_s=90)
+    assert set(event_seqs(fresh.sandbox).values()) == {1}, "each event accepted exactly once"
+    failures = [r for r in fresh.sandbox.received("crm.events") if r["status"] == 503]
+    assert failures, "the fault was in force"
+
+
+def test_killed_worker_backlog_is_delivered_by_the_next_worker(fresh):
+    fresh.worker.stop()
+    total = 400
+    fresh.sandbox.fault("crm.events", delay_s=0.05)
+    fresh.post([track_event(i, "kill") for i in range(total)])
+
+    fresh.worker = fresh.start_worker()
+    wait_for(lambda: len(event_seqs(fresh.sandbox)) >= 40, timeout_s=60)
+    fresh.worker.kill()
+    delivered_before = len(event_seqs(fresh.sandbox))
+    assert delivered_before < total, "the kill must leave a backlog"
+
+    fresh.worker = fresh.start_worker()
+    wait_for(lambda: len(event_seqs(fresh.sandbox)) == total, timeout_s=90)
+    seqs = event_seqs(fresh.sandbox)
+    assert set(seqs) == set(range(total))
+    redelivered = sum(count - 1 for count in seqs.values())
+    print(f"\nkill -9 after {delivered_before}/{total}: {redelivered} delivered twice")
