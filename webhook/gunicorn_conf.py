@@ -19,7 +19,7 @@ except ConfigError as error:
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "4"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
 worker_class = "gthread"
 keepalive = 30
 graceful_timeout = 20

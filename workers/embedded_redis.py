@@ -86,16 +86,25 @@ class EmbeddedRedis:
     def _command(self) -> list[str]:
         return [
             server_binary(),
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.directory),
-            "--appendonly", "yes",
-            "--appendfsync", self.fsync,
-            "--save", "",
-            "--logfile", str(self.directory / "redis.log"),
-            "--pidfile", str(self.directory / "redis.pid"),
-        ]  # fmt: skip
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.directory),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.fsync,
+            "--save",
+            "",
+            "--logfile",
+            str(self.directory / "redis.log"),
+            "--pidfile",
+            str(self.directory / "redis.pid"),
+        ]
 
     def _answers(self) -> bool:
         if not self.socket_path.exists():

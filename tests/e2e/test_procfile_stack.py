@@ -40,8 +40,11 @@ class Stack:
             "RETRY_MAX_BACKOFF_MS": "2000",
             **self.sandbox.platform_env(),
         }
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                 headers={"Authorization": f"Bearer {API_KEY}"})  # fmt: skip
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
         self.web = ProcfileProcess("web", self.env, log_dir)
         wait_for(self._ready, timeout_s=30)
         self.worker = self.start_worker()
@@ -86,18 +89,28 @@ def profile_event(seq: int, tag: str) -> dict:
     user = {"uid": f"{tag}-u{seq}"}
     if seq % 3 == 0:
         user["email"] = f"user{seq}@example.com"
-    return {"id": f"{tag}-p{seq}", "type": "profile", "timestamp": TIMESTAMP, "user": user,
-            "fields": {"seq": seq, "level": seq % 10}}  # fmt: skip
+    return {
+        "id": f"{tag}-p{seq}",
+        "type": "profile",
+        "timestamp": TIMESTAMP,
+        "user": user,
+        "fields": {"seq": seq, "level": seq % 10},
+    }
 
 
 def track_event(seq: int, tag: str) -> dict:
-    return {"id": f"{tag}-e{seq}", "type": "event", "timestamp": TIMESTAMP,
-            "user": {"uid": f"{tag}-u{seq}"}, "name": "purchase", "payload": {"seq": seq}}  # fmt: skip
+    return {
+        "id": f"{tag}-e{seq}",
+        "type": "event",
+        "timestamp": TIMESTAMP,
+        "user": {"uid": f"{tag}-u{seq}"},
+        "name": "purchase",
+        "payload": {"seq": seq},
+    }
 
 
 def expected_hashmap(event: dict) -> dict:
-    return {**event["user"], "fields": event["fields"],
-            "update_profile_last_updated_at": TIMESTAMP}  # fmt: skip
+    return {**event["user"], "fields": event["fields"], "update_profile_last_updated_at": TIMESTAMP}
 
 
 def expected_event_body(event: dict) -> dict:
@@ -124,7 +137,7 @@ def test_1000_mixed_events_arrive_once_each_with_body_and_auth(fresh):
         json.dumps(
             expected_hashmap(e) if e["type"] == "profile" else expected_event_body(e),
             sort_keys=True,
-        )  # fmt: skip
+        )
         for e in events
     )
     wait_for(lambda: len(delivered_bodies(fresh.sandbox)) >= 1000, timeout_s=90)

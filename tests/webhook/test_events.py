@@ -42,8 +42,13 @@ def track(event_id: str) -> dict:
 
 
 def post(client, body, headers=AUTH, **kwargs):
-    return client.post("/v1/events", data=json.dumps(body), headers=headers,
-                       content_type="application/json", **kwargs)  # fmt: skip
+    return client.post(
+        "/v1/events",
+        data=json.dumps(body),
+        headers=headers,
+        content_type="application/json",
+        **kwargs,
+    )
 
 
 def queued(redis_url: str) -> list[dramatiq.Message]:
@@ -96,8 +101,12 @@ def test_invalid_event_rejects_the_whole_batch(client, redis_url):
 
 
 def test_campaign_start_is_refused_for_now(client, redis_url):
-    event = {"id": "c", "type": "campaign_start", "timestamp": "2026-11-23T10:00:00Z",
-             "campaign": {"platform": "crm", "kind": "mailing", "id": 9093}}  # fmt: skip
+    event = {
+        "id": "c",
+        "type": "campaign_start",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "campaign": {"platform": "crm", "kind": "mailing", "id": 9093},
+    }
     response = post(client, event)
     assert response.status_code == 422
     assert "not supported yet" in response.json["errors"]["0"]["type"][0]

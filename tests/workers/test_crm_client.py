@@ -13,8 +13,9 @@ from ..support import free_port
 
 
 def crm(sandbox, *, secret="sandbox-secret", base_url=None, timeout=None) -> CrmClient:
-    config = CrmConfig(base_url=base_url or f"{sandbox.url}/crm", login="sandbox",
-                       secret=secret, rate_limit=10)  # fmt: skip
+    config = CrmConfig(
+        base_url=base_url or f"{sandbox.url}/crm", login="sandbox", secret=secret, rate_limit=10
+    )
     return CrmClient(config, **({"timeout": timeout} if timeout else {}))
 
 
@@ -43,8 +44,15 @@ def test_invalid_body_is_rejected_with_the_platforms_reason(clean_sandbox):
     assert "appears in two hashmaps" in caught.value.body
 
 
-@pytest.mark.parametrize(("status", "cls"), [(500, errors.ServerError), (503, errors.ServerError),
-                                             (408, errors.ServerError), (404, errors.NotFound)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (500, errors.ServerError),
+        (503, errors.ServerError),
+        (408, errors.ServerError),
+        (404, errors.NotFound),
+    ],
+)
 def test_fault_statuses_map_to_their_class(clean_sandbox, status, cls):
     clean_sandbox.fault("crm.events", status=status, count=1)
     with pytest.raises(cls) as caught:

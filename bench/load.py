@@ -1,0 +1,135 @@
+"""A small closed-loop HTTP load generator for benchmarks on loopback.
+
+Each of ``processes`` processes runs ``connections`` threads; each thread keeps one
+keep-alive connection and sends one request after another for ``duration_s``. Request
+bytes are built from a template with a per-request counter, so every event id is
+unique, and responses are parsed just enough to find their end. Counts and latencies
+are collected per process and merged.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def http_request(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> int:
+    """Read one response off ``sock``; return its status code."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        rest += chunk
+    buffer[:] = rest[length:]
+    return int(head.split(b" ", 2)[1])
+
+
+def _connection_loop(port, make_request, deadline, start_seq, step, out, lock):
+    sock, buffer, seq = None, bytearray(), start_seq
+    done = errors = 0
+    latencies = []
+    while time.monotonic() < deadline:
+        request = make_request(seq)
+        seq += step
+        began = time.perf_counter()
+        try:
+            if sock is None:
+                sock = socket.create_connection(("127.0.0.1", port))
+                buffer.clear()
+            sock.sendall(request)
+            status = _read_response(sock, buffer)
+        except OSError:
+            errors += 1
+            sock = None
+            continue
+        latencies.append((time.perf_counter() - began) * 1000)
+        if 200 <= status < 300:
+            done += 1
+        else:
+            errors += 1
+    with lock:
+        out.append((done, errors, latencies))
+
+
+def _process(port, make_request, duration_s, connections, index, total_threads, queue):
+    deadline = time.monotonic() + duration_s
+    out, lock = [], threading.Lock()
+    threads = [
+        threading.Thread(
+            target=_connection_loop,
+            args=(port, make_request, deadline, index * connections + i, total_threads, out, lock),
+        )
+        for i in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put(out)
+
+
+def run_load(
+    port: int,
+    make_request: Callable[[int], bytes],
+    *,
+    duration_s: float,
+    processes: int = 2,
+    connections: int = 8,
+) -> Result:
+    """Drive ``port`` for ``duration_s``; ``make_request(seq)`` builds request ``seq``."""
+    queue = multiprocessing.get_context("fork").Queue()
+    total = processes * connections
+    workers = [
+        multiprocessing.get_context("fork").Process(
+            target=_process, args=(port, make_request, duration_s, connections, i, total, queue)
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    parts = [item for _ in workers for item in queue.get()]
+    for worker in workers:
+        worker.join()
+    return Result(
+        requests=sum(p[0] for p in parts),
+        errors=sum(p[1] for p in parts),
+        seconds=duration_s,
+        latencies_ms=[lat for p in parts for lat in p[2]],
+    )

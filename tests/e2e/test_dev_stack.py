@@ -1,0 +1,126 @@
+"""``hookrelay dev`` (what ``make run`` runs): starts everything, prints a working curl
+line, stops cleanly on Ctrl-C, and keeps what was queued for the next run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import dramatiq
+import httpx
+import psutil
+import pytest
+import redis
+
+from workers.embedded_redis import EmbeddedRedis
+
+from ..support import BIN_DIR, ROOT, free_port, wait_for
+
+
+class DevRun:
+    """``hookrelay dev`` in a scratch directory holding only the Procfile."""
+
+    def __init__(self, directory: Path, **env: str) -> None:
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [str(BIN_DIR / "hookrelay"), "dev"],
+            cwd=directory,
+            env={**_clean_environ(), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to the launcher alone, as a terminal would send it."""
+        descendants = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(60)
+        _, alive = psutil.wait_procs(descendants, timeout=10)
+        assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+        return code
+
+
+def _clean_environ() -> dict[str, str]:
+    """The environment minus anything that would point the stack elsewhere."""
+    prefixes = ("REDIS_", "BROKER_", "CRM_", "PUSHWOOSH_", "ALTCRAFT_", "HOOKRELAY_", "PORT")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+@pytest.fixture
+def scratch():
+    directory = Path(tempfile.mkdtemp(prefix="hr-dev-"))
+    shutil.copy(ROOT / "Procfile", directory / "Procfile")
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
+    run = DevRun(scratch, PORT=str(free_port()))
+    try:
+        wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
+    except AssertionError:
+        run.interrupt()
+        raise AssertionError(run.text()) from None
+    text = run.text()
+    curl = re.search(r"curl -sS .*?'\n(?=\n)", text, re.S).group(0)
+    answer = subprocess.run(shlex.split(curl.replace("\\\n", " ")), capture_output=True, text=True)
+    assert '"accepted":1' in answer.stdout.replace(" ", "")
+
+    sandbox = re.search(r"sandbox platforms at (\S+)", text).group(1)
+    received = lambda: httpx.get(f"{sandbox}/_sandbox/received?route=crm.users_batch").json()  # noqa: E731
+    [request] = wait_for(received, timeout_s=30)
+    assert request["body"][0]["uid"] == "42"
+    assert (scratch / "var" / "dev-api-key").read_text().strip() in text
+
+    assert run.interrupt() == 0
+
+
+def test_queued_events_survive_a_restart(scratch):
+    # A platform that is down: events stay queued (retrying) when the stack stops.
+    port = str(free_port())
+    run = DevRun(scratch, PORT=port, CRM_BASE_URL=f"http://127.0.0.1:{free_port()}/crm")
+    wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
+    key = (scratch / "var" / "dev-api-key").read_text().strip()
+    event = {
+        "id": "kept-1",
+        "type": "event",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"uid": "7"},
+        "name": "login",
+        "payload": {},
+    }
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/v1/events", json=event, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 202
+    assert run.interrupt() == 0
+
+    server = EmbeddedRedis(scratch / "var")
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        stored = [
+            dramatiq.Message.decode(data)
+            for name in ("dramatiq:crm.msgs", "dramatiq:crm.DQ.msgs")
+            for data in client.hvals(name)
+        ]
+        assert [m.args[0]["id"] for m in stored] == ["kept-1"]
+    finally:
+        server.stop()
