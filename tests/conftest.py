@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,18 +11,14 @@ from webhook import create_app
 from workers.embedded_redis import EmbeddedRedis
 from workers.settings import Settings, load_settings
 
-from .support import API_KEY, Sandbox
+from .support import API_KEY, Sandbox, temporary_redis
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
-    """One real server for the session, on a unix socket in a short temporary path."""
-    directory = Path(tempfile.mkdtemp(prefix="hr-redis-"))
-    server = EmbeddedRedis(directory)
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(directory, ignore_errors=True)
+    """One real server for the session."""
+    with temporary_redis() as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from workers.embedded_redis import EmbeddedRedis
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 API_KEY = "test-key-0123456789"
+
+
+@contextlib.contextmanager
+def temporary_redis(prefix: str = "hr-redis-") -> Iterator[EmbeddedRedis]:
+    """A real server in a short temporary directory (unix socket paths are limited)."""
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix=prefix)))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(server.directory, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ import sys
 
 import dramatiq
 
+from . import logs
 from .actors import register
 from .broker import build_broker
 from .platforms.crm import CrmClient
@@ -23,6 +24,7 @@ except ConfigError as error:
     print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
+logs.install()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)

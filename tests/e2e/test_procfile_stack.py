@@ -4,27 +4,25 @@ started as separate processes from the Procfile's own command lines."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from workers.embedded_redis import EmbeddedRedis
 
-from ..support import API_KEY, ProcfileProcess, Sandbox, free_port, wait_for
+from ..support import API_KEY, ProcfileProcess, Sandbox, free_port, temporary_redis, wait_for
 
 TIMESTAMP = "2026-11-23T10:00:00Z"
 
 
 class Stack:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, redis_server: EmbeddedRedis) -> None:
         self.log_dir = log_dir
-        self.redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-e2e-")))
-        self.redis.start()
+        self.redis = redis_server
         self.sandbox = Sandbox()
         port = free_port()
         self.env = {
@@ -68,15 +66,14 @@ class Stack:
         self.worker.stop()
         self.web.stop()
         self.sandbox.stop()
-        self.redis.stop()
-        shutil.rmtree(self.redis.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    running = Stack(tmp_path_factory.mktemp("logs"))
-    yield running
-    running.stop()
+    with temporary_redis("hr-e2e-") as redis_server:
+        running = Stack(tmp_path_factory.mktemp("logs"), redis_server)
+        yield running
+        running.stop()
 
 
 @pytest.fixture
@@ -159,6 +156,21 @@ def test_5xx_and_timeouts_are_retried_until_every_event_arrives(fresh):
     assert set(event_seqs(fresh.sandbox).values()) == {1}, "each event accepted exactly once"
     failures = [r for r in fresh.sandbox.received("crm.events") if r["status"] == 503]
     assert failures, "the fault was in force"
+
+
+def test_permanent_refusal_is_dead_lettered_once_and_logs_no_personal_data(fresh):
+    fresh.sandbox.fault("crm.users_batch", status=400, count=1)
+    fresh.post([profile_event(3, "perm")])
+    wait_for(lambda: fresh.sandbox.received("crm.users_batch"), timeout_s=30)
+    dead = lambda: redis.Redis.from_url(fresh.redis.url).zcard("dramatiq:crm.XQ")  # noqa: E731
+    wait_for(dead, timeout_s=30)
+    time.sleep(1)
+    assert [r["status"] for r in fresh.sandbox.received("crm.users_batch")] == [400]
+
+    log = fresh.worker.log()
+    assert "crm_upsert_profile[" in log, "the refusal is logged, by message id"
+    assert "Event perm-p3 refused for good" in log
+    assert "@example.com" not in log, "emails sent through this worker never reach its log"
 
 
 def test_killed_worker_backlog_is_delivered_by_the_next_worker(fresh):

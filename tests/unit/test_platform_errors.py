@@ -68,3 +68,16 @@ def test_errors_carry_context_truncate_body_and_survive_pickling():
     assert type(copy) is errors.RateLimited
     assert (copy.status, copy.retry_after, copy.platform) == (429, 3.0, "crm")
     assert "crm POST http://x/api/v1/events/ -> 429" in str(copy)
+
+
+def test_str_leaves_the_body_out():
+    error = errors.Rejected(
+        "refused",
+        platform="crm",
+        method="POST",
+        url="http://x/",
+        status=400,
+        body='{"email": "a@example.com"}',
+    )
+    assert "a@example.com" not in str(error)
+    assert "a@example.com" in error.body

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
 
 from webhook import create_app
-from workers.embedded_redis import EmbeddedRedis
 
 from ..conftest import make_settings
+from ..support import temporary_redis
 from .test_events import post, profile, queued
 
 
 @pytest.fixture
 def own_redis():
-    directory = Path(tempfile.mkdtemp(prefix="hr-down-"))
-    server = EmbeddedRedis(directory)
-    server.start()
-    yield server
-    server.kill()
-    shutil.rmtree(directory, ignore_errors=True)
+    with temporary_redis("hr-down-") as server:
+        yield server
 
 
 def test_503_while_redis_is_down_and_accepted_events_survive_kill_9(own_redis):

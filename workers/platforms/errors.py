@@ -48,9 +48,10 @@ class PlatformError(Exception):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
+        """Where it went and what status came back; never the body, which may hold
+        the profile the platform echoed (emails, phones) and belongs in the DLQ only."""
         status = f" -> {self.status}" if self.status is not None else ""
-        body = f": {self.body}" if self.body else ""
-        return f"{self.platform} {self.method} {self.url}{status} {self.args[0]}{body}"
+        return f"{self.platform} {self.method} {self.url}{status} {self.args[0]}"
 
     def __reduce__(self):
         return (_rebuild, (type(self), self.args[0], self.__dict__))
