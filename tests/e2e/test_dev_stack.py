@@ -21,7 +21,7 @@ import redis
 
 from workers.embedded_redis import EmbeddedRedis
 
-from ..support import BIN_DIR, ROOT, free_port, wait_for
+from ..support import BIN_DIR, ROOT, free_port, temporary_redis, wait_for
 
 
 class DevRun:
@@ -124,3 +124,14 @@ def test_queued_events_survive_a_restart(scratch):
         assert [m.args[0]["id"] for m in stored] == ["kept-1"]
     finally:
         server.stop()
+
+
+def test_with_redis_url_set_no_embedded_redis_is_started(scratch):
+    with temporary_redis("hr-ext-") as external:
+        port = str(free_port())
+        run = DevRun(scratch, PORT=port, REDIS_URL=external.url)
+        wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
+        assert "embedded redis" not in run.text()
+        assert not (scratch / "var" / "redis.sock").exists()
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        assert run.interrupt() == 0
