@@ -9,6 +9,7 @@ on, and records the request with the status it got.
 from __future__ import annotations
 
 import functools
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import fields as dataclass_fields
@@ -18,6 +19,10 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .state import Fault, Received, SandboxState
+
+RETRY_IN_1S = {"Retry-After": "1"}
+#: The status recorded for a request whose connection a fault dropped.
+DROPPED = 0
 
 crm = Blueprint("crm", __name__, url_prefix="/crm")
 admin = Blueprint("admin", __name__, url_prefix="/_sandbox")
@@ -57,9 +62,13 @@ def simulated(route: str) -> Callable:
         @functools.wraps(handler)
         def view():
             state = _state()
+            arrived = time.monotonic()
             body = request.get_json(silent=True)
             authorized = _authorized(state)
-            answer, status, headers = _answer(state, route, handler, body, authorized)
+            if state.admit(route.split(".")[0], arrived):
+                answer, status, headers = _answer(state, route, handler, body, authorized)
+            else:
+                answer, status, headers = {"detail": "Rate limit exceeded."}, 429, RETRY_IN_1S
             state.record(
                 Received(
                     route=route,
@@ -71,6 +80,8 @@ def simulated(route: str) -> Callable:
                     status=status,
                 )
             )
+            if status == DROPPED:
+                _drop_connection()
             return jsonify(answer), status, headers
 
         return view
@@ -83,6 +94,8 @@ def _answer(state, route, handler, body, authorized) -> tuple[Any, int, dict[str
         detail = {"detail": "Authentication credentials were not provided."}
         return detail, 401, {"WWW-Authenticate": 'Basic realm="sandbox"'}
     fault = state.take_fault(route)
+    if fault is not None and fault.drop:
+        return None, DROPPED, {}
     if fault is not None:
         time.sleep(fault.delay_s)
         if fault.status is not None:
@@ -91,6 +104,12 @@ def _answer(state, route, handler, body, authorized) -> tuple[Any, int, dict[str
     if body is None:
         return {"detail": "JSON parse error."}, 400, {}
     return (*handler(body), {})
+
+
+def _drop_connection() -> None:
+    """Cut the client's connection with no answer, as a crashed proxy would; the
+    server's own write then fails, which it treats as a client gone away."""
+    request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
 
 
 # --- the S2S marketing platform (api-docs/crm-server-to-server-api.txt) ---------------
@@ -179,4 +198,24 @@ def set_fault(route: str):
 @admin.delete("/faults")
 def clear_faults():
     _state().clear_faults()
+    return "", 204
+
+
+@admin.put("/limits/<platform>")
+def set_limit(platform: str):
+    spec = request.get_json(force=True, silent=True)
+    if not isinstance(spec, dict) or not isinstance(spec.get("per_second"), int):
+        return {"error": 'expected {"per_second": <int>}'}, 400
+    _state().set_limit(platform, spec["per_second"])
+    return "", 204
+
+
+@admin.get("/limits")
+def limits():
+    return jsonify(_state().limits())
+
+
+@admin.delete("/limits")
+def clear_limits():
+    _state().clear_limits()
     return "", 204

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ class Fault:
       count: affect only this many more requests; ``None`` = until cleared.
       delay_s: wait this long before answering (with or without a status).
       retry_after: send this ``Retry-After`` (seconds) with the status.
+      drop: close the connection without answering (before handling the request).
     """
 
     status: int | None = None
@@ -33,6 +35,35 @@ class Fault:
     count: int | None = None
     delay_s: float = 0.0
     retry_after: int | None = None
+    drop: bool = False
+
+
+class RateLimit:
+    """The platform's own limit: more than ``per_second`` arrivals in any one-second
+    window is a violation, answered 429 and counted."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self.arrivals: deque[float] = deque()
+        self.requests = 0
+        self.violations = 0
+
+    def admit(self, now: float) -> bool:
+        self.requests += 1
+        self.arrivals.append(now)
+        while self.arrivals and now - self.arrivals[0] >= 1.0:
+            self.arrivals.popleft()
+        if len(self.arrivals) > self.per_second:
+            self.violations += 1
+            return False
+        return True
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "per_second": self.per_second,
+            "requests": self.requests,
+            "violations": self.violations,
+        }
 
 
 @dataclass
@@ -104,6 +135,7 @@ class SandboxState:
         self._declared_fields = declared_fields
         self._received: list[Received] = []
         self._faults: dict[str, Fault] = {}
+        self._limits: dict[str, RateLimit] = {}
         self.profiles = ProfileStore(declared_fields)
 
     def record(self, entry: Received) -> None:
@@ -137,6 +169,24 @@ class SandboxState:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def set_limit(self, platform: str, per_second: int) -> None:
+        with self._lock:
+            self._limits[platform] = RateLimit(per_second)
+
+    def clear_limits(self) -> None:
+        with self._lock:
+            self._limits.clear()
+
+    def limits(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {platform: limit.summary() for platform, limit in self._limits.items()}
+
+    def admit(self, platform: str, now: float) -> bool:
+        """Count an arrival against the platform's limit; False if it breaks it."""
+        with self._lock:
+            limit = self._limits.get(platform)
+            return limit is None or limit.admit(now)
 
     def take_fault(self, route: str) -> Fault | None:
         """The fault that applies to this request of ``route``, if any (uses up a count)."""

@@ -87,8 +87,14 @@ class Sandbox:
         return self.http.get("/_sandbox/profiles").json()
 
     def reset(self) -> None:
-        self.http.delete("/_sandbox/received").raise_for_status()
-        self.http.delete("/_sandbox/faults").raise_for_status()
+        for what in ("received", "faults", "limits"):
+            self.http.delete(f"/_sandbox/{what}").raise_for_status()
+
+    def limit(self, platform: str, per_second: int) -> None:
+        self.http.put(f"/_sandbox/limits/{platform}", json={"per_second": per_second})
+
+    def violations(self, platform: str) -> int:
+        return self.http.get("/_sandbox/limits").json()[platform]["violations"]
 
     def fault(self, route: str, **spec: Any) -> None:
         self.http.put(f"/_sandbox/faults/{route}", json=spec).raise_for_status()

@@ -7,10 +7,11 @@ from __future__ import annotations
 from flask import Flask
 
 from workers.broker import redis_client
+from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
 from workers.settings import Settings, load_settings
 
-from . import errors, events, health
+from . import dlq, errors, events, health
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -22,11 +23,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_api_keys()
     client = redis_client(settings.redis_url)
+    broker = (
+        client if settings.broker_url == settings.redis_url else redis_client(settings.broker_url)
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions[EXTENSION] = Services(settings, client, EventQueue(client))
+    app.extensions[EXTENSION] = Services(
+        settings, client, EventQueue(client), DeadLetterQueue(broker)
+    )
     errors.register(app)
     app.register_blueprint(events.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(dlq.bp)
     return app

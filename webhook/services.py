@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
 from workers.settings import Settings
 
@@ -18,6 +19,7 @@ class Services:
     settings: Settings
     redis: redis.Redis
     queue: EventQueue
+    dead_letters: DeadLetterQueue
 
 
 def current() -> Services:

@@ -14,8 +14,9 @@ import dramatiq
 
 from . import logs
 from .actors import register
-from .broker import build_broker
+from .broker import build_broker, redis_client
 from .platforms.crm import CrmClient
+from .ratelimit import SharedRateLimiter
 from .settings import ConfigError, load_settings
 
 try:
@@ -28,4 +29,6 @@ logs.install()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
-actors = register(broker, crm=CrmClient(settings.crm))
+shared_state = redis_client(settings.redis_url)
+crm_limit = SharedRateLimiter(shared_state, "crm", rate=settings.crm.rate_limit)
+actors = register(broker, crm=CrmClient(settings.crm, limiter=crm_limit))

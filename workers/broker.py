@@ -24,12 +24,13 @@ from dramatiq.middleware import (
     Callbacks,
     Middleware,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
 
+from .deadletters import DeadLetterQueue
 from .enqueue import NAMESPACE
+from .retry import DeliveryPolicy, RetryPolicy
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,22 +99,26 @@ class Sweeper(Middleware):
 
 
 def build_broker(settings: Settings) -> SweepingRedisBroker:
-    """The workers' broker: Dramatiq's default middleware, our retry pacing, a sweeper."""
+    """The workers' broker: Dramatiq's default middleware with our delivery policy in
+    place of ``Retries``, and a sweeper."""
     worker = settings.worker
+    client = redis_client(settings.broker_url)
+    policy = RetryPolicy(
+        min_backoff_ms=worker.retry_min_backoff_ms,
+        max_backoff_ms=worker.retry_max_backoff_ms,
+        max_age_ms=settings.retry_max_age_s * 1000,
+    )
     middleware = [
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(
-            min_backoff=worker.retry_min_backoff_ms,
-            max_backoff=worker.retry_max_backoff_ms,
-        ),
+        DeliveryPolicy(policy, DeadLetterQueue(client)),
         Sweeper(interval_s=worker.sweep_interval_s),
     ]
     return SweepingRedisBroker(
-        client=redis_client(settings.broker_url),
+        client=client,
         namespace=NAMESPACE,
         heartbeat_timeout=int(worker.heartbeat_timeout_s * 1000),
         middleware=middleware,

@@ -4,17 +4,26 @@ started as separate processes from the Procfile's own command lines."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from workers.embedded_redis import EmbeddedRedis
 
-from ..support import API_KEY, ProcfileProcess, Sandbox, free_port, temporary_redis, wait_for
+from ..support import (
+    API_KEY,
+    BIN_DIR,
+    ProcfileProcess,
+    Sandbox,
+    free_port,
+    temporary_redis,
+    wait_for,
+)
 
 TIMESTAMP = "2026-11-23T10:00:00Z"
 
@@ -36,6 +45,7 @@ class Stack:
             "HOOKRELAY_SWEEP_INTERVAL_S": "1",
             "RETRY_MIN_BACKOFF_MS": "100",
             "RETRY_MAX_BACKOFF_MS": "2000",
+            "CRM_RATE_LIMIT": "500",
             **self.sandbox.platform_env(),
         }
         self.http = httpx.Client(
@@ -55,6 +65,18 @@ class Stack:
 
     def start_worker(self) -> ProcfileProcess:
         return ProcfileProcess("worker", self.env, self.log_dir)
+
+    def hookrelay(self, *args: str) -> str:
+        """Run the ``hookrelay`` command against this stack; return what it printed."""
+        done = subprocess.run(
+            [str(BIN_DIR / "hookrelay"), *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
 
     def post(self, events: list[dict]) -> dict:
         response = self.http.post("/v1/events", json={"events": events})
@@ -158,19 +180,24 @@ def test_5xx_and_timeouts_are_retried_until_every_event_arrives(fresh):
     assert failures, "the fault was in force"
 
 
-def test_permanent_refusal_is_dead_lettered_once_and_logs_no_personal_data(fresh):
-    fresh.sandbox.fault("crm.users_batch", status=400, count=1)
+def test_permanent_refusal_is_dead_lettered_with_its_reason_then_replayed(fresh):
+    fresh.sandbox.fault("crm.users_batch", status=400)
     fresh.post([profile_event(3, "perm")])
-    wait_for(lambda: fresh.sandbox.received("crm.users_batch"), timeout_s=30)
-    dead = lambda: redis.Redis.from_url(fresh.redis.url).zcard("dramatiq:crm.XQ")  # noqa: E731
-    wait_for(dead, timeout_s=30)
-    time.sleep(1)
+    wait_for(lambda: fresh.hookrelay("dlq", "list").startswith("1 dead letter"), timeout_s=30)
+    listing = fresh.hookrelay("dlq", "list")
+    assert "crm_upsert_profile  perm-p3  attempts=1  permanent:" in listing
+    assert "-> 400" in listing
     assert [r["status"] for r in fresh.sandbox.received("crm.users_batch")] == [400]
 
     log = fresh.worker.log()
-    assert "crm_upsert_profile[" in log, "the refusal is logged, by message id"
-    assert "Event perm-p3 refused for good" in log
+    assert "crm_upsert_profile event perm-p3 dead-lettered: permanent:" in log
     assert "@example.com" not in log, "emails sent through this worker never reach its log"
+
+    fresh.sandbox.reset()
+    assert fresh.hookrelay("dlq", "replay", "--all") == "replayed 1\n"
+    [accepted] = wait_for(lambda: fresh.sandbox.accepted("crm.users_batch"), timeout_s=30)
+    assert accepted["body"] == [expected_hashmap(profile_event(3, "perm"))]
+    assert fresh.hookrelay("dlq", "list").startswith("0 dead letter")
 
 
 def test_killed_worker_backlog_is_delivered_by_the_next_worker(fresh):

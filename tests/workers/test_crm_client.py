@@ -80,3 +80,26 @@ def test_refused_connection_is_retryable(sandbox):
     with pytest.raises(errors.ConnectionFailed) as caught:
         client.post_event({"name": "x"})
     assert isinstance(caught.value, errors.RetryableError)
+
+
+def test_dropped_connection_is_retryable_and_recorded(clean_sandbox):
+    clean_sandbox.fault("crm.events", drop=True, count=1)
+    with pytest.raises(errors.ConnectionFailed):
+        crm(clean_sandbox).post_event({"name": "x"})
+    assert [r["status"] for r in clean_sandbox.received("crm.events")] == [0]
+    assert crm(clean_sandbox).post_event({"name": "x"})["name"] == "x"
+
+
+def test_platform_rate_limit_answers_429_and_counts_violations(clean_sandbox):
+    clean_sandbox.http.put("/_sandbox/limits/crm", json={"per_second": 3}).raise_for_status()
+    client = crm(clean_sandbox)
+    try:
+        for _ in range(3):
+            client.post_event({"name": "x"})
+        with pytest.raises(errors.RateLimited) as caught:
+            client.post_event({"name": "x"})
+        assert caught.value.retry_after == 1.0
+        limits = clean_sandbox.http.get("/_sandbox/limits").json()
+        assert limits["crm"] == {"per_second": 3, "requests": 4, "violations": 1}
+    finally:
+        clean_sandbox.http.delete("/_sandbox/limits")

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ..ratelimit import SharedRateLimiter
 from . import errors
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class PlatformClient:
       auth: an httpx auth (Basic, a header scheme ...), applied to every call.
       headers: extra headers sent with every call.
       timeout: an :class:`httpx.Timeout`; bounded by default.
+      limiter: the platform's shared rate limit; every call waits for a slot, and a
+        429 slows the shared rate down.
       transport: for unit tests only; the real thing is used otherwise.
     """
 
@@ -45,8 +48,10 @@ class PlatformClient:
         auth: httpx.Auth | None = None,
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limiter: SharedRateLimiter | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self._limiter = limiter
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
@@ -67,8 +72,13 @@ class PlatformClient:
         """
         request = self._http.build_request(method, path, **kwargs)
         url = str(request.url)
+        if self._limiter is not None:
+            self._limiter.acquire()
         with self._mapped_transport_errors(method, url):
             response = self._http.send(request)
+        if response.status_code == 429 and self._limiter is not None:
+            rate = self._limiter.slow_down()
+            logger.warning("%s answered 429; shared rate now %.1f/s.", self.platform, rate)
         self._raise_for_status(method, url, response, expect)
         return self._decode(method, url, response)
 

@@ -1,0 +1,50 @@
+"""When a failed delivery is retried, how long it waits, and when it is given up."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.platforms import errors
+from workers.retry import GiveUp, RetryLater, RetryPolicy
+
+POLICY = RetryPolicy(min_backoff_ms=1000, max_backoff_ms=60_000, max_age_ms=3_600_000)
+CONTEXT = {"platform": "crm", "method": "POST", "url": "http://x/"}
+
+
+def retryable(retry_after=None):
+    return errors.ServerError("boom", status=503, retry_after=retry_after, **CONTEXT)
+
+
+@pytest.mark.parametrize("error_class", [errors.Rejected, errors.Unauthorized, errors.NotFound])
+def test_permanent_errors_are_given_up_at_once(error_class):
+    decision = POLICY.decide(attempts=1, age_ms=0, error=error_class("no", status=400, **CONTEXT))
+    assert isinstance(decision, GiveUp)
+    assert decision.reason.startswith("permanent: crm POST http://x/ -> 400")
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),
+    [(1, 500, 1000), (2, 1000, 2000), (3, 2000, 4000), (7, 30_000, 60_000), (30, 30_000, 60_000)],
+)
+def test_backoff_doubles_with_jitter_up_to_the_maximum(attempts, low, high):
+    least = POLICY.decide(attempts=attempts, age_ms=0, error=retryable(), jitter=lambda: 0.0)
+    most = POLICY.decide(attempts=attempts, age_ms=0, error=retryable(), jitter=lambda: 0.999)
+    assert least == RetryLater(low)
+    assert low <= most.delay_ms < high
+
+
+def test_retry_after_is_a_floor():
+    decision = POLICY.decide(
+        attempts=1, age_ms=0, error=retryable(retry_after=30), jitter=lambda: 0
+    )
+    assert decision == RetryLater(30_000)
+
+
+def test_unexpected_errors_are_retried_too():
+    assert isinstance(POLICY.decide(attempts=1, age_ms=0, error=KeyError("x")), RetryLater)
+
+
+def test_given_up_once_the_next_attempt_would_pass_the_maximum_age():
+    decision = POLICY.decide(attempts=40, age_ms=3_590_000, error=retryable(), jitter=lambda: 0)
+    assert isinstance(decision, GiveUp)
+    assert "still failing after 40 attempts over 3590 s" in decision.reason

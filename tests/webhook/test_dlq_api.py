@@ -1,0 +1,39 @@
+"""``/v1/dlq``: authenticated listing, showing, replaying and purging."""
+
+from __future__ import annotations
+
+import redis
+
+from workers.deadletters import DeadLetterQueue
+
+from ..workers.test_deadletters import failed_message, rejected
+from .test_events import AUTH
+
+
+def test_dlq_requires_a_key(client):
+    assert client.get("/v1/dlq").status_code == 401
+    assert client.delete("/v1/dlq", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_list_show_replay_purge(client, redis_url):
+    dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    letter = dlq.add(failed_message("e1"), reason="permanent: 400", error=rejected(), attempts=1)
+    dlq.add(failed_message("e2"), reason="permanent: 400", error=rejected(), attempts=1)
+
+    listed = client.get("/v1/dlq", headers=AUTH).json
+    assert listed["count"] == 2
+    assert [item["event_id"] for item in listed["letters"]] == ["e2", "e1"]
+    assert "message" not in listed["letters"][0], "listings leave the event's data out"
+
+    shown = client.get(f"/v1/dlq/{letter.id}", headers=AUTH).json
+    assert shown["reason"] == "permanent: 400"
+    assert shown["message"]["args"][0]["id"] == "e1"
+    assert client.get("/v1/dlq/nope", headers=AUTH).status_code == 404
+
+    assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).json == {"replayed": 1}
+    assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).status_code == 404
+    assert client.post("/v1/dlq/replay", headers=AUTH).json == {"replayed": 1}
+    assert redis.Redis.from_url(redis_url).llen("dramatiq:crm") == 2
+
+    dlq.add(failed_message("e3"), reason="r", error=rejected(), attempts=1)
+    assert client.delete("/v1/dlq", headers=AUTH).json == {"purged": 1}

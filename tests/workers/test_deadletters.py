@@ -1,0 +1,75 @@
+"""The dead-letter queue on a real Redis: kept with reasons, replayed exactly once."""
+
+from __future__ import annotations
+
+import dramatiq
+import redis
+
+from workers.deadletters import DeadLetterQueue
+from workers.platforms import errors
+
+
+def failed_message(event_id: str) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name="crm.DQ",
+        actor_name="crm_post_event",
+        args=({"id": event_id, "type": "event", "user": {"email": "a@example.com"}},),
+        kwargs={},
+        options={"redis_message_id": "r1", "retries": 3, "eta": 123, "traceback": "..."},
+    )
+
+
+def rejected() -> errors.Rejected:
+    return errors.Rejected(
+        "unexpected answer",
+        platform="crm",
+        method="POST",
+        url="http://x/api/v1/events/",
+        status=400,
+        body='{"detail": "bad"}',
+    )
+
+
+def test_entries_keep_their_reason_and_list_newest_first(redis_url):
+    dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    first = dlq.add(failed_message("e1"), reason="permanent: ...", error=rejected(), attempts=1)
+    dlq.add(failed_message("e2"), reason="permanent: ...", error=rejected(), attempts=4)
+    assert [letter.event_id for letter in dlq.list()] == ["e2", "e1"]
+    shown = dlq.show(first.id)
+    assert shown.queue == "crm"
+    assert shown.error == {
+        "error": "Rejected",
+        "message": str(rejected()),
+        "status": 400,
+        "body": '{"detail": "bad"}',
+        "url": "http://x/api/v1/events/",
+    }
+    assert "message" not in shown.summary()
+    assert dlq.count() == 2
+
+
+def test_replay_re_enqueues_a_fresh_message_once(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    dlq = DeadLetterQueue(client)
+    letter = dlq.add(failed_message("e1"), reason="r", error=rejected(), attempts=3)
+
+    assert dlq.replay(letter.id) is True
+    assert dlq.replay(letter.id) is False, "a letter is replayed at most once"
+    assert dlq.count() == 0
+    [message_id] = client.lrange("dramatiq:crm", 0, -1)
+    message = dramatiq.Message.decode(client.hget("dramatiq:crm.msgs", message_id))
+    assert message.args[0]["id"] == "e1"
+    assert message.queue_name == "crm"
+    assert message.options == {"redis_message_id": message_id.decode()}
+
+
+def test_replay_all_and_purge(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    dlq = DeadLetterQueue(client)
+    for i in range(3):
+        dlq.add(failed_message(f"e{i}"), reason="r", error=rejected(), attempts=1)
+    assert dlq.replay_all() == 3
+    assert client.llen("dramatiq:crm") == 3
+    dlq.add(failed_message("e9"), reason="r", error=rejected(), attempts=1)
+    assert dlq.purge() == 1
+    assert dlq.list() == []

@@ -1,0 +1,92 @@
+"""One rate limit per platform, shared by every worker process and thread through Redis.
+
+Unlike Dramatiq's rate limiters, which raise and so burn a retry, :meth:`acquire`
+waits: the calling thread sleeps until a slot is free, and that is all. Nothing is
+logged, retried or lost while waiting, and the time spent is returned so it can be
+counted.
+
+The limit is a sliding window log (see ``ratelimit.lua``), kept by Redis's clock so
+every process agrees. The window is one second plus ``margin_ms``: a grant and the
+moment the request reaches the platform are a few milliseconds apart, and the margin
+keeps those moments, too, within the limit in any one-second window. With the
+default 50 ms, at least 95 % of the limit stays usable.
+
+A 429 from the platform calls :meth:`slow_down`: the shared rate is multiplied by
+``decrease`` (once per window, however many requests were refused), and after
+``quiet_s`` without another 429 it climbs back by ``recovery_per_s`` each second.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.resources import files
+from uuid import uuid4
+
+import redis
+
+DEFAULT_MARGIN_MS = 50
+DEFAULT_DECREASE = 0.5
+DEFAULT_QUIET_S = 10.0
+
+_SCRIPT = files(__package__).joinpath("ratelimit.lua").read_text()
+
+
+class SharedRateLimiter:
+    """Parameters:
+    client: the Redis holding the shared state.
+    name: the platform; keys are ``hookrelay:ratelimit:<name>:*``.
+    rate: the configured ceiling, in requests per second.
+    margin_ms: slack added to the one-second window (see the module docstring).
+    decrease: factor applied to the rate on a 429.
+    min_rate: the rate never drops below this.
+    quiet_s: seconds without a 429 before the rate starts to climb back.
+    recovery_per_s: requests/second regained per second while climbing; by default a
+      tenth of the ceiling, so a halved rate is whole again in about 15 s.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        name: str,
+        *,
+        rate: float,
+        margin_ms: float = DEFAULT_MARGIN_MS,
+        decrease: float = DEFAULT_DECREASE,
+        min_rate: float = 1.0,
+        quiet_s: float = DEFAULT_QUIET_S,
+        recovery_per_s: float | None = None,
+    ) -> None:
+        self.name = name
+        self.ceiling = rate
+        self._keys = [f"hookrelay:ratelimit:{name}:grants", f"hookrelay:ratelimit:{name}:state"]
+        self._args = [
+            rate,
+            1000 + margin_ms,
+            min(min_rate, rate),
+            decrease,
+            rate / 10 if recovery_per_s is None else recovery_per_s,
+            quiet_s * 1000,
+        ]
+        self._script = client.register_script(_SCRIPT)
+
+    def acquire(self) -> float:
+        """Block until this caller may send one request; return the seconds waited."""
+        waited = 0.0
+        while True:
+            wait_ms, _ = self._call("acquire")
+            if wait_ms == 0:
+                return waited
+            pause = wait_ms / 1000
+            time.sleep(pause)
+            waited += pause
+
+    def slow_down(self) -> float:
+        """The platform answered 429: lower the shared rate; return the new rate."""
+        return self._call("slow_down")[1]
+
+    def current_rate(self) -> float:
+        return self._call("rate")[1]
+
+    def _call(self, command: str) -> tuple[int, float]:
+        wait_ms, rate = self._script(keys=self._keys, args=[command, *self._args, str(uuid4())])
+        return int(wait_ms), float(rate)

@@ -1,0 +1,119 @@
+"""What happens to a message whose delivery failed: retry later, or dead-letter it.
+
+:class:`RetryPolicy` decides (a pure function, tested without a broker) and
+:class:`DeliveryPolicy` applies the decision inside the worker, in place of Dramatiq's
+``Retries`` middleware:
+
+- a :class:`~workers.platforms.errors.PermanentError` goes to the dead-letter queue at
+  once, with the platform's status and body as the reason;
+- anything else is retried with exponential backoff and jitter, never sooner than the
+  platform's ``Retry-After``, until the message is ``max_age_ms`` old (counted from when
+  it was accepted), and then dead-lettered.
+
+Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
+does; dead-lettering stores the message with its reason, then acknowledges it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dramatiq.middleware import Middleware
+
+from .deadletters import DeadLetterQueue
+from .platforms.errors import PermanentError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    delay_ms: int
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Parameters:
+    min_backoff_ms: the pause before the first retry (before jitter).
+    max_backoff_ms: the longest pause between two attempts.
+    max_age_ms: after this long since acceptance, a failing message is given up.
+    """
+
+    min_backoff_ms: int
+    max_backoff_ms: int
+    max_age_ms: int
+
+    def decide(
+        self,
+        *,
+        attempts: int,
+        age_ms: int,
+        error: BaseException,
+        jitter: Callable[[], float] = random.random,
+    ) -> RetryLater | GiveUp:
+        """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1)."""
+        if isinstance(error, PermanentError):
+            return GiveUp(f"permanent: {error}")
+        backoff = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** (attempts - 1))
+        delay = int(backoff / 2 + backoff / 2 * jitter())
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, int(retry_after * 1000))
+        if age_ms + delay > self.max_age_ms:
+            return GiveUp(
+                f"still failing after {attempts} attempts over {age_ms // 1000} s: {error}"
+            )
+        return RetryLater(delay)
+
+
+class DeliveryPolicy(Middleware):
+    """Applies a :class:`RetryPolicy` to every failed message (see the module docstring).
+
+    Declares the ``throws`` actor option that ``Retries`` would have: the worker reads
+    it to log expected exceptions without a traceback.
+    """
+
+    actor_options: frozenset[str] = frozenset({"throws"})
+
+    def __init__(self, policy: RetryPolicy, dead_letters: DeadLetterQueue) -> None:
+        self.policy = policy
+        self.dead_letters = dead_letters
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        if exception is None:
+            return
+        attempts = message.options.get("retries", 0) + 1
+        age_ms = int(time.time() * 1000) - message.message_timestamp
+        decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
+        subject = describe(message)
+        if isinstance(decision, RetryLater):
+            logger.warning(
+                "%s failed (attempt %d), retrying in %.1f s: %s",
+                subject,
+                attempts,
+                decision.delay_ms / 1000,
+                exception,
+            )
+            broker.enqueue(message.copy(options={"retries": attempts}), delay=decision.delay_ms)
+        else:
+            logger.error("%s dead-lettered: %s", subject, decision.reason)
+            self.dead_letters.add(
+                message, reason=decision.reason, error=exception, attempts=attempts
+            )
+
+
+def describe(message) -> str:
+    """How logs name a message: actor and event id, never the event's content."""
+    event = message.args[0] if message.args else None
+    event_id = event.get("id") if isinstance(event, dict) else None
+    label = f"event {event_id}" if event_id else f"message {message.message_id}"
+    return f"{message.actor_name} {label}"
