@@ -23,6 +23,7 @@ from .state import Fault, Received, SandboxState
 RETRY_IN_1S = {"Retry-After": "1"}
 #: The status recorded for a request whose connection a fault dropped.
 DROPPED = 0
+ARRIVED = "sandbox.arrived"
 
 crm = Blueprint("crm", __name__, url_prefix="/crm")
 admin = Blueprint("admin", __name__, url_prefix="/_sandbox")
@@ -34,7 +35,18 @@ def create_app(state: SandboxState) -> Flask:
     app.register_blueprint(crm)
     app.register_blueprint(admin)
     app.register_error_handler(HTTPException, _json_error)
+    app.wsgi_app = _stamp_arrival(app.wsgi_app)
     return app
+
+
+def _stamp_arrival(wsgi_app):
+    """Note when a request arrived before Flask does any work, as a platform's edge would."""
+
+    def stamped(environ, start_response):
+        environ[ARRIVED] = time.monotonic()
+        return wsgi_app(environ, start_response)
+
+    return stamped
 
 
 def _state() -> SandboxState:
@@ -62,7 +74,7 @@ def simulated(route: str) -> Callable:
         @functools.wraps(handler)
         def view():
             state = _state()
-            arrived = time.monotonic()
+            arrived = request.environ[ARRIVED]
             body = request.get_json(silent=True)
             authorized = _authorized(state)
             if state.admit(route.split(".")[0], arrived):
@@ -186,12 +198,14 @@ def profiles():
 
 
 @admin.put("/faults/<route>")
-def set_fault(route: str):
+def set_faults(route: str):
+    """One fault object, or a list of them tried in order for each request."""
     spec = request.get_json(force=True, silent=True)
+    specs = spec if isinstance(spec, list) else [spec]
     allowed = {f.name for f in dataclass_fields(Fault)}
-    if not isinstance(spec, dict) or set(spec) - allowed:
-        return {"error": f"expected a JSON object with keys among {sorted(allowed)}"}, 400
-    _state().set_fault(route, Fault(**spec))
+    if not all(isinstance(item, dict) and not set(item) - allowed for item in specs):
+        return {"error": f"expected JSON objects with keys among {sorted(allowed)}"}, 400
+    _state().set_faults(route, [Fault(**item) for item in specs])
     return "", 204
 
 

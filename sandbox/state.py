@@ -134,7 +134,7 @@ class SandboxState:
         self._lock = threading.Lock()
         self._declared_fields = declared_fields
         self._received: list[Received] = []
-        self._faults: dict[str, Fault] = {}
+        self._faults: dict[str, list[Fault]] = {}
         self._limits: dict[str, RateLimit] = {}
         self.profiles = ProfileStore(declared_fields)
 
@@ -162,9 +162,9 @@ class SandboxState:
             self._received.clear()
             self.profiles = ProfileStore(self._declared_fields)
 
-    def set_fault(self, route: str, fault: Fault) -> None:
+    def set_faults(self, route: str, faults: list[Fault]) -> None:
         with self._lock:
-            self._faults[route] = fault
+            self._faults[route] = faults
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -189,13 +189,12 @@ class SandboxState:
             return limit is None or limit.admit(now)
 
     def take_fault(self, route: str) -> Fault | None:
-        """The fault that applies to this request of ``route``, if any (uses up a count)."""
+        """The first of the route's faults whose ratio hits this request (uses up a count)."""
         with self._lock:
-            fault = self._faults.get(route)
-            if fault is None or random.random() >= fault.ratio:
-                return None
-            if fault.count is not None:
+            faults = self._faults.get(route, [])
+            fault = next((f for f in faults if random.random() < f.ratio), None)
+            if fault is not None and fault.count is not None:
                 fault.count -= 1
                 if fault.count <= 0:
-                    del self._faults[route]
+                    faults.remove(fault)
             return fault

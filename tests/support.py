@@ -99,6 +99,9 @@ class Sandbox:
     def fault(self, route: str, **spec: Any) -> None:
         self.http.put(f"/_sandbox/faults/{route}", json=spec).raise_for_status()
 
+    def faults(self, route: str, *specs: dict[str, Any]) -> None:
+        self.http.put(f"/_sandbox/faults/{route}", json=list(specs)).raise_for_status()
+
     def stop(self) -> None:
         self.http.close()
         self.process.terminate()

@@ -30,5 +30,10 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
 shared_state = redis_client(settings.redis_url)
-crm_limit = SharedRateLimiter(shared_state, "crm", rate=settings.crm.rate_limit)
+crm_limit = SharedRateLimiter(
+    shared_state,
+    "crm",
+    rate=settings.crm.rate_limit,
+    margin_ms=settings.worker.rate_limit_margin_ms,
+)
 actors = register(broker, crm=CrmClient(settings.crm, limiter=crm_limit))

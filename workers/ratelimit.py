@@ -7,9 +7,10 @@ counted.
 
 The limit is a sliding window log (see ``ratelimit.lua``), kept by Redis's clock so
 every process agrees. The window is one second plus ``margin_ms``: a grant and the
-moment the request reaches the platform are a few milliseconds apart, and the margin
-keeps those moments, too, within the limit in any one-second window. With the
-default 50 ms, at least 95 % of the limit stays usable.
+moment the request reaches the platform are apart by however long the thread waits
+to run and send, which on a busy two-core machine was seen to pass 50 ms; the margin
+keeps the arrivals, too, within the limit in any one-second window. The default
+100 ms leaves 1000/1100 ≈ 91 % of the limit usable.
 
 A 429 from the platform calls :meth:`slow_down`: the shared rate is multiplied by
 ``decrease`` (once per window, however many requests were refused), and after
@@ -24,7 +25,7 @@ from uuid import uuid4
 
 import redis
 
-DEFAULT_MARGIN_MS = 50
+DEFAULT_MARGIN_MS = 100
 DEFAULT_DECREASE = 0.5
 DEFAULT_QUIET_S = 10.0
 

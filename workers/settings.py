@@ -69,6 +69,7 @@ class WorkerConfig:
     sweep_interval_s: float = 5.0
     retry_min_backoff_ms: int = 1000
     retry_max_backoff_ms: int = 300_000
+    rate_limit_margin_ms: int = 100
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,9 @@ def _read(env: _MappingEnv) -> Settings:
             sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
             retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
             retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
+            rate_limit_margin_ms=env.int(
+                "RATE_LIMIT_MARGIN_MS", 100, validate=marshmallow.validate.Range(min=0)
+            ),
         ),
     )
 

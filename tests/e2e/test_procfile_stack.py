@@ -4,98 +4,21 @@ started as separate processes from the Procfile's own command lines."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections import Counter
-from pathlib import Path
 
-import httpx
 import pytest
 
-from workers.embedded_redis import EmbeddedRedis
-
-from ..support import (
-    API_KEY,
-    BIN_DIR,
-    ProcfileProcess,
-    Sandbox,
-    free_port,
-    temporary_redis,
-    wait_for,
-)
+from ..support import Sandbox, wait_for
+from .stack import running_stack
 
 TIMESTAMP = "2026-11-23T10:00:00Z"
 
 
-class Stack:
-    def __init__(self, log_dir: Path, redis_server: EmbeddedRedis) -> None:
-        self.log_dir = log_dir
-        self.redis = redis_server
-        self.sandbox = Sandbox()
-        port = free_port()
-        self.env = {
-            "REDIS_URL": self.redis.url,
-            "HOOKRELAY_API_KEYS": API_KEY,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "2",
-            "WORKER_PROCESSES": "1",
-            "WORKER_THREADS": "8",
-            "HOOKRELAY_HEARTBEAT_TIMEOUT_S": "5",
-            "HOOKRELAY_SWEEP_INTERVAL_S": "1",
-            "RETRY_MIN_BACKOFF_MS": "100",
-            "RETRY_MAX_BACKOFF_MS": "2000",
-            "CRM_RATE_LIMIT": "500",
-            **self.sandbox.platform_env(),
-        }
-        self.http = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            timeout=30,
-            headers={"Authorization": f"Bearer {API_KEY}"},
-        )
-        self.web = ProcfileProcess("web", self.env, log_dir)
-        wait_for(self._ready, timeout_s=30)
-        self.worker = self.start_worker()
-
-    def _ready(self) -> bool:
-        try:
-            return self.http.get("/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def start_worker(self) -> ProcfileProcess:
-        return ProcfileProcess("worker", self.env, self.log_dir)
-
-    def hookrelay(self, *args: str) -> str:
-        """Run the ``hookrelay`` command against this stack; return what it printed."""
-        done = subprocess.run(
-            [str(BIN_DIR / "hookrelay"), *args],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        return done.stdout
-
-    def post(self, events: list[dict]) -> dict:
-        response = self.http.post("/v1/events", json={"events": events})
-        assert response.status_code == 202, response.text
-        return response.json()
-
-    def stop(self) -> None:
-        self.http.close()
-        self.worker.stop()
-        self.web.stop()
-        self.sandbox.stop()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with temporary_redis("hr-e2e-") as redis_server:
-        running = Stack(tmp_path_factory.mktemp("logs"), redis_server)
+    with running_stack(tmp_path_factory.mktemp("logs")) as running:
         yield running
-        running.stop()
 
 
 @pytest.fixture
@@ -189,7 +112,7 @@ def test_permanent_refusal_is_dead_lettered_with_its_reason_then_replayed(fresh)
     assert "-> 400" in listing
     assert [r["status"] for r in fresh.sandbox.received("crm.users_batch")] == [400]
 
-    log = fresh.worker.log()
+    log = fresh.workers[0].log()
     assert "crm_upsert_profile event perm-p3 dead-lettered: permanent:" in log
     assert "@example.com" not in log, "emails sent through this worker never reach its log"
 
@@ -201,18 +124,18 @@ def test_permanent_refusal_is_dead_lettered_with_its_reason_then_replayed(fresh)
 
 
 def test_killed_worker_backlog_is_delivered_by_the_next_worker(fresh):
-    fresh.worker.stop()
+    fresh.workers[0].stop()
     total = 400
     fresh.sandbox.fault("crm.events", delay_s=0.05)
     fresh.post([track_event(i, "kill") for i in range(total)])
 
-    fresh.worker = fresh.start_worker()
+    fresh.workers[0] = fresh.start_worker()
     wait_for(lambda: len(event_seqs(fresh.sandbox)) >= 40, timeout_s=60)
-    fresh.worker.kill()
+    fresh.workers[0].kill()
     delivered_before = len(event_seqs(fresh.sandbox))
     assert delivered_before < total, "the kill must leave a backlog"
 
-    fresh.worker = fresh.start_worker()
+    fresh.workers[0] = fresh.start_worker()
     wait_for(lambda: len(event_seqs(fresh.sandbox)) == total, timeout_s=90)
     seqs = event_seqs(fresh.sandbox)
     assert set(seqs) == set(range(total))

@@ -1,0 +1,102 @@
+"""A running hookrelay for end-to-end tests: Redis, the sandbox, the Procfile's ``web``
+and any number of ``worker`` processes, each started from the Procfile's command line."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from workers.embedded_redis import EmbeddedRedis
+
+from ..support import (
+    API_KEY,
+    BIN_DIR,
+    ProcfileProcess,
+    Sandbox,
+    free_port,
+    temporary_redis,
+    wait_for,
+)
+
+
+@contextlib.contextmanager
+def running_stack(log_dir: Path, *, workers: int = 1, **env: str) -> Iterator[Stack]:
+    """A stack on its own Redis, stopped (and its Redis removed) afterwards."""
+    with temporary_redis("hr-e2e-") as redis_server:
+        stack = Stack(log_dir, redis_server, workers=workers, **env)
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+
+class Stack:
+    """Settings suit tests: fast dead-worker detection and short backoff; ``env``
+    overrides them."""
+
+    def __init__(self, log_dir: Path, redis_server: EmbeddedRedis, *, workers: int, **env: str):
+        self.log_dir = log_dir
+        self.redis = redis_server
+        self.sandbox = Sandbox()
+        port = free_port()
+        self.env = {
+            "REDIS_URL": self.redis.url,
+            "HOOKRELAY_API_KEYS": API_KEY,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "2",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "8",
+            "HOOKRELAY_HEARTBEAT_TIMEOUT_S": "5",
+            "HOOKRELAY_SWEEP_INTERVAL_S": "1",
+            "RETRY_MIN_BACKOFF_MS": "100",
+            "RETRY_MAX_BACKOFF_MS": "2000",
+            "CRM_RATE_LIMIT": "500",
+            **self.sandbox.platform_env(),
+            **env,
+        }
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+        self.web = ProcfileProcess("web", self.env, log_dir)
+        wait_for(self._ready, timeout_s=30)
+        self.workers = [self.start_worker() for _ in range(workers)]
+
+    def _ready(self) -> bool:
+        try:
+            return self.http.get("/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start_worker(self) -> ProcfileProcess:
+        return ProcfileProcess("worker", self.env, self.log_dir)
+
+    def hookrelay(self, *args: str) -> str:
+        """Run the ``hookrelay`` command against this stack; return what it printed."""
+        done = subprocess.run(
+            [str(BIN_DIR / "hookrelay"), *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    def post(self, events: list[dict]) -> dict:
+        response = self.http.post("/v1/events", json={"events": events})
+        assert response.status_code == 202, response.text
+        return response.json()
+
+    def stop(self) -> None:
+        self.http.close()
+        for worker in self.workers:
+            worker.stop()
+        self.web.stop()
+        self.sandbox.stop()
