@@ -37,16 +37,10 @@ _PROFILE = ProfileUpsertSchema()
 _EVENT = EventPostSchema()
 
 
-def profile_upsert(event: dict[str, Any]) -> dict[str, Any]:
-    """The hashmap for one canonical ``profile`` event."""
-    user = event["user"]
-    return _PROFILE.dump(
-        {
-            **{key: user[key] for key in IDENTIFIERS if key in user},
-            "fields": event.get("fields", {}),
-            "update_profile_last_updated_at": event["timestamp"],
-        }
-    )
+def profile_hashmap(ids: dict[str, str], fields: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """One profile's hashmap: its identifiers, its fields, the newest event time."""
+    known = {key: ids[key] for key in IDENTIFIERS if key in ids}
+    return _PROFILE.dump({**known, "fields": fields, "update_profile_last_updated_at": stamp})
 
 
 def event_post(event: dict[str, Any]) -> dict[str, Any]:

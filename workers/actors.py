@@ -1,4 +1,5 @@
-"""The actors: each turns one queued event into one platform call.
+"""The actors: each turns one queued message (an event, or a batch of coalesced
+profiles) into one platform call.
 
 :func:`register` binds them to a broker and to the clients they use, so nothing is
 declared at import time and tests can bind them to anything. An actor returns only
@@ -12,30 +13,30 @@ from __future__ import annotations
 
 import dramatiq
 
-from schemas.crm import event_post, profile_upsert
+from schemas.crm import event_post
 
 from .platforms.crm import CrmClient
 from .platforms.errors import PlatformError
-from .routes import ROUTES
+from .routes import PROFILE_BATCH, ROUTES
 
 
 def register(broker: dramatiq.Broker, *, crm: CrmClient) -> dict[str, dramatiq.Actor]:
-    """Declare every actor on ``broker``; returns them by event type."""
+    """Declare every actor on ``broker``; returns them by actor name."""
 
-    def crm_upsert_profile(event: dict) -> None:
-        crm.upsert_profiles([profile_upsert(event)])
+    def crm_upsert_profiles(hashmaps: list[dict]) -> None:
+        crm.upsert_profiles(hashmaps)
 
     def crm_post_event(event: dict) -> None:
         crm.post_event(event_post(event))
 
-    handlers = {"profile": crm_upsert_profile, "event": crm_post_event}
+    handlers = [(PROFILE_BATCH, crm_upsert_profiles), (ROUTES["event"], crm_post_event)]
     return {
-        event_type: dramatiq.actor(
+        route.actor_name: dramatiq.actor(
             handler,
-            actor_name=ROUTES[event_type].actor_name,
-            queue_name=ROUTES[event_type].queue_name,
+            actor_name=route.actor_name,
+            queue_name=route.queue_name,
             broker=broker,
             throws=(PlatformError,),
         )
-        for event_type, handler in handlers.items()
+        for route, handler in handlers
     }

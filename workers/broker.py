@@ -29,8 +29,9 @@ from dramatiq.middleware import (
 )
 
 from .deadletters import DeadLetterQueue
-from .enqueue import NAMESPACE
+from .profiles import ProfileBuffer, ProfileFlusher
 from .retry import DeliveryPolicy, RetryPolicy
+from .routes import NAMESPACE
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class Sweeper(Middleware):
 
 def build_broker(settings: Settings) -> SweepingRedisBroker:
     """The workers' broker: Dramatiq's default middleware with our delivery policy in
-    place of ``Retries``, and a sweeper."""
+    place of ``Retries``, a sweeper and the profile flusher."""
     worker = settings.worker
     client = redis_client(settings.broker_url)
     policy = RetryPolicy(
@@ -116,6 +117,12 @@ def build_broker(settings: Settings) -> SweepingRedisBroker:
         Pipelines(),
         DeliveryPolicy(policy, DeadLetterQueue(client)),
         Sweeper(interval_s=worker.sweep_interval_s),
+        ProfileFlusher(
+            ProfileBuffer(
+                client, batch_max=settings.profile_batch_max, flush_ms=settings.profile_flush_ms
+            ),
+            claim_timeout_s=worker.heartbeat_timeout_s,
+        ),
     ]
     return SweepingRedisBroker(
         client=client,

@@ -19,8 +19,8 @@ from uuid import uuid4
 import dramatiq
 import redis
 
-from .enqueue import NAMESPACE
 from .platforms.errors import PlatformError
+from .routes import NAMESPACE
 
 ENTRIES = "hookrelay:dlq:entries"
 INDEX = "hookrelay:dlq:index"

@@ -1,14 +1,15 @@
 """Durable, idempotent hand-off of accepted events from the receiver to the workers.
 
 :meth:`EventQueue.submit` runs one Lua script per request (see ``enqueue.lua``): every
-event whose id is new within :data:`DEDUP_TTL_S` becomes a Dramatiq message on its
-route's queue, and its id is remembered, in a single atomic step. So a request is all
-or nothing, costs one round trip whatever its size, and an id is never marked seen
-unless its message is in Redis.
+event whose id is new within :data:`DEDUP_TTL_S` is written — an ``event`` as a Dramatiq
+message on its route's queue, a ``profile`` into the profile buffer — and its id is
+remembered, in a single atomic step. So a request is all or nothing, costs one round
+trip whatever its size, and an id is never marked seen unless its event is in Redis.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib.resources import files
 from uuid import uuid4
@@ -16,11 +17,11 @@ from uuid import uuid4
 import dramatiq
 import redis
 
-from .routes import ROUTES
+from .coalesce import buffered_identity
+from .routes import NAMESPACE, PROFILE_BUFFER, ROUTES
 
 DEDUP_TTL_S = 24 * 3600
 DEDUP_PREFIX = "hookrelay:seen:"
-NAMESPACE = "dramatiq"
 
 _SCRIPT = files(__package__).joinpath("enqueue.lua").read_text()
 
@@ -55,17 +56,24 @@ class EventQueue:
     def submit(self, events: list[dict]) -> SubmitResult:
         args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]
         for event in events:
-            route = ROUTES[event["type"]]
-            message_id = str(uuid4())
-            message = dramatiq.Message(
-                queue_name=route.queue_name,
-                actor_name=route.actor_name,
-                args=(event,),
-                kwargs={},
-                options={"redis_message_id": message_id},
-                message_id=message_id,
-            )
-            args += [event["id"], route.queue_name, message_id, message.encode()]
+            args += [event["id"], *_destination(event)]
         flags = self._script(args=args)
         accepted = sum(flags)
         return SubmitResult(accepted=accepted, duplicates=len(flags) - accepted)
+
+
+def _destination(event: dict) -> tuple[str, str, str, str | bytes]:
+    """The script's kind, destination, extra and data for one event."""
+    if event["type"] == "profile":
+        return "buffer", PROFILE_BUFFER, buffered_identity(event), json.dumps(event)
+    route = ROUTES[event["type"]]
+    message_id = str(uuid4())
+    message = dramatiq.Message(
+        queue_name=route.queue_name,
+        actor_name=route.actor_name,
+        args=(event,),
+        kwargs={},
+        options={"redis_message_id": message_id},
+        message_id=message_id,
+    )
+    return "queue", route.queue_name, message_id, message.encode()

@@ -1,12 +1,19 @@
-"""Which actor, on which queue, handles each deliverable event type.
+"""Where each accepted event goes, by name, so that the receiver (which writes) and
+the workers (which read) agree without the receiver importing any actor.
 
-The receiver writes messages by these names and the worker registers actors under
-them, so both sides agree without the receiver importing any actor.
+- ``event`` events become one Dramatiq message each, for :data:`ROUTES`' actor.
+- ``profile`` events go to the profile buffer (:data:`PROFILE_BUFFER`); flushes turn
+  them into batch messages for :data:`PROFILE_BATCH`'s actor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The Dramatiq namespace of every queue key.
+NAMESPACE = "dramatiq"
+#: Where profile updates wait to be coalesced (see workers/profiles.py).
+PROFILE_BUFFER = "hookrelay:profiles"
 
 
 @dataclass(frozen=True)
@@ -15,9 +22,5 @@ class Route:
     queue_name: str
 
 
-ROUTES = {
-    "profile": Route("crm_upsert_profile", "crm"),
-    "event": Route("crm_post_event", "crm"),
-}
-
-QUEUES = tuple(sorted({route.queue_name for route in ROUTES.values()}))
+ROUTES = {"event": Route("crm_post_event", "crm")}
+PROFILE_BATCH = Route("crm_upsert_profiles", "crm")

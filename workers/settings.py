@@ -133,6 +133,12 @@ def _read(env: _MappingEnv) -> Settings:
     broker_url = env.str("BROKER_URL", None) or redis_url or embedded_redis_url()
     _check_redis_url("REDIS_URL", redis_url)
     _check_redis_url("BROKER_URL", broker_url)
+    if broker_url != (redis_url or embedded_redis_url()):
+        raise ConfigError(
+            "BROKER_URL",
+            "a Redis broker must be REDIS_URL's server (events are enqueued in the same "
+            "atomic step as their dedup keys); leave BROKER_URL unset",
+        )
     return Settings(
         redis_url=redis_url or embedded_redis_url(),
         broker_url=broker_url,

@@ -47,6 +47,7 @@ def test_values_are_parsed():
         ({"CRM_BASE_URL": "ftp://x"}, "CRM_BASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"BROKER_URL": "amqp://guest@localhost"}, "BROKER_URL"),
+        ({"REDIS_URL": "redis://a:6379", "BROKER_URL": "redis://b:6379"}, "BROKER_URL"),
     ],
 )
 def test_bad_values_name_the_variable(env, variable):

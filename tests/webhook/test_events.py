@@ -11,7 +11,7 @@ import redis
 
 from webhook import MAX_BODY_BYTES, create_app
 from webhook.auth import sign
-from workers.routes import ROUTES
+from workers.routes import PROFILE_BUFFER, ROUTES
 
 from ..conftest import make_settings
 from ..support import API_KEY
@@ -58,30 +58,49 @@ def queued(redis_url: str) -> list[dramatiq.Message]:
     return [dramatiq.Message.decode(client.hget("dramatiq:crm.msgs", i)) for i in ids]
 
 
-def test_single_event_is_enqueued_as_a_dramatiq_message(client, redis_url):
-    response = post(client, profile("evt-1"))
+def buffered(redis_url: str) -> list[dict]:
+    """The profile updates waiting in the profile buffer."""
+    items = redis.Redis.from_url(redis_url).lrange(f"{PROFILE_BUFFER}:pending", 0, -1)
+    return [json.loads(item) for item in items]
+
+
+def written_ids(redis_url: str) -> list[str]:
+    """Ids of every event written anywhere: queued events, then buffered profiles."""
+    return [m.args[0]["id"] for m in queued(redis_url)] + [e["id"] for e in buffered(redis_url)]
+
+
+def test_event_is_enqueued_as_a_dramatiq_message(client, redis_url):
+    response = post(client, track("evt-1"))
     assert response.status_code == 202
     assert response.json == {"accepted": 1, "duplicates": 0}
     [message] = queued(redis_url)
-    assert message.actor_name == ROUTES["profile"].actor_name
+    assert message.actor_name == ROUTES["event"].actor_name
     assert message.args[0]["id"] == "evt-1"
     assert message.options["redis_message_id"]
 
 
-def test_batch_is_enqueued_in_order(client, redis_url):
-    events = [profile("p1"), track("t1"), profile("p2", uid="43")]
+def test_profile_is_buffered_for_coalescing(client, redis_url):
+    assert post(client, profile("p1")).json == {"accepted": 1, "duplicates": 0}
+    assert buffered(redis_url) == [profile("p1")], "stored in canonical form"
+    assert queued(redis_url) == []
+    identities = redis.Redis.from_url(redis_url).smembers(f"{PROFILE_BUFFER}:identities")
+    assert identities == {b"uid:42"}
+
+
+def test_batch_keeps_order_within_each_destination(client, redis_url):
+    events = [profile("p1"), track("t1"), profile("p2", uid="43"), track("t2")]
     response = post(client, {"events": events})
-    assert response.json == {"accepted": 3, "duplicates": 0}
-    assert [m.args[0]["id"] for m in queued(redis_url)] == ["p1", "t1", "p2"]
-    assert [m.actor_name for m in queued(redis_url)][1] == ROUTES["event"].actor_name
+    assert response.json == {"accepted": 4, "duplicates": 0}
+    assert [m.args[0]["id"] for m in queued(redis_url)] == ["t1", "t2"]
+    assert [e["id"] for e in buffered(redis_url)] == ["p1", "p2"]
 
 
 def test_same_id_is_a_duplicate_and_not_enqueued_again(client, redis_url):
-    post(client, {"events": [profile("a"), profile("b")]})
-    response = post(client, {"events": [profile("b"), profile("c"), profile("c")]})
+    post(client, {"events": [profile("a"), track("b")]})
+    response = post(client, {"events": [track("b"), profile("c"), profile("c"), profile("a")]})
     assert response.status_code == 202
-    assert response.json == {"accepted": 1, "duplicates": 2}
-    assert [m.args[0]["id"] for m in queued(redis_url)] == ["a", "b", "c"]
+    assert response.json == {"accepted": 1, "duplicates": 3}
+    assert written_ids(redis_url) == ["b", "a", "c"]
 
 
 def test_dedup_keys_expire_after_24_hours(client, redis_url):
@@ -96,7 +115,7 @@ def test_invalid_event_rejects_the_whole_batch(client, redis_url):
     response = post(client, {"events": [profile("ok"), bad]})
     assert response.status_code == 422
     assert response.json == {"errors": {"1": {"user": ["Missing data for required field."]}}}
-    assert queued(redis_url) == []
+    assert written_ids(redis_url) == []
     assert post(client, profile("ok")).json == {"accepted": 1, "duplicates": 0}
 
 
@@ -127,7 +146,7 @@ def test_bad_or_missing_key_is_401(client, redis_url, headers):
     assert response.status_code == 401
     assert response.json["error"] == "unauthorized"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert queued(redis_url) == []
+    assert written_ids(redis_url) == []
 
 
 def test_any_configured_key_is_accepted(redis_url):
@@ -152,7 +171,7 @@ def test_malformed_bodies(client, redis_url, data, content_type, status):
     response = client.post("/v1/events", data=data, headers=AUTH, content_type=content_type)
     assert response.status_code == status
     assert response.is_json
-    assert queued(redis_url) == []
+    assert written_ids(redis_url) == []
 
 
 def test_body_over_5_mib_is_413(client, redis_url):
@@ -205,7 +224,7 @@ def test_bad_signature_is_401(signed_client, redis_url, signature):
     }.get(signature, signature)
     response = signed_post(signed_client, body, signature)
     assert response.status_code == 401
-    assert queued(redis_url) == []
+    assert written_ids(redis_url) == []
 
 
 def test_health_endpoints(client):

@@ -8,7 +8,7 @@ from webhook import create_app
 
 from ..conftest import make_settings
 from ..support import temporary_redis
-from .test_events import post, profile, queued
+from .test_events import post, profile, written_ids
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_503_while_redis_is_down_and_accepted_events_survive_kill_9(own_redis):
     assert client.get("/healthz").status_code == 200
 
     own_redis.start()
-    assert [m.args[0]["id"] for m in queued(own_redis.url)] == ["before"]
+    assert written_ids(own_redis.url) == ["before"]
     assert post(client, profile("during")).json == {"accepted": 1, "duplicates": 0}
     assert post(client, profile("before")).json == {"accepted": 0, "duplicates": 1}
     assert client.get("/readyz").status_code == 200

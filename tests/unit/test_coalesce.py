@@ -1,0 +1,98 @@
+"""Merging profile updates: one hashmap per profile, newest field values, batch packing."""
+
+from __future__ import annotations
+
+import random
+
+from workers.coalesce import Profile, batches, merge
+
+
+def update(ts: str, fields: dict, **user) -> dict:
+    return {
+        "id": f"e-{ts}",
+        "type": "profile",
+        "timestamp": f"2026-11-23T10:00:{ts}Z",
+        "user": user,
+        "fields": fields,
+    }
+
+
+def hashmaps(profiles):
+    return sorted((p.hashmap() for p in profiles), key=lambda h: sorted(h.items(), key=str))
+
+
+def test_newest_value_per_field_wins_by_event_time_not_arrival():
+    profiles = merge(
+        [update("05", {"a": "new", "b": 1}, uid="1"), update("01", {"a": "old", "c": 3}, uid="1")],
+        {},
+    )
+    assert [p.hashmap() for p in profiles] == [
+        {
+            "uid": "1",
+            "fields": {"a": "new", "b": 1, "c": 3},
+            "update_profile_last_updated_at": "2026-11-23T10:00:05Z",
+        }
+    ]
+
+
+def test_equal_times_the_later_arrival_wins():
+    [profile] = merge([update("01", {"a": 1}, uid="1"), update("01", {"a": 2}, uid="1")], {})
+    assert profile.hashmap()["fields"] == {"a": 2}
+
+
+def test_shared_identifiers_merge_transitively():
+    profiles = merge(
+        [
+            update("01", {"a": 1}, uid="1", email="x@e.com"),
+            update("02", {"b": 2}, email="x@e.com", phone="+15550100"),
+        ],
+        {},
+    )
+    assert [p.ids for p in profiles] == [{"uid": "1", "email": "x@e.com", "phone": "+15550100"}]
+
+
+def test_an_update_bridging_two_profiles_folds_them():
+    profiles = merge(
+        [
+            update("01", {"a": 1}, uid="1"),
+            update("02", {"b": 2}, email="x@e.com"),
+            update("03", {"c": 3}, uid="1", email="x@e.com"),
+        ],
+        {},
+    )
+    assert len(profiles) == 1
+    assert profiles[0].hashmap()["fields"] == {"a": 1, "b": 2, "c": 3}
+
+
+def test_conflicting_identifiers_stay_apart_and_never_share_a_batch():
+    profiles = merge(
+        [
+            update("01", {"a": 1}, uid="1", email="x@e.com"),
+            update("02", {"a": 2}, uid="2", email="x@e.com"),
+        ],
+        {},
+    )
+    assert [p.ids["uid"] for p in profiles] == ["1", "2"]
+    packed = batches(profiles, batch_max=500)
+    assert [len(batch) for batch in packed] == [1, 1]
+
+
+def test_saved_state_is_carried_so_a_later_flush_is_never_older():
+    saved = Profile(ids={"uid": "1"}, fields={"a": ("new", "2026-11-23T10:00:09Z")}).to_state()
+    [profile] = merge([update("03", {"b": "late"}, uid="1")], {"uid:1": saved})
+    assert profile.hashmap() == {
+        "uid": "1",
+        "fields": {"a": "new", "b": "late"},
+        "update_profile_last_updated_at": "2026-11-23T10:00:09Z",
+    }
+
+
+def test_batches_respect_the_maximum_and_hold_no_shared_identifier():
+    updates = [update(f"{i % 60:02d}", {"n": i}, uid=str(i % 300)) for i in range(3000)]
+    random.Random(7).shuffle(updates)
+    packed = batches(merge(updates, {}), batch_max=128)
+    assert sum(len(batch) for batch in packed) == 300
+    assert [len(batch) for batch in packed] == [128, 128, 44]
+    for batch in packed:
+        keys = [key for profile in batch for key in profile.keys]
+        assert len(keys) == len(set(keys))

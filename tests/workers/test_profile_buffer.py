@@ -1,0 +1,120 @@
+"""The profile buffer on a real Redis: flushes, triggers, dead flushers, the lock."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dramatiq
+import pytest
+import redis
+
+from webhook import create_app
+from workers import profiles
+from workers.profiles import BUFFER, ProfileBuffer
+from workers.routes import PROFILE_BATCH
+
+from ..conftest import make_settings
+from ..webhook.test_events import post
+
+
+def update(event_id: str, uid: str, second: int, **fields) -> dict:
+    return {
+        "id": event_id,
+        "type": "profile",
+        "timestamp": f"2026-11-23T10:00:{second:02d}Z",
+        "user": {"uid": uid},
+        "fields": fields,
+    }
+
+
+@pytest.fixture
+def receiver(redis_url):
+    return create_app(make_settings(redis_url)).test_client()
+
+
+def batch_messages(client: redis.Redis) -> list[list[dict]]:
+    ids = client.lrange("dramatiq:crm", 0, -1)
+    messages = [dramatiq.Message.decode(client.hget("dramatiq:crm.msgs", i)) for i in ids]
+    assert {m.actor_name for m in messages} <= {PROFILE_BATCH.actor_name}
+    return [m.args[0] for m in messages]
+
+
+def test_flush_turns_updates_into_one_hashmap_per_profile(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    post(
+        receiver,
+        {
+            "events": [
+                update("a", "1", 5, x="new"),
+                update("b", "1", 1, x="old", y=1),
+                update("c", "2", 3, x="two"),
+            ]
+        },
+    )
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    assert buffer.flush() == 1
+    [batch] = batch_messages(client)
+    assert sorted(batch, key=lambda h: h["uid"]) == [
+        {
+            "uid": "1",
+            "fields": {"x": "new", "y": 1},
+            "update_profile_last_updated_at": "2026-11-23T10:00:05Z",
+        },
+        {
+            "uid": "2",
+            "fields": {"x": "two"},
+            "update_profile_last_updated_at": "2026-11-23T10:00:03Z",
+        },
+    ]
+    assert client.llen(f"{BUFFER}:pending") == 0
+    assert not client.exists(f"{BUFFER}:identities", f"{BUFFER}:since")
+    saved = json.loads(client.get(f"{BUFFER}:state:uid:1"))
+    assert saved["fields"]["y"] == [1, "2026-11-23T10:00:01Z"]
+
+    post(receiver, update("d", "1", 0, z="late"))
+    buffer.flush()
+    later = batch_messages(client)[1][0]
+    assert later["fields"] == {"x": "new", "y": 1, "z": "late"}, "carries the whole known state"
+    assert later["update_profile_last_updated_at"] == "2026-11-23T10:00:05Z", "never older"
+
+
+def test_due_by_size_or_by_age(receiver, redis_url):
+    buffer = ProfileBuffer(redis.Redis.from_url(redis_url), batch_max=3, flush_ms=300)
+    assert not buffer.due()
+    post(receiver, {"events": [update("a", "1", 1), update("b", "1", 2), update("c", "2", 3)]})
+    assert not buffer.due(), "two profiles waiting, for less than flush_ms"
+    post(receiver, update("d", "3", 4))
+    assert buffer.due(), "three profiles waiting"
+    buffer.flush()
+    post(receiver, update("e", "4", 5))
+    assert not buffer.due()
+    time.sleep(0.35)
+    assert buffer.due(), "the oldest update waited flush_ms"
+
+
+def test_a_dead_flushers_claim_is_put_back_and_its_late_commit_refused(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    post(receiver, {"events": [update("a", "1", 1, x=1), update("b", "2", 2, x=2)]})
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    script = client.register_script(profiles._SCRIPT)
+    assert len(script(keys=[BUFFER], args=["claim", "dead", 1000])) == 2
+    post(receiver, update("c", "3", 3, x=3))
+
+    assert buffer.reap(older_than_s=60) == 0, "a fresh claim is left alone"
+    time.sleep(0.05)
+    assert buffer.reap(older_than_s=0.01) == 1
+    pending = [json.loads(i)["id"] for i in client.lrange(f"{BUFFER}:pending", 0, -1)]
+    assert pending == ["a", "b", "c"], "put back at the head, in order"
+    assert script(keys=[BUFFER], args=["commit", "dead", "dramatiq", "crm", 0, 60]) == 0
+
+    buffer.flush()
+    assert sorted(h["uid"] for h in batch_messages(client)[0]) == ["1", "2", "3"]
+
+
+def test_only_one_flush_at_a_time(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    post(receiver, update("a", "1", 1))
+    client.set(f"{BUFFER}:lock", "someone-else")
+    assert ProfileBuffer(client, batch_max=500, flush_ms=1000).flush() == 0
+    assert client.llen(f"{BUFFER}:pending") == 1

@@ -1,0 +1,155 @@
+"""Merging buffered profile updates into the platform's batch hashmaps (pure functions).
+
+The S2S platform identifies a profile by any of uid, phone, email or wp_token and
+wants one hashmap per profile in a batch, never two that share an identifier.
+
+Rules (also in the README):
+
+- Two updates belong to one profile when they share an identifier value and do not
+  conflict, i.e. never name two different values for the same kind (two uids, two
+  emails...). Sharing is transitive: ``{uid 1, email x}`` and ``{email x, phone p}``
+  make one profile ``{uid 1, email x, phone p}``.
+- An update that conflicts with a profile (``{uid 2, email x}`` after ``{uid 1, email
+  x}``) starts a profile of its own; the two go to different batches.
+- Each field keeps the value with the newest event time; on equal times the later
+  arrival wins.
+- A hashmap carries the profile's whole known state (what earlier flushes sent, kept in
+  Redis, plus the new updates) and ``update_profile_last_updated_at`` = the newest event
+  time in it. So a later flush never carries an older time than an earlier one for the
+  same profile, and the platform, which ignores updates older than its last, never
+  drops a newer field because batches arrived out of order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from schemas.crm import profile_hashmap
+from schemas.events import IDENTIFIERS
+
+
+@dataclass
+class Profile:
+    """One profile's merged state: identifiers, and each field's newest value and time."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        return [identity_key(kind, value) for kind, value in self.ids.items()]
+
+    @property
+    def stamp(self) -> str | None:
+        return max((t for _, t in self.fields.values()), key=_instant, default=None)
+
+    def accepts(self, ids: dict[str, str]) -> bool:
+        """Shares an identifier with ``ids`` and names no other value for any kind."""
+        shared = any(self.ids.get(kind) == value for kind, value in ids.items())
+        return shared and all(self.ids.get(kind, value) == value for kind, value in ids.items())
+
+    def absorb(self, ids: dict[str, str], fields: dict[str, tuple[Any, str]]) -> None:
+        self.ids.update(ids)
+        for name, (value, stamp) in fields.items():
+            current = self.fields.get(name)
+            if current is None or _instant(stamp) >= _instant(current[1]):
+                self.fields[name] = (value, stamp)
+
+    def hashmap(self) -> dict[str, Any]:
+        fields = {name: value for name, (value, _) in self.fields.items()}
+        return profile_hashmap(self.ids, fields, self.stamp)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"ids": self.ids, "fields": {n: list(v) for n, v in self.fields.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Profile:
+        return cls(dict(state["ids"]), {n: (v, t) for n, (v, t) in state["fields"].items()})
+
+
+def identity_key(kind: str, value: str) -> str:
+    return f"{kind}:{value}"
+
+
+def update_ids(update: dict[str, Any]) -> dict[str, str]:
+    return {kind: str(update["user"][kind]) for kind in IDENTIFIERS if update["user"].get(kind)}
+
+
+def buffered_identity(update: dict[str, Any]) -> str:
+    """The key the buffer counts a profile update under (its first identifier)."""
+    kind, value = next(iter(update_ids(update).items()))
+    return identity_key(kind, value)
+
+
+def merge(updates: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list[Profile]:
+    """Merge canonical ``profile`` events (in arrival order) onto their known states.
+
+    ``states`` maps identity keys to saved :meth:`Profile.to_state` dicts.
+    """
+    profiles: list[Profile] = []
+    index: dict[str, Profile] = {}
+    ordered = sorted(enumerate(updates), key=lambda pair: (_instant(pair[1]["timestamp"]), pair[0]))
+    for _, update in ordered:
+        ids = update_ids(update)
+        profile = _find(ids, index) or _start(ids, states, profiles)
+        stamp = update["timestamp"]
+        profile.absorb(
+            ids, {name: (value, stamp) for name, value in update.get("fields", {}).items()}
+        )
+        _fold(profile, ids, index, profiles)
+    return profiles
+
+
+def batches(profiles: list[Profile], batch_max: int) -> list[list[Profile]]:
+    """Pack profiles into batches of at most ``batch_max`` sharing no identifier."""
+    packed: list[tuple[list[Profile], set[str]]] = []
+    for profile in profiles:
+        keys = set(profile.keys)
+        home = next((b for b in packed if len(b[0]) < batch_max and not keys & b[1]), None)
+        if home is None:
+            home = ([], set())
+            packed.append(home)
+        home[0].append(profile)
+        home[1].update(keys)
+    return [batch for batch, _ in packed]
+
+
+def _find(ids: dict[str, str], index: dict[str, Profile]) -> Profile | None:
+    for kind, value in ids.items():
+        profile = index.get(identity_key(kind, value))
+        if profile is not None and profile.accepts(ids):
+            return profile
+    return None
+
+
+def _start(ids: dict[str, str], states: dict, profiles: list[Profile]) -> Profile:
+    """A new profile for ``ids``, seeded with every compatible saved state."""
+    profile = Profile(ids=dict(ids))
+    for kind, value in ids.items():
+        state = states.get(identity_key(kind, value))
+        if state is not None:
+            saved = Profile.from_state(state)
+            if profile.accepts(saved.ids):
+                profile.absorb(saved.ids, saved.fields)
+    profiles.append(profile)
+    return profile
+
+
+def _fold(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Profile]) -> None:
+    """Index ``profile`` by its keys, folding in other profiles this update bridged."""
+    for kind, value in ids.items():
+        other = index.get(identity_key(kind, value))
+        if other is not None and other is not profile and profile.accepts(other.ids):
+            profile.absorb(other.ids, other.fields)
+            profiles.remove(other)
+            for key in other.keys:
+                if index.get(key) is other:
+                    index[key] = profile
+    for key in profile.keys:
+        index.setdefault(key, profile)
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp)
