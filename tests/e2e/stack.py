@@ -94,6 +94,18 @@ class Stack:
         assert response.status_code == 202, response.text
         return response.json()
 
+    def post_until_accepted(self, events: list[dict], timeout_s: float = 60) -> dict:
+        """Post as a well-behaved client does: retry on 503 and on connection errors."""
+
+        def attempt():
+            try:
+                response = self.http.post("/v1/events", json={"events": events})
+            except httpx.TransportError:
+                return None
+            return response.json() if response.status_code == 202 else None
+
+        return wait_for(attempt, timeout_s=timeout_s, interval_s=0.5)
+
     def stop(self) -> None:
         self.http.close()
         for worker in self.workers:
