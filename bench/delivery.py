@@ -1,0 +1,142 @@
+"""Delivery benchmark: how close to the platform's limit, how few calls, how fast.
+
+    python -m bench.delivery
+
+Runs the real stack (embedded Redis, the sandbox, the Procfile's web and two workers
+of 8 threads, started as the end-to-end tests start them) and prints:
+
+- throughput while a backlog exists, against a platform limit of 50 req/s enforced by
+  the sandbox (``CRM_RATE_LIMIT=50``): achieved rate / limit, and violations;
+- API calls per 1,000 profile updates, for 10,000 updates of 1,000 users (10 each,
+  shuffled times) and of 10,000 users (1 each);
+- p50 / p99 delay from the receiver's ``202`` to the sandbox's receipt at low load
+  (20 events/s), for events and for profiles (which wait for a flush);
+- worker memory (RSS of each worker process tree) after the runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.e2e.stack import running_stack
+from tests.e2e.test_delivery_engine import platform_fields, shuffled_profile_updates
+from tests.e2e.test_procfile_stack import track_event
+from tests.support import wait_for
+
+LIMIT = 50
+
+
+def backlog_throughput(stack) -> tuple[float, int, int]:
+    stack.sandbox.limit("crm", LIMIT)
+    total = 1500
+    for start in range(0, total, 100):
+        stack.post([track_event(i, "rate") for i in range(start, start + 100)])
+    wait_for(
+        lambda: len(stack.sandbox.accepted("crm.events")) >= total, timeout_s=120, interval_s=1
+    )
+    arrivals = sorted(r["at"] for r in stack.sandbox.received("crm.events"))
+    rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    violations = stack.sandbox.violations("crm")
+    stack.sandbox.reset()
+    return rate, violations, len(arrivals)
+
+
+def calls_per_1000_updates(stack, users: int, per_user: int, tag: str) -> float:
+    updates, expected = shuffled_profile_updates(users=users, per_user=per_user, tag=tag)
+    for start in range(0, len(updates), 100):
+        stack.post(updates[start : start + 100])
+
+    def all_newest() -> bool:
+        stored = platform_fields(stack.sandbox)
+        return all(stored.get(uid) == fields for uid, fields in expected.items())
+
+    wait_for(all_newest, timeout_s=120, interval_s=1)
+    calls = len(stack.sandbox.received("crm.users_batch"))
+    stack.sandbox.reset()
+    return calls / len(updates) * 1000
+
+
+def low_load_delays(stack, kind: str, count: int = 100) -> list[float]:
+    accepted_at = {}
+    for i in range(count):
+        event = track_event(i, f"lat-{kind}")
+        if kind == "profile":
+            event = {
+                "id": f"lat-p{i}",
+                "type": "profile",
+                "timestamp": event["timestamp"],
+                "user": {"uid": f"lat-{i}"},
+                "fields": {"seq": i},
+            }
+        stack.post([event])
+        accepted_at[i] = time.time()
+        time.sleep(1 / 20)
+    route = "crm.users_batch" if kind == "profile" else "crm.events"
+
+    def arrivals():
+        found = {}
+        for request in stack.sandbox.accepted(route):
+            bodies = request["body"] if kind == "profile" else [request["body"]]
+            for body in bodies:
+                seq = body["fields"]["seq"] if kind == "profile" else body["payload"]["seq"]
+                found.setdefault(seq, request["at"])
+        return found if len(found) >= count else None
+
+    found = wait_for(arrivals, timeout_s=60, interval_s=0.5)
+    stack.sandbox.reset()
+    return sorted((found[i] - accepted_at[i]) * 1000 for i in range(count))
+
+
+def worker_rss_mb(stack) -> list[float]:
+    sizes = []
+    for worker in stack.workers:
+        root = psutil.Process(worker.process.pid)
+        tree = [root, *root.children(recursive=True)]
+        sizes.append(sum(p.memory_info().rss for p in tree) / 2**20)
+    return sizes
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="hr-bench-") as logs,
+        running_stack(
+            Path(logs), workers=2, CRM_RATE_LIMIT=str(LIMIT), WORKER_THREADS="8"
+        ) as stack,
+    ):
+        rate, violations, requests = backlog_throughput(stack)
+        repeated = calls_per_1000_updates(stack, users=1000, per_user=10, tag="rep")
+        distinct = calls_per_1000_updates(stack, users=10000, per_user=1, tag="one")
+        events = low_load_delays(stack, "event")
+        profiles = low_load_delays(stack, "profile")
+        rss = worker_rss_mb(stack)
+
+    print(
+        "\ndelivery, 2 worker processes x 8 threads, PROFILE_FLUSH_MS 1000, PROFILE_BATCH_MAX 500\n"
+    )
+    print("| measure | value |")
+    print("|---|---:|")
+    print(
+        f"| backlog throughput, limit {LIMIT}/s | {rate:.1f}/s ({rate / LIMIT:.0%} of the limit) |"
+    )
+    print(f"| platform rate-limit violations ({requests} requests) | {violations} |")
+    print(f"| batch calls per 1,000 profile updates, 1,000 users x 10 | {repeated:.1f} |")
+    print(f"| batch calls per 1,000 profile updates, 10,000 users x 1 | {distinct:.1f} |")
+    for name, delays in (("event", events), ("profile", profiles)):
+        print(
+            f"| 202 -> platform, {name}, p50 / p99 at 20/s | "
+            f"{statistics.median(delays):.0f} / {percentile(delays, 0.99):.0f} ms |"
+        )
+    print(f"| worker RSS (each process tree) | {', '.join(f'{mb:.0f} MiB' for mb in rss)} |")
+
+
+if __name__ == "__main__":
+    main()
