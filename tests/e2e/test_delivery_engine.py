@@ -119,3 +119,19 @@ def test_kill_9_a_worker_and_crash_redis_mid_run_loses_nothing(tmp_path):
             return profiles_done and set(event_seqs(stack.sandbox)) == set(range(300))
 
         wait_for(everything_arrived, timeout_s=120, interval_s=1)
+
+
+def test_a_platform_stricter_than_configured_slows_the_shared_rate(tmp_path):
+    with running_stack(tmp_path, workers=2, CRM_RATE_LIMIT="40") as stack:
+        stack.sandbox.limit("crm", 20)
+        stack.post([track_event(i, "strict") for i in range(100)])
+        stack.post([track_event(i, "strict") for i in range(100, 400)])
+        wait_for(lambda: len(event_seqs(stack.sandbox)) == 400, timeout_s=120, interval_s=1)
+
+        statuses = [r["status"] for r in stack.sandbox.received("crm.events")]
+        assert statuses.count(429) > 0, "the platform refused some at first"
+        logs = "".join(worker.log() for worker in stack.workers)
+        assert "crm answered 429; shared rate now 20.0/s." in logs
+        assert redis.Redis.from_url(stack.redis.url).zcard("hookrelay:dlq:index") == 0
+        assert set(event_seqs(stack.sandbox).values()) == {1}
+        print(f"\n400 events, platform 20/s, configured 40/s: {statuses.count(429)} 429s")

@@ -80,7 +80,26 @@ class PlatformClient:
             rate = self._limiter.slow_down()
             logger.warning("%s answered 429; shared rate now %.1f/s.", self.platform, rate)
         self._raise_for_status(method, url, response, expect)
-        return self._decode(method, url, response)
+        body = self._decode(method, url, response)
+        problem = self._body_error(body)
+        if problem is not None:
+            error_class, message = problem
+            raise error_class(
+                message,
+                platform=self.platform,
+                method=method,
+                url=url,
+                status=response.status_code,
+                body=response.text,
+            )
+        return body
+
+    def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
+        """An error a platform states inside an accepted answer, as (class, message).
+
+        Subclasses override this for platforms that answer 200 to a failed call.
+        """
+        return None
 
     @contextlib.contextmanager
     def _mapped_transport_errors(self, method: str, url: str) -> Iterator[None]:

@@ -1,0 +1,45 @@
+"""Client of Altcraft (``api-docs/altcraft-subscribers-history_get.ru.txt``).
+
+The token and the database (``list_id``) travel in the JSON body. Every answer
+carries ``error`` (0 = success) and ``error_text``; a non-zero ``error`` is a failure
+even with HTTP 200, and it is permanent: the request itself was refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..settings import AltcraftConfig
+from . import errors
+from .base import PlatformClient
+
+PATHS = {"history": "/api/v1.1/subscribers/history_get"}
+
+
+class AltcraftClient(PlatformClient):
+    platform = "altcraft"
+
+    def __init__(self, config: AltcraftConfig, **kwargs: Any) -> None:
+        super().__init__(config.base_url, **kwargs)
+        self._token = config.token
+        self.list_id = config.list_id
+
+    def history(
+        self, *, date_from: str | None = None, date_to: str | None = None, **profile: str
+    ) -> list[dict[str, Any]]:
+        """One profile's actions, found by ``xxh=...`` or by ``matching=...`` and its fields."""
+        period = {"date_from": date_from, "date_to": date_to}
+        body = {
+            "token": self._token,
+            "list_id": self.list_id,
+            **profile,
+            **{key: value for key, value in period.items() if value},
+        }
+        return self.request("POST", PATHS["history"], json=body, expect=(200,))["data"]
+
+    def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
+        if not isinstance(body, dict) or "error" not in body:
+            return errors.Rejected, "answer has no 'error' field"
+        if body["error"] != 0:
+            return errors.Rejected, f"error {body['error']}: {body.get('error_text', '')}"
+        return None
