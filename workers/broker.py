@@ -19,6 +19,7 @@ import threading
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -60,9 +61,31 @@ class SweepingRedisBroker(RedisBroker):
         super().__init__(**options)
         self.idle_poll_ms = idle_poll_ms
         self._sweeping = threading.local()
+        self._consumed: set[str] = set()
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        """A consumer for ``queue_name``; when a delay queue's consumer restarts, it
+        first puts back what its predecessor held.
+
+        After a connection error Dramatiq restarts the consumer and drops its in-memory
+        delay queue, but the delayed messages it had fetched stay in this live worker's
+        unacknowledged set, which maintenance only empties for dead workers.
+        """
+        if queue_name.endswith(".DQ") and queue_name in self._consumed:
+            self._return_held(queue_name)
+        self._consumed.add(queue_name)
         return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+    def _return_held(self, queue_name: str) -> None:
+        """Requeue this worker's unacknowledged messages of ``queue_name``; while Redis is
+        unreachable, raise the error Dramatiq's consumer thread retries on."""
+        try:
+            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+            if held:
+                self.do_requeue(queue_name, *held)
+        except redis.RedisError as error:
+            raise ConnectionClosed(error) from None
+        logger.info("Returned %d delayed messages held by a restarted consumer.", len(held))
 
     def sweep(self) -> None:
         """Heartbeat, and requeue dead workers' unacknowledged messages, on all queues."""

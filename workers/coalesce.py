@@ -15,19 +15,25 @@ Rules (also in the README):
   arrival wins.
 - A hashmap carries the profile's whole known state (what earlier flushes sent, kept in
   Redis, plus the new updates) and ``update_profile_last_updated_at`` = the newest event
-  time in it. So a later flush never carries an older time than an earlier one for the
-  same profile, and the platform, which ignores updates older than its last, never
-  drops a newer field because batches arrived out of order.
+  time in it, or, if that is not later than the time the previous flush sent for this
+  profile, that time plus :data:`STAMP_STEP`. So each flush of a profile is stamped
+  strictly later than the one before and holds everything it held: the platform, which
+  ignores an update older than its last, keeps the newest state whatever order batches
+  arrive in. (With equal stamps, an earlier batch arriving second would be accepted and
+  roll back a field.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.crm import profile_hashmap
 from schemas.events import IDENTIFIERS
+
+#: How much later than the previous flush's stamp a profile's next stamp must be.
+STAMP_STEP = timedelta(milliseconds=1)
 
 
 @dataclass
@@ -36,6 +42,8 @@ class Profile:
 
     ids: dict[str, str] = field(default_factory=dict)
     fields: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    #: The stamp the last flush of this profile carried, if any.
+    sent: str | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -43,15 +51,23 @@ class Profile:
 
     @property
     def stamp(self) -> str | None:
-        return max((t for _, t in self.fields.values()), key=_instant, default=None)
+        """The newest event time, made strictly later than :attr:`sent`."""
+        newest = max((t for _, t in self.fields.values()), key=_instant, default=None)
+        if self.sent is None or (newest is not None and _instant(newest) > _instant(self.sent)):
+            return newest
+        return _format(_instant(self.sent) + STAMP_STEP)
 
     def accepts(self, ids: dict[str, str]) -> bool:
         """Shares an identifier with ``ids`` and names no other value for any kind."""
         shared = any(self.ids.get(kind) == value for kind, value in ids.items())
         return shared and all(self.ids.get(kind, value) == value for kind, value in ids.items())
 
-    def absorb(self, ids: dict[str, str], fields: dict[str, tuple[Any, str]]) -> None:
+    def absorb(
+        self, ids: dict[str, str], fields: dict[str, tuple[Any, str]], sent: str | None = None
+    ) -> None:
         self.ids.update(ids)
+        if sent is not None and (self.sent is None or _instant(sent) > _instant(self.sent)):
+            self.sent = sent
         for name, (value, stamp) in fields.items():
             current = self.fields.get(name)
             if current is None or _instant(stamp) >= _instant(current[1]):
@@ -62,11 +78,14 @@ class Profile:
         return profile_hashmap(self.ids, fields, self.stamp)
 
     def to_state(self) -> dict[str, Any]:
-        return {"ids": self.ids, "fields": {n: list(v) for n, v in self.fields.items()}}
+        """What to save once this profile's hashmap is sent (``sent`` = its stamp)."""
+        fields = {n: list(v) for n, v in self.fields.items()}
+        return {"ids": self.ids, "fields": fields, "sent": self.stamp}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Profile:
-        return cls(dict(state["ids"]), {n: (v, t) for n, (v, t) in state["fields"].items()})
+        fields = {n: (v, t) for n, (v, t) in state["fields"].items()}
+        return cls(dict(state["ids"]), fields, state.get("sent"))
 
 
 def identity_key(kind: str, value: str) -> str:
@@ -132,7 +151,7 @@ def _start(ids: dict[str, str], states: dict, profiles: list[Profile]) -> Profil
         if state is not None:
             saved = Profile.from_state(state)
             if profile.accepts(saved.ids):
-                profile.absorb(saved.ids, saved.fields)
+                profile.absorb(saved.ids, saved.fields, saved.sent)
     profiles.append(profile)
     return profile
 
@@ -142,7 +161,7 @@ def _fold(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Pro
     for kind, value in ids.items():
         other = index.get(identity_key(kind, value))
         if other is not None and other is not profile and profile.accepts(other.ids):
-            profile.absorb(other.ids, other.fields)
+            profile.absorb(other.ids, other.fields, other.sent)
             profiles.remove(other)
             for key in other.keys:
                 if index.get(key) is other:
@@ -153,3 +172,8 @@ def _fold(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Pro
 
 def _instant(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
+
+
+def _format(moment: datetime) -> str:
+    """The canonical form of event times (see schemas.events)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -11,7 +11,10 @@
   it was accepted), and then dead-lettered.
 
 Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
-does; dead-lettering stores the message with its reason, then acknowledges it.
+does; dead-lettering stores the message with its reason, then acknowledges it. The
+write must succeed before the original is acknowledged, so while Redis is unreachable
+it is tried again every :data:`REDIS_RETRY_S` (Dramatiq retries its own acks the same
+way); a worker killed meanwhile leaves the original to be redelivered.
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
 from dramatiq.middleware import Middleware
 
 from .deadletters import DeadLetterQueue
 from .platforms.errors import PermanentError
 
 logger = logging.getLogger(__name__)
+
+REDIS_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,12 +109,27 @@ class DeliveryPolicy(Middleware):
                 decision.delay_ms / 1000,
                 exception,
             )
-            broker.enqueue(message.copy(options={"retries": attempts}), delay=decision.delay_ms)
+            retry = message.copy(options={"retries": attempts})
+            _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
         else:
             logger.error("%s dead-lettered: %s", subject, decision.reason)
-            self.dead_letters.add(
-                message, reason=decision.reason, error=exception, attempts=attempts
+            _until_stored(
+                lambda: self.dead_letters.add(
+                    message, reason=decision.reason, error=exception, attempts=attempts
+                ),
+                subject,
             )
+
+
+def _until_stored(write: Callable[[], object], subject: str) -> None:
+    """Run ``write`` until Redis takes it; the original is acknowledged only after."""
+    while True:
+        try:
+            write()
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            logger.warning("Cannot store the outcome of %s yet (%s); trying again.", subject, error)
+            time.sleep(REDIS_RETRY_S)
 
 
 def describe(message) -> str:

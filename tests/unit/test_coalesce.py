@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from workers.coalesce import Profile, batches, merge
+from workers.coalesce import batches, merge
 
 
 def update(ts: str, fields: dict, **user) -> dict:
@@ -78,13 +78,30 @@ def test_conflicting_identifiers_stay_apart_and_never_share_a_batch():
 
 
 def test_saved_state_is_carried_so_a_later_flush_is_never_older():
-    saved = Profile(ids={"uid": "1"}, fields={"a": ("new", "2026-11-23T10:00:09Z")}).to_state()
+    saved = {
+        "ids": {"uid": "1"},
+        "fields": {"a": ["new", "2026-11-23T10:00:09Z"]},
+        "sent": "2026-11-23T10:00:09Z",
+    }
     [profile] = merge([update("03", {"b": "late"}, uid="1")], {"uid:1": saved})
     assert profile.hashmap() == {
         "uid": "1",
         "fields": {"a": "new", "b": "late"},
-        "update_profile_last_updated_at": "2026-11-23T10:00:09Z",
+        "update_profile_last_updated_at": "2026-11-23T10:00:09.001000Z",
     }
+
+
+def test_each_flush_of_a_profile_is_stamped_strictly_later_than_the_last():
+    saved = {
+        "ids": {"uid": "1"},
+        "fields": {"a": ["x", "2026-11-23T10:00:09Z"]},
+        "sent": "2026-11-23T10:00:09Z",
+    }
+    [same_time] = merge([update("09", {"b": 1}, uid="1")], {"uid:1": saved})
+    assert same_time.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:09.001000Z"
+    assert same_time.to_state()["sent"] == "2026-11-23T10:00:09.001000Z"
+    [newer] = merge([update("12", {"b": 2}, uid="1")], {"uid:1": saved})
+    assert newer.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:12Z"
 
 
 def test_batches_respect_the_maximum_and_hold_no_shared_identifier():

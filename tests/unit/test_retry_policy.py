@@ -48,3 +48,31 @@ def test_given_up_once_the_next_attempt_would_pass_the_maximum_age():
     decision = POLICY.decide(attempts=40, age_ms=3_590_000, error=retryable(), jitter=lambda: 0)
     assert isinstance(decision, GiveUp)
     assert "still failing after 40 attempts over 3590 s" in decision.reason
+
+
+def test_the_retry_is_stored_before_the_original_can_be_acknowledged(monkeypatch):
+    import dramatiq
+    import redis
+
+    from workers import retry
+
+    monkeypatch.setattr(retry, "REDIS_RETRY_S", 0)
+    attempts = []
+
+    class Broker:
+        def enqueue(self, message, delay):
+            attempts.append(delay)
+            if len(attempts) < 3:
+                raise redis.ConnectionError("Redis is restarting")
+
+    message = dramatiq.Message(
+        queue_name="crm",
+        actor_name="a",
+        args=({"id": "e"},),
+        kwargs={},
+        options={},
+        message_timestamp=int(1e15),
+    )
+    policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
+    policy.after_process_message(Broker(), message, exception=retryable(retry_after=2))
+    assert attempts == [2000, 2000, 2000], "kept trying until Redis took it"

@@ -76,7 +76,8 @@ def test_flush_turns_updates_into_one_hashmap_per_profile(receiver, redis_url):
     buffer.flush()
     later = batch_messages(client)[1][0]
     assert later["fields"] == {"x": "new", "y": 1, "z": "late"}, "carries the whole known state"
-    assert later["update_profile_last_updated_at"] == "2026-11-23T10:00:05Z", "never older"
+    stamp = later["update_profile_last_updated_at"]
+    assert stamp == "2026-11-23T10:00:05.001000Z", "strictly later than the first flush's"
 
 
 def test_due_by_size_or_by_age(receiver, redis_url):
