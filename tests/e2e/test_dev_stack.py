@@ -121,7 +121,9 @@ def test_queued_events_survive_a_restart(scratch):
             for name in ("dramatiq:crm.msgs", "dramatiq:crm.DQ.msgs")
             for data in client.hvals(name)
         ]
-        assert [m.args[0]["id"] for m in stored] == ["kept-1"]
+        # At least once: a stop while Dramatiq moves a due retry from the delay queue
+        # (enqueue the copy, then ack the original) can leave both.
+        assert {m.args[0]["id"] for m in stored} == {"kept-1"}
     finally:
         server.stop()
 
