@@ -32,6 +32,7 @@ from pathlib import Path
 import redis
 
 from workers.embedded_redis import EmbeddedRedis
+from workers.routes import PROFILE_BUFFER
 
 from .load import Result, http_request, run_load
 
@@ -131,7 +132,7 @@ def main() -> None:
                 (name, measure(spec, url, make_request, args)) for name, spec, url in variants
             ]
             rows.append((label, size, results))
-        queued = redis.Redis.from_url(always).llen("dramatiq:crm")
+        queued = redis.Redis.from_url(always).llen(f"{PROFILE_BUFFER}:pending")
     finally:
         for server in servers.values():
             server.stop()
@@ -155,7 +156,7 @@ def print_table(rows, args, queued: int) -> None:
                 f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
                 f"{result.errors} | {ratio:.0%} |"
             )
-    print(f"\nmessages the shipped receiver left in Redis: {queued:,}")
+    print(f"\nprofile updates the shipped receiver left in Redis's buffer: {queued:,}")
     ratios = {
         label: round(results[1][1].rate / results[0][1].rate, 3) for label, _, results in rows
     }
