@@ -23,14 +23,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_api_keys()
     client = redis_client(settings.redis_url)
-    broker = (
-        client if settings.broker_url == settings.redis_url else redis_client(settings.broker_url)
-    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = Services(
-        settings, client, EventQueue(client), DeadLetterQueue(broker)
+        settings, client, EventQueue(client), DeadLetterQueue(client)
     )
     errors.register(app)
     app.register_blueprint(events.bp)

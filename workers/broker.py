@@ -114,14 +114,12 @@ class Sweeper(Middleware):
     def __init__(self, *, interval_s: float) -> None:
         self.interval_s = interval_s
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker, worker) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(
+        threading.Thread(
             target=self._run, args=(broker,), name="hookrelay-sweeper", daemon=True
-        )
-        self._thread.start()
+        ).start()
 
     def before_worker_shutdown(self, broker, worker) -> None:
         self._stop.set()

@@ -130,17 +130,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _read(env: _MappingEnv) -> Settings:
     positive = marshmallow.validate.Range(min=1)
     redis_url = env.str("REDIS_URL", None)
-    broker_url = env.str("BROKER_URL", None) or redis_url or embedded_redis_url()
+    resolved_redis_url = redis_url or embedded_redis_url()
+    broker_url = env.str("BROKER_URL", None) or resolved_redis_url
     _check_redis_url("REDIS_URL", redis_url)
     _check_redis_url("BROKER_URL", broker_url)
-    if broker_url != (redis_url or embedded_redis_url()):
+    if broker_url != resolved_redis_url:
         raise ConfigError(
             "BROKER_URL",
             "a Redis broker must be REDIS_URL's server (events are enqueued in the same "
             "atomic step as their dedup keys); leave BROKER_URL unset",
         )
     return Settings(
-        redis_url=redis_url or embedded_redis_url(),
+        redis_url=resolved_redis_url,
         broker_url=broker_url,
         embedded_redis=redis_url is None,
         database_url=env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
