@@ -9,9 +9,10 @@ from flask import Flask
 from workers.broker import redis_client
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
+from workers.gate import SendGate
 from workers.settings import Settings, load_settings
 
-from . import dlq, errors, events, health
+from . import dlq, errors, events, health, hooks, suppressions
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -27,10 +28,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = Services(
-        settings, client, EventQueue(client), DeadLetterQueue(client)
+        settings,
+        client,
+        EventQueue(client),
+        DeadLetterQueue(client),
+        SendGate(client, cap=settings.frequency_cap),
     )
     errors.register(app)
     app.register_blueprint(events.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(dlq.bp)
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(suppressions.bp)
     return app

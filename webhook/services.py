@@ -9,6 +9,7 @@ from flask import current_app
 
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
+from workers.gate import SendGate
 from workers.settings import Settings
 
 EXTENSION = "hookrelay"
@@ -20,6 +21,7 @@ class Services:
     redis: redis.Redis
     queue: EventQueue
     dead_letters: DeadLetterQueue
+    gate: SendGate
 
 
 def current() -> Services:

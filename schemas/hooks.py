@@ -1,0 +1,61 @@
+"""Inbound hooks (``POST /v1/hooks/<platform>``) and suppressions (``/v1/suppressions``).
+
+A hook's parameters come from the query string and/or a JSON body, because the
+platform's ``hook_url_template`` decides what it sends; the body wins where both name a
+field. Unknown fields are excluded, not refused: the platform may add its own, and
+refusing them would block its sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, validate, validates_schema
+
+from .events import IDENTIFIERS
+
+STAGES = ("pre", "post")
+
+
+class HookSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
+    campaign_id = ma.fields.Integer(validate=validate.Range(min=1))
+    message_id = ma.fields.String(validate=validate.Length(min=1, max=128))
+    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
+    email = ma.fields.String(validate=validate.Length(min=3, max=320))
+    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
+    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+
+    @validates_schema
+    def _needs_recipient_and_campaign(self, data: dict, **kwargs: Any) -> None:
+        if not any(data.get(key) for key in IDENTIFIERS):
+            raise ValidationError(f"Needs at least one of: {', '.join(IDENTIFIERS)}.")
+        if data.get("stage") == "post" and "campaign_id" not in data:
+            raise ValidationError("A post hook needs campaign_id.", "campaign_id")
+
+
+class SuppressionSchema(Schema):
+    """One identifier to suppress, e.g. ``{"email": "a@example.com", "reason": "..."}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
+    email = ma.fields.String(validate=validate.Length(min=3, max=320))
+    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
+    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+    reason = ma.fields.String(validate=validate.Length(max=500))
+
+    @validates_schema
+    def _exactly_one_identifier(self, data: dict, **kwargs: Any) -> None:
+        given = [key for key in IDENTIFIERS if data.get(key)]
+        if len(given) != 1:
+            raise ValidationError(f"Give exactly one of: {', '.join(IDENTIFIERS)}.")
+
+
+HOOK = HookSchema()
+SUPPRESSION = SuppressionSchema()

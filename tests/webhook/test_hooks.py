@@ -1,0 +1,151 @@
+"""``/v1/hooks/<platform>`` and ``/v1/suppressions`` against a real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from werkzeug.datastructures import Authorization
+
+from webhook import create_app
+from workers.gate import FREQUENCY_PREFIX
+
+from ..conftest import make_settings
+from .test_events import AUTH
+
+HOOK_AUTH = {
+    "Authorization": Authorization("basic", {"username": "crm", "password": "s3cret"}).to_header()
+}
+
+
+@pytest.fixture
+def client(redis_url):
+    settings = make_settings(
+        redis_url, HOOKRELAY_HOOK_USER="crm", HOOKRELAY_HOOK_PASSWORD="s3cret", FREQUENCY_CAP="3"
+    )
+    return create_app(settings).test_client()
+
+
+def pre(client, query="stage=pre&campaign_id=9093&email=a@example.com", **kwargs):
+    return client.post(f"/v1/hooks/crm?{query}", headers=HOOK_AUTH, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {
+            "Authorization": Authorization(
+                "basic", {"username": "crm", "password": "no"}
+            ).to_header()
+        },
+        {
+            "Authorization": Authorization(
+                "basic", {"username": "x", "password": "s3cret"}
+            ).to_header()
+        },
+        AUTH,
+    ],
+)
+def test_wrong_or_missing_credentials_are_401(client, headers):
+    response = client.post("/v1/hooks/crm?stage=pre&uid=1", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].lower().startswith("basic")
+
+
+def test_hooks_are_refused_when_no_credentials_are_configured(redis_url):
+    client = create_app(make_settings(redis_url)).test_client()
+    response = client.post("/v1/hooks/crm?stage=pre&uid=1", headers=HOOK_AUTH)
+    assert response.status_code == 401
+    assert "not set" in response.json["message"]
+
+
+def test_unknown_platform_is_404(client):
+    assert client.post("/v1/hooks/mailchimp?stage=pre&uid=1", headers=HOOK_AUTH).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "field"),
+    [
+        ("uid=1", None, "stage"),
+        ("stage=middle&uid=1", None, "stage"),
+        ("stage=pre", None, "_schema"),
+        ("stage=post&uid=1", None, "campaign_id"),
+        ("stage=pre&uid=1&campaign_id=abc", None, "campaign_id"),
+        ("", [1, 2], "_body"),
+        ("", "not json", "_body"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, query, body, field):
+    kwargs = (
+        {"data": body, "content_type": "application/json"}
+        if body == "not json"
+        else ({"json": body} if body is not None else {})
+    )
+    response = client.post(f"/v1/hooks/crm?{query}", headers=HOOK_AUTH, **kwargs)
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+
+
+def test_parameters_come_from_query_or_body(client):
+    assert pre(client).json == {"allow": True}
+    body = {"stage": "pre", "uid": "7", "campaign_id": 1, "platform_extra": "ignored"}
+    assert client.post("/v1/hooks/crm", json=body, headers=HOOK_AUTH).json == {"allow": True}
+
+
+def test_suppressed_recipients_are_refused_until_removed(client):
+    added = client.post(
+        "/v1/suppressions", json={"email": "a@example.com", "reason": "asked"}, headers=AUTH
+    )
+    assert added.status_code == 201
+    assert added.json == {"id": "email:a@example.com"}
+    assert pre(client).json == {"allow": False, "reason": "suppressed: email:a@example.com"}
+
+    listed = client.get("/v1/suppressions", headers=AUTH).json
+    assert listed["count"] == 1
+    assert listed["suppressions"][0]["id"] == "email:a@example.com"
+    assert listed["suppressions"][0]["reason"] == "asked"
+
+    assert client.delete("/v1/suppressions/email:a@example.com", headers=AUTH).status_code == 204
+    assert client.delete("/v1/suppressions/email:a@example.com", headers=AUTH).status_code == 404
+    assert pre(client).json == {"allow": True}
+
+
+@pytest.mark.parametrize("body", [{}, {"email": "a@example.com", "uid": "1"}, {"colour": "red"}])
+def test_bad_suppressions_are_422(client, body):
+    assert client.post("/v1/suppressions", json=body, headers=AUTH).status_code == 422
+
+
+def test_suppressions_need_an_api_key(client):
+    assert client.get("/v1/suppressions").status_code == 401
+    assert client.post("/v1/suppressions", json={"uid": "1"}, headers=HOOK_AUTH).status_code == 401
+
+
+def test_frequency_cap_at_its_boundary_counts_only_allowed_sends(client, redis_url):
+    assert [pre(client).json["allow"] for _ in range(3)] == [True, True, True]
+    refused = pre(client).json
+    assert refused == {"allow": False, "reason": "frequency cap: 3 sends in 24 h"}
+    assert pre(client).json["allow"] is False
+    key = f"{FREQUENCY_PREFIX}email:a@example.com"
+    sends = redis.Redis.from_url(redis_url)
+    assert sends.zcard(key) == 3, "refused sends are not counted"
+
+    oldest = sends.zrange(key, 0, 0)[0]
+    sends.zadd(key, {oldest: (time.time() - 24 * 3600 - 1) * 1000})
+    assert pre(client).json == {"allow": True}, "a send older than 24 h no longer counts"
+    assert pre(client).json["allow"] is False
+
+
+def test_a_send_counts_against_every_identifier_given(client):
+    for _ in range(3):
+        pre(client, "stage=pre&uid=42&email=b@example.com")
+    assert pre(client, "stage=pre&uid=42").json["allow"] is False
+    assert pre(client, "stage=pre&email=b@example.com").json["allow"] is False
+    assert pre(client, "stage=pre&uid=43").json["allow"] is True
+
+
+def test_post_hooks_count_sends_per_campaign(client):
+    for expected in (1, 2, 3):
+        response = client.post("/v1/hooks/crm?stage=post&campaign_id=9093&uid=1", headers=HOOK_AUTH)
+        assert response.json == {"recorded": True, "sends": expected}

@@ -1,0 +1,72 @@
+"""The pre-send gate a platform's hook asks before each send, answered from Redis alone.
+
+A send is refused when any of the recipient's identifiers is on the suppression list,
+or, with ``FREQUENCY_CAP`` set, when any of them already had that many *allowed* sends
+in the last 24 hours. An allowed send is counted against every identifier given, in
+the same atomic step as the check (see ``gate.lua``), so two concurrent hooks for one
+recipient cannot both slip under the cap.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from uuid import uuid4
+
+import redis
+
+from .coalesce import identity_key
+
+SUPPRESSIONS = "hookrelay:suppressions"
+FREQUENCY_PREFIX = "hookrelay:sends:"
+CAMPAIGN_SENDS = "hookrelay:campaign-sends"
+WINDOW_MS = 24 * 3600 * 1000
+
+_SCRIPT = files(__package__).joinpath("gate.lua").read_text()
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    reason: str = ""
+
+
+class SendGate:
+    """Parameters:
+    client: the Redis holding suppressions and send counts.
+    cap: most allowed sends per recipient per rolling 24 h; ``None`` = no cap.
+    """
+
+    def __init__(self, client: redis.Redis, *, cap: int | None) -> None:
+        self._client = client
+        self._cap = cap or 0
+        self._script = client.register_script(_SCRIPT)
+
+    def decide(self, recipient: dict[str, str]) -> Decision:
+        """Allow or refuse one send to ``recipient`` (its identifiers by kind)."""
+        keys = [identity_key(kind, value) for kind, value in recipient.items()]
+        allowed, reason = self._script(
+            keys=[SUPPRESSIONS, *(FREQUENCY_PREFIX + key for key in keys)],
+            args=[self._cap, WINDOW_MS, str(uuid4()), *keys],
+        )
+        return Decision(bool(allowed), reason.decode() if isinstance(reason, bytes) else reason)
+
+    def record_send(self, platform: str, campaign_id: int) -> int:
+        """Count one send of a campaign (post hook); return the campaign's count."""
+        return self._client.hincrby(CAMPAIGN_SENDS, f"{platform}:{campaign_id}", 1)
+
+    def suppress(self, kind: str, value: str, reason: str = "") -> str:
+        key = identity_key(kind, value)
+        self._client.hset(SUPPRESSIONS, key, json.dumps({"reason": reason, "at": time.time()}))
+        return key
+
+    def unsuppress(self, key: str) -> bool:
+        return bool(self._client.hdel(SUPPRESSIONS, key))
+
+    def suppressions(self, limit: int) -> tuple[int, list[dict]]:
+        """How many there are, and up to ``limit`` of them."""
+        _, found = self._client.hscan(SUPPRESSIONS, count=limit)
+        entries = [{"id": key.decode(), **json.loads(raw)} for key, raw in found.items()]
+        return self._client.hlen(SUPPRESSIONS), entries[:limit]
