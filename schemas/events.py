@@ -88,6 +88,8 @@ class _EventSchema(Schema):
 
 class ProfileEventSchema(_EventSchema):
     user = ma.fields.Nested(UserSchema, required=True)
+    #: True puts every identifier of ``user`` on the suppression list.
+    unsubscribe = ma.fields.Boolean(truthy={True}, falsy={False})
     fields = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(min=1, max=256)))
 
 

@@ -29,6 +29,9 @@ def post_events():
         events = load_batch(_parse_json(raw))
     except BatchValidationError as error:
         return {"errors": error.errors}, 422
+    for event in events:
+        if event.get("unsubscribe"):
+            hub.gate.suppress_user(event["user"], reason=f"unsubscribed by event {event['id']}")
     result = hub.queue.submit(events)
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
 

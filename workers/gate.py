@@ -62,6 +62,12 @@ class SendGate:
         self._client.hset(SUPPRESSIONS, key, json.dumps({"reason": reason, "at": time.time()}))
         return key
 
+    def suppress_user(self, user: dict[str, str], reason: str) -> None:
+        """Suppress every identifier of ``user`` at once (idempotent)."""
+        entry = json.dumps({"reason": reason, "at": time.time()})
+        mapping = {identity_key(kind, value): entry for kind, value in user.items()}
+        self._client.hset(SUPPRESSIONS, mapping=mapping)
+
     def unsuppress(self, key: str) -> bool:
         return bool(self._client.hdel(SUPPRESSIONS, key))
 

@@ -149,3 +149,34 @@ def test_post_hooks_count_sends_per_campaign(client):
     for expected in (1, 2, 3):
         response = client.post("/v1/hooks/crm?stage=post&campaign_id=9093&uid=1", headers=HOOK_AUTH)
         assert response.json == {"recorded": True, "sends": expected}
+
+
+def test_a_profile_event_that_unsubscribes_suppresses_every_identifier(client):
+    event = {
+        "id": "u-1",
+        "type": "profile",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"uid": "9", "email": "c@example.com"},
+        "unsubscribe": True,
+    }
+    assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202
+    assert pre(client, "stage=pre&uid=9").json == {"allow": False, "reason": "suppressed: uid:9"}
+    refused = pre(client, "stage=pre&email=c@example.com").json
+    assert refused == {"allow": False, "reason": "suppressed: email:c@example.com"}
+    ids = {
+        entry["id"] for entry in client.get("/v1/suppressions", headers=AUTH).json["suppressions"]
+    }
+    assert ids == {"uid:9", "email:c@example.com"}
+
+
+def test_unsubscribe_must_be_a_boolean(client):
+    event = {
+        "id": "u-2",
+        "type": "profile",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"uid": "9"},
+        "unsubscribe": "yes",
+    }
+    response = client.post("/v1/events", json=event, headers=AUTH)
+    assert response.status_code == 422
+    assert "unsubscribe" in response.json["errors"]["0"]
