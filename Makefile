@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.hooks
 
 clean:
 	rm -rf $(VENV) var

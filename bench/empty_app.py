@@ -1,4 +1,4 @@
-"""The baseline: an empty Flask endpoint that answers 202, served like the receiver."""
+"""The baseline: empty Flask endpoints on the receiver's paths, served like the receiver."""
 
 from flask import Flask
 
@@ -9,5 +9,9 @@ def create_app() -> Flask:
     @app.post("/v1/events")
     def accept():
         return {"accepted": 0, "duplicates": 0}, 202
+
+    @app.post("/v1/hooks/<platform>")
+    def allow(platform: str):
+        return {"allow": True}
 
     return app

@@ -56,12 +56,18 @@ def batch_of_100(seq: int) -> bytes:
 
 
 @contextmanager
-def gunicorn(app_spec: str, redis_url: str):
+def gunicorn(app_spec: str, redis_url: str, **settings: str):
     """The receiver's gunicorn settings (see the Procfile) serving ``app_spec``."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "PORT": str(port), "REDIS_URL": redis_url, "HOOKRELAY_API_KEYS": API_KEY}
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "REDIS_URL": redis_url,
+        "HOOKRELAY_API_KEYS": API_KEY,
+        **settings,
+    }
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         "--config",

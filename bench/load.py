@@ -1,7 +1,10 @@
 """A small closed-loop HTTP load generator for benchmarks on loopback.
 
 Each of ``processes`` processes runs ``connections`` threads; each thread keeps one
-keep-alive connection and sends one request after another for ``duration_s``. Request
+keep-alive connection and sends one request after another for ``duration_s`` — as
+fast as it can, or, with ``rate_per_s``, on a fixed schedule that shares that total
+rate. Paced latencies are measured from each request's scheduled time, so a server
+that falls behind shows it in the percentiles instead of slowing the load down. Request
 bytes are built from a template with a per-request counter, so every event id is
 unique, and responses are parsed just enough to find their end. Counts and latencies
 are collected per process and merged.
@@ -61,14 +64,20 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> int:
     return int(head.split(b" ", 2)[1])
 
 
-def _connection_loop(port, make_request, deadline, start_seq, step, out, lock):
+def _connection_loop(port, make_request, deadline, start_seq, step, out, lock, interval):
     sock, buffer, seq = None, bytearray(), start_seq
     done = errors = 0
     latencies = []
+    scheduled = time.perf_counter()
     while time.monotonic() < deadline:
         request = make_request(seq)
         seq += step
-        began = time.perf_counter()
+        if interval:
+            scheduled += interval
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
+            began = scheduled
+        else:
+            began = time.perf_counter()
         try:
             if sock is None:
                 sock = socket.create_connection(("127.0.0.1", port))
@@ -88,13 +97,22 @@ def _connection_loop(port, make_request, deadline, start_seq, step, out, lock):
         out.append((done, errors, latencies))
 
 
-def _process(port, make_request, duration_s, connections, index, total_threads, queue):
+def _process(port, make_request, duration_s, connections, index, total_threads, queue, interval):
     deadline = time.monotonic() + duration_s
     out, lock = [], threading.Lock()
     threads = [
         threading.Thread(
             target=_connection_loop,
-            args=(port, make_request, deadline, index * connections + i, total_threads, out, lock),
+            args=(
+                port,
+                make_request,
+                deadline,
+                index * connections + i,
+                total_threads,
+                out,
+                lock,
+                interval,
+            ),
         )
         for i in range(connections)
     ]
@@ -112,13 +130,16 @@ def run_load(
     duration_s: float,
     processes: int = 2,
     connections: int = 8,
+    rate_per_s: float | None = None,
 ) -> Result:
     """Drive ``port`` for ``duration_s``; ``make_request(seq)`` builds request ``seq``."""
     queue = multiprocessing.get_context("fork").Queue()
     total = processes * connections
+    interval = total / rate_per_s if rate_per_s else 0.0
     workers = [
         multiprocessing.get_context("fork").Process(
-            target=_process, args=(port, make_request, duration_s, connections, i, total, queue)
+            target=_process,
+            args=(port, make_request, duration_s, connections, i, total, queue, interval),
         )
         for i in range(processes)
     ]
