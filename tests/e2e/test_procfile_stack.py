@@ -86,8 +86,9 @@ def test_1000_mixed_events_arrive_once_each_with_body_and_auth(fresh):
     assert sorted(delivered_bodies(fresh.sandbox)) == expected
     assert all(r["authorized"] for r in fresh.sandbox.received())
 
+    # Coalesced: one call per flush window the posting spans, not one per update.
     batch_calls = len(fresh.sandbox.received("crm.users_batch"))
-    assert batch_calls <= 2, f"500 profile updates took {batch_calls} batch calls"
+    assert batch_calls <= 10, f"500 profile updates took {batch_calls} batch calls"
 
     # The same ids again: all duplicates, and nothing more reaches the platform.
     requests_so_far = len(fresh.sandbox.received())
