@@ -10,11 +10,19 @@ import hashlib
 import hmac
 import time
 
+from flask import request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
+from . import services
+
 SIGNATURE_HEADER = "X-Hookrelay-Signature"
 SIGNATURE_TOLERANCE_S = 300
+
+
+def require_api_key() -> None:
+    """Raise 401 unless this request carries one of the configured API keys."""
+    check_bearer(request.headers.get("Authorization"), services.current().settings.api_keys)
 
 
 def check_bearer(authorization: str | None, keys: tuple[str, ...]) -> None:

@@ -10,9 +10,7 @@ from . import auth, services
 bp = Blueprint("dlq", __name__, url_prefix="/v1/dlq")
 
 
-@bp.before_request
-def _authenticate() -> None:
-    auth.check_bearer(request.headers.get("Authorization"), services.current().settings.api_keys)
+bp.before_request(auth.require_api_key)
 
 
 @bp.get("")

@@ -18,7 +18,7 @@ bp = Blueprint("events", __name__)
 @bp.post("/v1/events")
 def post_events():
     hub = services.current()
-    auth.check_bearer(request.headers.get("Authorization"), hub.settings.api_keys)
+    auth.require_api_key()
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
     raw = request.get_data(cache=False)

@@ -14,9 +14,7 @@ from . import auth, services
 bp = Blueprint("suppressions", __name__, url_prefix="/v1/suppressions")
 
 
-@bp.before_request
-def _authenticate() -> None:
-    auth.check_bearer(request.headers.get("Authorization"), services.current().settings.api_keys)
+bp.before_request(auth.require_api_key)
 
 
 @bp.post("")
