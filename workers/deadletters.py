@@ -14,13 +14,12 @@ import time
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
-from uuid import uuid4
 
 import dramatiq
 import redis
 
 from .platforms.errors import PlatformError
-from .routes import NAMESPACE
+from .routes import NAMESPACE, Route, redis_message
 
 ENTRIES = "hookrelay:dlq:entries"
 INDEX = "hookrelay:dlq:index"
@@ -57,12 +56,11 @@ class DeadLetterQueue:
     def add(
         self, message: dramatiq.Message, *, reason: str, error: BaseException, attempts: int
     ) -> DeadLetter:
-        event = message.args[0] if message.args else None
         letter = DeadLetter(
             id=message.message_id,
             actor=message.actor_name,
             queue=message.queue_name.removesuffix(".DQ"),
-            event_id=event.get("id") if isinstance(event, dict) else None,
+            event_id=event_id_of(message),
             reason=reason,
             error=error_details(error),
             attempts=attempts,
@@ -93,19 +91,15 @@ class DeadLetterQueue:
         letter = self.show(letter_id)
         if letter is None:
             return False
-        redis_id = str(uuid4())
         kept = {k: v for k, v in letter.message["options"].items() if k not in _PER_ATTEMPT}
-        fresh = dramatiq.Message(
-            queue_name=letter.queue,
-            actor_name=letter.actor,
-            args=tuple(letter.message["args"]),
+        redis_id, data = redis_message(
+            Route(letter.actor, letter.queue),
+            tuple(letter.message["args"]),
             kwargs=letter.message["kwargs"],
-            options={**kept, "redis_message_id": redis_id},
-            message_id=redis_id,
+            options=kept,
         )
         moved = self._replay(
-            keys=[ENTRIES, INDEX],
-            args=[self._namespace, letter.id, letter.queue, redis_id, fresh.encode()],
+            keys=[ENTRIES, INDEX], args=[self._namespace, letter.id, letter.queue, redis_id, data]
         )
         return bool(moved)
 
@@ -121,6 +115,12 @@ class DeadLetterQueue:
             pipe.delete(ENTRIES, INDEX)
             count, _ = pipe.execute()
         return count
+
+
+def event_id_of(message: dramatiq.Message) -> str | None:
+    """The id of the event a message carries, if it carries one (a batch does not)."""
+    event = message.args[0] if message.args else None
+    return event.get("id") if isinstance(event, dict) else None
 
 
 def error_details(error: BaseException) -> dict[str, Any]:

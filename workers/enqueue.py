@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib.resources import files
-from uuid import uuid4
 
-import dramatiq
 import redis
 
 from .coalesce import buffered_identity
-from .routes import NAMESPACE, PROFILE_BUFFER, ROUTES
+from .routes import NAMESPACE, PROFILE_BUFFER, ROUTES, redis_message
 
 DEDUP_TTL_S = 24 * 3600
 DEDUP_PREFIX = "hookrelay:seen:"
@@ -67,13 +65,5 @@ def _destination(event: dict) -> tuple[str, str, str, str | bytes]:
     if event["type"] == "profile":
         return "buffer", PROFILE_BUFFER, buffered_identity(event), json.dumps(event)
     route = ROUTES[event["type"]]
-    message_id = str(uuid4())
-    message = dramatiq.Message(
-        queue_name=route.queue_name,
-        actor_name=route.actor_name,
-        args=(event,),
-        kwargs={},
-        options={"redis_message_id": message_id},
-        message_id=message_id,
-    )
-    return "queue", route.queue_name, message_id, message.encode()
+    message_id, data = redis_message(route, (event,))
+    return "queue", route.queue_name, message_id, data

@@ -26,12 +26,11 @@ import threading
 from importlib.resources import files
 from uuid import uuid4
 
-import dramatiq
 import redis
 from dramatiq.middleware import Middleware
 
 from .coalesce import Profile, batches, identity_key, merge, update_ids
-from .routes import NAMESPACE, PROFILE_BATCH, PROFILE_BUFFER
+from .routes import NAMESPACE, PROFILE_BATCH, PROFILE_BUFFER, redis_message
 
 logger = logging.getLogger(__name__)
 
@@ -120,16 +119,7 @@ class ProfileBuffer:
     def _commit_args(self, packed: list[list[Profile]]) -> list:
         args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
         for batch in packed:
-            message_id = str(uuid4())
-            message = dramatiq.Message(
-                queue_name=PROFILE_BATCH.queue_name,
-                actor_name=PROFILE_BATCH.actor_name,
-                args=([profile.hashmap() for profile in batch],),
-                kwargs={},
-                options={"redis_message_id": message_id},
-                message_id=message_id,
-            )
-            args += [message_id, message.encode()]
+            args += redis_message(PROFILE_BATCH, ([profile.hashmap() for profile in batch],))
         args.append(STATE_TTL_S)
         for profile in (profile for batch in packed for profile in batch):
             state = json.dumps(profile.to_state())

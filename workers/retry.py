@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import redis
 from dramatiq.middleware import Middleware
 
-from .deadletters import DeadLetterQueue
+from .deadletters import DeadLetterQueue, event_id_of
 from .platforms.errors import PermanentError
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,6 @@ def _until_stored(write: Callable[[], object], subject: str) -> None:
 
 def describe(message) -> str:
     """How logs name a message: actor and event id, never the event's content."""
-    event = message.args[0] if message.args else None
-    event_id = event.get("id") if isinstance(event, dict) else None
+    event_id = event_id_of(message)
     label = f"event {event_id}" if event_id else f"message {message.message_id}"
     return f"{message.actor_name} {label}"
