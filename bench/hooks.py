@@ -64,7 +64,7 @@ def main() -> None:
     try:
         gate = SendGate(redis.Redis.from_url(server.url), cap=None)
         for i in range(1000):
-            gate.suppress("email", f"blocked{i}@example.com", "bench")
+            gate.suppress({"email": f"blocked{i}@example.com"}, "bench")
         for label, rate in (
             ("as fast as possible", None),
             (f"paced {args.rate:,.0f}/s", args.rate),

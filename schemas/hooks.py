@@ -18,17 +18,23 @@ from .events import IDENTIFIERS
 STAGES = ("pre", "post")
 
 
-class HookSchema(Schema):
+class _Recipient(Schema):
+    """A recipient's identifiers, as the platform passes them (checked for length only:
+    they are the platform's own copy of what it stores)."""
+
+    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
+    email = ma.fields.String(validate=validate.Length(min=3, max=320))
+    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
+    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+
+
+class HookSchema(_Recipient):
     class Meta:
         unknown = EXCLUDE
 
     stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
     campaign_id = ma.fields.Integer(validate=validate.Range(min=1))
     message_id = ma.fields.String(validate=validate.Length(min=1, max=128))
-    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
-    email = ma.fields.String(validate=validate.Length(min=3, max=320))
-    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
-    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
 
     @validates_schema
     def _needs_recipient_and_campaign(self, data: dict, **kwargs: Any) -> None:
@@ -38,16 +44,12 @@ class HookSchema(Schema):
             raise ValidationError("A post hook needs campaign_id.", "campaign_id")
 
 
-class SuppressionSchema(Schema):
+class SuppressionSchema(_Recipient):
     """One identifier to suppress, e.g. ``{"email": "a@example.com", "reason": "..."}``."""
 
     class Meta:
         unknown = RAISE
 
-    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
-    email = ma.fields.String(validate=validate.Length(min=3, max=320))
-    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
-    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
     reason = ma.fields.String(validate=validate.Length(max=500))
 
     @validates_schema

@@ -31,7 +31,7 @@ def post_events():
         return {"errors": error.errors}, 422
     for event in events:
         if event.get("unsubscribe"):
-            hub.gate.suppress_user(event["user"], reason=f"unsubscribed by event {event['id']}")
+            hub.gate.suppress(event["user"], reason=f"unsubscribed by event {event['id']}")
     result = hub.queue.submit(events)
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
 

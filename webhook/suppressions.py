@@ -24,7 +24,7 @@ def add():
     except ValidationError as error:
         return {"errors": error.messages}, 422
     kind = next(key for key in IDENTIFIERS if entry.get(key))
-    key = services.current().gate.suppress(kind, entry[kind], entry.get("reason", ""))
+    [key] = services.current().gate.suppress({kind: entry[kind]}, entry.get("reason", ""))
     return {"id": key}, 201
 
 

@@ -57,16 +57,12 @@ class SendGate:
         """Count one send of a campaign (post hook); return the campaign's count."""
         return self._client.hincrby(CAMPAIGN_SENDS, f"{platform}:{campaign_id}", 1)
 
-    def suppress(self, kind: str, value: str, reason: str = "") -> str:
-        key = identity_key(kind, value)
-        self._client.hset(SUPPRESSIONS, key, json.dumps({"reason": reason, "at": time.time()}))
-        return key
-
-    def suppress_user(self, user: dict[str, str], reason: str) -> None:
-        """Suppress every identifier of ``user`` at once (idempotent)."""
+    def suppress(self, user: dict[str, str], reason: str = "") -> list[str]:
+        """Suppress every identifier of ``user`` at once (idempotent); return their ids."""
         entry = json.dumps({"reason": reason, "at": time.time()})
         mapping = {identity_key(kind, value): entry for kind, value in user.items()}
         self._client.hset(SUPPRESSIONS, mapping=mapping)
+        return list(mapping)
 
     def unsuppress(self, key: str) -> bool:
         return bool(self._client.hdel(SUPPRESSIONS, key))
