@@ -23,13 +23,13 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
-    Middleware,
     Pipelines,
     ShutdownNotifications,
     TimeLimit,
 )
 
 from .deadletters import DeadLetterQueue
+from .periodic import Periodic
 from .profiles import ProfileBuffer, ProfileFlusher
 from .retry import DeliveryPolicy, RetryPolicy
 from .routes import NAMESPACE
@@ -103,7 +103,7 @@ class SweepingRedisBroker(RedisBroker):
         return super()._should_do_maintenance(command)
 
 
-class Sweeper(Middleware):
+class Sweeper(Periodic):
     """Runs :meth:`SweepingRedisBroker.sweep` on a timer inside each worker process.
 
     Parameters:
@@ -111,25 +111,10 @@ class Sweeper(Middleware):
         queue, so a few seconds is cheap and keeps recovery well inside a minute.
     """
 
-    def __init__(self, *, interval_s: float) -> None:
-        self.interval_s = interval_s
-        self._stop = threading.Event()
+    job = "queue sweep"
 
-    def after_worker_boot(self, broker, worker) -> None:
-        self._stop.clear()
-        threading.Thread(
-            target=self._run, args=(broker,), name="hookrelay-sweeper", daemon=True
-        ).start()
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        self._stop.set()
-
-    def _run(self, broker: SweepingRedisBroker) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                broker.sweep()
-            except redis.RedisError as error:
-                logger.warning("Queue sweep failed, will try again: %s", error)
+    def tick(self, broker: SweepingRedisBroker) -> None:
+        broker.sweep()
 
 
 def build_broker(settings: Settings) -> SweepingRedisBroker:

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from importlib.resources import files
 from uuid import uuid4
 
 import redis
-from dramatiq.middleware import Middleware
 
 from .coalesce import Profile, batches, identity_key, merge, update_ids
+from .periodic import Periodic
 from .routes import NAMESPACE, PROFILE_BATCH, PROFILE_BUFFER, redis_message
 
 logger = logging.getLogger(__name__)
@@ -127,8 +126,10 @@ class ProfileBuffer:
         return args
 
 
-class ProfileFlusher(Middleware):
-    """Runs :class:`ProfileBuffer` flushes on a timer inside each worker process.
+class ProfileFlusher(Periodic):
+    """Flushes a :class:`ProfileBuffer` when it is due, checking every 100 ms (or a
+    quarter of ``flush_ms`` if that is shorter), and puts back dead flushers' claims
+    every fifty checks.
 
     Parameters:
       buffer: the buffer to flush.
@@ -136,27 +137,18 @@ class ProfileFlusher(Middleware):
         worker heartbeat timeout is a good value.
     """
 
+    job = "profile flush"
+    REAP_EVERY = 50
+
     def __init__(self, buffer: ProfileBuffer, *, claim_timeout_s: float) -> None:
+        super().__init__(interval_s=min(buffer.flush_ms / 1000 / 4, 0.1))
         self.buffer = buffer
         self.claim_timeout_s = claim_timeout_s
-        self.tick_s = min(buffer.flush_ms / 1000 / 4, 0.1)
-        self._stop = threading.Event()
+        self._ticks = 0
 
-    def after_worker_boot(self, broker, worker) -> None:
-        self._stop.clear()
-        threading.Thread(target=self._run, name="hookrelay-profile-flusher", daemon=True).start()
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        ticks = 0
-        while not self._stop.wait(self.tick_s):
-            ticks += 1
-            try:
-                if ticks % 50 == 0:
-                    self.buffer.reap(self.claim_timeout_s)
-                if self.buffer.due():
-                    self.buffer.flush()
-            except redis.RedisError as error:
-                logger.warning("Profile flush failed, will try again: %s", error)
+    def tick(self, broker) -> None:
+        self._ticks += 1
+        if self._ticks % self.REAP_EVERY == 0:
+            self.buffer.reap(self.claim_timeout_s)
+        if self.buffer.due():
+            self.buffer.flush()
