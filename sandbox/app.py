@@ -1,29 +1,23 @@
 """The sandbox's HTTP surface: the simulated platforms and the ``/_sandbox`` admin API.
 
-Each platform is served under its own prefix (``/crm`` ...), with the platform's own
-paths, auth and status codes below it. Every simulated route goes through
-:func:`simulated`, which checks auth, applies the route's fault if one is switched
-on, and records the request with the status it got.
+Each platform is served under its own prefix (``/crm``, ``/pushwoosh``, ``/altcraft``),
+with the platform's own paths, auth and status codes below it. Every simulated route
+goes through :func:`~sandbox.simulation.simulated`, which checks auth, applies the
+route's fault if one is switched on, and records the request with its answer.
+The profile routes are here; campaigns and statistics are in ``platforms.py``.
 """
 
 from __future__ import annotations
 
-import functools
-import socket
-import time
-from collections.abc import Callable
 from dataclasses import fields as dataclass_fields
-from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .state import Fault, Received, SandboxState
-
-RETRY_IN_1S = {"Retry-After": "1"}
-#: The status recorded for a request whose connection a fault dropped.
-DROPPED = 0
-ARRIVED = "sandbox.arrived"
+from . import platforms
+from .simulation import simulated, stamp_arrival, state
+from .state import Fault, SandboxState
+from .stats import Knobs
 
 crm = Blueprint("crm", __name__, url_prefix="/crm")
 admin = Blueprint("admin", __name__, url_prefix="/_sandbox")
@@ -33,95 +27,16 @@ def create_app(state: SandboxState) -> Flask:
     app = Flask(__name__)
     app.extensions["sandbox"] = state
     app.register_blueprint(crm)
+    for blueprint in platforms.BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.register_blueprint(admin)
     app.register_error_handler(HTTPException, _json_error)
-    app.wsgi_app = _stamp_arrival(app.wsgi_app)
+    app.wsgi_app = stamp_arrival(app.wsgi_app)
     return app
-
-
-def _stamp_arrival(wsgi_app):
-    """Note when a request arrived before Flask does any work, as a platform's edge would."""
-
-    def stamped(environ, start_response):
-        environ[ARRIVED] = time.monotonic()
-        return wsgi_app(environ, start_response)
-
-    return stamped
-
-
-def _state() -> SandboxState:
-    return current_app.extensions["sandbox"]
 
 
 def _json_error(error: HTTPException):
     return jsonify({"error": error.description}), error.code
-
-
-def _authorized(state: SandboxState) -> bool:
-    auth = request.authorization
-    return bool(
-        auth
-        and auth.type == "basic"
-        and auth.username == state.login
-        and auth.password == state.secret
-    )
-
-
-def simulated(route: str) -> Callable:
-    """Wrap a platform handler: auth, faults, then record what was answered."""
-
-    def decorate(handler: Callable[[Any], tuple[Any, int]]) -> Callable:
-        @functools.wraps(handler)
-        def view():
-            state = _state()
-            arrived = request.environ[ARRIVED]
-            body = request.get_json(silent=True)
-            authorized = _authorized(state)
-            if state.admit(route.split(".")[0], arrived):
-                answer, status, headers = _answer(state, route, handler, body, authorized)
-            else:
-                answer, status, headers = {"detail": "Rate limit exceeded."}, 429, RETRY_IN_1S
-            state.record(
-                Received(
-                    route=route,
-                    method=request.method,
-                    path=request.path,
-                    query=request.query_string.decode(),
-                    authorized=authorized,
-                    body=body,
-                    status=status,
-                )
-            )
-            if status == DROPPED:
-                _drop_connection()
-            return jsonify(answer), status, headers
-
-        return view
-
-    return decorate
-
-
-def _answer(state, route, handler, body, authorized) -> tuple[Any, int, dict[str, str]]:
-    if not authorized:
-        detail = {"detail": "Authentication credentials were not provided."}
-        return detail, 401, {"WWW-Authenticate": 'Basic realm="sandbox"'}
-    fault = state.take_fault(route)
-    if fault is not None and fault.drop:
-        return None, DROPPED, {}
-    if fault is not None:
-        time.sleep(fault.delay_s)
-        if fault.status is not None:
-            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return {"detail": f"simulated {fault.status}"}, fault.status, headers
-    if body is None:
-        return {"detail": "JSON parse error."}, 400, {}
-    return (*handler(body), {})
-
-
-def _drop_connection() -> None:
-    """Cut the client's connection with no answer, as a crashed proxy would; the
-    server's own write then fails, which it treats as a client gone away."""
-    request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
 
 
 # --- the S2S marketing platform (api-docs/crm-server-to-server-api.txt) ---------------
@@ -132,7 +47,7 @@ def _drop_connection() -> None:
 def crm_user(body):
     if not isinstance(body, dict) or not _identified(body):
         return {"detail": "One of uid, phone, email, wp_token is required."}, 400
-    return _state().upsert_profiles([body])[0], 201
+    return state().upsert_profiles([body])[0], 201
 
 
 @crm.post("/api/v1/users/batch/")
@@ -143,7 +58,7 @@ def crm_users_batch(body):
     problem = _batch_problem(body)
     if problem:
         return {"detail": problem}, 400
-    return _state().upsert_profiles(body), 202
+    return state().upsert_profiles(body), 202
 
 
 @crm.post("/api/v1/events/")
@@ -183,18 +98,18 @@ def health():
 
 @admin.get("/received")
 def received():
-    return jsonify(_state().received(request.args.get("route")))
+    return jsonify(state().received(request.args.get("route")))
 
 
 @admin.delete("/received")
 def reset():
-    _state().reset()
+    state().reset()
     return "", 204
 
 
 @admin.get("/profiles")
 def profiles():
-    return jsonify(_state().profile_list())
+    return jsonify(state().profile_list())
 
 
 @admin.put("/faults/<route>")
@@ -205,13 +120,13 @@ def set_faults(route: str):
     allowed = {f.name for f in dataclass_fields(Fault)}
     if not all(isinstance(item, dict) and not set(item) - allowed for item in specs):
         return {"error": f"expected JSON objects with keys among {sorted(allowed)}"}, 400
-    _state().set_faults(route, [Fault(**item) for item in specs])
+    state().set_faults(route, [Fault(**item) for item in specs])
     return "", 204
 
 
 @admin.delete("/faults")
 def clear_faults():
-    _state().clear_faults()
+    state().clear_faults()
     return "", 204
 
 
@@ -220,16 +135,41 @@ def set_limit(platform: str):
     spec = request.get_json(force=True, silent=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("per_second"), int):
         return {"error": 'expected {"per_second": <int>}'}, 400
-    _state().set_limit(platform, spec["per_second"])
+    state().set_limit(platform, spec["per_second"])
     return "", 204
 
 
 @admin.get("/limits")
 def limits():
-    return jsonify(_state().limits())
+    return jsonify(state().limits())
+
+
+@admin.put("/stats")
+def set_stats_knobs():
+    """Change some of the statistics knobs (sandbox/stats.py ``Knobs``)."""
+    spec = request.get_json(force=True, silent=True)
+    names = Knobs.names()
+    if not isinstance(spec, dict) or set(spec) - names:
+        return {"error": f"expected an object with keys among {sorted(names)}"}, 400
+    knobs = state().stats.knobs
+    for name, value in spec.items():
+        setattr(knobs, name, int(value))
+    return "", 204
+
+
+@admin.delete("/stats")
+def reset_stats_knobs():
+    state().stats.knobs = Knobs()
+    return "", 204
+
+
+@admin.get("/campaigns")
+def campaign_statuses():
+    statuses = state().stats.statuses
+    return jsonify([{"collection": c, "id": i, "status": s} for (c, i), s in statuses.items()])
 
 
 @admin.delete("/limits")
 def clear_limits():
-    _state().clear_limits()
+    state().clear_limits()
     return "", 204

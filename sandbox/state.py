@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .stats import StatsWorld
+
 IDENTIFIERS = ("uid", "email", "phone", "wp_token")
 
 
@@ -77,6 +79,7 @@ class Received:
     authorized: bool
     body: Any
     status: int
+    answer: Any = None
     at: float = field(default_factory=time.time)
 
 
@@ -137,6 +140,7 @@ class SandboxState:
         self._faults: dict[str, list[Fault]] = {}
         self._limits: dict[str, RateLimit] = {}
         self.profiles = ProfileStore(declared_fields)
+        self.stats = StatsWorld()
 
     def record(self, entry: Received) -> None:
         with self._lock:
@@ -157,10 +161,12 @@ class SandboxState:
             ]
 
     def reset(self) -> None:
-        """Forget everything received and stored; faults stay as they are."""
+        """Forget everything received and stored; faults and knobs stay as they are."""
         with self._lock:
             self._received.clear()
             self.profiles = ProfileStore(self._declared_fields)
+            with self.stats.lock:
+                self.stats.reset()
 
     def set_faults(self, route: str, faults: list[Fault]) -> None:
         with self._lock:

@@ -30,9 +30,8 @@ IDENTIFIERS = ("uid", "email", "phone", "wp_token")
 EVENT_TYPES = ("profile", "event", "campaign_start")
 PLATFORMS = ("crm", "pushwoosh", "altcraft")
 CAMPAIGN_KINDS = ("mailing", "ab", "automated")
-
-#: Event types whose delivery is built; the rest validate but are refused for now.
-DELIVERABLE_TYPES = ("profile", "event")
+#: Platforms whose campaigns hookrelay can start (the others only report statistics).
+STARTABLE_PLATFORMS = ("crm",)
 
 
 class BatchValidationError(Exception):
@@ -64,7 +63,14 @@ class CampaignSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    platform = ma.fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    platform = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(
+            STARTABLE_PLATFORMS,
+            error="Only crm campaigns can be started; Pushwoosh and Altcraft statistics "
+            "are followed for them (pushwoosh_message_code, post-send hooks).",
+        ),
+    )
     kind = ma.fields.String(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
     id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     pushwoosh_message_code = ma.fields.String(validate=validate.Length(min=1, max=128))
@@ -127,10 +133,7 @@ def load_event(data: Any) -> dict:
     if schema is None:
         _UNKNOWN_TYPE.load(data)
         raise ValidationError({"type": [f"Must be one of: {', '.join(EVENT_TYPES)}."]})
-    event = schema.load(data)
-    if event_type not in DELIVERABLE_TYPES:
-        raise ValidationError({"type": [f"{event_type!r} events are not supported yet."]})
-    return event
+    return schema.load(data)
 
 
 def load_batch(body: Any) -> list[dict]:

@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, validate, validates_schema
 
-from .events import IDENTIFIERS
+from .events import CAMPAIGN_KINDS, IDENTIFIERS
 
 STAGES = ("pre", "post")
 
@@ -35,6 +35,9 @@ class HookSchema(_Recipient):
     stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
     campaign_id = ma.fields.Integer(validate=validate.Range(min=1))
     message_id = ma.fields.String(validate=validate.Length(min=1, max=128))
+    #: The campaign's kind, which its report filter needs; the platform's hook does not
+    #: say, so put it in the hook_url_template of A/B and automated campaigns.
+    kind = ma.fields.String(load_default="mailing", validate=validate.OneOf(CAMPAIGN_KINDS))
 
     @validates_schema
     def _needs_recipient_and_campaign(self, data: dict, **kwargs: Any) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -41,8 +45,21 @@ def clean_sandbox(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
+#: The stats store tests use unless they ask for another (removed at exit).
+TEST_DATABASE_DIR = Path(tempfile.mkdtemp(prefix="hookrelay-tests-"))
+atexit.register(shutil.rmtree, TEST_DATABASE_DIR, ignore_errors=True)
+TEST_DATABASE_URL = f"sqlite:///{TEST_DATABASE_DIR / 'stats.db'}"
+
+
 def make_settings(redis_url: str, **env: str) -> Settings:
-    return load_settings({"REDIS_URL": redis_url, "HOOKRELAY_API_KEYS": API_KEY, **env})
+    return load_settings(
+        {
+            "REDIS_URL": redis_url,
+            "HOOKRELAY_API_KEYS": API_KEY,
+            "DATABASE_URL": TEST_DATABASE_URL,
+            **env,
+        }
+    )
 
 
 @pytest.fixture

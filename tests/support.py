@@ -87,7 +87,7 @@ class Sandbox:
         return self.http.get("/_sandbox/profiles").json()
 
     def reset(self) -> None:
-        for what in ("received", "faults", "limits"):
+        for what in ("received", "faults", "limits", "stats"):
             self.http.delete(f"/_sandbox/{what}").raise_for_status()
 
     def limit(self, platform: str, per_second: int) -> None:
@@ -101,6 +101,10 @@ class Sandbox:
 
     def faults(self, route: str, *specs: dict[str, Any]) -> None:
         self.http.put(f"/_sandbox/faults/{route}", json=list(specs)).raise_for_status()
+
+    def knobs(self, **values: int) -> None:
+        """Set statistics knobs (sandbox/stats.py ``Knobs``)."""
+        self.http.put("/_sandbox/stats", json=values).raise_for_status()
 
     def stop(self) -> None:
         self.http.close()

@@ -1,5 +1,8 @@
 """The receiver: validates, authenticates, deduplicates and enqueues. It never calls
 a platform. ``create_app()`` is the WSGI factory gunicorn loads (see the Procfile).
+
+It reads the stats store but does not migrate it: the gunicorn master and the workers
+do that at start-up.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from flask import Flask
 from workers.broker import redis_client
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
+from workers.followup import FollowupScheduler, SendLog
 from workers.gate import SendGate
 from workers.settings import Settings, load_settings
+from workers.store import Store
 
-from . import dlq, errors, events, health, hooks, suppressions
+from . import campaigns, dlq, errors, events, health, hooks, suppressions
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -24,6 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_api_keys()
     client = redis_client(settings.redis_url)
+    scheduler = FollowupScheduler(
+        client, schedule_s=settings.followup_schedule, time_scale=settings.followup_time_scale
+    )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -33,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         EventQueue(client),
         DeadLetterQueue(client),
         SendGate(client, cap=settings.frequency_cap),
+        SendLog(client, scheduler),
+        Store(settings.database_url),
     )
     errors.register(app)
     app.register_blueprint(events.bp)
@@ -40,4 +50,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dlq.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(suppressions.bp)
+    app.register_blueprint(campaigns.bp)
     return app

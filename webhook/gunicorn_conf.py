@@ -1,20 +1,32 @@
 """Gunicorn settings for the ``web`` process (``gunicorn -c python:webhook.gunicorn_conf``).
 
 Settings are validated here, in the master, so a bad variable stops the process with
-one line instead of a traceback from every worker. ``WEB_CONCURRENCY`` and
+one line instead of a traceback from every worker; the stats store's schema is
+upgraded here too, once per ``web`` process. ``WEB_CONCURRENCY`` and
 ``WEB_THREADS`` size the process; the defaults suit a 2-core machine.
 """
 
 import os
 import sys
 
+import sqlalchemy
+
 from workers.settings import ConfigError, load_settings
+from workers.store import Store
 
 try:
     _settings = load_settings()
     _settings.require_api_keys()
 except ConfigError as error:
     print(f"hookrelay web: configuration error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+try:
+    _store = Store(_settings.database_url)
+    _store.migrate()
+    _store.dispose()
+except sqlalchemy.exc.SQLAlchemyError as error:
+    print(f"hookrelay web: DATABASE_URL: cannot prepare the store: {error}", file=sys.stderr)
     sys.exit(2)
 
 bind = f"0.0.0.0:{_settings.port}"

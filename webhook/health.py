@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+import sqlalchemy
 from flask import Blueprint
 
 from . import services
@@ -17,8 +18,16 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    hub = services.current()
+    checks = {"redis": "ok", "store": "ok"}
     try:
-        services.current().redis.ping()
+        hub.redis.ping()
     except redis.RedisError as error:
-        return {"status": "unavailable", "redis": f"unreachable: {error}"}, 503
-    return {"status": "ok", "redis": "ok"}
+        checks["redis"] = f"unreachable: {error}"
+    try:
+        hub.store.ping()
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        checks["store"] = f"unreachable: {type(error).__name__}"
+    if any(value != "ok" for value in checks.values()):
+        return {"status": "unavailable", **checks}, 503
+    return {"status": "ok", **checks}

@@ -12,6 +12,7 @@ from werkzeug.exceptions import NotFound, Unauthorized
 
 from schemas.events import IDENTIFIERS, PLATFORMS
 from schemas.hooks import HOOK
+from workers.store import Campaign
 
 from . import services
 
@@ -32,7 +33,8 @@ def hook(platform: str):
     except ValidationError as error:
         return {"errors": error.messages}, 422
     if params["stage"] == "post":
-        return {"recorded": True, "sends": hub.gate.record_send(platform, params["campaign_id"])}
+        campaign = Campaign(platform, params["campaign_id"], params["kind"])
+        return {"recorded": True, "sends": hub.sends.record(campaign, params.get("email"))}
     decision = hub.gate.decide({key: params[key] for key in IDENTIFIERS if params.get(key)})
     return {"allow": True} if decision.allow else {"allow": False, "reason": decision.reason}
 

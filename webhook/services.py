@@ -9,8 +9,10 @@ from flask import current_app
 
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
+from workers.followup import SendLog
 from workers.gate import SendGate
 from workers.settings import Settings
+from workers.store import Store
 
 EXTENSION = "hookrelay"
 
@@ -22,6 +24,8 @@ class Services:
     queue: EventQueue
     dead_letters: DeadLetterQueue
     gate: SendGate
+    sends: SendLog
+    store: Store
 
 
 def current() -> Services:

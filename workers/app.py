@@ -1,8 +1,9 @@
 """The worker process's entry point: ``dramatiq workers.app`` (see the Procfile).
 
 Importing this module is the one place with side effects on the worker side: it
-reads the settings, builds the broker, sets it as Dramatiq's global broker and
-declares the actors. A bad setting stops the process with one line naming it.
+reads the settings, upgrades the stats store's schema, builds the broker, sets it as
+Dramatiq's global broker and declares the actors. A bad setting stops the process
+with one line naming it.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ import logging
 import sys
 
 import dramatiq
+import sqlalchemy
 
 from . import logs
-from .actors import register
+from .actors import Services, register
 from .broker import build_broker, redis_client
+from .campaigns import CampaignStarter
+from .followup import FollowupScheduler, SendLog
+from .platforms.altcraft import AltcraftClient
 from .platforms.crm import CrmClient
+from .platforms.pushwoosh import PushwooshClient
 from .ratelimit import SharedRateLimiter
-from .settings import ConfigError, load_settings
+from .settings import ConfigError, Settings, load_settings
+from .stats import StatsFetcher
+from .store import Store
 
 try:
     settings = load_settings()
@@ -25,15 +33,47 @@ except ConfigError as error:
     print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
+
+def build_services(settings: Settings) -> Services:
+    """The clients, each behind its platform's shared rate limit, and what uses them."""
+    shared_state = redis_client(settings.redis_url)
+
+    def limiter(platform: str, rate: float) -> SharedRateLimiter:
+        margin = settings.worker.rate_limit_margin_ms
+        return SharedRateLimiter(shared_state, platform, rate=rate, margin_ms=margin)
+
+    crm = CrmClient(settings.crm, limiter=limiter("crm", settings.crm.rate_limit))
+    pushwoosh = PushwooshClient(
+        settings.pushwoosh, limiter=limiter("pushwoosh", settings.pushwoosh.rate_limit)
+    )
+    altcraft = AltcraftClient(
+        settings.altcraft, limiter=limiter("altcraft", settings.altcraft.rate_limit)
+    )
+    store = Store(settings.database_url)
+    store.migrate()
+    scheduler = FollowupScheduler(
+        shared_state,
+        schedule_s=settings.followup_schedule,
+        time_scale=settings.followup_time_scale,
+    )
+    sends = SendLog(shared_state, scheduler)
+    return Services(
+        crm=crm,
+        starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
+        fetcher=StatsFetcher(
+            store=store, crm=crm, pushwoosh=pushwoosh, altcraft=altcraft, sends=sends
+        ),
+        time_scale=settings.followup_time_scale,
+    )
+
+
 logs.install()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
-shared_state = redis_client(settings.redis_url)
-crm_limit = SharedRateLimiter(
-    shared_state,
-    "crm",
-    rate=settings.crm.rate_limit,
-    margin_ms=settings.worker.rate_limit_margin_ms,
-)
-actors = register(broker, crm=CrmClient(settings.crm, limiter=crm_limit))
+try:
+    services = build_services(settings)
+except sqlalchemy.exc.SQLAlchemyError as error:
+    print(f"hookrelay worker: DATABASE_URL: cannot prepare the store: {error}", file=sys.stderr)
+    raise SystemExit(2) from None
+actors = register(broker, services)

@@ -16,7 +16,7 @@ from importlib.resources import files
 import redis
 
 from .coalesce import buffered_identity
-from .routes import NAMESPACE, PROFILE_BUFFER, ROUTES, redis_message
+from .routes import NAMESPACE, PROFILE_BUFFER, ROUTES, Route, redis_message
 
 DEDUP_TTL_S = 24 * 3600
 DEDUP_PREFIX = "hookrelay:seen:"
@@ -50,6 +50,16 @@ class EventQueue:
         self._namespace = namespace
         self._dedup_ttl_s = dedup_ttl_s
         self._script = client.register_script(_SCRIPT)
+
+    def send(self, route: Route, args: tuple) -> str:
+        """Enqueue one message for ``route``'s actor (atomically); return its id."""
+        message_id, data = redis_message(route, args)
+        queue = f"{self._namespace}:{route.queue_name}"
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{queue}.msgs", message_id, data)
+            pipe.rpush(queue, message_id)
+            pipe.execute()
+        return message_id
 
     def submit(self, events: list[dict]) -> SubmitResult:
         args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]

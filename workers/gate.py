@@ -21,7 +21,6 @@ from .coalesce import identity_key
 
 SUPPRESSIONS = "hookrelay:suppressions"
 FREQUENCY_PREFIX = "hookrelay:sends:"
-CAMPAIGN_SENDS = "hookrelay:campaign-sends"
 WINDOW_MS = 24 * 3600 * 1000
 
 _SCRIPT = files(__package__).joinpath("gate.lua").read_text()
@@ -52,10 +51,6 @@ class SendGate:
             args=[self._cap, WINDOW_MS, str(uuid4()), *keys],
         )
         return Decision(bool(allowed), reason.decode() if isinstance(reason, bytes) else reason)
-
-    def record_send(self, platform: str, campaign_id: int) -> int:
-        """Count one send of a campaign (post hook); return the campaign's count."""
-        return self._client.hincrby(CAMPAIGN_SENDS, f"{platform}:{campaign_id}", 1)
 
     def suppress(self, user: dict[str, str], reason: str = "") -> list[str]:
         """Suppress every identifier of ``user`` at once (idempotent); return their ids."""

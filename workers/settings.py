@@ -90,6 +90,7 @@ class Settings:
     profile_batch_max: int
     retry_max_age_s: int
     followup_schedule: tuple[int, ...]
+    followup_time_scale: float
     frequency_cap: int | None
     worker: WorkerConfig
 
@@ -172,7 +173,17 @@ def _read(env: _MappingEnv) -> Settings:
         profile_batch_max=env.int("PROFILE_BATCH_MAX", 500, validate=positive),
         retry_max_age_s=env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
         followup_schedule=tuple(
-            env.list("FOLLOWUP_SCHEDULE", list(DEFAULT_FOLLOWUP_SCHEDULE), subcast=int)
+            env.list(
+                "FOLLOWUP_SCHEDULE",
+                list(DEFAULT_FOLLOWUP_SCHEDULE),
+                subcast=int,
+                validate=_all_positive,
+            )
+        ),
+        followup_time_scale=env.float(
+            "FOLLOWUP_TIME_SCALE",
+            1.0,
+            validate=marshmallow.validate.Range(min=0, min_inclusive=False),
         ),
         frequency_cap=env.int("FREQUENCY_CAP", None, validate=positive),
         worker=WorkerConfig(
@@ -185,6 +196,11 @@ def _read(env: _MappingEnv) -> Settings:
             ),
         ),
     )
+
+
+def _all_positive(values: list[int]) -> None:
+    if not values or any(value < 1 for value in values):
+        raise marshmallow.ValidationError("expected comma-separated whole seconds, each ≥ 1")
 
 
 def _base_url(env: _MappingEnv, name: str, default: str) -> str:

@@ -56,6 +56,9 @@ class Stack:
             "RETRY_MIN_BACKOFF_MS": "100",
             "RETRY_MAX_BACKOFF_MS": "2000",
             "CRM_RATE_LIMIT": "500",
+            "PUSHWOOSH_RATE_LIMIT": "500",
+            "ALTCRAFT_RATE_LIMIT": "500",
+            "DATABASE_URL": f"sqlite:///{log_dir / 'stats.db'}",
             **self.sandbox.platform_env(),
             **env,
         }

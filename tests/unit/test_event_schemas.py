@@ -84,9 +84,13 @@ def test_batch_keeps_order_and_content():
         (changed(TRACK, "payload", "text"), "payload", "Not a valid mapping type."),
         (changed(TRACK, "user", REMOVE), "user", "Missing data for required field."),
         (changed(CAMPAIGN, "campaign.kind", "blast"), "campaign.kind", "Must be one of:"),
-        (changed(CAMPAIGN, "campaign.platform", "x"), "campaign.platform", "Must be one of:"),
+        (changed(CAMPAIGN, "campaign.platform", "x"), "campaign.platform", "Only crm campaigns"),
+        (
+            changed(CAMPAIGN, "campaign.platform", "pushwoosh"),
+            "campaign.platform",
+            "Only crm campaigns",
+        ),
         (changed(CAMPAIGN, "campaign.id", "9093"), "campaign.id", "Not a valid integer."),
-        (CAMPAIGN, "type", "not supported yet"),
         ("just a string", "_schema", "must be a JSON object"),
     ],
 )

@@ -119,16 +119,16 @@ def test_invalid_event_rejects_the_whole_batch(client, redis_url):
     assert post(client, profile("ok")).json == {"accepted": 1, "duplicates": 0}
 
 
-def test_campaign_start_is_refused_for_now(client, redis_url):
+def test_campaign_start_is_queued_for_the_campaigns_actor(client, redis_url):
     event = {
         "id": "c",
         "type": "campaign_start",
         "timestamp": "2026-11-23T10:00:00Z",
         "campaign": {"platform": "crm", "kind": "mailing", "id": 9093},
     }
-    response = post(client, event)
-    assert response.status_code == 422
-    assert "not supported yet" in response.json["errors"]["0"]["type"][0]
+    assert post(client, event).json == {"accepted": 1, "duplicates": 0}
+    queued = redis.Redis.from_url(redis_url).hvals("dramatiq:campaigns.msgs")
+    assert [json.loads(data)["args"][0]["campaign"]["id"] for data in queued] == [9093]
 
 
 @pytest.mark.parametrize(
@@ -229,7 +229,7 @@ def test_bad_signature_is_401(signed_client, redis_url, signature):
 
 def test_health_endpoints(client):
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ok", "redis": "ok"}
+    assert client.get("/readyz").json == {"status": "ok", "redis": "ok", "store": "ok"}
 
 
 def test_unknown_path_and_method_are_json(client):

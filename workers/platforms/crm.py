@@ -18,7 +18,15 @@ PATHS = {
     "upsert_profile": "/api/v1/users/",
     "upsert_profiles": "/api/v1/users/batch/",
     "post_event": "/api/v1/events/",
+    "campaign": "/api/v1/{collection}/{id}/",
+    "campaign_action": "/api/v1/{collection}/{id}/{action}/",
+    "report": "/api/v1/reports/",
 }
+
+#: Where each campaign kind lives, and its letter in a report's ``post`` filter.
+CAMPAIGN_COLLECTIONS = {"mailing": "mailings", "ab": "ab-mailings", "automated": "auto-mailings"}
+POST_TYPES = {"mailing": "S", "ab": "B", "automated": "A"}
+CAMPAIGN_ACTIONS = ("start", "pause", "resume", "archive")
 
 
 class CrmClient(PlatformClient):
@@ -37,3 +45,22 @@ class CrmClient(PlatformClient):
 
     def post_event(self, body: dict[str, Any]) -> Any:
         return self.request("POST", PATHS["post_event"], json=body, expect=(201,))
+
+    def campaign(self, kind: str, campaign_id: int) -> dict[str, Any]:
+        path = PATHS["campaign"].format(collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id)
+        return self.request("GET", path, expect=(200,)) or {}
+
+    def campaign_action(self, kind: str, campaign_id: int, action: str) -> Any:
+        """Start, pause, resume or archive a campaign of ``kind`` (mailing, ab, automated)."""
+        if action not in CAMPAIGN_ACTIONS:
+            raise ValueError(f"unknown campaign action {action!r}")
+        path = PATHS["campaign_action"].format(
+            collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id, action=action
+        )
+        return self.request("POST", path, expect=(200,))
+
+    def report(self, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """One report query (``fields``, filters with ``ge:``/``le:``/``in:`` modifiers);
+        the answer's ``metadata.ready`` may be false, and ``result`` holds at most 100
+        rows, the last being the totals."""
+        return self.request("GET", PATHS["report"], params=params, expect=(200,)) or {}

@@ -10,13 +10,37 @@ Two styles of call:
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from ..settings import PushwooshConfig
 from . import errors
 from .base import PlatformClient
 
-PATHS = {"v1": "/json/1.3/{method}"}
+PATHS = {
+    "v1": "/json/1.3/{method}",
+    "messages": "/api/v2/messages:list",
+    "totals": "/api/v2/statistics/messages/totalsByIntervals",
+    "message_log": "/api/v2/statistics/getMessageLog",
+    "links": "/api/v2/statistics/emails/linksInteractions",
+    "link_devices": "/api/v2/statistics/emails/linksInteractionsDevices",
+    "bounces": "/api/v2/statistics/emails/bouncedEmails",
+}
+
+#: Largest pages the documentation allows.
+MESSAGES_PER_PAGE = 1000
+LINK_DEVICES_PER_PAGE = 1000
+BOUNCES_PER_PAGE = 5000
+MESSAGE_LOG_LIMIT = 1000
+#: Scheduled v1 methods: they answer a ``request_id`` to poll with ``getResults``.
+SCHEDULED_METHODS = (
+    "getMsgStats",
+    "getCampaignStats",
+    "getAppStats",
+    "getEventStatistics",
+    "getTagStats",
+)
 
 #: Pushwoosh's code for a request whose arguments are wrong.
 ARGUMENT_ERROR = 210
@@ -39,7 +63,75 @@ class PushwooshClient(PlatformClient):
 
     def v2(self, path: str, body: dict[str, Any]) -> Any:
         """Call a v2 path (e.g. ``/api/v2/statistics/messages/totalsByIntervals``)."""
-        return self.request("POST", path, json=body, expect=(200,))
+        return self.request("POST", path, json=body, expect=(200,)) or {}
+
+    def schedule(self, method: str, **params: Any) -> str:
+        """Start a scheduled v1 request; return the ``request_id`` to poll."""
+        if method not in SCHEDULED_METHODS:
+            raise ValueError(f"{method} is not a scheduled method")
+        response = self.v1(method, **params) or {}
+        if not response.get("request_id"):
+            raise errors.Rejected(
+                f"{method} answered no request_id",
+                platform=self.platform,
+                method="POST",
+                url=PATHS["v1"].format(method=method),
+                body=str(response),
+            )
+        return response["request_id"]
+
+    def results(self, request_id: str) -> Any | None:
+        """The result of a scheduled request, or ``None`` while it is not ready.
+
+        The documentation does not describe a pending answer; we take an absent or
+        empty ``response``, or one whose ``status`` is ``pending``, for not ready.
+        """
+        response = self.v1("getResults", request_id=request_id)
+        if not response or (isinstance(response, dict) and response.get("status") == "pending"):
+            return None
+        return response
+
+    def messages(self, message_code: str) -> Iterator[dict[str, Any]]:
+        """``messages:list`` for one message code, with metrics, every page."""
+        body = {
+            "filters": {"messages_codes": [message_code], "application": self.application},
+            "params": {"with_details": False, "with_metrics": True},
+        }
+        for items in self.paged(PATHS["messages"], body, items="items", per_page=MESSAGES_PER_PAGE):
+            yield from items
+
+    def message_log(self, message_code: str) -> Iterator[list[dict[str, Any]]]:
+        """``getMessageLog`` pages for one message, following ``pagination_token`` to
+        the end."""
+        token = None
+        while True:
+            body = {
+                "application_code": self.application,
+                "message_code": message_code,
+                "limit": MESSAGE_LOG_LIMIT,
+            }
+            if token:
+                body["pagination_token"] = token
+            answer = self.v2(PATHS["message_log"], body)
+            yield answer.get("data") or []
+            token = answer.get("pagination_token")
+            if not token:
+                return
+
+    def paged(self, path: str, body: dict[str, Any], *, items: str, per_page: int):
+        """Every page of a ``page``/``per_page`` listing (pages count from 0), until
+        ``total`` rows were seen, or an empty page (a short one when there is no total).
+        """
+        seen = 0
+        for page in itertools.count():
+            answer = self.v2(path, {**body, "page": page, "per_page": per_page})
+            rows = answer.get(items) or []
+            yield rows
+            seen += len(rows)
+            total = answer.get("total")
+            done = seen >= int(total) if total is not None else len(rows) < per_page
+            if not rows or done:
+                return
 
     def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
         code = body.get("status_code") if isinstance(body, dict) else None

@@ -1,0 +1,116 @@
+"""The sandbox's campaigns and the statistics it reports about them.
+
+Numbers are made up but deterministic, and they grow with every answer: the n-th
+report of a campaign says ``n`` times what the first said, so a test can tell which
+answer a stored number came from. The knobs (:class:`Knobs`, ``PUT /_sandbox/stats``)
+make reports not ready for a while, scheduled Pushwoosh requests take some polls,
+and listings long enough to need several pages.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from typing import Any
+
+
+@dataclass
+class Knobs:
+    """Parameters:
+    report_not_ready: the first N answers of each report say ``ready: false``.
+    v1_polls: ``getResults`` answers "pending" this many times before the result.
+    message_log_rows, link_device_rows, bounce_rows: rows per Pushwoosh message.
+    page_size: the most rows one page holds, whatever the client asks for.
+    """
+
+    report_not_ready: int = 0
+    v1_polls: int = 2
+    message_log_rows: int = 250
+    link_device_rows: int = 25
+    bounce_rows: int = 12
+    page_size: int = 100
+
+    @classmethod
+    def names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+
+class StatsWorld:
+    """Campaign states, answer counters and pending scheduled requests, under one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.knobs = Knobs()
+        self.reset()
+
+    def reset(self) -> None:
+        self.statuses: dict[tuple[str, int], str] = {}
+        self.answers: Counter[str] = Counter()
+        self.not_ready_given: Counter[str] = Counter()
+        self.pending: dict[str, dict[str, Any]] = {}
+
+    def next_answer(self, key: str) -> int:
+        """Count one more answer about ``key``; return its number (1, 2, ...)."""
+        with self.lock:
+            self.answers[key] += 1
+            return self.answers[key]
+
+    def report_ready(self, post: str) -> bool:
+        with self.lock:
+            if self.not_ready_given[post] < self.knobs.report_not_ready:
+                self.not_ready_given[post] += 1
+                return False
+            return True
+
+    def campaign_action(self, collection: str, campaign_id: int, action: str) -> str | None:
+        """Apply an action; return the error a platform would give, or ``None``."""
+        with self.lock:
+            status = self.statuses.get((collection, campaign_id), "draft")
+            allowed = {
+                "start": ("draft",),
+                "pause": ("started",),
+                "resume": ("paused",),
+                "archive": ("draft", "started", "paused", "finished"),
+            }[action]
+            if status not in allowed:
+                return f"Cannot {action} a campaign that is {status}."
+            after = {"start": "started", "pause": "paused", "resume": "started"}
+            self.statuses[(collection, campaign_id)] = after.get(action, "archived")
+            return None
+
+    def status(self, collection: str, campaign_id: int) -> str:
+        with self.lock:
+            return self.statuses.get((collection, campaign_id), "draft")
+
+    def schedule(self, method: str, params: dict[str, Any]) -> str:
+        request_id = uuid.uuid4().hex
+        with self.lock:
+            self.pending[request_id] = {
+                "method": method,
+                "params": params,
+                "polls_left": self.knobs.v1_polls,
+            }
+        return request_id
+
+    def poll(self, request_id: str) -> dict[str, Any] | bool | None:
+        """The scheduled request if ready, ``None`` while pending, ``False`` if unknown."""
+        with self.lock:
+            request = self.pending.get(request_id)
+            if request is None:
+                return False
+            if request["polls_left"] > 0:
+                request["polls_left"] -= 1
+                return None
+            return request
+
+
+def metric(name: str, n: int, index: int = 0) -> int:
+    """A made-up count that grows with the answer number ``n``."""
+    return (sum(map(ord, name)) % 40 + 10) * n + index
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

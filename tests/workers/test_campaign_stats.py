@@ -1,0 +1,221 @@
+"""Campaign starts and statistics fetches against the real sandbox, a real Redis and
+the SQLite store: one start per campaign, every source stored as the platform answered."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis
+
+from workers.campaigns import CampaignStarter
+from workers.followup import SCHEDULE_PREFIX, FollowupScheduler, SendLog, sources_for
+from workers.platforms import errors
+from workers.platforms.altcraft import AltcraftClient
+from workers.platforms.crm import CrmClient
+from workers.platforms.pushwoosh import PushwooshClient
+from workers.settings import AltcraftConfig, CrmConfig, PushwooshConfig
+from workers.stats import Later, StatsFetcher, parse_tag_stats
+from workers.store import TOTAL, Campaign
+
+from ..support import wait_for
+from .stores import sqlite_store
+
+CODE = "XXXXX-XXXXXXXXX-XXXXXXXX"
+CAMPAIGN = Campaign("crm", 9093, "mailing", CODE)
+SECRET = "sandbox-secret"
+
+
+@pytest.fixture
+def store(tmp_path):
+    stores = sqlite_store(tmp_path)
+    yield next(stores)
+    next(stores, None)
+
+
+@pytest.fixture
+def client(redis_url):
+    return redis.Redis.from_url(redis_url)
+
+
+def crm(sandbox, **options) -> CrmClient:
+    config = CrmConfig(base_url=f"{sandbox.url}/crm", login="sandbox", secret=SECRET, rate_limit=50)
+    return CrmClient(config, **options)
+
+
+def pushwoosh(sandbox) -> PushwooshClient:
+    config = PushwooshConfig(
+        base_url=f"{sandbox.url}/pushwoosh", api_token=SECRET, application="APP", rate_limit=50
+    )
+    return PushwooshClient(config)
+
+
+@pytest.fixture
+def scheduler(client):
+    return FollowupScheduler(client, schedule_s=(300, 1800), time_scale=1.0)
+
+
+@pytest.fixture
+def fetcher(clean_sandbox, store, client, scheduler):
+    config = AltcraftConfig(
+        base_url=f"{clean_sandbox.url}/altcraft", token=SECRET, list_id=1, rate_limit=50
+    )
+    return StatsFetcher(
+        store=store,
+        crm=crm(clean_sandbox),
+        pushwoosh=pushwoosh(clean_sandbox),
+        altcraft=AltcraftClient(config),
+        sends=SendLog(client, scheduler),
+    )
+
+
+def starter(sandbox, store, client, scheduler, **options) -> CampaignStarter:
+    return CampaignStarter(
+        store=store, crm=crm(sandbox, **options), scheduler=scheduler, client=client
+    )
+
+
+def start_calls(sandbox) -> list[dict]:
+    return [r for r in sandbox.received("crm.campaign_action") if r["path"].endswith("/start/")]
+
+
+def test_a_campaign_is_started_once_however_often_asked(clean_sandbox, store, client, scheduler):
+    first = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    again = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    assert (first.started_now, again.started_now) == (True, False)
+    assert len(start_calls(clean_sandbox)) == 1
+    assert store.run("crm", 9093).state == "started"
+    assert client.exists(SCHEDULE_PREFIX + "crm:9093")
+
+
+def test_a_start_that_timed_out_is_checked_not_repeated(clean_sandbox, store, client, scheduler):
+    clean_sandbox.fault("crm.campaign_action", delay_s=1.0, count=1)
+    impatient = starter(clean_sandbox, store, client, scheduler, timeout=httpx.Timeout(0.3))
+    with pytest.raises(errors.Timeout):
+        impatient.start(CAMPAIGN)
+    assert store.run("crm", 9093).state == "starting"
+    wait_for(lambda: start_calls(clean_sandbox), timeout_s=5)
+    outcome = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    assert (outcome.started_now, outcome.state) == (False, "started")
+    assert len(start_calls(clean_sandbox)) == 1, "the platform took the first call"
+    assert clean_sandbox.received("crm.campaign")[0]["answer"]["status"] == "started"
+
+
+def test_a_refused_start_is_permanent(clean_sandbox, store, client, scheduler):
+    crm(clean_sandbox).campaign_action("ab", 77, "archive")
+    with pytest.raises(errors.Rejected) as caught:
+        starter(clean_sandbox, store, client, scheduler).start(Campaign("crm", 77, "ab"))
+    assert caught.value.status == 400
+    assert "/ab-mailings/77/start/" in caught.value.url
+
+
+def test_one_schedule_holds_every_source_at_every_step(client, scheduler):
+    assert scheduler.ensure(CAMPAIGN) is True
+    assert scheduler.ensure(CAMPAIGN) is False
+    queued = client.hlen("dramatiq:stats.DQ.msgs")
+    assert queued == 2 * len(sources_for(CAMPAIGN)) == 2 * 9
+
+
+def test_crm_report_waits_while_not_ready_then_stores_series_and_totals(fetcher, clean_sandbox):
+    clean_sandbox.knobs(report_not_ready=1)
+    assert fetcher.fetch(CAMPAIGN, "crm.report") == Later({})
+    assert fetcher.fetch(CAMPAIGN, "crm.report") is None
+    [*_, answer] = [r["answer"] for r in clean_sandbox.received("crm.reports")]
+    *days, totals = answer["result"]
+    summary = fetcher.store.summary("crm", 9093)
+    stored = summary["totals"]["crm.report"]["S_9093"]
+    assert stored == {k: v for k, v in totals.items() if k != "date"}
+    series = summary["series"]["crm.report"]["S_9093"]["sum_delivered"]
+    assert series == [[day["date"], day["sum_delivered"]] for day in days]
+
+
+def test_report_periods_longer_than_a_report_are_split_by_date(fetcher, clean_sandbox):
+    run = fetcher.store.ensure_run(CAMPAIGN, "new")
+    with fetcher.store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE campaign_runs SET created_at = '2026-01-01 00:00:00' WHERE id = ?", (run.id,)
+        )
+    fetcher.fetch(CAMPAIGN, "crm.report")
+    queries = [r["query"] for r in clean_sandbox.received("crm.reports")]
+    assert len(queries) >= 4, "three date windows and one totals query"
+    assert all("post=S_9093" in query for query in queries)
+    assert all(len(r["answer"]["result"]) <= 100 for r in clean_sandbox.received("crm.reports"))
+
+
+def test_every_pushwoosh_source_is_stored(fetcher, clean_sandbox):
+    clean_sandbox.knobs(message_log_rows=250, link_device_rows=25, bounce_rows=12, page_size=10)
+    for source in sources_for(CAMPAIGN):
+        if source.startswith("pushwoosh.") and source != "pushwoosh.msg_stats":
+            assert fetcher.fetch(CAMPAIGN, source) is None
+    run = fetcher.store.run("crm", 9093)
+    assert fetcher.store.log_counts(run.id) == {
+        "pushwoosh.message_log": 250,
+        "pushwoosh.link_devices": 25,
+        "pushwoosh.bounces": 12,
+    }
+    assert len(clean_sandbox.received("pushwoosh.message_log")) == 25, "followed every token"
+    totals = fetcher.store.summary("crm", 9093)["totals"]
+    [answer] = [r["answer"] for r in clean_sandbox.received("pushwoosh.totals")]
+    assert totals["pushwoosh.totals"][CODE]["sends"] == sum(
+        int(row["sends"]) for row in answer["metrics"]
+    )
+    assert totals["pushwoosh.bounces"][CODE] == {
+        "bounces_hardbounce": 4,
+        "bounces_softbounce": 4,
+        "bounces_complaint": 4,
+    }
+    assert set(totals["pushwoosh.links"]) == {
+        "link:https://example.com/shop",
+        "link:https://example.com/news",
+    }
+    assert totals["pushwoosh.messages"][f"message:{CODE}"]["sends"] > 0
+
+
+def test_scheduled_v1_request_is_polled_until_ready(fetcher, clean_sandbox):
+    clean_sandbox.knobs(v1_polls=2)
+    later = fetcher.fetch(CAMPAIGN, "pushwoosh.msg_stats")
+    assert set(later.state) == {"request_id"}
+    assert fetcher.fetch(CAMPAIGN, "pushwoosh.msg_stats", later.state) == later
+    assert fetcher.fetch(CAMPAIGN, "pushwoosh.msg_stats", later.state) == later
+    assert fetcher.fetch(CAMPAIGN, "pushwoosh.msg_stats", later.state) is None
+    result = clean_sandbox.received("pushwoosh.v1")[-1]["answer"]["response"]
+    stored = fetcher.store.summary("crm", 9093)["totals"]["pushwoosh.msg_stats"][CODE]
+    for action in ("send", "open"):
+        assert stored[action] == sum(r["count"] for r in result["rows"] if r["action"] == action)
+
+
+def test_altcraft_history_of_the_sampled_recipients(fetcher, clean_sandbox):
+    for email in ("a@example.com", "b@example.com"):
+        fetcher.sends.record(CAMPAIGN, email)
+    fetcher.fetch(CAMPAIGN, "altcraft.history")
+    fetcher.fetch(CAMPAIGN, "altcraft.history")
+    calls = clean_sandbox.received("altcraft.history")
+    assert {call["body"]["email"] for call in calls} == {"a@example.com", "b@example.com"}
+    last = {call["body"]["email"]: call["answer"]["data"] for call in calls}
+    run = fetcher.store.run("crm", 9093)
+    assert fetcher.store.log_counts(run.id) == {
+        "altcraft.history": sum(len(rows) for rows in last.values())
+    }
+    totals = fetcher.store.summary("crm", 9093)["totals"]["altcraft.history"]["sample"]
+    assert totals["profiles"] == 2
+    assert totals["send"] == sum(1 for rows in last.values() for r in rows if r["action"] == "send")
+
+
+def test_altcraft_error_in_a_200_is_a_failure(clean_sandbox):
+    config = AltcraftConfig(
+        base_url=f"{clean_sandbox.url}/altcraft", token="wrong", list_id=1, rate_limit=50
+    )
+    with pytest.raises(errors.Rejected):
+        AltcraftClient(config).history(matching="email", email="a@example.com")
+
+
+def test_tag_stats_csv_is_parsed():
+    assert parse_tag_stats("value;count\nvip;12\nregular;30\n") == [
+        {"value": "vip", "count": "12"},
+        {"value": "regular", "count": "30"},
+    ]
+
+
+def test_totals_are_marked_as_totals(fetcher):
+    fetcher.fetch(CAMPAIGN, "pushwoosh.links")
+    run = fetcher.store.run("crm", 9093)
+    assert {s.interval for s in fetcher.store.snapshots(run.id)} == {TOTAL}

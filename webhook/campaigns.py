@@ -1,0 +1,44 @@
+"""``/v1/campaigns``: a campaign's statistics, and pause/resume/archive (API keys)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from werkzeug.exceptions import NotFound
+
+from schemas.events import CAMPAIGN_KINDS, STARTABLE_PLATFORMS
+from workers.platforms.crm import CAMPAIGN_ACTIONS
+from workers.routes import CAMPAIGN_ACTION
+
+from . import auth, services
+
+bp = Blueprint("campaigns", __name__, url_prefix="/v1/campaigns")
+bp.before_request(auth.require_api_key)
+
+#: Actions the API takes; a start comes only from a ``campaign_start`` event.
+ACTIONS = tuple(action for action in CAMPAIGN_ACTIONS if action != "start")
+
+
+@bp.get("/<platform>/<int:campaign_id>/stats")
+def stats(platform: str, campaign_id: int):
+    summary = services.current().store.summary(platform, campaign_id)
+    if summary is None:
+        raise NotFound(f"No statistics for {platform} campaign {campaign_id} yet.")
+    return summary
+
+
+@bp.post("/<platform>/<int:campaign_id>/<action>")
+def act(platform: str, campaign_id: int, action: str):
+    if platform not in STARTABLE_PLATFORMS:
+        raise NotFound(f"Campaign actions exist for: {', '.join(STARTABLE_PLATFORMS)}.")
+    if action not in ACTIONS:
+        raise NotFound(f"No action {action!r}; expected one of {', '.join(ACTIONS)}.")
+    hub = services.current()
+    body = request.get_json(silent=True) if request.content_length else {}
+    run = hub.store.run(platform, campaign_id)
+    kind = (body or {}).get("kind") if isinstance(body, dict) else None
+    kind = kind or (run.kind if run else "mailing")
+    if kind not in CAMPAIGN_KINDS:
+        return {"errors": {"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]}}, 422
+    campaign = {"platform": platform, "id": campaign_id, "kind": kind}
+    message_id = hub.queue.send(CAMPAIGN_ACTION, (campaign, action))
+    return {"queued": action, "campaign": campaign, "message_id": message_id}, 202

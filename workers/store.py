@@ -1,0 +1,373 @@
+"""The stats store: campaign runs, statistics snapshots and raw message-log rows, in SQL.
+
+SQLite by default (``var/hookrelay.db``), PostgreSQL through ``DATABASE_URL``. The
+schema is owned by Alembic (``workers/migrations``); :meth:`Store.migrate` brings a
+database to the newest revision and is safe to call from every process at start-up.
+
+Writes are upserts on natural keys, so fetching the same period again replaces the
+numbers it fetched before and a page of rows fetched twice is stored once:
+
+- a snapshot is one number: (run, source, subject, metric, interval) → value, where
+  ``interval`` is the series' time label and :data:`TOTAL` marks a total;
+- a log row is one raw row a platform listed, keyed by a hash of its content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+#: The PostgreSQL advisory lock migrations take ("hookrelay" as a number).
+LOCK_KEY = 0x686F6F6B72656C
+
+#: The ``interval`` of a total (the platform's totals row, or a sum we were given).
+TOTAL = ""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CampaignRun(Base):
+    """One campaign hookrelay follows: started through it, or first seen in a post hook.
+
+    ``state``: ``starting`` (a start was attempted, its outcome unknown), ``started``,
+    or ``external`` (started elsewhere; only its statistics are followed).
+    """
+
+    __tablename__ = "campaign_runs"
+    __table_args__ = (sa.UniqueConstraint("platform", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    campaign_id: Mapped[int] = mapped_column(sa.BigInteger)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    message_code: Mapped[str | None] = mapped_column(sa.String(128))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    start_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class StatSnapshot(Base):
+    __tablename__ = "stat_snapshots"
+    __table_args__ = (sa.UniqueConstraint("run_id", "source", "subject", "metric", "interval"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_runs.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(256))
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    interval: Mapped[str] = mapped_column(sa.String(32))
+    value: Mapped[float] = mapped_column(sa.Float)
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class MessageLogRow(Base):
+    __tablename__ = "message_log_rows"
+    __table_args__ = (sa.UniqueConstraint("run_id", "source", "row_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_runs.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.String(32))
+    row_key: Mapped[str] = mapped_column(sa.String(40))
+    data: Mapped[dict] = mapped_column(sa.JSON)
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One number a source reported; ``interval`` is :data:`TOTAL` for a total."""
+
+    subject: str
+    metric: str
+    interval: str
+    value: float
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """What a campaign run is known by, as messages carry it."""
+
+    platform: str
+    campaign_id: int
+    kind: str = "mailing"
+    message_code: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Campaign:
+        return cls(
+            platform=data["platform"],
+            campaign_id=int(data["id"]),
+            kind=data.get("kind", "mailing"),
+            message_code=data.get("pushwoosh_message_code"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {"platform": self.platform, "id": self.campaign_id, "kind": self.kind}
+        if self.message_code:
+            data["pushwoosh_message_code"] = self.message_code
+        return data
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every one we store is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class Store:
+    """Parameters:
+    url: a SQLAlchemy URL (``sqlite:///var/hookrelay.db``, ``postgresql+psycopg://…``).
+    engine_options: passed to :func:`sqlalchemy.create_engine` (tests set a schema).
+    """
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.engine = sa.create_engine(_driver_url(url), pool_pre_ping=True, **engine_options)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def migrate(self) -> None:
+        """Upgrade the database to the newest schema revision.
+
+        Every process calls this at start-up; they take turns (an advisory lock on
+        PostgreSQL, a lock file beside a SQLite database), so the first upgrades and
+        the others find nothing to do.
+        """
+        config = Config()
+        config.set_main_option("script_location", str(files(__package__) / "migrations"))
+        with self._migration_lock(), self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".migrate-lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- campaign runs -------------------------------------------------------------
+
+    def run(self, platform: str, campaign_id: int) -> CampaignRun | None:
+        query = sa.select(CampaignRun).where(
+            CampaignRun.platform == platform, CampaignRun.campaign_id == campaign_id
+        )
+        runs = self._read(query)
+        return runs[0] if runs else None
+
+    def runs(self, limit: int = 20) -> list[CampaignRun]:
+        return self._read(
+            sa.select(CampaignRun).order_by(CampaignRun.created_at.desc()).limit(limit)
+        )
+
+    def ensure_run(self, campaign: Campaign, state: str) -> CampaignRun:
+        """The campaign's run, created in ``state`` if it has none yet."""
+        values = {
+            "platform": campaign.platform,
+            "campaign_id": campaign.campaign_id,
+            "kind": campaign.kind,
+            "message_code": campaign.message_code,
+            "state": state,
+            "start_attempts": 0,
+            "created_at": _now(),
+        }
+        with self.engine.begin() as connection:
+            connection.execute(self._insert(CampaignRun).values(values).on_conflict_do_nothing())
+        return self.run(campaign.platform, campaign.campaign_id)
+
+    def note_start_attempt(self, run_id: int) -> None:
+        """Record that a start call is about to be made (its outcome may be lost)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(CampaignRun)
+                .where(CampaignRun.id == run_id)
+                .values(state="starting", start_attempts=CampaignRun.start_attempts + 1)
+            )
+
+    def mark_started(self, run_id: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(CampaignRun)
+                .where(CampaignRun.id == run_id)
+                .values(state="started", started_at=_now())
+            )
+
+    # --- statistics ----------------------------------------------------------------
+
+    def save_snapshots(self, run_id: int, source: str, snapshots: Iterable[Snapshot]) -> int:
+        """Upsert ``snapshots``: a number fetched again replaces the one before."""
+        fetched_at = _now()
+        values = [
+            {
+                "run_id": run_id,
+                "source": source,
+                "subject": snapshot.subject[:256],
+                "metric": snapshot.metric[:64],
+                "interval": snapshot.interval,
+                "value": float(snapshot.value),
+                "fetched_at": fetched_at,
+            }
+            for snapshot in snapshots
+        ]
+        if not values:
+            return 0
+        statement = self._insert(StatSnapshot)
+        statement = statement.on_conflict_do_update(
+            index_elements=["run_id", "source", "subject", "metric", "interval"],
+            set_={"value": statement.excluded.value, "fetched_at": statement.excluded.fetched_at},
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement, values)
+        return len(values)
+
+    def save_log_rows(self, run_id: int, source: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Store raw rows once each, however often a page is fetched."""
+        if not rows:
+            return 0
+        fetched_at = _now()
+        values = [
+            {
+                "run_id": run_id,
+                "source": source,
+                "row_key": row_key(row),
+                "data": row,
+                "fetched_at": fetched_at,
+            }
+            for row in rows
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(self._insert(MessageLogRow).on_conflict_do_nothing(), values)
+        return len(values)
+
+    def snapshots(self, run_id: int) -> list[StatSnapshot]:
+        return self._read(
+            sa.select(StatSnapshot)
+            .where(StatSnapshot.run_id == run_id)
+            .order_by(
+                StatSnapshot.source,
+                StatSnapshot.subject,
+                StatSnapshot.metric,
+                StatSnapshot.interval,
+            )
+        )
+
+    def log_rows(self, run_id: int, source: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(MessageLogRow.data).where(MessageLogRow.run_id == run_id)
+        if source is not None:
+            query = query.where(MessageLogRow.source == source)
+        with self.engine.connect() as connection:
+            return list(connection.execute(query.order_by(MessageLogRow.id)).scalars())
+
+    def log_counts(self, run_id: int) -> dict[str, int]:
+        query = (
+            sa.select(MessageLogRow.source, sa.func.count())
+            .where(MessageLogRow.run_id == run_id)
+            .group_by(MessageLogRow.source)
+        )
+        with self.engine.connect() as connection:
+            return dict(connection.execute(query).all())
+
+    def summary(self, platform: str, campaign_id: int) -> dict[str, Any] | None:
+        """A campaign's run, latest totals and time series, as the API and CLI show them:
+        ``totals[source][subject][metric]`` and ``series[source][subject][metric]`` as
+        ``[interval, value]`` pairs in time order."""
+        run = self.run(platform, campaign_id)
+        if run is None:
+            return None
+        totals: dict[str, Any] = {}
+        series: dict[str, Any] = {}
+        snapshots = self.snapshots(run.id)
+        fetched = [snapshot.fetched_at for snapshot in snapshots]
+        for snapshot in snapshots:
+            if snapshot.interval == TOTAL:
+                place = totals.setdefault(snapshot.source, {}).setdefault(snapshot.subject, {})
+                place[snapshot.metric] = snapshot.value
+            else:
+                place = series.setdefault(snapshot.source, {}).setdefault(snapshot.subject, {})
+                place.setdefault(snapshot.metric, []).append([snapshot.interval, snapshot.value])
+        return {
+            "campaign": {
+                "platform": run.platform,
+                "id": run.campaign_id,
+                "kind": run.kind,
+                "pushwoosh_message_code": run.message_code,
+                "state": run.state,
+                "created_at": run.created_at.isoformat(),
+                "started_at": run.started_at.isoformat() if run.started_at else None,
+            },
+            "fetched_at": max(fetched).isoformat() if fetched else None,
+            "totals": totals,
+            "series": series,
+            "log_rows": self.log_counts(run.id),
+        }
+
+    def _read(self, query) -> list:
+        """ORM objects, detached and fully loaded, with their datetimes in UTC."""
+        with Session(self.engine) as session:
+            found = list(session.scalars(query))
+            session.expunge_all()
+        for item in found:
+            for column in ("created_at", "started_at", "fetched_at"):
+                if hasattr(item, column):
+                    setattr(item, column, _aware(getattr(item, column)))
+        return found
+
+    def _insert(self, table):
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+
+def row_key(row: dict[str, Any]) -> str:
+    """A row's identity: the hash of its canonical JSON."""
+    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha1(canonical.encode()).hexdigest()
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here, the driver hookrelay installs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Readers never block the writer, and a busy writer is waited for, not failed."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
