@@ -3,9 +3,9 @@
 The campaign's run in the stats store remembers whether it was started and how many
 start calls were attempted. A start whose outcome is unknown (the call timed out, or
 the worker died after sending it) is never blindly repeated: the next attempt first
-asks the platform for the campaign's status, as it does for a campaign first seen in
-post-send hooks (``external``: it may have been started elsewhere). A Redis lock per campaign keeps two
-workers from starting the same campaign at the same moment.
+asks the platform for the campaign's status, as it does for a campaign first seen
+in post-send hooks (``external``: it may have been started elsewhere). A Redis lock
+per campaign keeps two workers from starting the same campaign at the same moment.
 
 Once started, the campaign gets its follow-up schedule (workers/followup.py).
 """

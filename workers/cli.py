@@ -8,10 +8,16 @@ from datetime import UTC, datetime
 
 import click
 
+from schemas.events import CAMPAIGN_KINDS, STARTABLE_PLATFORMS
+
 from . import devstack
 from .broker import redis_client
 from .deadletters import DeadLetterQueue
+from .platforms.crm import CrmClient
+from .platforms.errors import PlatformError
+from .ratelimit import SharedRateLimiter
 from .settings import ConfigError, Settings, load_settings
+from .store import Store
 
 
 @click.group()
@@ -90,3 +96,100 @@ def _settings() -> Settings:
 
 def _dead_letters() -> DeadLetterQueue:
     return DeadLetterQueue(redis_client(_settings().broker_url))
+
+
+@main.command()
+@click.argument("platform")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print what the API answers instead.")
+def stats(platform: str, campaign_id: int, as_json: bool) -> None:
+    """Print a campaign's latest totals and time series, source by source."""
+    summary = _store().summary(platform, campaign_id)
+    if summary is None:
+        raise click.ClickException(f"no statistics for {platform} campaign {campaign_id} yet")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    campaign = summary["campaign"]
+    click.echo(
+        f"{platform} campaign {campaign_id} ({campaign['kind']}, {campaign['state']}), "
+        f"fetched {summary['fetched_at'] or 'never'}"
+    )
+    rows = [
+        (source, subject, metric, "total", value)
+        for source, subjects in summary["totals"].items()
+        for subject, metrics in subjects.items()
+        for metric, value in metrics.items()
+    ]
+    rows += [
+        (source, subject, metric, interval, value)
+        for source, subjects in summary["series"].items()
+        for subject, metrics in subjects.items()
+        for metric, points in metrics.items()
+        for interval, value in points
+    ]
+    _table(("source", "subject", "metric", "interval", "value"), rows)
+    for source, count in summary["log_rows"].items():
+        click.echo(f"{source}: {count} raw rows")
+
+
+@main.group()
+def campaign() -> None:
+    """List followed campaigns; pause, resume or archive one on its platform."""
+
+
+@campaign.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+def campaign_list(limit: int) -> None:
+    """Campaigns hookrelay started or follows, newest first."""
+    runs = _store().runs(limit)
+    _table(
+        ("platform", "id", "kind", "state", "created", "started"),
+        [
+            (
+                r.platform,
+                r.campaign_id,
+                r.kind,
+                r.state,
+                f"{r.created_at:%F %T}",
+                r.started_at or "-",
+            )
+            for r in runs
+        ],
+    )
+
+
+def _campaign_action(action: str):
+    @click.argument("platform", type=click.Choice(STARTABLE_PLATFORMS))
+    @click.argument("campaign_id", type=int)
+    @click.option("--kind", type=click.Choice(CAMPAIGN_KINDS), help="Default: as started.")
+    def command(platform: str, campaign_id: int, kind: str | None) -> None:
+        settings = _settings()
+        run = _store(settings).run(platform, campaign_id)
+        kind = kind or (run.kind if run else "mailing")
+        limiter = SharedRateLimiter(
+            redis_client(settings.redis_url), platform, rate=settings.crm.rate_limit
+        )
+        try:
+            CrmClient(settings.crm, limiter=limiter).campaign_action(kind, campaign_id, action)
+        except PlatformError as error:
+            raise click.ClickException(f"{action} failed: {error}") from None
+        click.echo(f"{action}: done ({platform} {kind} campaign {campaign_id})")
+
+    command.__doc__ = f"{action.capitalize()} a campaign on its platform, now."
+    return campaign.command(action)(command)
+
+
+for _action in ("pause", "resume", "archive"):
+    _campaign_action(_action)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    cells = [tuple(map(str, header)), *(tuple(map(str, row)) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _store(settings: Settings | None = None) -> Store:
+    return Store((settings or _settings()).database_url)
