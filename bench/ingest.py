@@ -61,11 +61,13 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    store_dir = tempfile.mkdtemp(prefix="hookrelay-bench-")
     env = {
         **os.environ,
         "PORT": str(port),
         "REDIS_URL": redis_url,
         "HOOKRELAY_API_KEYS": API_KEY,
+        "DATABASE_URL": f"sqlite:///{store_dir}/stats.db",
         **settings,
     }
     command = [
@@ -81,6 +83,7 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
     finally:
         process.terminate()
         process.wait(20)
+        shutil.rmtree(store_dir, ignore_errors=True)
 
 
 def _wait_for_port(port: int, timeout_s: float = 30) -> None:
