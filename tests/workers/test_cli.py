@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from workers.cli import main
 from workers.deadletters import DeadLetterQueue
+from workers.store import Campaign, Store
 
 from .test_deadletters import failed_message, rejected
 
@@ -41,3 +42,31 @@ def test_bad_setting_is_one_clear_line(redis_url):
     result = CliRunner().invoke(main, ["dlq", "list"], env={"REDIS_URL": "localhost"})
     assert result.exit_code == 1
     assert "configuration error: REDIS_URL: expected a redis://" in result.output
+
+
+def test_campaign_actions_call_the_platform_and_say_how_it_went(redis_url, clean_sandbox, tmp_path):
+    env = {
+        "REDIS_URL": redis_url,
+        "BROKER_URL": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'stats.db'}",
+        **clean_sandbox.platform_env(),
+    }
+    store = Store(env["DATABASE_URL"])
+    store.migrate()
+    store.ensure_run(Campaign("crm", 12, "ab"), "started")
+
+    def campaign(*args: str):
+        return CliRunner().invoke(main, ["campaign", *args], env=env)
+
+    assert campaign("pause", "crm", "12").exit_code == 1, "a draft cannot be paused"
+    clean_sandbox.http.post(
+        "/crm/api/v1/ab-mailings/12/start/", auth=("sandbox", "sandbox-secret")
+    ).raise_for_status()
+    done = campaign("pause", "crm", "12")
+    assert done.output == "pause: done (crm ab campaign 12)\n"
+    assert clean_sandbox.received("crm.campaign_action")[-1]["path"].endswith(
+        "/ab-mailings/12/pause/"
+    )
+    listing = campaign("list")
+    assert "crm       12  ab    started" in listing.output
+    assert CliRunner().invoke(main, ["stats", "crm", "99"], env=env).exit_code == 1
