@@ -22,7 +22,7 @@ from .followup import FollowupScheduler, SendLog
 from .platforms.altcraft import AltcraftClient
 from .platforms.crm import CrmClient
 from .platforms.pushwoosh import PushwooshClient
-from .ratelimit import SharedRateLimiter
+from .ratelimit import SharedRateLimiter, platform_limiter
 from .settings import ConfigError, Settings, load_settings
 from .stats import StatsFetcher
 from .store import Store
@@ -38,17 +38,12 @@ def build_services(settings: Settings) -> Services:
     """The clients, each behind its platform's shared rate limit, and what uses them."""
     shared_state = redis_client(settings.redis_url)
 
-    def limiter(platform: str, rate: float) -> SharedRateLimiter:
-        margin = settings.worker.rate_limit_margin_ms
-        return SharedRateLimiter(shared_state, platform, rate=rate, margin_ms=margin)
+    def limiter(platform: str) -> SharedRateLimiter:
+        return platform_limiter(shared_state, settings, platform)
 
-    crm = CrmClient(settings.crm, limiter=limiter("crm", settings.crm.rate_limit))
-    pushwoosh = PushwooshClient(
-        settings.pushwoosh, limiter=limiter("pushwoosh", settings.pushwoosh.rate_limit)
-    )
-    altcraft = AltcraftClient(
-        settings.altcraft, limiter=limiter("altcraft", settings.altcraft.rate_limit)
-    )
+    crm = CrmClient(settings.crm, limiter=limiter("crm"))
+    pushwoosh = PushwooshClient(settings.pushwoosh, limiter=limiter("pushwoosh"))
+    altcraft = AltcraftClient(settings.altcraft, limiter=limiter("altcraft"))
     store = Store(settings.database_url)
     store.migrate()
     scheduler = FollowupScheduler(

@@ -15,7 +15,7 @@ from .broker import redis_client
 from .deadletters import DeadLetterQueue
 from .platforms.crm import CrmClient
 from .platforms.errors import PlatformError
-from .ratelimit import SharedRateLimiter
+from .ratelimit import platform_limiter
 from .settings import ConfigError, Settings, load_settings
 from .store import Store
 
@@ -167,9 +167,7 @@ def _campaign_action(action: str):
         settings = _settings()
         run = _store(settings).run(platform, campaign_id)
         kind = kind or (run.kind if run else "mailing")
-        limiter = SharedRateLimiter(
-            redis_client(settings.redis_url), platform, rate=settings.crm.rate_limit
-        )
+        limiter = platform_limiter(redis_client(settings.redis_url), settings, platform)
         try:
             CrmClient(settings.crm, limiter=limiter).campaign_action(kind, campaign_id, action)
         except PlatformError as error:

@@ -25,6 +25,8 @@ from uuid import uuid4
 
 import redis
 
+from .settings import Settings
+
 DEFAULT_MARGIN_MS = 100
 DEFAULT_DECREASE = 0.5
 DEFAULT_QUIET_S = 10.0
@@ -91,3 +93,14 @@ class SharedRateLimiter:
     def _call(self, command: str) -> tuple[int, float]:
         wait_ms, rate = self._script(keys=self._keys, args=[command, *self._args, str(uuid4())])
         return int(wait_ms), float(rate)
+
+
+def platform_limiter(client: redis.Redis, settings: Settings, platform: str) -> SharedRateLimiter:
+    """The shared limiter of ``platform`` (``crm``, ``pushwoosh``, ``altcraft``) as the
+    settings configure it: its ``*_RATE_LIMIT`` and ``RATE_LIMIT_MARGIN_MS``."""
+    return SharedRateLimiter(
+        client,
+        platform,
+        rate=getattr(settings, platform).rate_limit,
+        margin_ms=settings.worker.rate_limit_margin_ms,
+    )
