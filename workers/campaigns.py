@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import redis
 
-from .followup import FollowupScheduler, campaign_key
+from .followup import FollowupScheduler
 from .platforms.crm import CrmClient
 from .store import Campaign, Store
 
@@ -59,10 +59,11 @@ class CampaignStarter:
         self.client = client
 
     def start(self, campaign: Campaign) -> StartOutcome:
-        key = campaign_key(campaign.platform, campaign.campaign_id)
-        lock = self.client.lock(LOCK_PREFIX + key, timeout=LOCK_TTL_MS / 1000, blocking=False)
+        lock = self.client.lock(
+            LOCK_PREFIX + campaign.key, timeout=LOCK_TTL_MS / 1000, blocking=False
+        )
         if not lock.acquire():
-            raise StartInProgress(f"campaign {key} is being started by another worker")
+            raise StartInProgress(f"campaign {campaign.key} is being started by another worker")
         try:
             outcome = self._start_once(campaign)
         finally:
@@ -89,7 +90,7 @@ class CampaignStarter:
         status = str(self.crm.campaign(campaign.kind, campaign.campaign_id).get("status", ""))
         logger.info(
             "Campaign %s may have been started already; the platform says %r.",
-            campaign_key(campaign.platform, campaign.campaign_id),
+            campaign.key,
             status,
         )
         return status.lower() not in NOT_STARTED

@@ -46,10 +46,6 @@ _SCHEDULE_SCRIPT = files(__package__).joinpath("followup.lua").read_text()
 _SENDS_SCRIPT = files(__package__).joinpath("sends.lua").read_text()
 
 
-def campaign_key(platform: str, campaign_id: int) -> str:
-    return f"{platform}:{campaign_id}"
-
-
 def sources_for(campaign: Campaign) -> tuple[str, ...]:
     """Where a campaign's numbers come from: the platform's report, Pushwoosh when the
     campaign names a Pushwoosh message, and the Altcraft history of its recipients."""
@@ -84,8 +80,7 @@ class FollowupScheduler:
                     eta_ms=now_ms + delay_ms,
                 )
                 args += [queue, message_id, data]
-        marker = SCHEDULE_PREFIX + campaign_key(campaign.platform, campaign.campaign_id)
-        return bool(self._script(keys=[marker], args=args))
+        return bool(self._script(keys=[SCHEDULE_PREFIX + campaign.key], args=args))
 
 
 class SendLog:
@@ -101,7 +96,7 @@ class SendLog:
 
         Returns the campaign's send count.
         """
-        key = campaign_key(campaign.platform, campaign.campaign_id)
+        key = campaign.key
         sends, needs_schedule = self._script(
             keys=[CAMPAIGN_SENDS, SAMPLE_PREFIX + key, SCHEDULE_PREFIX + key],
             args=[key, SAMPLE_SIZE, recipient_email or "", MARKER_TTL_S],
@@ -111,5 +106,5 @@ class SendLog:
         return sends
 
     def sample(self, campaign: Campaign) -> list[str]:
-        key = SAMPLE_PREFIX + campaign_key(campaign.platform, campaign.campaign_id)
-        return sorted(member.decode() for member in self._client.smembers(key))
+        members = self._client.smembers(SAMPLE_PREFIX + campaign.key)
+        return sorted(member.decode() for member in members)

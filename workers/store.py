@@ -117,6 +117,11 @@ class Campaign:
             message_code=data.get("pushwoosh_message_code"),
         )
 
+    @property
+    def key(self) -> str:
+        """How Redis keys name the campaign: ``<platform>:<id>``."""
+        return f"{self.platform}:{self.campaign_id}"
+
     def as_dict(self) -> dict[str, Any]:
         data = {"platform": self.platform, "id": self.campaign_id, "kind": self.kind}
         if self.message_code:
