@@ -165,8 +165,7 @@ def reset_stats_knobs():
 
 @admin.get("/campaigns")
 def campaign_statuses():
-    statuses = state().stats.statuses
-    return jsonify([{"collection": c, "id": i, "status": s} for (c, i), s in statuses.items()])
+    return jsonify(state().stats.campaigns())
 
 
 @admin.delete("/limits")

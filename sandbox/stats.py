@@ -85,6 +85,13 @@ class StatsWorld:
         with self.lock:
             return self.statuses.get((collection, campaign_id), "draft")
 
+    def campaigns(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {"collection": collection, "id": campaign_id, "status": status}
+                for (collection, campaign_id), status in self.statuses.items()
+            ]
+
     def schedule(self, method: str, params: dict[str, Any]) -> str:
         request_id = uuid.uuid4().hex
         with self.lock:
