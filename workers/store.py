@@ -290,10 +290,9 @@ class Store:
             )
         )
 
-    def log_rows(self, run_id: int, source: str | None = None) -> list[dict[str, Any]]:
+    def log_rows(self, run_id: int) -> list[dict[str, Any]]:
+        """A run's raw rows, as the platforms listed them, in the order stored."""
         query = sa.select(MessageLogRow.data).where(MessageLogRow.run_id == run_id)
-        if source is not None:
-            query = query.where(MessageLogRow.source == source)
         with self.engine.connect() as connection:
             return list(connection.execute(query.order_by(MessageLogRow.id)).scalars())
 
