@@ -9,24 +9,15 @@ upgraded here too, once per ``web`` process. ``WEB_CONCURRENCY`` and
 import os
 import sys
 
-import sqlalchemy
-
 from workers.settings import ConfigError, load_settings
-from workers.store import Store
+from workers.store import migrated_store
 
 try:
     _settings = load_settings()
     _settings.require_api_keys()
+    migrated_store(_settings.database_url).dispose()
 except ConfigError as error:
     print(f"hookrelay web: configuration error: {error}", file=sys.stderr)
-    sys.exit(2)
-
-try:
-    _store = Store(_settings.database_url)
-    _store.migrate()
-    _store.dispose()
-except sqlalchemy.exc.SQLAlchemyError as error:
-    print(f"hookrelay web: DATABASE_URL: cannot prepare the store: {error}", file=sys.stderr)
     sys.exit(2)
 
 bind = f"0.0.0.0:{_settings.port}"

@@ -12,7 +12,6 @@ import logging
 import sys
 
 import dramatiq
-import sqlalchemy
 
 from . import logs
 from .actors import Services, register
@@ -25,16 +24,10 @@ from .platforms.pushwoosh import PushwooshClient
 from .ratelimit import SharedRateLimiter, platform_limiter
 from .settings import ConfigError, Settings, load_settings
 from .stats import StatsFetcher
-from .store import Store
-
-try:
-    settings = load_settings()
-except ConfigError as error:
-    print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
-    raise SystemExit(2) from None
+from .store import Store, migrated_store
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, store: Store) -> Services:
     """The clients, each behind its platform's shared rate limit, and what uses them."""
     shared_state = redis_client(settings.redis_url)
 
@@ -44,8 +37,6 @@ def build_services(settings: Settings) -> Services:
     crm = CrmClient(settings.crm, limiter=limiter("crm"))
     pushwoosh = PushwooshClient(settings.pushwoosh, limiter=limiter("pushwoosh"))
     altcraft = AltcraftClient(settings.altcraft, limiter=limiter("altcraft"))
-    store = Store(settings.database_url)
-    store.migrate()
     scheduler = FollowupScheduler(
         shared_state,
         schedule_s=settings.followup_schedule,
@@ -62,13 +53,15 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+try:
+    settings = load_settings()
+    store = migrated_store(settings.database_url)
+except ConfigError as error:
+    print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2) from None
+
 logs.install()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
-try:
-    services = build_services(settings)
-except sqlalchemy.exc.SQLAlchemyError as error:
-    print(f"hookrelay worker: DATABASE_URL: cannot prepare the store: {error}", file=sys.stderr)
-    raise SystemExit(2) from None
-actors = register(broker, services)
+actors = register(broker, build_services(settings, store))

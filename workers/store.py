@@ -31,6 +31,8 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .settings import ConfigError
+
 #: The PostgreSQL advisory lock migrations take ("hookrelay" as a number).
 LOCK_KEY = 0x686F6F6B72656C
 
@@ -353,6 +355,21 @@ class Store:
     def _insert(self, table):
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
+
+
+def migrated_store(url: str) -> Store:
+    """A store on ``url`` with its schema upgraded, as each process opens it at start-up.
+
+    A database that cannot be reached, named or upgraded is a :class:`ConfigError`
+    naming ``DATABASE_URL``, so the process stops with one line like any bad setting.
+    """
+    try:
+        store = Store(url)
+        store.migrate()
+    except (sa.exc.SQLAlchemyError, OSError) as error:
+        problem = str(error).splitlines()[0]
+        raise ConfigError("DATABASE_URL", f"cannot prepare the store: {problem}") from None
+    return store
 
 
 def row_key(row: dict[str, Any]) -> str:

@@ -14,6 +14,8 @@ from ..support import API_KEY, ProcfileProcess, free_port
         ("web", {"PORT": "http"}, "PORT: Not a valid integer."),
         ("worker", {"CRM_RATE_LIMIT": "fast"}, "CRM_RATE_LIMIT: Not a valid number."),
         ("worker", {"REDIS_URL": "localhost"}, "REDIS_URL: expected a redis://"),
+        ("web", {"DATABASE_URL": "nonsense://x"}, "DATABASE_URL: cannot prepare the store"),
+        ("worker", {"DATABASE_URL": "nonsense://x"}, "DATABASE_URL: cannot prepare the store"),
     ],
 )
 def test_bad_setting_is_one_line_and_a_failed_start(tmp_path, process, env, problem):
