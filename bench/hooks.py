@@ -8,6 +8,11 @@ suppressions. The hook runs its real work — Basic auth, parameters, the suppre
 check — once with a frequency cap (set high enough never to refuse, so every call
 does the full check-and-count, a write) and once without (a read only). Rows: the
 most each can answer (closed loop), and p50/p99 at a paced ``--rate``.
+
+The server's CPU per answer (gunicorn's processes plus Redis) is printed beside the
+rates: the load generator shares the two cores, so the closed-loop rate ratio
+understates what a server on its own machine would do, while CPU per answer does not
+depend on who else runs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import psutil
 import redis
 
 from workers.embedded_redis import EmbeddedRedis
@@ -44,12 +50,28 @@ def pre_hook(seq: int) -> bytes:
     return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
 
 
-def measure(app_spec: str, redis_url: str, duration_s: float, rate, settings) -> Result:
-    with gunicorn(app_spec, redis_url, **settings) as port:
+def measure(app_spec, server: EmbeddedRedis, duration_s, rate, settings) -> tuple[Result, float]:
+    """The load's result, and the server's CPU microseconds per answer."""
+    with gunicorn(app_spec, server.url, **settings) as port:
         run_load(port, pre_hook, duration_s=1, processes=2, connections=16)
-        return run_load(
+        serving = [psutil.Process(server.process.pid), *_gunicorn_processes()]
+        before = _cpu_seconds(serving)
+        result = run_load(
             port, pre_hook, duration_s=duration_s, processes=2, connections=16, rate_per_s=rate
         )
+        return result, (_cpu_seconds(serving) - before) / max(result.requests, 1) * 1e6
+
+
+def _gunicorn_processes() -> list[psutil.Process]:
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "gunicorn" in " ".join(child.cmdline())
+    ]
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 def main() -> None:
@@ -70,7 +92,7 @@ def main() -> None:
             (f"paced {args.rate:,.0f}/s", args.rate),
         ):
             results = [
-                (name, measure(spec, server.url, args.duration, rate, settings))
+                (name, *measure(spec, server, args.duration, rate, settings))
                 for name, spec, settings in VARIANTS
             ]
             rows.append((label, results))
@@ -85,15 +107,18 @@ def print_table(rows, args) -> None:
         f"\npre-send hooks, {os.cpu_count()} cores, {args.duration:.0f} s per scenario, "
         "2x16 keep-alive connections\n"
     )
-    print("| load | server | answers/s | p50 ms | p99 ms | errors | vs empty |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print(
+        "| load | server | answers/s | p50 ms | p99 ms | errors | vs empty "
+        "| server CPU µs/answer | empty's CPU / this |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, results in rows:
-        empty = results[0][1]
-        for name, result in results:
+        _, empty, empty_cpu = results[0]
+        for name, result, cpu in results:
             print(
                 f"| {label} | {name} | {result.rate:,.0f} | {result.percentile(0.5):.1f} | "
                 f"{result.percentile(0.99):.1f} | {result.errors} | "
-                f"{result.rate / empty.rate:.0%} |"
+                f"{result.rate / empty.rate:.0%} | {cpu:.0f} | {empty_cpu / cpu:.0%} |"
             )
 
 

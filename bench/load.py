@@ -3,11 +3,13 @@
 Each of ``processes`` processes runs ``connections`` threads; each thread keeps one
 keep-alive connection and sends one request after another for ``duration_s`` — as
 fast as it can, or, with ``rate_per_s``, on a fixed schedule that shares that total
-rate. Paced latencies are measured from each request's scheduled time, so a server
-that falls behind shows it in the percentiles instead of slowing the load down. Request
-bytes are built from a template with a per-request counter, so every event id is
-unique, and responses are parsed just enough to find their end. Counts and latencies
-are collected per process and merged.
+rate. Paced connections are staggered evenly over one interval: started together they
+would fire in bursts of ``processes * connections`` requests, and the percentiles would
+show the burst queueing rather than the server. Paced latencies are measured from each
+request's scheduled time, so a server that falls behind shows it in the percentiles
+instead of slowing the load down. Request bytes are built from a template with a
+per-request counter, so every event id is unique, and responses are parsed just enough
+to find their end. Counts and latencies are collected per process and merged.
 """
 
 from __future__ import annotations
@@ -64,20 +66,21 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> int:
     return int(head.split(b" ", 2)[1])
 
 
-def _connection_loop(port, make_request, deadline, start_seq, step, out, lock, interval):
+def _connection_loop(port, make_request, started, deadline, start_seq, step, out, lock, interval):
     sock, buffer, seq = None, bytearray(), start_seq
     done = errors = 0
     latencies = []
-    scheduled = time.perf_counter()
+    scheduled = started + interval * start_seq / step
+    time.sleep(max(0.0, started - time.monotonic()))
     while time.monotonic() < deadline:
         request = make_request(seq)
         seq += step
         if interval:
             scheduled += interval
-            time.sleep(max(0.0, scheduled - time.perf_counter()))
+            time.sleep(max(0.0, scheduled - time.monotonic()))
             began = scheduled
         else:
-            began = time.perf_counter()
+            began = time.monotonic()
         try:
             if sock is None:
                 sock = socket.create_connection(("127.0.0.1", port))
@@ -88,7 +91,7 @@ def _connection_loop(port, make_request, deadline, start_seq, step, out, lock, i
             errors += 1
             sock = None
             continue
-        latencies.append((time.perf_counter() - began) * 1000)
+        latencies.append((time.monotonic() - began) * 1000)
         if 200 <= status < 300:
             done += 1
         else:
@@ -97,8 +100,7 @@ def _connection_loop(port, make_request, deadline, start_seq, step, out, lock, i
         out.append((done, errors, latencies))
 
 
-def _process(port, make_request, duration_s, connections, index, total_threads, queue, interval):
-    deadline = time.monotonic() + duration_s
+def _process(port, make_request, started, duration_s, connections, index, total, queue, interval):
     out, lock = [], threading.Lock()
     threads = [
         threading.Thread(
@@ -106,9 +108,10 @@ def _process(port, make_request, duration_s, connections, index, total_threads, 
             args=(
                 port,
                 make_request,
-                deadline,
+                started,
+                started + duration_s,
                 index * connections + i,
-                total_threads,
+                total,
                 out,
                 lock,
                 interval,
@@ -136,10 +139,12 @@ def run_load(
     queue = multiprocessing.get_context("fork").Queue()
     total = processes * connections
     interval = total / rate_per_s if rate_per_s else 0.0
+    # A start shortly ahead, on the clock every process shares, so staggering holds.
+    started = time.monotonic() + 0.2
     workers = [
         multiprocessing.get_context("fork").Process(
             target=_process,
-            args=(port, make_request, duration_s, connections, i, total, queue, interval),
+            args=(port, make_request, started, duration_s, connections, i, total, queue, interval),
         )
         for i in range(processes)
     ]

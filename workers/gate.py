@@ -48,7 +48,7 @@ class SendGate:
         keys = [identity_key(kind, value) for kind, value in recipient.items()]
         allowed, reason = self._script(
             keys=[SUPPRESSIONS, *(FREQUENCY_PREFIX + key for key in keys)],
-            args=[self._cap, WINDOW_MS, str(uuid4()), *keys],
+            args=[self._cap, WINDOW_MS, str(uuid4()) if self._cap else "", *keys],
         )
         return Decision(bool(allowed), reason.decode() if isinstance(reason, bytes) else reason)
 
