@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from flask import Flask
 
+from schemas.events import PLATFORMS
 from workers.broker import redis_client
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
 from workers.followup import FollowupScheduler, SendLog
 from workers.gate import SendGate
+from workers.metrics import BacklogCollector
+from workers.ratelimit import platform_limiter
+from workers.routes import QUEUES
 from workers.settings import Settings, load_settings
 from workers.store import Store
 
-from . import campaigns, dlq, errors, events, health, hooks, suppressions
+from . import campaigns, dlq, errors, events, health, hooks, metrics, suppressions
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -43,6 +47,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         SendGate(client, cap=settings.frequency_cap),
         SendLog(client, scheduler),
         Store(settings.database_url),
+        BacklogCollector(
+            client,
+            queues=QUEUES,
+            limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
+        ).registry(),
     )
     errors.register(app)
     app.register_blueprint(events.bp)
@@ -51,4 +60,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(hooks.bp)
     app.register_blueprint(suppressions.bp)
     app.register_blueprint(campaigns.bp)
+    app.register_blueprint(metrics.bp)
     return app

@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from schemas.events import BatchValidationError, load_batch
+from schemas.events import EVENT_TYPES, MAX_BATCH, BatchValidationError, load_batch
+from workers.metrics import EVENTS
 
 from . import auth, services
 
@@ -25,14 +26,19 @@ def post_events():
     if hub.settings.signing_secret:
         signature = request.headers.get(auth.SIGNATURE_HEADER)
         auth.check_signature(signature, raw, hub.settings.signing_secret)
+    payload = _parse_json(raw)
     try:
-        events = load_batch(_parse_json(raw))
+        events = load_batch(payload)
     except BatchValidationError as error:
+        for event_type in _claimed_types(payload):
+            EVENTS.labels(event_type, "rejected").inc()
         return {"errors": error.errors}, 422
     for event in events:
         if event.get("unsubscribe"):
             hub.gate.suppress(event["user"], reason=f"unsubscribed by event {event['id']}")
     result = hub.queue.submit(events)
+    for event, new in zip(events, result.new, strict=True):
+        EVENTS.labels(event["type"], "accepted" if new else "duplicate").inc()
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
 
 
@@ -40,7 +46,19 @@ def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
+        EVENTS.labels("unknown", "rejected").inc()
         raise BadRequest(f"The body is not valid JSON: {error}") from None
+
+
+def _claimed_types(payload: Any) -> list[str]:
+    """The type each event of a refused body claims (``unknown`` where it names none)."""
+    items = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        items = [payload]
+    return [
+        item["type"] if isinstance(item, dict) and item.get("type") in EVENT_TYPES else "unknown"
+        for item in items[:MAX_BATCH]
+    ]
 
 
 def _reject_constant(name: str) -> None:

@@ -11,7 +11,8 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
 
 from schemas.events import IDENTIFIERS, PLATFORMS
-from schemas.hooks import HOOK
+from schemas.hooks import HOOK, STAGES
+from workers.metrics import HOOKS
 from workers.store import Campaign
 
 from . import services
@@ -31,11 +32,16 @@ def hook(platform: str):
     try:
         params = HOOK.load({**request.args.to_dict(), **body})
     except ValidationError as error:
+        stage = request.args.get("stage", body.get("stage"))
+        HOOKS.labels(stage if stage in STAGES else "unknown", "rejected").inc()
         return {"errors": error.messages}, 422
     if params["stage"] == "post":
         campaign = Campaign(platform, params["campaign_id"], params["kind"])
-        return {"recorded": True, "sends": hub.sends.record(campaign, params.get("email"))}
+        sends = hub.sends.record(campaign, params.get("email"))
+        HOOKS.labels("post", "recorded").inc()
+        return {"recorded": True, "sends": sends}
     decision = hub.gate.decide({key: params[key] for key in IDENTIFIERS if params.get(key)})
+    HOOKS.labels("pre", "allowed" if decision.allow else "refused").inc()
     return {"allow": True} if decision.allow else {"allow": False, "reason": decision.reason}
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import redis
 from flask import current_app
+from prometheus_client import CollectorRegistry
 
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
@@ -26,6 +27,8 @@ class Services:
     gate: SendGate
     sends: SendLog
     store: Store
+    #: The backlog gauges ``/metrics`` serves (workers/metrics.py).
+    backlog: CollectorRegistry
 
 
 def current() -> Services:

@@ -60,7 +60,7 @@ except ConfigError as error:
     print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
     raise SystemExit(2) from None
 
-logs.install()
+logs.install(log_format=settings.log_format, level=settings.log_level, secrets=settings.secrets())
 logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)

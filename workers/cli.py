@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -13,10 +15,11 @@ from schemas.events import CAMPAIGN_KINDS, STARTABLE_PLATFORMS
 from . import devstack
 from .broker import redis_client
 from .deadletters import DeadLetterQueue
+from .metricsdir import prepare_directory
 from .platforms.crm import CrmClient
 from .platforms.errors import PlatformError
 from .ratelimit import platform_limiter
-from .settings import ConfigError, Settings, load_settings
+from .settings import VAR_DIR, ConfigError, Settings, load_settings
 from .store import Store
 
 
@@ -32,6 +35,50 @@ def dev() -> None:
         sys.exit(devstack.run())
     except ConfigError as error:
         raise click.ClickException(f"configuration error: {error}") from None
+
+
+@main.command()
+def web() -> None:
+    """Run the receiver (the Procfile's web): gunicorn serving webhook:create_app(),
+    sized by WEB_CONCURRENCY and WEB_THREADS, listening on PORT."""
+    prepare_directory(VAR_DIR / "metrics", "web")
+    config = ["--config", "python:webhook.gunicorn_conf", "webhook:create_app()"]
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *config])
+
+
+@main.command()
+@click.option(
+    "--processes",
+    envvar="WORKER_PROCESSES",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (env WORKER_PROCESSES).",
+)
+@click.option(
+    "--threads",
+    envvar="WORKER_THREADS",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per process (env WORKER_THREADS).",
+)
+def worker(processes: int, threads: int) -> None:
+    """Run the workers (the Procfile's worker): Dramatiq with hookrelay's actors, and
+    this group's metrics on METRICS_PORT (0: none)."""
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        click.echo(f"hookrelay worker: configuration error: {error}", err=True)
+        sys.exit(2)
+    prepare_directory(VAR_DIR / "metrics", "worker")
+    argv = [sys.executable, "-m", "dramatiq", "workers.app"]
+    argv += ["--processes", str(processes), "--threads", str(threads)]
+    if settings.metrics_port:
+        argv += ["--fork-function", "workers.metrics:serve"]
+    if settings.log_level <= logging.DEBUG:
+        argv.append("--verbose")
+    os.execv(sys.executable, argv)
 
 
 @main.group()

@@ -28,6 +28,8 @@ _SCRIPT = files(__package__).joinpath("enqueue.lua").read_text()
 class SubmitResult:
     accepted: int
     duplicates: int
+    #: One flag per submitted event, in order: True if it was new, False if a duplicate.
+    new: tuple[bool, ...] = ()
 
 
 class EventQueue:
@@ -65,9 +67,9 @@ class EventQueue:
         args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]
         for event in events:
             args += [event["id"], *_destination(event)]
-        flags = self._script(args=args)
-        accepted = sum(flags)
-        return SubmitResult(accepted=accepted, duplicates=len(flags) - accepted)
+        new = tuple(bool(flag) for flag in self._script(args=args))
+        accepted = sum(new)
+        return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
 
 
 def _destination(event: dict) -> tuple[str, str, str, str | bytes]:

@@ -29,7 +29,9 @@ import redis
 from dramatiq.middleware import Middleware
 
 from .deadletters import DeadLetterQueue, event_id_of
+from .metrics import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from .platforms.errors import PermanentError
+from .routes import platform_of
 
 logger = logging.getLogger(__name__)
 
@@ -95,30 +97,54 @@ class DeliveryPolicy(Middleware):
         self.dead_letters = dead_letters
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        if exception is None:
-            return
         attempts = message.options.get("retries", 0) + 1
         age_ms = int(time.time() * 1000) - message.message_timestamp
-        decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
+        platform = platform_of(message.actor_name, message.args)
         subject = describe(message)
+        if exception is None:
+            fields = _outcome(message, platform, "delivered", attempts, None)
+            DELIVERY_LATENCY.labels(platform).observe(max(0, age_ms) / 1000)
+            logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
+            return
+        decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
+        status = getattr(exception, "status", None)
         if isinstance(decision, RetryLater):
+            fields = _outcome(message, platform, "retried", attempts, status)
+            RETRIES.labels(platform, type(exception).__name__).inc()
             logger.warning(
                 "%s failed (attempt %d), retrying in %.1f s: %s",
                 subject,
                 attempts,
                 decision.delay_ms / 1000,
                 exception,
+                extra=fields,
             )
             retry = message.copy(options={"retries": attempts})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
         else:
-            logger.error("%s dead-lettered: %s", subject, decision.reason)
+            fields = _outcome(message, platform, "dead_lettered", attempts, status)
+            DEAD_LETTERED.labels(platform).inc()
+            logger.error("%s dead-lettered: %s", subject, decision.reason, extra=fields)
             _until_stored(
                 lambda: self.dead_letters.add(
                     message, reason=decision.reason, error=exception, attempts=attempts
                 ),
                 subject,
             )
+
+
+def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dict:
+    """Count a delivery's outcome; return the fields its log line carries."""
+    DELIVERIES.labels(platform, message.actor_name, outcome).inc()
+    return {
+        "event_id": event_id_of(message),
+        "message_id": message.message_id,
+        "actor": message.actor_name,
+        "platform": platform,
+        "outcome": outcome,
+        "status": status,
+        "attempt": attempts,
+    }
 
 
 def _until_stored(write: Callable[[], object], subject: str) -> None:

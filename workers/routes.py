@@ -38,6 +38,18 @@ PROFILE_BATCH = Route("crm_upsert_profiles", "crm")
 CAMPAIGN_ACTION = Route("campaign_action", "campaigns")
 #: One statistics source of one campaign, fetched at one step of its follow-up schedule.
 FETCH_STATS = Route("fetch_stats", "stats")
+#: Every queue the workers consume.
+QUEUES = tuple(
+    sorted({route.queue_name for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS)})
+)
+
+
+def platform_of(actor_name: str, args: tuple | list) -> str:
+    """The platform a message's actor calls: a statistics source names its own
+    (``pushwoosh.totals`` → ``pushwoosh``); every other actor calls ``crm``."""
+    if actor_name == FETCH_STATS.actor_name and len(args) > 1:
+        return str(args[1]).split(".")[0]
+    return "crm"
 
 
 def redis_message(

@@ -7,6 +7,7 @@ value raises :class:`ConfigError`, whose message is one line naming the variable
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -93,6 +94,22 @@ class Settings:
     followup_time_scale: float
     frequency_cap: int | None
     worker: WorkerConfig
+    log_format: str = "auto"
+    #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
+    log_level: int = 20
+    metrics_port: int = 9191
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured credential, for logs to mask."""
+        values = (
+            *self.api_keys,
+            self.signing_secret,
+            self.hook_password,
+            self.crm.secret,
+            self.pushwoosh.api_token,
+            self.altcraft.token,
+        )
+        return tuple(value for value in values if value)
 
     def require_api_keys(self) -> None:
         """The receiver refuses to start without at least one key."""
@@ -186,6 +203,13 @@ def _read(env: _MappingEnv) -> Settings:
             validate=marshmallow.validate.Range(min=0, min_inclusive=False),
         ),
         frequency_cap=env.int("FREQUENCY_CAP", None, validate=positive),
+        log_format=env.str(
+            "LOG_FORMAT", "auto", validate=marshmallow.validate.OneOf(("auto", "json", "text"))
+        ),
+        log_level=env.log_level("LOG_LEVEL", logging.INFO),
+        metrics_port=env.int(
+            "METRICS_PORT", 9191, validate=marshmallow.validate.Range(min=0, max=65535)
+        ),
         worker=WorkerConfig(
             heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
             sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),

@@ -1,13 +1,16 @@
-"""Messages appear in worker logs by actor and id, never by content."""
+"""Log lines: messages by actor and id, never by content; personal data and secrets
+masked; JSON with the delivery's fields."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import dramatiq
+import pytest
 from dramatiq.broker import MessageProxy
 
-from workers.logs import MessagesById
+from workers.logs import Masked, MessagesById, mask
 
 
 def test_messages_are_logged_by_id():
@@ -31,3 +34,44 @@ def test_messages_are_logged_by_id():
     text = record.getMessage()
     assert text == f"Failed to process message crm_post_event[{message.message_id}] with Rejected."
     assert "a@example.com" not in text
+
+
+def record(message: str, *args, **extra) -> logging.LogRecord:
+    entry = logging.LogRecord("workers.retry", logging.INFO, __file__, 1, message, args, None)
+    entry.__dict__.update(extra)
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("to jane.doe+x@mail.example.co.uk now", "to [email] now"),
+        ("phone +79161234567 or 79161234567", "phone [phone] or [phone]"),
+        ("Authorization: Bearer abc.def-123", "Authorization: Bearer [secret]"),
+        ("token " + "f" * 64, "token [token]"),
+        ("key crm-secret-1 leaked", "key [secret] leaked"),
+    ],
+)
+def test_personal_data_and_secrets_are_masked(text, masked):
+    assert mask(text, ["crm-secret-1"]) == masked
+
+
+def test_ids_times_and_statuses_stay_readable():
+    text = "crm_post_event event e-17 [8c3e2f1a-1b2c-4d5e-8f90-123456789abc] -> 503 at 2026-11-23"
+    assert mask(text) == text
+
+
+def test_json_lines_carry_the_delivery_fields_and_mask_the_message():
+    formatter = Masked(as_json=True, secrets=["s3cret-key"])
+    line = formatter.format(
+        record("%s rejected with s3cret-key", "a@b.example", event_id="e1", attempt=2, status=400)
+    )
+    entry = json.loads(line)
+    assert entry["message"] == "[email] rejected with [secret]"
+    assert (entry["event_id"], entry["attempt"], entry["status"]) == ("e1", 2, 400)
+    assert entry["level"] == "info"
+
+
+def test_text_lines_are_masked_too():
+    line = Masked(as_json=False, secrets=[]).format(record("sent to %s", "a@b.example"))
+    assert line.endswith("workers.retry: sent to [email]")

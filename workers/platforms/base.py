@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ..metrics import PLATFORM_CALLS, RATE_LIMIT_WAIT
 from ..ratelimit import SharedRateLimiter
 from . import errors
 
@@ -73,9 +74,10 @@ class PlatformClient:
         request = self._http.build_request(method, path, **kwargs)
         url = str(request.url)
         if self._limiter is not None:
-            self._limiter.acquire()
+            RATE_LIMIT_WAIT.labels(self.platform).observe(self._limiter.acquire())
         with self._mapped_transport_errors(method, url):
             response = self._http.send(request)
+        PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
         if response.status_code == 429 and self._limiter is not None:
             rate = self._limiter.slow_down()
             logger.warning("%s answered 429; shared rate now %.1f/s.", self.platform, rate)
@@ -107,8 +109,10 @@ class PlatformClient:
         try:
             yield
         except httpx.TimeoutException as exc:
+            PLATFORM_CALLS.labels(self.platform, "timeout").inc()
             raise errors.Timeout(f"timed out ({type(exc).__name__})", **context) from exc
         except httpx.TransportError as exc:
+            PLATFORM_CALLS.labels(self.platform, "connection_failed").inc()
             raise errors.ConnectionFailed(f"connection failed: {exc}", **context) from exc
 
     def _raise_for_status(

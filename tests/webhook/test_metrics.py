@@ -1,0 +1,68 @@
+"""``GET /metrics``: counters of what the receiver did, and the backlog read from Redis."""
+
+from __future__ import annotations
+
+import redis
+from prometheus_client.parser import text_string_to_metric_families
+
+from workers.deadletters import DeadLetterQueue
+from workers.ratelimit import platform_limiter
+
+from ..workers.test_deadletters import failed_message, rejected
+from .test_events import AUTH, profile, track
+
+
+def scrape(client) -> dict[tuple, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def events(samples, event_type: str, outcome: str) -> float:
+    key = ("hookrelay_events_total", (("outcome", outcome), ("type", event_type)))
+    return samples.get(key, 0.0)
+
+
+def test_events_are_counted_by_type_and_outcome(client):
+    before = scrape(client)
+    batch = {"events": [track("m1"), track("m2"), profile("m3")]}
+    assert client.post("/v1/events", json=batch, headers=AUTH).status_code == 202
+    assert client.post("/v1/events", json=track("m1"), headers=AUTH).status_code == 202
+    bad = {"events": [track("m4"), {"type": "event", "id": ""}, {"type": "nonsense"}]}
+    assert client.post("/v1/events", json=bad, headers=AUTH).status_code == 422
+    after = scrape(client)
+
+    def delta(event_type, outcome):
+        return events(after, event_type, outcome) - events(before, event_type, outcome)
+
+    assert delta("event", "accepted") == 2
+    assert delta("profile", "accepted") == 1
+    assert delta("event", "duplicate") == 1
+    assert delta("event", "rejected") == 2
+    assert delta("unknown", "rejected") == 1
+
+
+def test_backlog_gauges_read_redis(client, redis_url, settings):
+    client.post("/v1/events", json={"events": [track("q1"), track("q2")]}, headers=AUTH)
+    dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    dlq.add(failed_message("d1"), reason="permanent: 400", error=rejected(), attempts=1)
+    limiter = platform_limiter(redis.Redis.from_url(redis_url), settings, "crm")
+    limiter.slow_down()
+
+    samples = scrape(client)
+    assert samples[("hookrelay_queue_depth", (("queue", "crm"),))] == 2
+    assert samples[("hookrelay_queue_depth", (("queue", "stats.DQ"),))] == 0
+    assert samples[("hookrelay_queue_oldest_age_seconds", (("queue", "crm"),))] >= 0
+    assert samples[("hookrelay_dead_letters", ())] == 1
+    assert samples[("hookrelay_rate_limit_current", (("platform", "crm"),))] == (
+        settings.crm.rate_limit / 2
+    )
+    assert samples[("hookrelay_rate_limit_ceiling", (("platform", "crm"),))] == (
+        settings.crm.rate_limit
+    )
+    assert samples[("hookrelay_backlog_up", ())] == 1

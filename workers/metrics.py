@@ -1,0 +1,225 @@
+"""Prometheus metrics of every hookrelay process, and the directory the processes share.
+
+Counted where they happen, in each process: events and hooks in ``web``; platform
+calls, deliveries, retries, dead letters, rate-limit waits and delivery latency in
+``worker``. prometheus_client's multiprocess mode adds the processes of one group up:
+each writes memory-mapped files under ``PROMETHEUS_MULTIPROC_DIR``, and a scrape reads
+them all. The mode is chosen when prometheus_client is first imported, so the parent
+of a group (``hookrelay web``, ``hookrelay worker``) sets the variable, with
+:func:`workers.metricsdir.prepare_directory`, before it or any child imports this module.
+
+Read from Redis at scrape time instead (:class:`BacklogCollector`, served by ``web``
+only, so a sum over targets does not count them twice): queue depth and the oldest
+message's age per queue, dead letters waiting, and each platform's current shared rate.
+These are one value for the whole deployment, whichever web process is scraped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import prometheus_client
+import redis
+from dramatiq import Message
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from .deadletters import DeadLetterQueue
+from .metricsdir import MULTIPROC_ENV
+from .ratelimit import SharedRateLimiter
+from .routes import NAMESPACE, PROFILE_BUFFER
+from .settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+EVENTS = Counter(
+    "hookrelay_events",
+    "Events posted to /v1/events, by type and outcome (accepted, duplicate, rejected).",
+    ["type", "outcome"],
+)
+HOOKS = Counter(
+    "hookrelay_hooks",
+    "Platform hooks answered, by stage and outcome (allowed, refused, recorded, rejected).",
+    ["stage", "outcome"],
+)
+PLATFORM_CALLS = Counter(
+    "hookrelay_platform_requests",
+    "HTTP calls to platforms, by platform and status (or timeout, connection_failed).",
+    ["platform", "status"],
+)
+DELIVERIES = Counter(
+    "hookrelay_deliveries",
+    "Messages the workers finished, by platform, actor and outcome "
+    "(delivered, retried, dead_lettered).",
+    ["platform", "actor", "outcome"],
+)
+RETRIES = Counter(
+    "hookrelay_retries",
+    "Failed attempts that will be retried, by platform and error class.",
+    ["platform", "error"],
+)
+DEAD_LETTERED = Counter(
+    "hookrelay_dead_lettered",
+    "Messages given up on and stored in the dead-letter queue, by platform.",
+    ["platform"],
+)
+RATE_LIMIT_WAIT = Histogram(
+    "hookrelay_rate_limit_wait_seconds",
+    "How long each platform call waited for its shared rate limit.",
+    ["platform"],
+    buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+DELIVERY_LATENCY = Histogram(
+    "hookrelay_delivery_latency_seconds",
+    "From acceptance (a scheduled fetch: from when it was due) to the platform's success.",
+    ["platform"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400),
+)
+
+
+def process_registry() -> CollectorRegistry:
+    """What this group's processes counted: all of them in multiprocess mode, else this
+    process alone (an app built in-process, as tests do)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return prometheus_client.REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def exposition(*registries: CollectorRegistry) -> bytes:
+    return b"".join(prometheus_client.generate_latest(registry) for registry in registries)
+
+
+def mark_process_dead(pid: int) -> None:
+    """Drop a finished process's live gauges (gunicorn's ``child_exit`` hook)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+def serve() -> None:
+    """A Dramatiq fork (``hookrelay worker`` adds it): serve the worker group's metrics
+    on ``METRICS_PORT`` until stopped. A port that cannot be had is logged, and the
+    workers go on without metrics rather than stop delivering."""
+    port = load_settings().metrics_port
+    app = prometheus_client.make_wsgi_app(process_registry())
+    try:
+        server = make_server("0.0.0.0", port, app, handler_class=_QuietHandler)
+    except OSError as error:
+        logger.error("Cannot serve worker metrics on port %d: %s", port, error)
+        while True:
+            time.sleep(3600)
+    server.serve_forever()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class BacklogCollector:
+    """Gauges read from Redis when scraped (see the module docstring).
+
+    Parameters:
+      client: the Redis holding the broker's queues, the dead letters and the limits.
+      queues: the Dramatiq queue names; each one's delay queue is reported too.
+      limiters: the platforms' shared limiters, whose current rate is reported.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        queues: Iterable[str],
+        limiters: Iterable[SharedRateLimiter],
+    ) -> None:
+        self._client = client
+        self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
+        self._limiters = list(limiters)
+        self._dead_letters = DeadLetterQueue(client)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The gauges, and ``hookrelay_backlog_up`` saying whether Redis answered."""
+        try:
+            families = list(self._families())
+        except redis.RedisError as error:
+            logger.warning("Cannot read the backlog for /metrics: %s", error)
+            families = []
+        yield from families
+        yield GaugeMetricFamily(
+            "hookrelay_backlog_up",
+            "1 if Redis answered this scrape's backlog queries, else 0.",
+            value=1 if families else 0,
+        )
+
+    def registry(self) -> CollectorRegistry:
+        """A registry serving these gauges alone."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return registry
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "hookrelay_queue_depth",
+            "Messages waiting in each queue (a .DQ queue: delayed ones not yet taken by a "
+            "worker; profiles-buffer: profile updates not yet coalesced).",
+            labels=["queue"],
+        )
+        age = GaugeMetricFamily(
+            "hookrelay_queue_oldest_age_seconds",
+            "Age of the oldest message waiting in each queue.",
+            labels=["queue"],
+        )
+        now_ms = time.time() * 1000
+        for queue in self._queues:
+            count, oldest_ms = self._queue_state(queue)
+            depth.add_metric([queue], count)
+            if not queue.endswith(".DQ"):
+                age.add_metric([queue], max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0)
+        depth.add_metric(["profiles-buffer"], self._client.llen(f"{PROFILE_BUFFER}:pending"))
+        yield depth
+        yield age
+        yield GaugeMetricFamily(
+            "hookrelay_dead_letters",
+            "Dead letters waiting to be replayed or purged.",
+            value=self._dead_letters.count(),
+        )
+        rate = GaugeMetricFamily(
+            "hookrelay_rate_limit_current",
+            "Each platform's shared rate in force (requests/s; lowered after a 429).",
+            labels=["platform"],
+        )
+        ceiling = GaugeMetricFamily(
+            "hookrelay_rate_limit_ceiling",
+            "Each platform's configured rate limit (requests/s).",
+            labels=["platform"],
+        )
+        for limiter in self._limiters:
+            rate.add_metric([limiter.name], limiter.current_rate())
+            ceiling.add_metric([limiter.name], limiter.ceiling)
+        yield rate
+        yield ceiling
+
+    def _queue_state(self, queue: str) -> tuple[int, float | None]:
+        """How many messages wait in ``queue``, and the oldest one's timestamp (ms)."""
+        key = f"{NAMESPACE}:{queue}"
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.llen(key)
+            pipe.lindex(key, 0)
+            count, head = pipe.execute()
+        return count, self._timestamp(key, head)
+
+    def _timestamp(self, key: str, message_id: bytes | None) -> float | None:
+        if message_id is None:
+            return None
+        data = self._client.hget(f"{key}.msgs", message_id)
+        if data is None:
+            return None
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return Message.decode(data).message_timestamp
+        return None
