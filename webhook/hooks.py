@@ -29,10 +29,11 @@ def hook(platform: str):
     body = request.get_json(silent=True) if request.content_length else {}
     if not isinstance(body, dict):
         return {"errors": {"_body": ["The body must be a JSON object (or empty)."]}}, 422
+    given = {**request.args.to_dict(), **body}
     try:
-        params = HOOK.load({**request.args.to_dict(), **body})
+        params = HOOK.load(given)
     except ValidationError as error:
-        stage = request.args.get("stage", body.get("stage"))
+        stage = given.get("stage")
         HOOKS.labels(stage if stage in STAGES else "unknown", "rejected").inc()
         return {"errors": error.messages}, 422
     if params["stage"] == "post":

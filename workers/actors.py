@@ -20,7 +20,7 @@ from schemas.crm import event_post
 from .campaigns import CampaignStarter, StartInProgress
 from .platforms.crm import CrmClient
 from .platforms.errors import PermanentError, PlatformError
-from .routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES
+from .routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES, source_platform
 from .stats import StatsFetcher
 from .store import Campaign
 
@@ -77,7 +77,7 @@ def register(broker: dramatiq.Broker, services: Services) -> dict[str, dramatiq.
         if polls >= POLL_LIMIT:
             raise NeverReady(
                 f"still not ready after {polls} polls",
-                platform=source.split(".")[0],
+                platform=source_platform(source),
                 method="fetch",
                 url=source,
             )

@@ -1,4 +1,4 @@
-"""Prometheus metrics of every hookrelay process, and the directory the processes share.
+"""Prometheus metrics of every hookrelay process, and the backlog gauges read from Redis.
 
 Counted where they happen, in each process: events and hooks in ``web``; platform
 calls, deliveries, retries, dead letters, rate-limit waits and delivery latency in
@@ -177,10 +177,13 @@ class BacklogCollector:
         )
         now_ms = time.time() * 1000
         for queue in self._queues:
-            count, oldest_ms = self._queue_state(queue)
+            key = f"{NAMESPACE}:{queue}"
+            if queue.endswith(".DQ"):
+                depth.add_metric([queue], self._client.llen(key))
+                continue
+            count, oldest_ms = self._queue_state(key)
             depth.add_metric([queue], count)
-            if not queue.endswith(".DQ"):
-                age.add_metric([queue], max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0)
+            age.add_metric([queue], max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0)
         depth.add_metric(["profiles-buffer"], self._client.llen(f"{PROFILE_BUFFER}:pending"))
         yield depth
         yield age
@@ -205,9 +208,9 @@ class BacklogCollector:
         yield rate
         yield ceiling
 
-    def _queue_state(self, queue: str) -> tuple[int, float | None]:
-        """How many messages wait in ``queue``, and the oldest one's timestamp (ms)."""
-        key = f"{NAMESPACE}:{queue}"
+    def _queue_state(self, key: str) -> tuple[int, float | None]:
+        """How many messages wait in the queue at ``key``, and the oldest one's timestamp
+        (ms)."""
         with self._client.pipeline(transaction=False) as pipe:
             pipe.llen(key)
             pipe.lindex(key, 0)

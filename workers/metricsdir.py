@@ -26,11 +26,11 @@ def prepare_directory(base: Path, group: str) -> Path:
         pid = stale.name.rpartition("-")[2]
         if not pid.isdigit() or not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    directory = base / f"{group}-{os.getpid()}"
+    directory = (base / f"{group}-{os.getpid()}").resolve()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir()
-    os.environ[MULTIPROC_ENV] = str(directory.resolve())
-    return directory.resolve()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
 
 
 def _alive(pid: int) -> bool:

@@ -44,11 +44,16 @@ QUEUES = tuple(
 )
 
 
+def source_platform(source: str) -> str:
+    """A statistics source names its platform first: ``pushwoosh.totals`` → ``pushwoosh``."""
+    return source.split(".")[0]
+
+
 def platform_of(actor_name: str, args: tuple | list) -> str:
-    """The platform a message's actor calls: a statistics source names its own
-    (``pushwoosh.totals`` → ``pushwoosh``); every other actor calls ``crm``."""
+    """The platform a message's actor calls: a statistics fetch, its source's; every
+    other actor calls ``crm``."""
     if actor_name == FETCH_STATS.actor_name and len(args) > 1:
-        return str(args[1]).split(".")[0]
+        return source_platform(str(args[1]))
     return "crm"
 
 

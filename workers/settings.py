@@ -96,7 +96,7 @@ class Settings:
     worker: WorkerConfig
     log_format: str = "auto"
     #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
-    log_level: int = 20
+    log_level: int = logging.INFO
     metrics_port: int = 9191
 
     def secrets(self) -> tuple[str, ...]:
