@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from werkzeug.serving import make_server
 
 from workers.embedded_redis import EmbeddedRedis
 
@@ -34,6 +36,19 @@ def temporary_redis(prefix: str = "hr-redis-") -> Iterator[EmbeddedRedis]:
     finally:
         server.kill()
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve a WSGI app over real HTTP on loopback from a thread; yield its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 def free_port() -> int:

@@ -6,13 +6,14 @@ HMAC-SHA256(secret, ``"<t>." + raw body``). Comparisons run in constant time.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 
 from flask import request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
+
+from workers.signing import sign
 
 from . import services
 
@@ -33,12 +34,6 @@ def check_bearer(authorization: str | None, keys: tuple[str, ...]) -> None:
     matches = [hmac.compare_digest(token, key.encode()) for key in keys]
     if scheme.lower() != "bearer" or not token or not any(matches):
         raise _unauthorized("Missing or unknown API key (Authorization: Bearer <key>).")
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The header value a client sends; used by tests, the CLI and the benchmark."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={digest.hexdigest()}"
 
 
 def check_signature(

@@ -10,15 +10,17 @@ from datetime import UTC, datetime
 
 import click
 
-from schemas.events import CAMPAIGN_KINDS, STARTABLE_PLATFORMS
+from schemas.events import CAMPAIGN_KINDS, MAX_BATCH, STARTABLE_PLATFORMS
 
 from . import devstack
 from .broker import redis_client
 from .deadletters import DeadLetterQueue
+from .doctor import FAIL, OK, WARN, diagnose
 from .metricsdir import prepare_directory
 from .platforms.crm import CrmClient
 from .platforms.errors import PlatformError
 from .ratelimit import platform_limiter
+from .sender import Sender, SendError, Tally, batches, read_events, sample_events
 from .settings import VAR_DIR, ConfigError, Settings, load_settings
 from .store import Store
 
@@ -79,6 +81,76 @@ def worker(processes: int, threads: int) -> None:
     if settings.log_level <= logging.DEBUG:
         argv.append("--verbose")
     os.execv(sys.executable, argv)
+
+
+@main.command()
+def doctor() -> None:
+    """Check the configuration, Redis, the store and each platform's credentials (one
+    harmless read each); exit 1 if anything must be fixed."""
+    failures = 0
+    for finding in diagnose():
+        colour = {OK: "green", WARN: "yellow", FAIL: "red"}[finding.level]
+        level = click.style(f"{finding.level:<4}", fg=colour)
+        click.echo(f"{level}  {finding.subject:<13}  {finding.text}")
+        failures += finding.level == FAIL
+    if failures:
+        click.echo(f"{failures} problem(s) to fix.")
+        sys.exit(1)
+    click.echo("All set.")
+
+
+@main.command()
+@click.argument("file", type=click.File("r"), required=False)
+@click.option(
+    "--url",
+    envvar="HOOKRELAY_URL",
+    help="The receiver (env HOOKRELAY_URL). Default: http://127.0.0.1:$PORT.",
+)
+@click.option("--key", help="API key. Default: the first of HOOKRELAY_API_KEYS, or make run's.")
+@click.option(
+    "--batch", default=500, show_default=True, type=click.IntRange(1, MAX_BATCH), help="Per post."
+)
+def send(file, url: str | None, key: str | None, batch: int) -> None:
+    """Post events to the receiver: those in FILE (a JSON array, {"events": [...]}, or one
+    event per line; - for stdin) with a progress bar, or a sample profile and event.
+
+    Busy answers (429, 503) and network errors are retried with the same event ids, so
+    nothing is accepted twice. Exits 1 if any event was refused.
+    """
+    settings = _settings()
+    key = key or (settings.api_keys[0] if settings.api_keys else _dev_key())
+    try:
+        events = read_events(file) if file else sample_events()
+    except ValueError as error:
+        raise click.ClickException(f"{file.name} is neither JSON nor JSON lines: {error}") from None
+    sender = Sender(
+        url or f"http://127.0.0.1:{settings.port}", key, signing_secret=settings.signing_secret
+    )
+    tally = Tally()
+    try:
+        with click.progressbar(length=len(events), label="sending", hidden=not file) as bar:
+            for chunk, body in batches(events, batch):
+                sender.post(chunk, body, tally)
+                bar.update(len(chunk))
+    except SendError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        sender.close()
+    for problem in tally.problems:
+        click.echo(problem, err=True)
+    click.echo(
+        f"{len(events)} event(s): {tally.accepted} accepted, {tally.duplicates} duplicate(s), "
+        f"{tally.rejected} refused"
+    )
+    if tally.rejected:
+        sys.exit(1)
+
+
+def _dev_key() -> str:
+    path = devstack.dev_key_path(VAR_DIR)
+    if not path.exists():
+        raise click.ClickException("no API key: give --key or set HOOKRELAY_API_KEYS")
+    return path.read_text().strip()
 
 
 @main.group()

@@ -35,9 +35,13 @@ PLATFORM_URL_VARIABLES = {
 READY_TIMEOUT_S = 60
 
 
+def dev_key_path(var_dir: Path) -> Path:
+    return var_dir / "dev-api-key"
+
+
 def dev_api_key(var_dir: Path) -> str:
     """The development key, made once and kept in ``var/dev-api-key``."""
-    path = var_dir / "dev-api-key"
+    path = dev_key_path(var_dir)
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(24) + "\n")

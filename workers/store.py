@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -160,8 +162,7 @@ class Store:
         PostgreSQL, a lock file beside a SQLite database), so the first upgrades and
         the others find nothing to do.
         """
-        config = Config()
-        config.set_main_option("script_location", str(files(__package__) / "migrations"))
+        config = _alembic_config()
         with self._migration_lock(), self.engine.begin() as connection:
             if self.engine.dialect.name == "postgresql":
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
@@ -179,6 +180,12 @@ class Store:
         with open(path.with_name(path.name + ".migrate-lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+    def schema_revisions(self) -> tuple[str | None, str]:
+        """(the database's schema revision or ``None``, the newest one this code knows)."""
+        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision(), head
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -370,6 +377,12 @@ def migrated_store(url: str) -> Store:
         problem = str(error).splitlines()[0]
         raise ConfigError("DATABASE_URL", f"cannot prepare the store: {problem}") from None
     return store
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(files(__package__) / "migrations"))
+    return config
 
 
 def row_key(row: dict[str, Any]) -> str:

@@ -70,3 +70,19 @@ def test_campaign_actions_call_the_platform_and_say_how_it_went(redis_url, clean
     listing = campaign("list")
     assert "crm       12  ab    started" in listing.output
     assert CliRunner().invoke(main, ["stats", "crm", "99"], env=env).exit_code == 1
+
+
+def every_command(group, path=()):
+    for name, command in group.commands.items():
+        yield (*path, name)
+        if hasattr(command, "commands"):
+            yield from every_command(command, (*path, name))
+
+
+def test_every_command_has_help():
+    for path in [(), *every_command(main)]:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Usage: " in result.output and "Show this message and exit." in result.output
+        summary = result.output.split("\n\n")[1].strip()
+        assert summary and not summary.startswith("Options:"), f"{path} has no description"

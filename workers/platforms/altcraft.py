@@ -14,6 +14,10 @@ from . import errors
 from .base import PlatformClient
 
 PATHS = {"history": "/api/v1.1/subscribers/history_get"}
+PROBE_EMAIL = "doctor@hookrelay.invalid"
+#: ``error`` codes that mean the token was refused (the documentation lists none; these
+#: are the HTTP codes for it, which the sandbox uses).
+AUTH_ERRORS = (401, 403)
 
 
 class AltcraftClient(PlatformClient):
@@ -37,9 +41,15 @@ class AltcraftClient(PlatformClient):
         }
         return self.request("POST", PATHS["history"], json=body, expect=(200,))["data"]
 
+    def probe(self) -> None:
+        """A harmless authenticated read (the history of an address that cannot exist),
+        for ``doctor``; an answer that the profile is unknown still proves the token."""
+        self.history(matching="email", email=PROBE_EMAIL)
+
     def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
         if not isinstance(body, dict) or "error" not in body:
             return errors.Rejected, "answer has no 'error' field"
         if body["error"] != 0:
-            return errors.Rejected, f"error {body['error']}: {body.get('error_text', '')}"
+            error_class = errors.Unauthorized if body["error"] in AUTH_ERRORS else errors.Rejected
+            return error_class, f"error {body['error']}: {body.get('error_text', '')}"
         return None

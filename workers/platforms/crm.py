@@ -7,6 +7,7 @@ deployment can change them.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
@@ -64,3 +65,7 @@ class CrmClient(PlatformClient):
         the answer's ``metadata.ready`` may be false, and ``result`` holds at most 100
         rows, the last being the totals."""
         return self.request("GET", PATHS["report"], params=params, expect=(200,)) or {}
+
+    def probe(self) -> None:
+        """A harmless authenticated read (a one-day report of campaign 0), for ``doctor``."""
+        self.report([("fields", "date"), ("post", "S_0"), ("date", date.today().isoformat())])

@@ -1,0 +1,97 @@
+"""``hookrelay doctor`` against a real Redis, a real store and the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from workers.cli import main
+from workers.store import Store
+
+from ..support import API_KEY
+
+
+@pytest.fixture
+def healthy_env(redis_url, clean_sandbox, tmp_path) -> dict[str, str]:
+    database_url = f"sqlite:///{tmp_path / 'stats.db'}"
+    Store(database_url).migrate()
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "HOOKRELAY_API_KEYS": API_KEY,
+        "HOOKRELAY_HOOK_USER": "platform",
+        "HOOKRELAY_HOOK_PASSWORD": "hook-secret",
+        **clean_sandbox.platform_env(),
+    }
+
+
+def doctor(env: dict[str, str]):
+    return CliRunner().invoke(main, ["doctor"], env=env)
+
+
+def lines(output: str, level: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(level)]
+
+
+def test_a_healthy_deployment_passes_with_one_harmless_read_per_platform(
+    healthy_env, clean_sandbox
+):
+    result = doctor(healthy_env)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("All set.\n")
+    accepted = [line.split()[1] for line in lines(result.output, "ok") if "credentials" in line]
+    assert accepted == ["crm", "pushwoosh", "altcraft"]
+    assert f"answers at {healthy_env['REDIS_URL']}" in result.output
+    assert [call["route"] for call in clean_sandbox.received()] == [
+        "crm.reports",
+        "pushwoosh.messages",
+        "altcraft.history",
+    ]
+
+
+def test_wrong_credentials_name_the_variables_to_check(healthy_env):
+    wrong = {"CRM_SECRET": "nope", "PUSHWOOSH_API_TOKEN": "nope", "ALTCRAFT_TOKEN": "nope"}
+    result = doctor({**healthy_env, **wrong})
+    assert result.exit_code == 1
+    failures = lines(result.output, "fail")
+    assert [line.split()[1] for line in failures] == ["crm", "pushwoosh", "altcraft"]
+    assert "credentials refused (401): check CRM_LOGIN/CRM_SECRET" in failures[0]
+    assert "check PUSHWOOSH_API_TOKEN" in failures[1]
+    assert "check ALTCRAFT_TOKEN" in failures[2]
+    assert result.output.endswith("3 problem(s) to fix.\n")
+
+
+def test_unreachable_redis_and_store_and_a_wrong_base_url(healthy_env, clean_sandbox):
+    result = doctor(
+        {
+            **healthy_env,
+            "REDIS_URL": "redis://:pw@127.0.0.1:1/0",
+            "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "CRM_BASE_URL": f"{clean_sandbox.url}/nothing-here",
+        }
+    )
+    assert result.exit_code == 1
+    failures = "\n".join(lines(result.output, "fail"))
+    assert "cannot reach redis://:***@127.0.0.1:1/0" in failures
+    assert "pw@" not in result.output
+    assert "store          cannot open postgresql://nobody@127.0.0.1:1/none" in failures
+    assert "crm            no such path: check CRM_BASE_URL" in failures
+    assert "credentials accepted" in result.output, "the other platforms are still checked"
+
+
+def test_an_old_schema_and_missing_hook_credentials_are_warnings(healthy_env, tmp_path):
+    env = {**healthy_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}"}
+    del env["HOOKRELAY_HOOK_PASSWORD"]
+    with Store(env["DATABASE_URL"]).engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE placeholder (id INTEGER)")
+    result = doctor(env)
+    assert result.exit_code == 0, result.output
+    warnings = "\n".join(lines(result.output, "warn"))
+    assert "schema revision none, newest 0001" in warnings
+    assert "platform hooks get 401" in warnings
+
+
+def test_a_bad_setting_is_the_only_finding():
+    result = doctor({"REDIS_URL": "localhost"})
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("fail  configuration  REDIS_URL: expected")
