@@ -32,6 +32,8 @@ PLATFORMS = ("crm", "pushwoosh", "altcraft")
 CAMPAIGN_KINDS = ("mailing", "ab", "automated")
 #: Platforms whose campaigns hookrelay can start (the others only report statistics).
 STARTABLE_PLATFORMS = ("crm",)
+#: Campaign ids are stored as 64-bit integers.
+MAX_CAMPAIGN_ID = 2**63 - 1
 
 
 class BatchValidationError(Exception):
@@ -72,7 +74,9 @@ class CampaignSchema(Schema):
         ),
     )
     kind = ma.fields.String(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
-    id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    id = ma.fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID)
+    )
     pushwoosh_message_code = ma.fields.String(validate=validate.Length(min=1, max=128))
 
 
@@ -92,7 +96,13 @@ class _EventSchema(Schema):
         return data
 
 
+def _type(name: str) -> ma.fields.String:
+    """A subclass's ``type``: its own name only (so the OpenAPI document says so)."""
+    return ma.fields.String(required=True, validate=validate.OneOf((name,)))
+
+
 class ProfileEventSchema(_EventSchema):
+    type = _type("profile")
     user = ma.fields.Nested(UserSchema, required=True)
     #: True puts every identifier of ``user`` on the suppression list.
     unsubscribe = ma.fields.Boolean(truthy={True}, falsy={False})
@@ -100,12 +110,14 @@ class ProfileEventSchema(_EventSchema):
 
 
 class TrackEventSchema(_EventSchema):
+    type = _type("event")
     user = ma.fields.Nested(UserSchema, required=True)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=256))
     payload = ma.fields.Dict(keys=ma.fields.String())
 
 
 class CampaignStartEventSchema(_EventSchema):
+    type = _type("campaign_start")
     campaign = ma.fields.Nested(CampaignSchema, required=True)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, validate, validates_schema
 
-from .events import CAMPAIGN_KINDS, IDENTIFIERS
+from .events import CAMPAIGN_KINDS, IDENTIFIERS, MAX_CAMPAIGN_ID
 
 STAGES = ("pre", "post")
 
@@ -33,7 +33,7 @@ class HookSchema(_Recipient):
         unknown = EXCLUDE
 
     stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
-    campaign_id = ma.fields.Integer(validate=validate.Range(min=1))
+    campaign_id = ma.fields.Integer(validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID))
     message_id = ma.fields.String(validate=validate.Length(min=1, max=128))
     #: The campaign's kind, which its report filter needs; the platform's hook does not
     #: say, so put it in the hook_url_template of A/B and automated campaigns.

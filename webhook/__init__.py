@@ -21,7 +21,7 @@ from workers.routes import QUEUES
 from workers.settings import Settings, load_settings
 from workers.store import Store
 
-from . import campaigns, dlq, errors, events, health, hooks, metrics, suppressions
+from . import campaigns, dlq, errors, events, health, hooks, metrics, openapi, suppressions
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         client, schedule_s=settings.followup_schedule, time_scale=settings.followup_time_scale
     )
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = Services(
         settings,
@@ -61,4 +61,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(suppressions.bp)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)
     return app

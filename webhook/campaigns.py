@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from werkzeug.exceptions import NotFound
 
-from schemas.events import CAMPAIGN_KINDS, STARTABLE_PLATFORMS
+from schemas.events import CAMPAIGN_KINDS, MAX_CAMPAIGN_ID, STARTABLE_PLATFORMS
 from workers.platforms.crm import CAMPAIGN_ACTIONS
 from workers.routes import CAMPAIGN_ACTION
 
@@ -18,7 +18,11 @@ bp.before_request(auth.require_api_key)
 ACTIONS = tuple(action for action in CAMPAIGN_ACTIONS if action != "start")
 
 
-@bp.get("/<platform>/<int:campaign_id>/stats")
+#: A campaign id in a path: beyond what the store holds is no such campaign (404).
+CAMPAIGN_ID = f"<int(max={MAX_CAMPAIGN_ID}):campaign_id>"
+
+
+@bp.get(f"/<platform>/{CAMPAIGN_ID}/stats")
 def stats(platform: str, campaign_id: int):
     summary = services.current().store.summary(platform, campaign_id)
     if summary is None:
@@ -26,7 +30,7 @@ def stats(platform: str, campaign_id: int):
     return summary
 
 
-@bp.post("/<platform>/<int:campaign_id>/<action>")
+@bp.post(f"/<platform>/{CAMPAIGN_ID}/<action>")
 def act(platform: str, campaign_id: int, action: str):
     if platform not in STARTABLE_PLATFORMS:
         raise NotFound(f"Campaign actions exist for: {', '.join(STARTABLE_PLATFORMS)}.")

@@ -204,8 +204,13 @@ def test_altcraft_error_in_a_200_is_a_failure(clean_sandbox):
     config = AltcraftConfig(
         base_url=f"{clean_sandbox.url}/altcraft", token="wrong", list_id=1, rate_limit=50
     )
-    with pytest.raises(errors.Rejected):
+    with pytest.raises(errors.Unauthorized):
         AltcraftClient(config).history(matching="email", email="a@example.com")
+    right = AltcraftConfig(
+        base_url=config.base_url, token="sandbox-secret", list_id=1, rate_limit=50
+    )
+    with pytest.raises(errors.Rejected, match="not identified"):
+        AltcraftClient(right).history(matching="email")
 
 
 def test_tag_stats_csv_is_parsed():

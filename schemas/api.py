@@ -1,0 +1,146 @@
+"""What the receiver's API answers: the one place each answer's shape is defined.
+
+The views build these answers as plain dicts; the OpenAPI document (``/openapi.json``)
+is generated from these schemas, and the API tests check live answers against it.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import Schema, validate
+
+from .events import CAMPAIGN_KINDS, PLATFORMS
+
+_Str = ma.fields.String
+_Int = ma.fields.Integer
+
+
+class ErrorSchema(Schema):
+    """Any refusal other than a validation error (400, 401, 404, 413, 415, 503)."""
+
+    error = _Str(required=True, metadata={"example": "unauthorized"})
+    message = _Str(required=True)
+
+
+class ValidationErrorsSchema(Schema):
+    """422: ``errors`` maps each bad event's index (or ``_schema``, or a field) to its
+    field errors, e.g. ``{"0": {"user": {"email": ["Not a valid email address."]}}}``."""
+
+    errors = ma.fields.Dict(required=True)
+
+
+class AcceptedSchema(Schema):
+    accepted = _Int(required=True, metadata={"description": "New events, durably enqueued."})
+    duplicates = _Int(
+        required=True, metadata={"description": "Ids seen in the last 24 h, not enqueued again."}
+    )
+
+
+class HookDecisionSchema(Schema):
+    """A pre-send hook's answer."""
+
+    allow = ma.fields.Boolean(required=True)
+    reason = _Str(metadata={"description": "Why not (suppressed, frequency cap)."})
+
+
+class HookRecordedSchema(Schema):
+    """A post-send hook's answer."""
+
+    recorded = ma.fields.Boolean(required=True)
+    sends = _Int(required=True, metadata={"description": "The campaign's sends so far."})
+
+
+class SuppressionCreatedSchema(Schema):
+    id = _Str(required=True, metadata={"example": "email:a@example.com"})
+
+
+class SuppressionEntrySchema(Schema):
+    id = _Str(required=True)
+    reason = _Str(required=True)
+    at = ma.fields.Float(required=True, metadata={"description": "Unix seconds."})
+
+
+class SuppressionListSchema(Schema):
+    count = _Int(required=True)
+    suppressions = ma.fields.List(ma.fields.Nested(SuppressionEntrySchema), required=True)
+
+
+class DeadLetterSummarySchema(Schema):
+    id = _Str(required=True)
+    actor = _Str(required=True)
+    queue = _Str(required=True)
+    event_id = _Str(required=True, allow_none=True)
+    reason = _Str(required=True)
+    error = ma.fields.Dict(required=True, metadata={"description": "Status, URL, answer."})
+    attempts = _Int(required=True)
+    failed_at = ma.fields.Float(required=True, metadata={"description": "Unix seconds."})
+
+
+class DeadLetterSchema(DeadLetterSummarySchema):
+    message = ma.fields.Dict(required=True, metadata={"description": "The Dramatiq message."})
+
+
+class DeadLetterListSchema(Schema):
+    count = _Int(required=True)
+    letters = ma.fields.List(ma.fields.Nested(DeadLetterSummarySchema), required=True)
+
+
+class ReplayedSchema(Schema):
+    replayed = _Int(required=True)
+
+
+class PurgedSchema(Schema):
+    purged = _Int(required=True)
+
+
+class CampaignRunSchema(Schema):
+    platform = _Str(required=True, validate=validate.OneOf(PLATFORMS))
+    id = _Int(required=True)
+    kind = _Str(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
+    pushwoosh_message_code = _Str(required=True, allow_none=True)
+    state = _Str(required=True)
+    created_at = _Str(required=True)
+    started_at = _Str(required=True, allow_none=True)
+
+
+class CampaignStatsSchema(Schema):
+    campaign = ma.fields.Nested(CampaignRunSchema, required=True)
+    fetched_at = _Str(required=True, allow_none=True)
+    totals = ma.fields.Dict(
+        required=True, metadata={"description": "totals[source][subject][metric] = value"}
+    )
+    series = ma.fields.Dict(
+        required=True,
+        metadata={"description": "series[source][subject][metric] = [[interval, value], …]"},
+    )
+    log_rows = ma.fields.Dict(
+        keys=_Str(), values=_Int(), required=True, metadata={"description": "Raw rows kept."}
+    )
+
+
+class CampaignActionTargetSchema(Schema):
+    platform = _Str(required=True)
+    id = _Int(required=True)
+    kind = _Str(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
+
+
+class CampaignActionSchema(Schema):
+    """The optional body of a campaign action: the kind, when it was not started here."""
+
+    kind = _Str(validate=validate.OneOf(CAMPAIGN_KINDS))
+
+
+class CampaignActionQueuedSchema(Schema):
+    queued = _Str(required=True)
+    campaign = ma.fields.Nested(CampaignActionTargetSchema, required=True)
+    message_id = _Str(required=True)
+
+
+class HealthSchema(Schema):
+    status = _Str(required=True, validate=validate.OneOf(("ok",)))
+
+
+class ReadySchema(Schema):
+    status = _Str(required=True, validate=validate.OneOf(("ok", "unavailable")))
+    redis = _Str(required=True)
+    store = _Str(required=True)
