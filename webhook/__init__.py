@@ -20,8 +20,9 @@ from workers.ratelimit import platform_limiter
 from workers.routes import QUEUES
 from workers.settings import Settings, load_settings
 from workers.store import Store
+from workers.throughput import DeliveryRate
 
-from . import campaigns, dlq, errors, events, health, hooks, metrics, openapi, suppressions
+from . import campaigns, dlq, errors, events, health, hooks, metrics, openapi, status, suppressions
 from .services import EXTENSION, Services
 
 #: Largest accepted body (DESIGN.md: 5 MiB).
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             client,
             queues=QUEUES,
             limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
-        ).registry(),
+        ),
+        DeliveryRate(client),
     )
     errors.register(app)
     app.register_blueprint(events.bp)
@@ -62,4 +64,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(status.bp)
     return app

@@ -26,14 +26,33 @@ def require_api_key() -> None:
     check_bearer(request.headers.get("Authorization"), services.current().settings.api_keys)
 
 
+def require_api_key_from_browser() -> None:
+    """Like :func:`require_api_key`, but a browser may also give the key as the password
+    of Basic auth (any user name), and is asked for it with a Basic challenge."""
+    given = request.authorization
+    keys = services.current().settings.api_keys
+    if given is not None and given.type == "basic" and _known_key(given.password or "", keys):
+        return
+    if given is not None and given.type == "bearer":
+        check_bearer(request.headers.get("Authorization"), keys)
+        return
+    challenge = WWWAuthenticate("basic", {"realm": "hookrelay status (password: an API key)"})
+    raise Unauthorized(
+        "An API key is needed (Basic auth password, or Bearer).", www_authenticate=challenge
+    )
+
+
 def check_bearer(authorization: str | None, keys: tuple[str, ...]) -> None:
     """Raise 401 unless the header is ``Bearer <one of keys>``."""
     scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip().encode()
-    # Compare against every key so timing does not tell which one nearly matched.
-    matches = [hmac.compare_digest(token, key.encode()) for key in keys]
-    if scheme.lower() != "bearer" or not token or not any(matches):
+    if scheme.lower() != "bearer" or not _known_key(token.strip(), keys):
         raise _unauthorized("Missing or unknown API key (Authorization: Bearer <key>).")
+
+
+def _known_key(token: str, keys: tuple[str, ...]) -> bool:
+    # Compare against every key so timing does not tell which one nearly matched.
+    matches = [hmac.compare_digest(token.encode(), key.encode()) for key in keys]
+    return bool(token) and any(matches)
 
 
 def check_signature(

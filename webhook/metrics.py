@@ -16,5 +16,5 @@ bp = Blueprint("metrics", __name__)
 
 @bp.get("/metrics")
 def scrape():
-    body = metrics.exposition(metrics.process_registry(), services.current().backlog)
+    body = metrics.exposition(metrics.process_registry(), services.current().backlog.registry())
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -257,6 +257,23 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         }
     },
+    "/status": {
+        "get": {
+            "summary": "The status page (HTML): queues, deliveries, rate limits, dead letters",
+            "description": "A browser gives the API key as the Basic auth password.",
+            "security": [*BEARER, {"statusAuth": []}],
+            "parameters": [
+                _query("refresh", {"type": "integer", "minimum": 1}, "Seconds between reloads.")
+            ],
+            "responses": {
+                200: {
+                    "description": "The page; it reloads itself.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                **_errors(401, 503),
+            },
+        }
+    },
     "/healthz": {
         "get": {
             "summary": "The process is up",
@@ -298,13 +315,28 @@ def build_spec() -> dict[str, Any]:
     )
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("hookAuth", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("statusAuth", {"type": "http", "scheme": "basic"})
     for name, schema in EVENT_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
     spec.components.schema("HookRecorded", schema=api.HookRecordedSchema)
     for path, operations in OPERATIONS.items():
-        spec.path(path=path, operations=operations)
+        spec.path(path=path, operations=with_server_refusals(operations))
     return spec.to_dict()
+
+
+def with_server_refusals(operations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add what gunicorn answers, as HTML, before a request reaches the app: 400 for a
+    malformed request line or header, 414 for a request line over 4,094 bytes."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    done = {}
+    for method, operation in operations.items():
+        responses = dict(operation["responses"])
+        bad = responses.get(400, {"description": "Malformed request (gunicorn)."})
+        responses[400] = {**bad, "content": {**bad.get("content", {}), **html}}
+        responses[414] = {"description": "Request line too long (gunicorn).", "content": html}
+        done[method] = {**operation, "responses": responses}
+    return done
 
 
 @bp.get("/openapi.json")

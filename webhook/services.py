@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import redis
 from flask import current_app
-from prometheus_client import CollectorRegistry
 
 from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
 from workers.followup import SendLog
 from workers.gate import SendGate
+from workers.metrics import BacklogCollector
 from workers.settings import Settings
 from workers.store import Store
+from workers.throughput import DeliveryRate
 
 EXTENSION = "hookrelay"
 
@@ -27,8 +28,9 @@ class Services:
     gate: SendGate
     sends: SendLog
     store: Store
-    #: The backlog gauges ``/metrics`` serves (workers/metrics.py).
-    backlog: CollectorRegistry
+    #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics.py).
+    backlog: BacklogCollector
+    throughput: DeliveryRate
 
 
 def current() -> Services:

@@ -34,6 +34,7 @@ from .profiles import ProfileBuffer, ProfileFlusher
 from .retry import DeliveryPolicy, RetryPolicy
 from .routes import NAMESPACE
 from .settings import Settings
+from .throughput import DeliveryRate
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def build_broker(settings: Settings) -> SweepingRedisBroker:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        DeliveryPolicy(policy, DeadLetterQueue(client)),
+        DeliveryPolicy(policy, DeadLetterQueue(client), DeliveryRate(client)),
         Sweeper(interval_s=worker.sweep_interval_s),
         ProfileFlusher(
             ProfileBuffer(

@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import prometheus_client
@@ -122,6 +123,22 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes are not worth a log line each."""
 
 
+@dataclass(frozen=True)
+class QueueReading:
+    name: str
+    depth: int
+    #: Seconds; ``None`` where there is no age to tell (delayed queues, the buffer).
+    oldest_age_s: float | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    queues: list[QueueReading]
+    dead_letters: int
+    #: platform → (current shared rate, configured ceiling), requests/s.
+    rates: dict[str, tuple[float, float]]
+
+
 class BacklogCollector:
     """Gauges read from Redis when scraped (see the module docstring).
 
@@ -163,7 +180,31 @@ class BacklogCollector:
         registry.register(self)
         return registry
 
+    def read(self) -> Backlog:
+        """The backlog now (raises :class:`redis.RedisError` if Redis does not answer)."""
+        now_ms = time.time() * 1000
+        queues = []
+        for queue in self._queues:
+            key = f"{NAMESPACE}:{queue}"
+            if queue.endswith(".DQ"):
+                queues.append(QueueReading(queue, self._client.llen(key), None))
+                continue
+            count, oldest_ms = self._queue_state(key)
+            age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
+            queues.append(QueueReading(queue, count, age_s))
+        pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
+        queues.append(QueueReading("profiles-buffer", pending, None))
+        return Backlog(
+            queues=queues,
+            dead_letters=self._dead_letters.count(),
+            rates={
+                limiter.name: (limiter.current_rate(), limiter.ceiling)
+                for limiter in self._limiters
+            },
+        )
+
     def _families(self) -> Iterator[GaugeMetricFamily]:
+        backlog = self.read()
         depth = GaugeMetricFamily(
             "hookrelay_queue_depth",
             "Messages waiting in each queue (a .DQ queue: delayed ones not yet taken by a "
@@ -175,22 +216,16 @@ class BacklogCollector:
             "Age of the oldest message waiting in each queue.",
             labels=["queue"],
         )
-        now_ms = time.time() * 1000
-        for queue in self._queues:
-            key = f"{NAMESPACE}:{queue}"
-            if queue.endswith(".DQ"):
-                depth.add_metric([queue], self._client.llen(key))
-                continue
-            count, oldest_ms = self._queue_state(key)
-            depth.add_metric([queue], count)
-            age.add_metric([queue], max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0)
-        depth.add_metric(["profiles-buffer"], self._client.llen(f"{PROFILE_BUFFER}:pending"))
+        for queue in backlog.queues:
+            depth.add_metric([queue.name], queue.depth)
+            if queue.oldest_age_s is not None:
+                age.add_metric([queue.name], queue.oldest_age_s)
         yield depth
         yield age
         yield GaugeMetricFamily(
             "hookrelay_dead_letters",
             "Dead letters waiting to be replayed or purged.",
-            value=self._dead_letters.count(),
+            value=backlog.dead_letters,
         )
         rate = GaugeMetricFamily(
             "hookrelay_rate_limit_current",
@@ -202,9 +237,9 @@ class BacklogCollector:
             "Each platform's configured rate limit (requests/s).",
             labels=["platform"],
         )
-        for limiter in self._limiters:
-            rate.add_metric([limiter.name], limiter.current_rate())
-            ceiling.add_metric([limiter.name], limiter.ceiling)
+        for platform, (current, configured) in backlog.rates.items():
+            rate.add_metric([platform], current)
+            ceiling.add_metric([platform], configured)
         yield rate
         yield ceiling
 

@@ -1,0 +1,145 @@
+"""``/status`` in headless Chromium: the numbers it shows are the API's and /metrics'.
+
+Needs Debian's chromium and chromium-driver (``make test`` installs them where it can);
+skipped, saying so, where they are absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+import pytest
+
+from ..support import API_KEY, free_port, wait_for
+from .stack import running_stack
+from .test_operations import samples, total
+
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMEDRIVER is None or shutil.which("chromium") is None,
+    reason="headless Chromium not installed (apt-get install chromium chromium-driver)",
+)
+EVENTS = 12
+
+
+def track(seq: int) -> dict:
+    return {
+        "id": f"status-{seq}",
+        "type": "event",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "user": {"uid": f"status-u{seq}"},
+        "name": "purchase",
+    }
+
+
+def campaign_start(campaign_id: int) -> dict:
+    return {
+        "id": f"start-{campaign_id}",
+        "type": "campaign_start",
+        "timestamp": "2026-11-23T10:00:00Z",
+        "campaign": {"platform": "crm", "kind": "mailing", "id": campaign_id},
+    }
+
+
+def settled(url: str) -> dict:
+    """The worker's deliveries once they stopped changing for a second."""
+    previous: list = [None]
+
+    def unchanged():
+        found = samples(httpx.get(url).text)
+        now = {k: v for k, v in found.items() if k[0] == "hookrelay_deliveries_total"}
+        same, previous[0] = now == previous[0], now
+        return found if same else None
+
+    return wait_for(unchanged, timeout_s=60, interval_s=1.0)
+
+
+def delivered_crm_at_least(found: dict, count: int) -> bool:
+    return total(found, "hookrelay_deliveries_total", platform="crm", outcome="delivered") >= count
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.binary_location = shutil.which("chromium")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {API_KEY}"}}
+    )
+    yield driver
+    driver.quit()
+
+
+def cell(browser, selector: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.CSS_SELECTOR, selector).text.strip()
+
+
+def test_the_status_page_shows_what_the_api_says(tmp_path, browser):
+    metrics_port = free_port()
+    with running_stack(tmp_path, FOLLOWUP_SCHEDULE="1", METRICS_PORT=str(metrics_port)) as stack:
+        sandbox = stack.sandbox
+        sandbox.fault("crm.events", status=400, count=1)
+        stack.post([track(seq) for seq in range(EVENTS)] + [campaign_start(77)])
+        wait_for(lambda: len(sandbox.accepted("crm.events")) == EVENTS - 1, timeout_s=60)
+        dlq = wait_for(lambda: stack.http.get("/v1/dlq").json()["letters"], timeout_s=30)
+        stats = wait_for(
+            lambda: stack.http.get("/v1/campaigns/crm/77/stats").json().get("totals"),
+            timeout_s=60,
+        )
+        worker_metrics = settled(f"http://127.0.0.1:{metrics_port}/metrics")
+        for worker in stack.workers:
+            worker.stop()
+        metrics = samples(stack.http.get("/metrics").text)
+
+        browser.get(f"{stack.http.base_url}/status")
+        assert browser.title == "hookrelay status"
+
+        for queue in ("crm", "crm.DQ", "campaigns", "stats", "profiles-buffer"):
+            shown = cell(browser, f'tr[data-queue="{queue}"] .depth')
+            assert int(shown) == total(metrics, "hookrelay_queue_depth", queue=queue), queue
+
+        for platform in ("crm", "pushwoosh", "altcraft"):
+            delivered = total(
+                worker_metrics, "hookrelay_deliveries_total", platform=platform, outcome="delivered"
+            )
+            assert (
+                int(cell(browser, f'#deliveries tr[data-platform="{platform}"] .hour')) == delivered
+            )
+        assert delivered_crm_at_least(worker_metrics, EVENTS - 1)
+        points = browser.find_element("css selector", "#chart polyline.crm").get_attribute("points")
+        assert len(points.split()) == 60
+
+        for platform in ("crm", "pushwoosh", "altcraft"):
+            row = f'#rates tr[data-platform="{platform}"]'
+            current = total(metrics, "hookrelay_rate_limit_current", platform=platform)
+            assert float(cell(browser, f"{row} .current")) == current
+            ceiling = total(metrics, "hookrelay_rate_limit_ceiling", platform=platform)
+            assert float(cell(browser, f"{row} .ceiling")) == ceiling
+
+        assert int(cell(browser, "#dead-letters")) == stack.http.get("/v1/dlq").json()["count"]
+        assert cell(browser, f'tr[data-letter="{dlq[0]["id"]}"] .reason') == dlq[0]["reason"]
+
+        shown = {
+            element.get_attribute("data-key"): element.find_element("tag name", "b").text
+            for element in browser.find_elements(
+                "css selector", 'tr[data-campaign="crm:77"] .total'
+            )
+        }
+        served = {
+            f"{source}|{subject}|{metric}": value
+            for source, subjects in stats.items()
+            for subject, metrics_ in subjects.items()
+            for metric, value in metrics_.items()
+        }
+        assert shown.keys() == served.keys()
+        for key, value in served.items():
+            assert float(shown[key]) == pytest.approx(value, abs=1e-4), key

@@ -1,0 +1,45 @@
+"""Deliveries per platform per minute, kept in Redis for two hours: the status page's
+chart. Prometheus holds the same counts per process; this is the deployment's total,
+readable by ``web`` without a Prometheus server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import redis
+
+KEY = "hookrelay:deliveries:{platform}:{minute}"
+KEEP_S = 2 * 3600
+
+
+class DeliveryRate:
+    """Parameters:
+    client: the deployment's Redis.
+    clock: seconds since the epoch (tests pass their own).
+    """
+
+    def __init__(self, client: redis.Redis, *, clock=time.time) -> None:
+        self._client = client
+        self._clock = clock
+
+    def count(self, platform: str) -> None:
+        """One more delivery to ``platform`` this minute (two commands, one round trip)."""
+        key = KEY.format(platform=platform, minute=int(self._clock() // 60))
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, KEEP_S)
+            pipe.execute()
+
+    def per_minute(self, platforms: Iterable[str], minutes: int = 60) -> dict[str, list[int]]:
+        """Each platform's deliveries in each of the last ``minutes`` minutes, oldest
+        first; the last is the minute under way."""
+        now = int(self._clock() // 60)
+        span = range(now - minutes + 1, now + 1)
+        platforms = list(platforms)
+        keys = [KEY.format(platform=p, minute=m) for p in platforms for m in span]
+        values = [int(value or 0) for value in self._client.mget(keys)] if keys else []
+        return {
+            platform: values[index * minutes : (index + 1) * minutes]
+            for index, platform in enumerate(platforms)
+        }
