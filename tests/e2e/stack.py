@@ -35,6 +35,21 @@ def running_stack(log_dir: Path, *, workers: int = 1, **env: str) -> Iterator[St
             stack.stop()
 
 
+def is_ready(receiver: httpx.Client) -> bool:
+    """Whether a ``web`` answers ``/readyz`` with 200 (not yet up counts as no)."""
+    try:
+        return receiver.get("/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def post_events(receiver: httpx.Client, events: list[dict]) -> dict:
+    """Post one batch to a ``web``; it must be accepted (202). Returns the answer."""
+    response = receiver.post("/v1/events", json={"events": events})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
 class Stack:
     """Settings suit tests: fast dead-worker detection and short backoff; ``env``
     overrides them."""
@@ -72,10 +87,7 @@ class Stack:
         self.workers = [self.start_worker() for _ in range(workers)]
 
     def _ready(self) -> bool:
-        try:
-            return self.http.get("/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
+        return is_ready(self.http)
 
     def start_worker(self) -> ProcfileProcess:
         return ProcfileProcess("worker", self.env, self.log_dir)
@@ -93,9 +105,7 @@ class Stack:
         return done.stdout
 
     def post(self, events: list[dict]) -> dict:
-        response = self.http.post("/v1/events", json={"events": events})
-        assert response.status_code == 202, response.text
-        return response.json()
+        return post_events(self.http, events)
 
     def post_until_accepted(self, events: list[dict], timeout_s: float = 60) -> dict:
         """Post as a well-behaved client does: retry on 503 and on connection errors."""

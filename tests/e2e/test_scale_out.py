@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from ..support import API_KEY, ProcfileProcess, free_port, wait_for
-from .stack import running_stack
+from .stack import is_ready, post_events, running_stack
+from .test_operations import samples, total
 from .test_procfile_stack import event_seqs, track_event
 
 EVENTS = 600
@@ -32,7 +33,7 @@ def test_two_web_and_three_workers_on_one_redis_deliver_each_event_once(tmp_path
             ),
         ]
         try:
-            wait_for(lambda: ready(receivers[1]), timeout_s=30)
+            wait_for(lambda: is_ready(receivers[1]), timeout_s=30)
             stack.sandbox.fault("crm.events", delay_s=0.02)
             stack.workers += [stack.start_worker() for _ in range(WORKERS)]
 
@@ -41,7 +42,7 @@ def test_two_web_and_three_workers_on_one_redis_deliver_each_event_once(tmp_path
             with ThreadPoolExecutor(max_workers=8) as pool:
                 answers = list(
                     pool.map(
-                        lambda job: post(*job),
+                        lambda job: post_events(*job),
                         [(receiver, batch) for batch in batches for receiver in receivers],
                     )
                 )
@@ -59,24 +60,8 @@ def test_two_web_and_three_workers_on_one_redis_deliver_each_event_once(tmp_path
             second.stop()
 
 
-def ready(client: httpx.Client) -> bool:
-    try:
-        return client.get("/readyz").status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def post(receiver: httpx.Client, batch: list[dict]) -> dict:
-    response = receiver.post("/v1/events", json={"events": batch})
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-def queued(client: httpx.Client) -> float:
-    lines = client.get("/metrics").text.splitlines()
-    return sum(
-        float(line.rpartition(" ")[2]) for line in lines if line.startswith("hookrelay_queue_depth")
-    )
+def queued(receiver: httpx.Client) -> float:
+    return total(samples(receiver.get("/metrics").text), "hookrelay_queue_depth")
 
 
 def delivered_lines(log: str) -> int:

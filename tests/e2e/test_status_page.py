@@ -14,6 +14,7 @@ import pytest
 from ..support import API_KEY, free_port, wait_for
 from .stack import running_stack
 from .test_operations import samples, total
+from .test_procfile_stack import track_event
 
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -21,16 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="headless Chromium not installed (apt-get install chromium chromium-driver)",
 )
 EVENTS = 12
-
-
-def track(seq: int) -> dict:
-    return {
-        "id": f"status-{seq}",
-        "type": "event",
-        "timestamp": "2026-11-23T10:00:00Z",
-        "user": {"uid": f"status-u{seq}"},
-        "name": "purchase",
-    }
 
 
 def campaign_start(campaign_id: int) -> dict:
@@ -88,7 +79,7 @@ def test_the_status_page_shows_what_the_api_says(tmp_path, browser):
     with running_stack(tmp_path, FOLLOWUP_SCHEDULE="1", METRICS_PORT=str(metrics_port)) as stack:
         sandbox = stack.sandbox
         sandbox.fault("crm.events", status=400, count=1)
-        stack.post([track(seq) for seq in range(EVENTS)] + [campaign_start(77)])
+        stack.post([track_event(seq, "status") for seq in range(EVENTS)] + [campaign_start(77)])
         wait_for(lambda: len(sandbox.accepted("crm.events")) == EVENTS - 1, timeout_s=60)
         dlq = wait_for(lambda: stack.http.get("/v1/dlq").json()["letters"], timeout_s=30)
         stats = wait_for(
