@@ -15,7 +15,7 @@ from workers.deadletters import DeadLetterQueue
 from workers.enqueue import EventQueue
 from workers.followup import FollowupScheduler, SendLog
 from workers.gate import SendGate
-from workers.metrics import BacklogCollector
+from workers.metrics import BacklogCollector, RabbitmqDepths
 from workers.ratelimit import platform_limiter
 from workers.routes import QUEUES
 from workers.settings import Settings, load_settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             client,
             queues=QUEUES,
             limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
+            broker=RabbitmqDepths(settings.broker_url) if settings.rabbitmq else None,
         ),
         DeliveryRate(client),
     )

@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 
+import dramatiq
 import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import ConnectionClosed
@@ -31,8 +33,9 @@ from dramatiq.middleware import (
 from .deadletters import DeadLetterQueue
 from .periodic import Periodic
 from .profiles import ProfileBuffer, ProfileFlusher
+from .relay import Relay
 from .retry import DeliveryPolicy, RetryPolicy
-from .routes import NAMESPACE
+from .routes import NAMESPACE, QUEUES
 from .settings import Settings
 from .throughput import DeliveryRate
 
@@ -108,21 +111,28 @@ class Sweeper(Periodic):
     """Runs :meth:`SweepingRedisBroker.sweep` on a timer inside each worker process.
 
     Parameters:
+      queues: the Redis broker to sweep: the workers' own, or the outbox that the
+        :class:`~workers.relay.Relay` moves to RabbitMQ.
       interval_s: seconds between sweeps. Each sweep costs two short Lua calls per
         queue, so a few seconds is cheap and keeps recovery well inside a minute.
     """
 
     job = "queue sweep"
 
-    def tick(self, broker: SweepingRedisBroker) -> None:
-        broker.sweep()
+    def __init__(self, queues: SweepingRedisBroker, *, interval_s: float) -> None:
+        super().__init__(interval_s=interval_s)
+        self.queues = queues
+
+    def tick(self, broker) -> None:
+        self.queues.sweep()
 
 
-def build_broker(settings: Settings) -> SweepingRedisBroker:
+def build_broker(settings: Settings) -> dramatiq.Broker:
     """The workers' broker: Dramatiq's default middleware with our delivery policy in
-    place of ``Retries``, a sweeper and the profile flusher."""
+    place of ``Retries``, the profile flusher and a sweeper of the Redis queues. With
+    ``BROKER_URL=amqp://…`` it is RabbitMQ, fed from those Redis queues by a relay."""
     worker = settings.worker
-    client = redis_client(settings.broker_url)
+    client = redis_client(settings.redis_url)
     policy = RetryPolicy(
         min_backoff_ms=worker.retry_min_backoff_ms,
         max_backoff_ms=worker.retry_max_backoff_ms,
@@ -135,7 +145,6 @@ def build_broker(settings: Settings) -> SweepingRedisBroker:
         Callbacks(),
         Pipelines(),
         DeliveryPolicy(policy, DeadLetterQueue(client), DeliveryRate(client)),
-        Sweeper(interval_s=worker.sweep_interval_s),
         ProfileFlusher(
             ProfileBuffer(
                 client, batch_max=settings.profile_batch_max, flush_ms=settings.profile_flush_ms
@@ -143,9 +152,20 @@ def build_broker(settings: Settings) -> SweepingRedisBroker:
             claim_timeout_s=worker.heartbeat_timeout_s,
         ),
     ]
-    return SweepingRedisBroker(
+    redis_queues = SweepingRedisBroker(
         client=client,
         namespace=NAMESPACE,
         heartbeat_timeout=int(worker.heartbeat_timeout_s * 1000),
-        middleware=middleware,
+        middleware=[] if settings.rabbitmq else middleware,
     )
+    if settings.rabbitmq:
+        broker = RabbitmqBroker(
+            url=settings.broker_url, confirm_delivery=True, middleware=middleware
+        )
+        for queue in QUEUES:
+            redis_queues.declare_queue(queue)
+        broker.add_middleware(Relay(redis_queues, queues=QUEUES))
+    else:
+        broker = redis_queues
+    broker.add_middleware(Sweeper(redis_queues, interval_s=worker.sweep_interval_s))
+    return broker

@@ -11,7 +11,9 @@ of a group (``hookrelay web``, ``hookrelay worker``) sets the variable, with
 Read from Redis at scrape time instead (:class:`BacklogCollector`, served by ``web``
 only, so a sum over targets does not count them twice): queue depth and the oldest
 message's age per queue, dead letters waiting, and each platform's current shared rate.
-These are one value for the whole deployment, whichever web process is scraped.
+These are one value for the whole deployment, whichever web process is scraped. With
+RabbitMQ as the broker, its queues' depths are read from it (:class:`RabbitmqDepths`),
+and the Redis queues are reported as the outbox the relay empties (``outbox.crm``…).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+import pika
+import pika.exceptions
 import prometheus_client
 import redis
 from dramatiq import Message
@@ -137,6 +141,40 @@ class Backlog:
     dead_letters: int
     #: platform → (current shared rate, configured ceiling), requests/s.
     rates: dict[str, tuple[float, float]]
+    #: False when RabbitMQ is the broker and did not answer (its queues are missing).
+    broker_up: bool = True
+
+
+class RabbitmqDepths:
+    """Messages waiting in RabbitMQ's queues, read by a passive declare, which neither
+    creates a queue nor touches its messages. RabbitMQ tells no message's age.
+
+    Each read opens and closes its own connection: reads come once per scrape or page
+    view, and a connection kept idle in between would need heartbeats serviced.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float = 2.0) -> None:
+        self._parameters = pika.URLParameters(url)
+        self._parameters.socket_timeout = timeout_s
+        self._parameters.connection_attempts = 1
+
+    def read(self, names: Iterable[str]) -> dict[str, int]:
+        """Depth per queue name; a queue not declared yet counts 0. Raises
+        :class:`pika.exceptions.AMQPError` if RabbitMQ does not answer."""
+        connection = pika.BlockingConnection(self._parameters)
+        try:
+            channel = connection.channel()
+            depths = {}
+            for name in names:
+                try:
+                    depths[name] = channel.queue_declare(name, passive=True).method.message_count
+                except pika.exceptions.ChannelClosedByBroker:
+                    depths[name] = 0
+                    channel = connection.channel()
+            return depths
+        finally:
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                connection.close()
 
 
 class BacklogCollector:
@@ -146,6 +184,8 @@ class BacklogCollector:
       client: the Redis holding the broker's queues, the dead letters and the limits.
       queues: the Dramatiq queue names; each one's delay queue is reported too.
       limiters: the platforms' shared limiters, whose current rate is reported.
+      broker: RabbitMQ's depths when it is the broker; the Redis queues are then its
+        outbox.
     """
 
     def __init__(
@@ -154,11 +194,13 @@ class BacklogCollector:
         *,
         queues: Iterable[str],
         limiters: Iterable[SharedRateLimiter],
+        broker: RabbitmqDepths | None = None,
     ) -> None:
         self._client = client
         self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
         self._limiters = list(limiters)
         self._dead_letters = DeadLetterQueue(client)
+        self._broker = broker
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """The gauges, and ``hookrelay_backlog_up`` saying whether Redis answered."""
@@ -182,16 +224,12 @@ class BacklogCollector:
 
     def read(self) -> Backlog:
         """The backlog now (raises :class:`redis.RedisError` if Redis does not answer)."""
-        now_ms = time.time() * 1000
-        queues = []
-        for queue in self._queues:
-            key = f"{NAMESPACE}:{queue}"
-            if queue.endswith(".DQ"):
-                queues.append(QueueReading(queue, self._client.llen(key), None))
-                continue
-            count, oldest_ms = self._queue_state(key)
-            age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
-            queues.append(QueueReading(queue, count, age_s))
+        queues, broker_up = self._broker_queues()
+        prefix = "outbox." if self._broker else ""
+        queues += [
+            QueueReading(prefix + reading.name, reading.depth, reading.oldest_age_s)
+            for reading in self._redis_queues()
+        ]
         pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
         queues.append(QueueReading("profiles-buffer", pending, None))
         return Backlog(
@@ -201,14 +239,38 @@ class BacklogCollector:
                 limiter.name: (limiter.current_rate(), limiter.ceiling)
                 for limiter in self._limiters
             },
+            broker_up=broker_up,
         )
+
+    def _redis_queues(self) -> Iterator[QueueReading]:
+        now_ms = time.time() * 1000
+        for queue in self._queues:
+            key = f"{NAMESPACE}:{queue}"
+            if queue.endswith(".DQ"):
+                yield QueueReading(queue, self._client.llen(key), None)
+                continue
+            count, oldest_ms = self._queue_state(key)
+            age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
+            yield QueueReading(queue, count, age_s)
+
+    def _broker_queues(self) -> tuple[list[QueueReading], bool]:
+        """RabbitMQ's queues when it is the broker, and whether it answered."""
+        if self._broker is None:
+            return [], True
+        try:
+            depths = self._broker.read(self._queues)
+        except pika.exceptions.AMQPError as error:
+            logger.warning("Cannot read RabbitMQ's queue depths: %s", error)
+            return [], False
+        return [QueueReading(name, depth, None) for name, depth in depths.items()], True
 
     def _families(self) -> Iterator[GaugeMetricFamily]:
         backlog = self.read()
         depth = GaugeMetricFamily(
             "hookrelay_queue_depth",
             "Messages waiting in each queue (a .DQ queue: delayed ones not yet taken by a "
-            "worker; profiles-buffer: profile updates not yet coalesced).",
+            "worker; profiles-buffer: profile updates not yet coalesced; outbox.*: written "
+            "to Redis, not yet relayed to RabbitMQ).",
             labels=["queue"],
         )
         age = GaugeMetricFamily(
@@ -222,6 +284,12 @@ class BacklogCollector:
                 age.add_metric([queue.name], queue.oldest_age_s)
         yield depth
         yield age
+        if self._broker:
+            yield GaugeMetricFamily(
+                "hookrelay_broker_up",
+                "1 if RabbitMQ, the broker, answered this scrape's depth queries, else 0.",
+                value=int(backlog.broker_up),
+            )
         yield GaugeMetricFamily(
             "hookrelay_dead_letters",
             "Dead letters waiting to be replayed or purged.",

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
 from .deadletters import DeadLetterQueue, event_id_of
@@ -166,12 +167,13 @@ def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dic
 
 
 def _until_stored(write: Callable[[], object], subject: str) -> None:
-    """Run ``write`` until Redis takes it; the original is acknowledged only after."""
+    """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
+    acknowledged only after."""
     while True:
         try:
             write()
             return
-        except (redis.ConnectionError, redis.TimeoutError) as error:
+        except (redis.ConnectionError, redis.TimeoutError, BrokerConnectionError) as error:
             logger.warning("Cannot store the outcome of %s yet (%s); trying again.", subject, error)
             time.sleep(REDIS_RETRY_S)
 

@@ -99,6 +99,11 @@ class Settings:
     log_level: int = logging.INFO
     metrics_port: int = 9191
 
+    @property
+    def rabbitmq(self) -> bool:
+        """Whether the workers consume from RabbitMQ (fed from Redis by a relay)."""
+        return urlsplit(self.broker_url).scheme in ("amqp", "amqps")
+
     def secrets(self) -> tuple[str, ...]:
         """Every configured credential, for logs to mask."""
         values = (
@@ -108,6 +113,10 @@ class Settings:
             self.crm.secret,
             self.pushwoosh.api_token,
             self.altcraft.token,
+            *(
+                urlsplit(url).password
+                for url in (self.redis_url, self.broker_url, self.database_url)
+            ),
         )
         return tuple(value for value in values if value)
 
@@ -149,15 +158,8 @@ def _read(env: _MappingEnv) -> Settings:
     positive = marshmallow.validate.Range(min=1)
     redis_url = env.str("REDIS_URL", None)
     resolved_redis_url = redis_url or embedded_redis_url()
-    broker_url = env.str("BROKER_URL", None) or resolved_redis_url
+    broker_url = _broker_url(env.str("BROKER_URL", None), resolved_redis_url)
     _check_redis_url("REDIS_URL", redis_url)
-    _check_redis_url("BROKER_URL", broker_url)
-    if broker_url != resolved_redis_url:
-        raise ConfigError(
-            "BROKER_URL",
-            "a Redis broker must be REDIS_URL's server (events are enqueued in the same "
-            "atomic step as their dedup keys); leave BROKER_URL unset",
-        )
     return Settings(
         redis_url=resolved_redis_url,
         broker_url=broker_url,
@@ -235,13 +237,24 @@ def _base_url(env: _MappingEnv, name: str, default: str) -> str:
     return value
 
 
+def _broker_url(value: str | None, redis_url: str) -> str:
+    """RabbitMQ (``amqp://``, ``amqps://``), or REDIS_URL's own server."""
+    if not value or value == redis_url:
+        return redis_url
+    if urlsplit(value).scheme in ("amqp", "amqps"):
+        return value
+    _check_redis_url("BROKER_URL", value)
+    raise ConfigError(
+        "BROKER_URL",
+        "a Redis broker must be REDIS_URL's server (events are enqueued in the same atomic "
+        "step as their dedup keys); leave BROKER_URL unset, or give an amqp:// URL",
+    )
+
+
 def _check_redis_url(name: str, value: str | None) -> None:
     if value is None:
         return
-    scheme = urlsplit(value).scheme
-    if scheme in ("amqp", "amqps"):
-        raise ConfigError(name, "RabbitMQ brokers are not supported yet; use a redis:// URL")
-    if scheme not in ("redis", "rediss", "unix"):
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(name, f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
 
 

@@ -46,7 +46,7 @@ def test_values_are_parsed():
         ({"FOLLOWUP_SCHEDULE": "5,soon"}, "FOLLOWUP_SCHEDULE"),
         ({"CRM_BASE_URL": "ftp://x"}, "CRM_BASE_URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
-        ({"BROKER_URL": "amqp://guest@localhost"}, "BROKER_URL"),
+        ({"BROKER_URL": "kafka://localhost"}, "BROKER_URL"),
         ({"REDIS_URL": "redis://a:6379", "BROKER_URL": "redis://b:6379"}, "BROKER_URL"),
     ],
 )
@@ -56,6 +56,16 @@ def test_bad_values_name_the_variable(env, variable):
     assert caught.value.variable == variable
     assert str(caught.value).startswith(f"{variable}: ")
     assert "\n" not in str(caught.value)
+
+
+def test_an_amqp_broker_url_selects_rabbitmq_and_redis_stays_for_state():
+    settings = load_settings(
+        {"REDIS_URL": "redis://a:6379", "BROKER_URL": "amqp://relay:pw-rabbit@mq:5672/hookrelay"}
+    )
+    assert settings.rabbitmq
+    assert settings.redis_url == "redis://a:6379"
+    assert "pw-rabbit" in settings.secrets()
+    assert not load_settings({"REDIS_URL": "redis://a:6379", "BROKER_URL": ""}).rabbitmq
 
 
 def test_receiver_requires_api_keys():

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import redis
+from dramatiq import Message
 from prometheus_client.parser import text_string_to_metric_families
 
+from webhook import create_app
 from workers.deadletters import DeadLetterQueue
 from workers.ratelimit import platform_limiter
+from workers.routes import QUEUES
 
+from ..conftest import make_settings
+from ..rabbitmq import RABBITMQ_URL, purge, rabbitmq_or_skip
+from ..support import free_port
 from ..workers.test_deadletters import failed_message, rejected
 from .test_events import AUTH, profile, track
 
@@ -65,4 +71,34 @@ def test_backlog_gauges_read_redis(client, redis_url, settings):
     assert samples[("hookrelay_rate_limit_ceiling", (("platform", "crm"),))] == (
         settings.crm.rate_limit
     )
+    assert samples[("hookrelay_backlog_up", ())] == 1
+
+
+def test_with_rabbitmq_depths_come_from_it_and_redis_queues_are_the_outbox(redis_url):
+    rabbit = rabbitmq_or_skip()
+    purge(rabbit, QUEUES)
+    for n in range(3):
+        rabbit.enqueue(Message("crm", "crm_post_event", (n,), {}, {}))
+    client = create_app(make_settings(redis_url, BROKER_URL=RABBITMQ_URL)).test_client()
+    client.post("/v1/events", json={"events": [track("o1")]}, headers=AUTH)
+
+    samples = scrape(client)
+    assert samples[("hookrelay_queue_depth", (("queue", "crm"),))] == 3
+    assert samples[("hookrelay_queue_depth", (("queue", "outbox.crm"),))] == 1
+    assert samples[("hookrelay_queue_oldest_age_seconds", (("queue", "outbox.crm"),))] >= 0
+    assert ("hookrelay_queue_oldest_age_seconds", (("queue", "crm"),)) not in samples
+    assert samples[("hookrelay_broker_up", ())] == 1
+    purge(rabbit, QUEUES)
+    rabbit.close()
+
+
+def test_an_unreachable_rabbitmq_leaves_the_redis_gauges(redis_url):
+    nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
+    client = create_app(make_settings(redis_url, BROKER_URL=nowhere)).test_client()
+    client.post("/v1/events", json={"events": [track("o2")]}, headers=AUTH)
+
+    samples = scrape(client)
+    assert samples[("hookrelay_broker_up", ())] == 0
+    assert samples[("hookrelay_queue_depth", (("queue", "outbox.crm"),))] == 1
+    assert ("hookrelay_queue_depth", (("queue", "crm"),)) not in samples
     assert samples[("hookrelay_backlog_up", ())] == 1

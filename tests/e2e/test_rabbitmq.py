@@ -1,0 +1,65 @@
+"""The Procfile's processes with RabbitMQ as the broker (``BROKER_URL=amqp://…``): the
+receiver writes to Redis as always, each worker relays to RabbitMQ and consumes from
+it. A worker killed mid-run and RabbitMQ cut off for a while lose nothing; retries and
+the follow-up schedule's delayed fetches go through RabbitMQ's delay queues."""
+
+from __future__ import annotations
+
+import time
+
+from workers.routes import QUEUES
+
+from ..rabbitmq import RABBITMQ_URL, proxy_to, purge, rabbitmq_or_skip
+from ..support import wait_for
+from .stack import running_stack
+from .test_campaigns import start_event
+from .test_procfile_stack import event_seqs, profile_event, track_event
+
+
+def delivered_profiles(sandbox) -> set[str]:
+    return {h["uid"] for r in sandbox.accepted("crm.users_batch") for h in r["body"]}
+
+
+def test_a_killed_worker_and_a_broker_outage_lose_nothing(tmp_path):
+    rabbit = rabbitmq_or_skip()
+    purge(rabbit, QUEUES)
+    rabbit.close()
+    total = 400
+    events = [track_event(i, "mq") for i in range(total)]
+    profiles = [profile_event(i, "mq") for i in range(total)]
+    with (
+        proxy_to(RABBITMQ_URL) as proxy,
+        running_stack(
+            tmp_path, workers=2, BROKER_URL=proxy.url_for(RABBITMQ_URL), FOLLOWUP_SCHEDULE="1,2"
+        ) as stack,
+    ):
+        sandbox = stack.sandbox
+        sandbox.fault("crm.events", status=503, ratio=0.2, delay_s=0.02)
+        for start in range(0, total // 2, 50):
+            stack.post(events[start : start + 50] + profiles[start : start + 50])
+        stack.post([start_event("mq-start")])
+        wait_for(lambda: len(event_seqs(sandbox)) >= 40, timeout_s=60)
+
+        stack.workers[0].kill()
+        proxy.cut()
+        for start in range(total // 2, total, 50):
+            stack.post(events[start : start + 50] + profiles[start : start + 50])
+        time.sleep(2)
+        cut_off = len(event_seqs(sandbox))
+        proxy.restore()
+        stack.workers[0] = stack.start_worker()
+
+        wait_for(lambda: len(event_seqs(sandbox)) == total, timeout_s=120, interval_s=0.5)
+        wait_for(lambda: len(delivered_profiles(sandbox)) == total, timeout_s=30)
+        wait_for(lambda: len(sandbox.accepted("crm.reports")) >= 2, timeout_s=60)
+
+        seqs = event_seqs(sandbox)
+        assert set(seqs) == set(range(total))
+        assert len(sandbox.accepted("crm.campaign_action")) == 1
+        assert any(r["status"] == 503 for r in sandbox.received("crm.events")), "retries ran"
+        assert "Relay to the broker paused" in stack.workers[1].log()
+        redelivered = sum(count - 1 for count in seqs.values())
+        print(
+            f"\nRabbitMQ: {cut_off}/{total} delivered when the outage ended; "
+            f"{redelivered} delivered twice (kill -9 and the cut)"
+        )

@@ -1,0 +1,120 @@
+"""RabbitMQ for tests: the server at ``HOOKRELAY_TEST_RABBITMQ`` (default: the local
+one, guest/guest), skipped with a clear message where none answers, and a TCP proxy in
+front of it that a test can cut to play an outage."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pika.exceptions
+import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+def rabbitmq_or_skip(url: str = RABBITMQ_URL) -> RabbitmqBroker:
+    """A confirming broker on ``url`` with no middleware, or skip the test."""
+    broker = RabbitmqBroker(url=url, confirm_delivery=True, middleware=[])
+    try:
+        broker.connection  # noqa: B018 (connects now, to skip early)
+    except pika.exceptions.AMQPConnectionError as error:
+        pytest.skip(f"RabbitMQ not reachable at {_without_password(url)} ({type(error).__name__})")
+    return broker
+
+
+def purge(broker: RabbitmqBroker, queues: tuple[str, ...]) -> None:
+    """Declare ``queues`` (with their delay and dead-letter queues) and empty them."""
+    for queue in queues:
+        broker.declare_queue(queue, ensure=True)
+        broker.flush(queue)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.hostname + f":{parts.port or 5672}"))
+
+
+class CuttableProxy:
+    """Forwards TCP connections from a loopback port to ``target``; :meth:`cut` drops
+    every connection and refuses new ones until :meth:`restore`.
+
+    It stands in for a network or broker outage without touching the shared server.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open = threading.Event()
+        self._open.set()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url_for(self, url: str) -> str:
+        """``url`` with its host and port replaced by this proxy's."""
+        parts = urlsplit(url)
+        auth = parts.netloc.rpartition("@")[0]
+        return urlunsplit(parts._replace(netloc=f"{auth}@127.0.0.1:{self.port}"))
+
+    def cut(self) -> None:
+        self._open.clear()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        with self._lock:
+            self._sockets -= {source, sink}
+
+
+@contextlib.contextmanager
+def proxy_to(url: str = RABBITMQ_URL) -> Iterator[CuttableProxy]:
+    parts = urlsplit(url)
+    proxy = CuttableProxy((parts.hostname, parts.port or 5672))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
