@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.hooks
+	$(BIN)/python -m bench.relay
 
 clean:
 	rm -rf $(VENV) var

@@ -14,18 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pika.exceptions
 import redis
 import sqlalchemy as sa
 
 from schemas.events import PLATFORMS
 
 from .broker import redis_client
+from .metrics import RabbitmqDepths
 from .platforms import errors
 from .platforms.altcraft import AltcraftClient
 from .platforms.base import PlatformClient
 from .platforms.crm import CrmClient
 from .platforms.pushwoosh import PushwooshClient
 from .ratelimit import platform_limiter
+from .routes import QUEUES
 from .settings import SANDBOX_URL, ConfigError, Settings, load_settings
 from .store import Store
 
@@ -64,6 +67,8 @@ def diagnose(environ: Mapping[str, str] | None = None) -> Iterator[Finding]:
         return
     yield from check_configuration(settings)
     client = yield from check_redis(settings)
+    if settings.rabbitmq:
+        yield check_rabbitmq(settings)
     yield from check_store(settings)
     for platform in PLATFORMS:
         yield check_platform(settings, platform, client)
@@ -126,6 +131,20 @@ def check_redis(settings: Settings) -> Iterator[Finding]:
             "(set maxmemory-policy noeviction)",
         )
     return client
+
+
+def check_rabbitmq(settings: Settings) -> Finding:
+    """Connect to the broker and read the depth of each queue the workers consume."""
+    where = _without_password(settings.broker_url)
+    try:
+        depths = RabbitmqDepths(settings.broker_url, timeout_s=5).read(QUEUES)
+    except pika.exceptions.ProbableAuthenticationError:
+        return Finding("rabbitmq", FAIL, f"credentials refused at {where}: check BROKER_URL")
+    except pika.exceptions.AMQPError as error:
+        problem = str(error) or type(error).__name__
+        return Finding("rabbitmq", FAIL, f"cannot reach {where}: {problem}")
+    waiting = ", ".join(f"{name} {depth}" for name, depth in depths.items())
+    return Finding("rabbitmq", OK, f"RabbitMQ answers at {where}; waiting: {waiting}")
 
 
 def check_store(settings: Settings) -> Iterator[Finding]:

@@ -39,8 +39,9 @@ logger = logging.getLogger(__name__)
 
 #: Messages fetched from one outbox queue at a time.
 BATCH = 100
-#: Pause after an idle pass, and the first pause after a failure (doubled up to 30 s).
-IDLE_S = 0.05
+#: Pause after an idle pass (one short Redis call per outbox queue, like an idle Redis
+#: consumer's poll), and the first pause after a failure (doubled up to 30 s).
+IDLE_S = 0.1
 FAILURE_PAUSE_S = 0.5
 MAX_FAILURE_PAUSE_S = 30.0
 

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from workers.cli import main
 from workers.store import Store
 
+from ..rabbitmq import RABBITMQ_URL, rabbitmq_or_skip
 from ..support import API_KEY
 
 
@@ -95,3 +96,19 @@ def test_a_bad_setting_is_the_only_finding():
     result = doctor({"REDIS_URL": "localhost"})
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("fail  configuration  REDIS_URL: expected")
+
+
+def test_rabbitmq_as_the_broker_is_checked_and_wrong_credentials_named(healthy_env):
+    rabbitmq_or_skip().close()
+    result = doctor({**healthy_env, "BROKER_URL": RABBITMQ_URL})
+    assert result.exit_code == 0, result.output
+    [found] = [line for line in lines(result.output, "ok") if " rabbitmq " in line]
+    assert "RabbitMQ answers at amqp://guest:***@" in found
+    assert "waiting: campaigns " in found
+
+    wrong = RABBITMQ_URL.replace("guest:guest@", "guest:wrong@")
+    result = doctor({**healthy_env, "BROKER_URL": wrong})
+    assert result.exit_code == 1
+    [failure] = lines(result.output, "fail")
+    assert "rabbitmq       credentials refused at amqp://guest:***@" in failure
+    assert "wrong" not in result.output
