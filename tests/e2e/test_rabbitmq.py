@@ -63,3 +63,19 @@ def test_a_killed_worker_and_a_broker_outage_lose_nothing(tmp_path):
             f"\nRabbitMQ: {cut_off}/{total} delivered when the outage ended; "
             f"{redelivered} delivered twice (kill -9 and the cut)"
         )
+
+
+def test_workers_started_while_rabbitmq_is_down_deliver_once_it_answers(tmp_path):
+    rabbit = rabbitmq_or_skip()
+    purge(rabbit, QUEUES)
+    rabbit.close()
+    with proxy_to(RABBITMQ_URL) as proxy:
+        proxy.cut()
+        with running_stack(tmp_path, BROKER_URL=proxy.url_for(RABBITMQ_URL)) as stack:
+            stack.post([track_event(i, "boot") for i in range(50)])
+            time.sleep(3)
+            assert stack.workers[0].process.poll() is None, "the worker waits for RabbitMQ"
+            assert not event_seqs(stack.sandbox)
+            proxy.restore()
+            wait_for(lambda: len(event_seqs(stack.sandbox)) == 50, timeout_s=60)
+            assert set(event_seqs(stack.sandbox).values()) == {1}
