@@ -8,7 +8,6 @@ with one line naming it.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import dramatiq
@@ -61,7 +60,6 @@ except ConfigError as error:
     raise SystemExit(2) from None
 
 logs.install(log_format=settings.log_format, level=settings.log_level, secrets=settings.secrets())
-logging.getLogger("httpx").setLevel(logging.WARNING)
 broker = build_broker(settings)
 dramatiq.set_broker(broker)
 actors = register(broker, build_services(settings, store))

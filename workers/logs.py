@@ -92,11 +92,18 @@ def wants_json(log_format: str) -> bool:
     return log_format == "json" or (log_format == "auto" and not os.isatty(2))
 
 
+#: Libraries that log each request or each failed attempt, raised to these levels: our
+#: own lines say what happened (a delivery's outcome, a paused relay) once.
+QUIET_LOGGERS = {"httpx": logging.WARNING, "pika": logging.CRITICAL}
+
+
 def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
     """Give every handler of the root logger (the process's output) the masking
-    formatter and the message filter, and set the root level."""
+    formatter and the message filter, and set the root and the chatty libraries' levels."""
     root = logging.getLogger()
     root.setLevel(level)
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, quiet))
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
     formatter = Masked(as_json=wants_json(log_format), secrets=secrets)
@@ -130,5 +137,6 @@ def dict_config(*, log_format: str, level: int, secrets: Iterable[str]) -> dict:
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
             "gunicorn.access": {"level": level, "handlers": [], "propagate": False},
+            **{name: {"level": max(level, quiet)} for name, quiet in QUIET_LOGGERS.items()},
         },
     }

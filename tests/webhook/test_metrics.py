@@ -10,6 +10,7 @@ from webhook import create_app
 from workers.deadletters import DeadLetterQueue
 from workers.ratelimit import platform_limiter
 from workers.routes import QUEUES
+from workers.store import Store
 
 from ..conftest import make_settings
 from ..rabbitmq import RABBITMQ_URL, purge, rabbitmq_or_skip
@@ -74,12 +75,20 @@ def test_backlog_gauges_read_redis(client, redis_url, settings):
     assert samples[("hookrelay_backlog_up", ())] == 1
 
 
-def test_with_rabbitmq_depths_come_from_it_and_redis_queues_are_the_outbox(redis_url):
+def app_on(redis_url: str, broker_url: str, directory):
+    """The receiver with ``broker_url`` as BROKER_URL, on a store of its own."""
+    database_url = f"sqlite:///{directory / 'stats.db'}"
+    Store(database_url).migrate()
+    settings = make_settings(redis_url, BROKER_URL=broker_url, DATABASE_URL=database_url)
+    return create_app(settings).test_client()
+
+
+def test_with_rabbitmq_depths_come_from_it_and_redis_queues_are_the_outbox(redis_url, tmp_path):
     rabbit = rabbitmq_or_skip()
     purge(rabbit, QUEUES)
     for n in range(3):
         rabbit.enqueue(Message("crm", "crm_post_event", (n,), {}, {}))
-    client = create_app(make_settings(redis_url, BROKER_URL=RABBITMQ_URL)).test_client()
+    client = app_on(redis_url, RABBITMQ_URL, tmp_path)
     client.post("/v1/events", json={"events": [track("o1")]}, headers=AUTH)
 
     samples = scrape(client)
@@ -88,13 +97,16 @@ def test_with_rabbitmq_depths_come_from_it_and_redis_queues_are_the_outbox(redis
     assert samples[("hookrelay_queue_oldest_age_seconds", (("queue", "outbox.crm"),))] >= 0
     assert ("hookrelay_queue_oldest_age_seconds", (("queue", "crm"),)) not in samples
     assert samples[("hookrelay_broker_up", ())] == 1
+    page = client.get("/status", headers=AUTH).get_data(as_text=True)
+    assert 'data-queue="outbox.crm"' in page and 'data-queue="crm"' in page
+    assert "RabbitMQ did not answer" not in page
     purge(rabbit, QUEUES)
     rabbit.close()
 
 
-def test_an_unreachable_rabbitmq_leaves_the_redis_gauges(redis_url):
+def test_an_unreachable_rabbitmq_leaves_the_redis_gauges(redis_url, tmp_path):
     nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
-    client = create_app(make_settings(redis_url, BROKER_URL=nowhere)).test_client()
+    client = app_on(redis_url, nowhere, tmp_path)
     client.post("/v1/events", json={"events": [track("o2")]}, headers=AUTH)
 
     samples = scrape(client)
@@ -102,3 +114,6 @@ def test_an_unreachable_rabbitmq_leaves_the_redis_gauges(redis_url):
     assert samples[("hookrelay_queue_depth", (("queue", "outbox.crm"),))] == 1
     assert ("hookrelay_queue_depth", (("queue", "crm"),)) not in samples
     assert samples[("hookrelay_backlog_up", ())] == 1
+    page = client.get("/status", headers=AUTH)
+    assert page.status_code == 200
+    assert "RabbitMQ did not answer" in page.get_data(as_text=True)
