@@ -27,6 +27,7 @@ from dramatiq.errors import BrokerConnectionError
 from tests.rabbitmq import RABBITMQ_URL, purge
 from tests.support import temporary_redis
 from workers.broker import SweepingRedisBroker
+from workers.doctor import without_password
 from workers.relay import Relay
 
 COUNT = 5000
@@ -79,7 +80,7 @@ def main() -> None:
     try:
         purge(admin, (queue,))
     except BrokerConnectionError:
-        print(f"RabbitMQ not reachable at {RABBITMQ_URL.rpartition('@')[2]}: relay bench skipped")
+        print(f"RabbitMQ not reachable at {without_password(RABBITMQ_URL)}: relay bench skipped")
         return
     with temporary_redis("hr-bench-") as server:
         rows = [
@@ -91,7 +92,7 @@ def main() -> None:
         admin.channel.queue_delete(name)
     admin.close()
     ceiling = rows[0][1]
-    print(f"{COUNT:,} messages, confirmed publishes to {RABBITMQ_URL.rpartition('@')[2]}\n")
+    print(f"{COUNT:,} messages, confirmed publishes to {without_password(RABBITMQ_URL)}\n")
     print("| path | messages/s | vs publish |")
     print("|---|---:|---:|")
     for name, rate in rows:

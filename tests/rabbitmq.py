@@ -15,6 +15,8 @@ import pika.exceptions
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
+from workers.doctor import without_password
+
 RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
@@ -24,7 +26,7 @@ def rabbitmq_or_skip(url: str = RABBITMQ_URL) -> RabbitmqBroker:
     try:
         broker.connection  # noqa: B018 (connects now, to skip early)
     except pika.exceptions.AMQPConnectionError as error:
-        pytest.skip(f"RabbitMQ not reachable at {_without_password(url)} ({type(error).__name__})")
+        pytest.skip(f"RabbitMQ not reachable at {without_password(url)} ({type(error).__name__})")
     return broker
 
 
@@ -33,11 +35,6 @@ def purge(broker: RabbitmqBroker, queues: tuple[str, ...]) -> None:
     for queue in queues:
         broker.declare_queue(queue, ensure=True)
         broker.flush(queue)
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.hostname + f":{parts.port or 5672}"))
 
 
 class CuttableProxy:

@@ -102,7 +102,7 @@ def check_configuration(settings: Settings) -> Iterator[Finding]:
 
 def check_redis(settings: Settings) -> Iterator[Finding]:
     """Findings about Redis; returns a client that answered, or ``None``."""
-    where = _without_password(settings.redis_url)
+    where = without_password(settings.redis_url)
     if settings.embedded_redis and not Path(urlsplit(settings.redis_url).path).exists():
         yield Finding(
             "redis", FAIL, "REDIS_URL is not set and the embedded Redis is not running (make run)"
@@ -135,7 +135,7 @@ def check_redis(settings: Settings) -> Iterator[Finding]:
 
 def check_rabbitmq(settings: Settings) -> Finding:
     """Connect to the broker and read the depth of each queue the workers consume."""
-    where = _without_password(settings.broker_url)
+    where = without_password(settings.broker_url)
     try:
         depths = RabbitmqDepths(settings.broker_url, timeout_s=5).read(QUEUES)
     except pika.exceptions.ProbableAuthenticationError:
@@ -203,7 +203,7 @@ def check_platform(settings: Settings, platform: str, client: redis.Redis | None
     return Finding(platform, OK, f"credentials accepted ({elapsed_ms:.0f} ms)")
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url

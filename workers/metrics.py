@@ -225,11 +225,7 @@ class BacklogCollector:
     def read(self) -> Backlog:
         """The backlog now (raises :class:`redis.RedisError` if Redis does not answer)."""
         queues, broker_up = self._broker_queues()
-        prefix = "outbox." if self._broker else ""
-        queues += [
-            QueueReading(prefix + reading.name, reading.depth, reading.oldest_age_s)
-            for reading in self._redis_queues()
-        ]
+        queues += self._redis_queues(prefix="outbox." if self._broker else "")
         pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
         queues.append(QueueReading("profiles-buffer", pending, None))
         return Backlog(
@@ -242,16 +238,17 @@ class BacklogCollector:
             broker_up=broker_up,
         )
 
-    def _redis_queues(self) -> Iterator[QueueReading]:
+    def _redis_queues(self, *, prefix: str) -> Iterator[QueueReading]:
+        """The Redis queues, each named ``prefix`` + its queue name."""
         now_ms = time.time() * 1000
         for queue in self._queues:
             key = f"{NAMESPACE}:{queue}"
             if queue.endswith(".DQ"):
-                yield QueueReading(queue, self._client.llen(key), None)
+                yield QueueReading(prefix + queue, self._client.llen(key), None)
                 continue
             count, oldest_ms = self._queue_state(key)
             age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
-            yield QueueReading(queue, count, age_s)
+            yield QueueReading(prefix + queue, count, age_s)
 
     def _broker_queues(self) -> tuple[list[QueueReading], bool]:
         """RabbitMQ's queues when it is the broker, and whether it answered."""

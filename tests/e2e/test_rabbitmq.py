@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from workers.routes import QUEUES
 
 from ..rabbitmq import RABBITMQ_URL, proxy_to, purge, rabbitmq_or_skip
@@ -20,10 +22,16 @@ def delivered_profiles(sandbox) -> set[str]:
     return {h["uid"] for r in sandbox.accepted("crm.users_batch") for h in r["body"]}
 
 
-def test_a_killed_worker_and_a_broker_outage_lose_nothing(tmp_path):
+@pytest.fixture
+def empty_rabbitmq():
+    """The shared RabbitMQ with hookrelay's queues emptied, or skip."""
     rabbit = rabbitmq_or_skip()
     purge(rabbit, QUEUES)
     rabbit.close()
+
+
+@pytest.mark.usefixtures("empty_rabbitmq")
+def test_a_killed_worker_and_a_broker_outage_lose_nothing(tmp_path):
     total = 400
     events = [track_event(i, "mq") for i in range(total)]
     profiles = [profile_event(i, "mq") for i in range(total)]
@@ -65,10 +73,8 @@ def test_a_killed_worker_and_a_broker_outage_lose_nothing(tmp_path):
         )
 
 
+@pytest.mark.usefixtures("empty_rabbitmq")
 def test_workers_started_while_rabbitmq_is_down_deliver_once_it_answers(tmp_path):
-    rabbit = rabbitmq_or_skip()
-    purge(rabbit, QUEUES)
-    rabbit.close()
     with proxy_to(RABBITMQ_URL) as proxy:
         proxy.cut()
         with running_stack(tmp_path, BROKER_URL=proxy.url_for(RABBITMQ_URL)) as stack:
