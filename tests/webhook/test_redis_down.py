@@ -8,7 +8,8 @@ from webhook import create_app
 
 from ..conftest import make_settings
 from ..support import temporary_redis
-from .test_events import post, profile, written_ids
+from .test_events import AUTH, post, profile, written_ids
+from .test_hooks import pre
 
 
 @pytest.fixture
@@ -35,3 +36,27 @@ def test_503_while_redis_is_down_and_accepted_events_survive_kill_9(own_redis):
     assert post(client, profile("during")).json == {"accepted": 1, "duplicates": 0}
     assert post(client, profile("before")).json == {"accepted": 0, "duplicates": 1}
     assert client.get("/readyz").status_code == 200
+
+
+def test_pre_hooks_answer_503_while_redis_is_down_and_recover_on_the_first_call(own_redis):
+    """The gate keeps a connection per thread; after a restart that connection is dead
+    and Redis has forgotten the script, and the first hook must still be answered."""
+    settings = make_settings(
+        own_redis.url, HOOKRELAY_HOOK_USER="crm", HOOKRELAY_HOOK_PASSWORD="s3cret"
+    )
+    client = create_app(settings).test_client()
+    client.post("/v1/suppressions", json={"email": "gone@example.com"}, headers=AUTH)
+    assert pre(client, "stage=pre&email=a@example.com").json == {"allow": True}
+
+    own_redis.kill()
+    response = pre(client, "stage=pre&email=a@example.com")
+    assert response.status_code == 503
+    assert response.json["error"] == "unavailable"
+
+    own_redis.start()
+    assert pre(client, "stage=pre&email=gone@example.com").json["allow"] is False
+    assert pre(client, "stage=pre&email=a@example.com").json == {"allow": True}
+
+    own_redis.kill()
+    own_redis.start()
+    assert pre(client, "stage=pre&email=gone@example.com").json["allow"] is False
