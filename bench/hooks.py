@@ -1,13 +1,22 @@
 """Pre-send hook benchmark: answers/s and latency of ``POST /v1/hooks/crm?stage=pre``,
 side by side with an empty Flask endpoint served by the same gunicorn settings.
 
-    python -m bench.hooks [--duration 10] [--rate 1000]
+    python -m bench.hooks [--duration 3] [--rounds 5] [--rate 1000]
 
-Everything runs on a private embedded Redis (``appendfsync always``) holding 1,000
-suppressions. The hook runs its real work — Basic auth, parameters, the suppression
-check — once with a frequency cap (set high enough never to refuse, so every call
-does the full check-and-count, a write) and once without (a read only). Rows: the
-most each can answer (closed loop), and p50/p99 at a paced ``--rate``.
+The hook runs its real work — Basic auth, parameters, the pre-send check — on private
+embedded Redis servers holding 1,000 suppressions:
+
+- empty Flask: the baseline, an endpoint that answers ``{"allow": true}``.
+- frequency cap: every call does the full check-and-count, a write (the cap is set
+  high enough never to refuse), on Redis with ``appendfsync always`` (``make run``).
+- frequency cap, fsync everysec: the same on a Redis that fsyncs once a second, to
+  show what the durable count costs.
+- suppressions only (the default, no ``FREQUENCY_CAP``): a read.
+
+Two loads: the most each can answer (closed loop), and a paced ``--rate``. All servers
+run at once and take turns, ``--rounds`` slices of ``--duration`` each, so a slow
+spell of a shared machine falls on all of them alike. "vs empty" is the median of the
+per-round ratios, with their range; percentiles are over all rounds.
 
 The server's CPU per answer (gunicorn's processes plus Redis) is printed beside the
 rates: the load generator shares the two cores, so the closed-loop rate ratio
@@ -21,7 +30,10 @@ import argparse
 import base64
 import os
 import shutil
+import statistics
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -30,18 +42,47 @@ import redis
 from workers.embedded_redis import EmbeddedRedis
 from workers.gate import SendGate
 
-from .ingest import gunicorn
-from .load import Result, http_request, run_load
+from .ingest import Served, gunicorn
+from .load import Result, http_request, percentile, run_load
 
 USER, PASSWORD = "bench", "hook-secret"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 AUTH = {"HOOKRELAY_HOOK_USER": USER, "HOOKRELAY_HOOK_PASSWORD": PASSWORD}
 WITH_CAP = {**AUTH, "FREQUENCY_CAP": "1000000"}
+#: name, WSGI app, settings, the Redis's fsync policy
 VARIANTS = (
-    ("empty Flask", "bench.empty_app:create_app()", AUTH),
-    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP),
-    ("pre hook, suppressions only", "webhook:create_app()", AUTH),
+    ("empty Flask", "bench.empty_app:create_app()", AUTH, "always"),
+    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP, "always"),
+    ("pre hook, frequency cap, fsync everysec", "webhook:create_app()", WITH_CAP, "everysec"),
+    ("pre hook, suppressions only", "webhook:create_app()", AUTH, "always"),
 )
+
+
+@dataclass
+class Measured:
+    """One server's slices under one load."""
+
+    results: list[Result] = field(default_factory=list)
+    cpu_s: float = 0.0
+
+    @property
+    def answers(self) -> int:
+        return sum(result.requests for result in self.results)
+
+    @property
+    def errors(self) -> int:
+        return sum(result.errors for result in self.results)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(result.rate for result in self.results)
+
+    def percentile(self, q: float) -> float:
+        return percentile([ms for result in self.results for ms in result.latencies_ms], q)
+
+    @property
+    def cpu_us_per_answer(self) -> float:
+        return self.cpu_s / max(self.answers, 1) * 1e6
 
 
 def pre_hook(seq: int) -> bytes:
@@ -50,75 +91,87 @@ def pre_hook(seq: int) -> bytes:
     return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
 
 
-def measure(app_spec, server: EmbeddedRedis, duration_s, rate, settings) -> tuple[Result, float]:
-    """The load's result, and the server's CPU microseconds per answer."""
-    with gunicorn(app_spec, server.url, **settings) as port:
-        run_load(port, pre_hook, duration_s=1, processes=2, connections=16)
-        serving = [psutil.Process(server.process.pid), *_gunicorn_processes()]
-        before = _cpu_seconds(serving)
-        result = run_load(
-            port, pre_hook, duration_s=duration_s, processes=2, connections=16, rate_per_s=rate
+def measure_slice(served: Served, redis_pid: int, duration_s: float, rate, into: Measured):
+    serving = [psutil.Process(redis_pid), *_processes(served.pid)]
+    before = _cpu_seconds(serving)
+    into.results.append(
+        run_load(
+            served.port,
+            pre_hook,
+            duration_s=duration_s,
+            processes=2,
+            connections=16,
+            rate_per_s=rate,
         )
-        return result, (_cpu_seconds(serving) - before) / max(result.requests, 1) * 1e6
+    )
+    into.cpu_s += _cpu_seconds(serving) - before
 
 
-def _gunicorn_processes() -> list[psutil.Process]:
-    return [
-        child
-        for child in psutil.Process().children(recursive=True)
-        if "gunicorn" in " ".join(child.cmdline())
-    ]
+def _processes(pid: int) -> list[psutil.Process]:
+    master = psutil.Process(pid)
+    return [master, *master.children(recursive=True)]
 
 
 def _cpu_seconds(processes: list[psutil.Process]) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
+def start_redis(stack: ExitStack, fsync: str) -> EmbeddedRedis:
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync=fsync)
+    server.start()
+    stack.callback(shutil.rmtree, server.directory, ignore_errors=True)
+    stack.callback(server.stop)
+    gate = SendGate(redis.Redis.from_url(server.url), cap=None)
+    for i in range(1000):
+        gate.suppress({"email": f"blocked{i}@example.com"}, "bench")
+    return server
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per slice")
+    parser.add_argument("--rounds", type=int, default=5, help="slices per server and load")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced requests/second")
     args = parser.parse_args()
 
-    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")))
-    server.start()
-    rows = []
-    try:
-        gate = SendGate(redis.Redis.from_url(server.url), cap=None)
-        for i in range(1000):
-            gate.suppress({"email": f"blocked{i}@example.com"}, "bench")
-        for label, rate in (
-            ("as fast as possible", None),
-            (f"paced {args.rate:,.0f}/s", args.rate),
-        ):
-            results = [
-                (name, *measure(spec, server, args.duration, rate, settings))
-                for name, spec, settings in VARIANTS
-            ]
-            rows.append((label, results))
-    finally:
-        server.stop()
-        shutil.rmtree(server.directory, ignore_errors=True)
-    print_table(rows, args)
+    loads = (("as fast as possible", None), (f"paced {args.rate:,.0f}/s", args.rate))
+    rows = {(load, name): Measured() for load, _ in loads for name, *_ in VARIANTS}
+    with ExitStack() as stack:
+        redis_servers = {fsync: start_redis(stack, fsync) for fsync in ("always", "everysec")}
+        servers = []
+        for name, spec, settings, fsync in VARIANTS:
+            redis_server = redis_servers[fsync]
+            served = stack.enter_context(gunicorn(spec, redis_server.url, **settings))
+            run_load(served.port, pre_hook, duration_s=1, processes=2, connections=16)
+            servers.append((name, served, redis_server.process.pid))
+        for load, rate in loads:
+            for _ in range(args.rounds):
+                for name, served, redis_pid in servers:
+                    measure_slice(served, redis_pid, args.duration, rate, rows[load, name])
+    print_table(rows, loads, args)
 
 
-def print_table(rows, args) -> None:
+def print_table(rows: dict, loads, args) -> None:
     print(
-        f"\npre-send hooks, {os.cpu_count()} cores, {args.duration:.0f} s per scenario, "
-        "2x16 keep-alive connections\n"
+        f"\npre-send hooks, {os.cpu_count()} cores, {args.rounds} rounds of "
+        f"{args.duration:.0f} s per server, 2x16 keep-alive connections\n"
     )
     print(
-        "| load | server | answers/s | p50 ms | p99 ms | errors | vs empty "
+        "| load | server | answers/s | p50 ms | p99 ms | errors | vs empty (range) "
         "| server CPU µs/answer | empty's CPU / this |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, results in rows:
-        _, empty, empty_cpu = results[0]
-        for name, result, cpu in results:
+    for load, _ in loads:
+        empty = rows[load, VARIANTS[0][0]]
+        for name, *_ in VARIANTS:
+            this = rows[load, name]
+            ratios = [a.rate / b.rate for a, b in zip(this.results, empty.results, strict=True)]
             print(
-                f"| {label} | {name} | {result.rate:,.0f} | {result.percentile(0.5):.1f} | "
-                f"{result.percentile(0.99):.1f} | {result.errors} | "
-                f"{result.rate / empty.rate:.0%} | {cpu:.0f} | {empty_cpu / cpu:.0%} |"
+                f"| {load} | {name} | {this.rate:,.0f} | {this.percentile(0.5):.1f} | "
+                f"{this.percentile(0.99):.1f} | {this.errors} | "
+                f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%}) | "
+                f"{this.cpu_us_per_answer:.0f} | "
+                f"{empty.cpu_us_per_answer / this.cpu_us_per_answer:.0%} |"
             )
 
 

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -55,6 +56,14 @@ def batch_of_100(seq: int) -> bytes:
     return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A gunicorn serving on ``port``; ``pid`` is its master's."""
+
+    port: int
+    pid: int
+
+
 @contextmanager
 def gunicorn(app_spec: str, redis_url: str, **settings: str):
     """The receiver's gunicorn settings (see the Procfile) serving ``app_spec``."""
@@ -79,7 +88,7 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port)
-        yield port
+        yield Served(port, process.pid)
     finally:
         process.terminate()
         process.wait(20)
@@ -98,7 +107,8 @@ def _wait_for_port(port: int, timeout_s: float = 30) -> None:
 
 
 def measure(app_spec, redis_url, make_request, args) -> Result:
-    with gunicorn(app_spec, redis_url) as port:
+    with gunicorn(app_spec, redis_url) as server:
+        port = server.port
         run_load(
             port, make_request, duration_s=1, processes=args.processes, connections=args.connections
         )  # warm-up
