@@ -3,15 +3,16 @@ side by side with an empty Flask endpoint served by the same gunicorn settings.
 
     python -m bench.hooks [--duration 3] [--rounds 5] [--rate 1000]
 
-The hook runs its real work — Basic auth, parameters, the pre-send check — on private
-embedded Redis servers holding 1,000 suppressions:
+The hook runs its real work — Basic auth, parameters, the pre-send check — on a
+private embedded Redis holding 1,000 suppressions:
 
 - empty Flask: the baseline, an endpoint that answers ``{"allow": true}``.
 - frequency cap: every call does the full check-and-count, a write (the cap is set
-  high enough never to refuse), on Redis with ``appendfsync always`` (``make run``).
-- frequency cap, fsync everysec: the same on a Redis that fsyncs once a second, to
-  show what the durable count costs.
+  high enough never to refuse); the counts reach the append-only file in the gate's
+  batches (workers/gate.py).
 - suppressions only (the default, no ``FREQUENCY_CAP``): a read.
+
+Redis runs with ``appendfsync always``, as ``make run`` starts it.
 
 Two loads: the most each can answer (closed loop), and a paced ``--rate``. All servers
 run at once and take turns, ``--rounds`` slices of ``--duration`` each, so a slow
@@ -49,12 +50,11 @@ USER, PASSWORD = "bench", "hook-secret"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 AUTH = {"HOOKRELAY_HOOK_USER": USER, "HOOKRELAY_HOOK_PASSWORD": PASSWORD}
 WITH_CAP = {**AUTH, "FREQUENCY_CAP": "1000000"}
-#: name, WSGI app, settings, the Redis's fsync policy
+#: name, WSGI app, settings
 VARIANTS = (
-    ("empty Flask", "bench.empty_app:create_app()", AUTH, "always"),
-    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP, "always"),
-    ("pre hook, frequency cap, fsync everysec", "webhook:create_app()", WITH_CAP, "everysec"),
-    ("pre hook, suppressions only", "webhook:create_app()", AUTH, "always"),
+    ("empty Flask", "bench.empty_app:create_app()", AUTH),
+    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP),
+    ("pre hook, suppressions only", "webhook:create_app()", AUTH),
 )
 
 
@@ -91,8 +91,8 @@ def pre_hook(seq: int) -> bytes:
     return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
 
 
-def measure_slice(served: Served, redis_pid: int, duration_s: float, rate, into: Measured):
-    serving = [psutil.Process(redis_pid), *_processes(served.pid)]
+def measure_slice(served: Served, redis_server: EmbeddedRedis, duration_s, rate, into: Measured):
+    serving = [psutil.Process(redis_server.process.pid), *_processes(served.pid)]
     before = _cpu_seconds(serving)
     into.results.append(
         run_load(
@@ -116,8 +116,8 @@ def _cpu_seconds(processes: list[psutil.Process]) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
-def start_redis(stack: ExitStack, fsync: str) -> EmbeddedRedis:
-    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync=fsync)
+def start_redis(stack: ExitStack) -> EmbeddedRedis:
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")))
     server.start()
     stack.callback(shutil.rmtree, server.directory, ignore_errors=True)
     stack.callback(server.stop)
@@ -137,17 +137,16 @@ def main() -> None:
     loads = (("as fast as possible", None), (f"paced {args.rate:,.0f}/s", args.rate))
     rows = {(load, name): Measured() for load, _ in loads for name, *_ in VARIANTS}
     with ExitStack() as stack:
-        redis_servers = {fsync: start_redis(stack, fsync) for fsync in ("always", "everysec")}
+        redis_server = start_redis(stack)
         servers = []
-        for name, spec, settings, fsync in VARIANTS:
-            redis_server = redis_servers[fsync]
+        for name, spec, settings in VARIANTS:
             served = stack.enter_context(gunicorn(spec, redis_server.url, **settings))
             run_load(served.port, pre_hook, duration_s=1, processes=2, connections=16)
-            servers.append((name, served, redis_server.process.pid))
+            servers.append((name, served))
         for load, rate in loads:
             for _ in range(args.rounds):
-                for name, served, redis_pid in servers:
-                    measure_slice(served, redis_pid, args.duration, rate, rows[load, name])
+                for name, served in servers:
+                    measure_slice(served, redis_server, args.duration, rate, rows[load, name])
     print_table(rows, loads, args)
 
 

@@ -5,7 +5,12 @@
 --
 -- Refuses if any identifier is suppressed; else, with a cap, refuses if any
 -- identifier already had `cap` allowed sends in the last window; else records this
--- send against every identifier and allows. Returns {allowed 0/1, reason}.
+-- send against every identifier and allows. Returns {allowed 0/1, reason, now_ms}.
+--
+-- The counts are written to memory only, not to the append-only file: with
+-- `appendfsync always` every allowed send would otherwise wait for a disk flush.
+-- SendGate's journal writes them again durably, in batches (gate_persist.lua).
+redis.set_repl(redis.REPL_NONE)
 local cap, window, send_id = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -26,4 +31,4 @@ if cap > 0 then
         redis.call("pexpire", KEYS[i], window)
     end
 end
-return {1, ""}
+return {1, "", now}

@@ -9,6 +9,7 @@ import redis
 from werkzeug.datastructures import Authorization
 
 from webhook import create_app
+from webhook.services import EXTENSION
 from workers.gate import FREQUENCY_PREFIX
 
 from ..conftest import make_settings
@@ -24,7 +25,10 @@ def client(redis_url):
     settings = make_settings(
         redis_url, HOOKRELAY_HOOK_USER="crm", HOOKRELAY_HOOK_PASSWORD="s3cret", FREQUENCY_CAP="3"
     )
-    return create_app(settings).test_client()
+    app = create_app(settings)
+    yield app.test_client()
+    # Written now, before the next test empties Redis, not into that test's data.
+    app.extensions[EXTENSION].gate.flush_counts()
 
 
 def pre(client, query="stage=pre&campaign_id=9093&email=a@example.com", **kwargs):

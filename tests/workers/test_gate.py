@@ -1,0 +1,70 @@
+"""The frequency counts against a real Redis killed with ``kill -9``: a count binds at
+once, reaches the append-only file with the journal's next flush, and only then
+survives a crash."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from workers.gate import FREQUENCY_PREFIX, WINDOW_MS, CountJournal, SendGate
+
+from ..support import temporary_redis, wait_for
+
+ALICE = {"uid": "u1", "email": "alice@example.com"}
+BOB = {"email": "bob@example.com"}
+
+
+@pytest.fixture
+def own_redis():
+    with temporary_redis("hr-gate-") as server:
+        yield server
+
+
+def crash_and_restart(server) -> None:
+    server.kill()
+    server.start()
+
+
+def test_flushed_counts_survive_a_crash_and_unflushed_ones_are_the_bound(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    journal = CountJournal(client, interval_s=3600)
+    gate = SendGate(client, cap=2, journal=journal)
+
+    assert gate.decide(ALICE).allow and gate.decide(ALICE).allow
+    assert gate.decide({"uid": "u1"}).reason == "frequency cap: 2 sends in 24 h"
+    journal.flush()
+    assert gate.decide(BOB).allow
+
+    crash_and_restart(own_redis)
+    assert not gate.decide(ALICE).allow
+    assert not gate.decide({"email": "alice@example.com"}).allow
+    ttl_ms = client.pttl(FREQUENCY_PREFIX + "email:alice@example.com")
+    assert WINDOW_MS - 60_000 < ttl_ms <= WINDOW_MS
+    # Bob's count was never flushed: the crash lost it, so he has his two sends again.
+    assert gate.decide(BOB).allow and gate.decide(BOB).allow
+    assert not gate.decide(BOB).allow
+    journal.flush()  # before the fixture removes this server, not at exit
+
+
+def test_the_journal_flushes_on_its_own(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    gate = SendGate(client, cap=1, journal=CountJournal(client, interval_s=0.1))
+    assert gate.decide(ALICE).allow
+
+    aof = own_redis.directory / "appendonlydir"
+    wait_for(
+        lambda: any(b"alice@example.com" in path.read_bytes() for path in aof.glob("*.incr.aof")),
+        timeout_s=20,
+    )
+    crash_and_restart(own_redis)
+    assert not gate.decide(ALICE).allow
+
+
+def test_a_count_older_than_the_window_expires_when_written(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    journal = CountJournal(client)
+    key = FREQUENCY_PREFIX + "email:old@example.com"
+    journal.add([key], at_ms=1_000, send_id="long-ago")
+    journal.flush()
+    assert not client.exists(key)
