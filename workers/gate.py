@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from importlib.resources import files
 from uuid import uuid4
@@ -156,37 +155,45 @@ class CountJournal:
     def __init__(self, client: redis.Redis, *, interval_s: float = 1.0) -> None:
         self._script = client.register_script(_PERSIST)
         self._interval_s = interval_s
-        self._pending: deque[tuple[str, int, str]] = deque()
+        #: Flat (key, time, send id) triples: strings and ints, which the garbage
+        #: collector does not track, where tuples kept for a second would be promoted
+        #: and make its full collections (tens of ms in a web process) more frequent.
+        self._pending: list[str | int] = []
+        self._lock = threading.Lock()
         self._started_in: int | None = None
-        self._start_lock = threading.Lock()
         self._flush_lock = threading.Lock()
 
     def add(self, keys: list[str], at_ms: int, send_id: str) -> None:
         """Journal one allowed send, counted under ``keys`` at ``at_ms``."""
         if self._started_in != os.getpid():
             self._start()
-        self._pending.extend((key, at_ms, send_id) for key in keys)
+        entries = [value for key in keys for value in (key, at_ms, send_id)]
+        with self._lock:
+            self._pending += entries
 
     def flush(self) -> None:
         """Write every pending count through the append-only file now."""
         with self._flush_lock:
-            self._write_pending()
+            with self._lock:
+                pending, self._pending = self._pending, []
+            for first in range(0, len(pending), 3 * self.BATCH):
+                try:
+                    self._write(pending[first : first + 3 * self.BATCH])
+                except redis.RedisError:
+                    with self._lock:
+                        self._pending[:0] = pending[first:]
+                    raise
 
-    def _write_pending(self) -> None:
-        while self._pending:
-            batch = [self._pending.popleft() for _ in range(min(self.BATCH, len(self._pending)))]
-            try:
-                self._script(
-                    keys=[key for key, _, _ in batch],
-                    args=[WINDOW_MS, *(value for _, *entry in batch for value in entry)],
-                )
-            except redis.RedisError:
-                self._pending.extendleft(reversed(batch))
-                raise
+    def _write(self, entries: list[str | int]) -> None:
+        """``entries``: flat (key, time, send id) triples."""
+        times_and_ids = [
+            value for i in range(0, len(entries), 3) for value in entries[i + 1 : i + 3]
+        ]
+        self._script(keys=entries[::3], args=[WINDOW_MS, *times_and_ids])
 
     def _start(self) -> None:
         """Start this process's flusher (a forked child gets its own) and flush at exit."""
-        with self._start_lock:
+        with self._lock:
             if self._started_in == os.getpid():
                 return
             self._started_in = os.getpid()
