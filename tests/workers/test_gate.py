@@ -68,3 +68,19 @@ def test_a_count_older_than_the_window_expires_when_written(own_redis):
     journal.add([key], at_ms=1_000, send_id="long-ago")
     journal.flush()
     assert not client.exists(key)
+
+
+def test_a_flush_that_fails_keeps_its_counts_for_the_next(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    journal = CountJournal(client, interval_s=3600)
+    gate = SendGate(client, cap=1, journal=journal)
+    assert gate.decide(ALICE).allow
+
+    own_redis.kill()
+    with pytest.raises(redis.ConnectionError):
+        journal.flush()
+    own_redis.start()
+    journal.flush()
+
+    crash_and_restart(own_redis)
+    assert not gate.decide(ALICE).allow
