@@ -84,3 +84,15 @@ def test_a_flush_that_fails_keeps_its_counts_for_the_next(own_redis):
 
     crash_and_restart(own_redis)
     assert not gate.decide(ALICE).allow
+
+
+def test_counts_written_in_several_batches_all_survive(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    journal = CountJournal(client, interval_s=3600)
+    gate = SendGate(client, cap=1, journal=journal)
+    users = [{"uid": f"u{n}", "email": f"user{n}@example.com"} for n in range(journal.BATCH + 1)]
+    assert all(gate.decide(user).allow for user in users)
+    journal.flush()
+
+    crash_and_restart(own_redis)
+    assert not any(gate.decide(user).allow for user in users)
