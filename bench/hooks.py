@@ -1,5 +1,5 @@
-"""Pre-send hook benchmark: answers/s and latency of ``POST /v1/hooks/crm?stage=pre``,
-side by side with an empty Flask endpoint served by the same gunicorn settings.
+"""Hooks benchmark: answers/s and latency of ``POST /v1/hooks/crm``, pre-send and
+post-send, side by side with an empty Flask endpoint served by the same gunicorn settings.
 
     python -m bench.hooks [--duration 3] [--rounds 5] [--rate 1000]
 
@@ -11,6 +11,8 @@ private embedded Redis holding 1,000 suppressions:
   high enough never to refuse); the counts reach the append-only file in the gate's
   batches (workers/gate.py).
 - suppressions only (the default, no ``FREQUENCY_CAP``): a read.
+- post hook: counts the send for one campaign (every call the same campaign, as in a
+  campaign's run) and checks its follow-up schedule.
 
 Redis runs with ``appendfsync always``, as ``make run`` starts it.
 
@@ -50,11 +52,25 @@ USER, PASSWORD = "bench", "hook-secret"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 AUTH = {"HOOKRELAY_HOOK_USER": USER, "HOOKRELAY_HOOK_PASSWORD": PASSWORD}
 WITH_CAP = {**AUTH, "FREQUENCY_CAP": "1000000"}
-#: name, WSGI app, settings
+
+
+def pre_hook(seq: int) -> bytes:
+    user = seq % 50_000
+    query = f"stage=pre&campaign_id=9093&uid=u{user}&email=user{user}@example.com"
+    return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
+
+
+def post_hook(seq: int) -> bytes:
+    query = f"stage=post&campaign_id=9093&uid=u{seq}&email=user{seq}@example.com"
+    return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
+
+
+#: name, WSGI app, settings, request
 VARIANTS = (
-    ("empty Flask", "bench.empty_app:create_app()", AUTH),
-    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP),
-    ("pre hook, suppressions only", "webhook:create_app()", AUTH),
+    ("empty Flask", "bench.empty_app:create_app()", AUTH, pre_hook),
+    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP, pre_hook),
+    ("pre hook, suppressions only", "webhook:create_app()", AUTH, pre_hook),
+    ("post hook", "webhook:create_app()", AUTH, post_hook),
 )
 
 
@@ -85,19 +101,15 @@ class Measured:
         return self.cpu_s / max(self.answers, 1) * 1e6
 
 
-def pre_hook(seq: int) -> bytes:
-    user = seq % 50_000
-    query = f"stage=pre&campaign_id=9093&uid=u{user}&email=user{user}@example.com"
-    return http_request(f"/v1/hooks/crm?{query}", b"", HEADERS)
-
-
-def measure_slice(served: Served, redis_server: EmbeddedRedis, duration_s, rate, into: Measured):
+def measure_slice(
+    served: Served, redis_server: EmbeddedRedis, make_request, duration_s, rate, into
+):
     serving = [psutil.Process(redis_server.process.pid), *_processes(served.pid)]
     before = _cpu_seconds(serving)
     into.results.append(
         run_load(
             served.port,
-            pre_hook,
+            make_request,
             duration_s=duration_s,
             processes=2,
             connections=16,
@@ -139,20 +151,22 @@ def main() -> None:
     with ExitStack() as stack:
         redis_server = start_redis(stack)
         servers = []
-        for name, spec, settings in VARIANTS:
+        for name, spec, settings, make_request in VARIANTS:
             served = stack.enter_context(gunicorn(spec, redis_server.url, **settings))
-            run_load(served.port, pre_hook, duration_s=1, processes=2, connections=16)
-            servers.append((name, served))
+            run_load(served.port, make_request, duration_s=1, processes=2, connections=16)
+            servers.append((name, served, make_request))
         for load, rate in loads:
             for _ in range(args.rounds):
-                for name, served in servers:
-                    measure_slice(served, redis_server, args.duration, rate, rows[load, name])
+                for name, served, make_request in servers:
+                    measure_slice(
+                        served, redis_server, make_request, args.duration, rate, rows[load, name]
+                    )
     print_table(rows, loads, args)
 
 
 def print_table(rows: dict, loads, args) -> None:
     print(
-        f"\npre-send hooks, {os.cpu_count()} cores, {args.rounds} rounds of "
+        f"\nhooks, {os.cpu_count()} cores, {args.rounds} rounds of "
         f"{args.duration:.0f} s per server, 2x16 keep-alive connections\n"
     )
     print(

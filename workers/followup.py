@@ -9,7 +9,8 @@ message, so they survive restarts of every process.
 messages (``followup.lua``): a campaign start and any number of post-send hooks race
 for it, and one wins. Post hooks are counted by :class:`SendLog` (``sends.lua``),
 which also keeps a bounded sample of the campaign's recipients for the Altcraft
-history fetch, and asks for a schedule only while the marker is missing.
+history fetch, and asks for a schedule only while the marker is missing. The counts
+reach the append-only file within about a second (workers/journal.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from importlib.resources import files
 
 import redis
 
+from .journal import Journal
 from .routes import FETCH_STATS, NAMESPACE, delay_queue, redis_message
 from .store import Campaign
 
@@ -44,6 +46,7 @@ ALTCRAFT_SOURCES = ("altcraft.history",)
 
 _SCHEDULE_SCRIPT = files(__package__).joinpath("followup.lua").read_text()
 _SENDS_SCRIPT = files(__package__).joinpath("sends.lua").read_text()
+_PERSIST_SCRIPT = files(__package__).joinpath("sends_persist.lua").read_text()
 
 
 def sources_for(campaign: Campaign) -> tuple[str, ...]:
@@ -84,12 +87,25 @@ class FollowupScheduler:
 
 
 class SendLog:
-    """Counts post-send hooks per campaign and samples their recipients."""
+    """Counts post-send hooks per campaign and samples their recipients.
 
-    def __init__(self, client: redis.Redis, scheduler: FollowupScheduler) -> None:
+    Parameters:
+    client: the Redis holding counts, samples and schedule markers.
+    scheduler: creates a campaign's follow-up schedule.
+    journal_interval_s: how often counts are written through the append-only file
+      (workers/journal.py).
+    """
+
+    def __init__(
+        self, client: redis.Redis, scheduler: FollowupScheduler, *, journal_interval_s: float = 1.0
+    ) -> None:
         self._client = client
         self._script = client.register_script(_SENDS_SCRIPT)
+        self._persist = client.register_script(_PERSIST_SCRIPT)
         self._scheduler = scheduler
+        self._journal = Journal(
+            self.write_back, unique=True, interval_s=journal_interval_s, name="send counts"
+        )
 
     def record(self, campaign: Campaign, recipient_email: str | None) -> int:
         """Count one send; create the follow-up schedule if the campaign has none.
@@ -101,9 +117,18 @@ class SendLog:
             keys=[CAMPAIGN_SENDS, SAMPLE_PREFIX + key, SCHEDULE_PREFIX + key],
             args=[key, SAMPLE_SIZE, recipient_email or "", MARKER_TTL_S],
         )
+        self._journal.add([key])
         if needs_schedule:
             self._scheduler.ensure(campaign)
         return sends
+
+    def flush_counts(self) -> None:
+        """Write the pending send counts through the append-only file now."""
+        self._journal.flush()
+
+    def write_back(self, campaign_keys: list[str]) -> None:
+        """Write these campaigns' send counts through the append-only file."""
+        self._persist(keys=[CAMPAIGN_SENDS], args=campaign_keys)
 
     def sample(self, campaign: Campaign) -> list[str]:
         members = self._client.smembers(SAMPLE_PREFIX + campaign.key)

@@ -5,16 +5,13 @@ or, with ``FREQUENCY_CAP`` set, when any of them already had that many *allowed*
 in the last 24 hours. An allowed send is counted against every identifier given, in
 the same atomic step as the check (see ``gate.lua``), so two concurrent hooks for one
 recipient cannot both slip under the cap. Counts reach the append-only file within
-about a second (:class:`CountJournal`), not before the answer.
+about a second, not before the answer (see workers/journal.py).
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
-import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 
 from .coalesce import identity_key
+from .journal import Journal
 
 SUPPRESSIONS = "hookrelay:suppressions"
 FREQUENCY_PREFIX = "hookrelay:sends:"
@@ -34,8 +32,6 @@ WINDOW_MS = 24 * 3600 * 1000
 _SCRIPT = files(__package__).joinpath("gate.lua").read_text()
 _SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _PERSIST = files(__package__).joinpath("gate_persist.lua").read_text()
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,16 +44,19 @@ class SendGate:
     """Parameters:
     client: the Redis holding suppressions and send counts.
     cap: most allowed sends per recipient per rolling 24 h; ``None`` = no cap.
-    journal: what makes the counts durable; one flushing every second by default.
+    journal_interval_s: how often counts are written through the append-only file.
     """
 
     def __init__(
-        self, client: redis.Redis, *, cap: int | None, journal: CountJournal | None = None
+        self, client: redis.Redis, *, cap: int | None, journal_interval_s: float = 1.0
     ) -> None:
         self._client = client
         self._cap = cap or 0
         self._local = threading.local()
-        self._journal = journal or CountJournal(client)
+        self._persist = client.register_script(_PERSIST)
+        self._journal = Journal(
+            self.write_back, width=3, interval_s=journal_interval_s, name="frequency counts"
+        )
 
     def decide(self, recipient: dict[str, str]) -> Decision:
         """Allow or refuse one send to ``recipient`` (its identifiers by kind)."""
@@ -68,12 +67,20 @@ class SendGate:
             [SUPPRESSIONS, *counts], [self._cap, WINDOW_MS, send_id, *keys]
         )
         if allowed and self._cap:
-            self._journal.add(counts, at[0], send_id)
+            self._journal.add([value for key in counts for value in (key, at[0], send_id)])
         return Decision(bool(allowed), reason.decode() if isinstance(reason, bytes) else reason)
 
     def flush_counts(self) -> None:
         """Write the pending frequency counts through the append-only file now."""
         self._journal.flush()
+
+    def write_back(self, entries: list[str | int]) -> None:
+        """Write counted sends through the append-only file (``gate_persist.lua``);
+        ``entries`` are flat (key, time, send id) triples."""
+        times_and_ids = [
+            value for i in range(0, len(entries), 3) for value in entries[i + 1 : i + 3]
+        ]
+        self._persist(keys=entries[::3], args=[WINDOW_MS, *times_and_ids])
 
     def _run_script(self, keys: list[str], args: list) -> list:
         """Run ``gate.lua`` on this thread's own connection.
@@ -126,88 +133,3 @@ class SendGate:
         _, found = self._client.hscan(SUPPRESSIONS, count=limit)
         entries = [{"id": key.decode(), **json.loads(raw)} for key, raw in found.items()]
         return self._client.hlen(SUPPRESSIONS), entries[:limit]
-
-
-class CountJournal:
-    """Makes the frequency counts durable in batches instead of one send at a time.
-
-    ``gate.lua`` counts an allowed send in Redis's memory but keeps it out of the
-    append-only file: with ``appendfsync always`` every capped pre-hook would otherwise
-    wait for a disk flush, which cost about a quarter of its throughput and put its p99
-    near 100 ms at 1,000 hooks/s (bench/hooks.py). The journal writes the same entries
-    again through the file every ``interval_s``, in one script call per 200 keys, so
-    one disk flush covers a batch; larger batches held Redis long enough to show in
-    the hooks' p99 (30 ms against 15 ms at 1,000 hooks/s).
-
-    The bound is the one ``appendfsync everysec`` gives: a Redis crash loses at most
-    the last interval's counts, and a lost count can only let a recipient have one
-    more send than the cap. Events are unaffected; they are still flushed before their
-    ``202``. A web process killed before its flush leaves its last counts in Redis's
-    memory only, until Redis rewrites its file. A flush that fails on Redis is logged
-    and tried again.
-
-    Parameters:
-    client: the Redis holding the counts.
-    interval_s: how often pending counts are written.
-    """
-
-    BATCH = 200
-
-    def __init__(self, client: redis.Redis, *, interval_s: float = 1.0) -> None:
-        self._script = client.register_script(_PERSIST)
-        self._interval_s = interval_s
-        #: Flat (key, time, send id) triples: strings and ints, which the garbage
-        #: collector does not track, where tuples kept for a second would be promoted
-        #: and make its full collections (tens of ms in a web process) more frequent.
-        self._pending: list[str | int] = []
-        self._lock = threading.Lock()
-        self._started_in: int | None = None
-        self._flush_lock = threading.Lock()
-
-    def add(self, keys: list[str], at_ms: int, send_id: str) -> None:
-        """Journal one allowed send, counted under ``keys`` at ``at_ms``."""
-        if self._started_in != os.getpid():
-            self._start()
-        entries = [value for key in keys for value in (key, at_ms, send_id)]
-        with self._lock:
-            self._pending += entries
-
-    def flush(self) -> None:
-        """Write every pending count through the append-only file now."""
-        with self._flush_lock:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            for first in range(0, len(pending), 3 * self.BATCH):
-                try:
-                    self._write(pending[first : first + 3 * self.BATCH])
-                except redis.RedisError:
-                    with self._lock:
-                        self._pending[:0] = pending[first:]
-                    raise
-
-    def _write(self, entries: list[str | int]) -> None:
-        """``entries``: flat (key, time, send id) triples."""
-        times_and_ids = [
-            value for i in range(0, len(entries), 3) for value in entries[i + 1 : i + 3]
-        ]
-        self._script(keys=entries[::3], args=[WINDOW_MS, *times_and_ids])
-
-    def _start(self) -> None:
-        """Start this process's flusher (a forked child gets its own) and flush at exit."""
-        with self._lock:
-            if self._started_in == os.getpid():
-                return
-            self._started_in = os.getpid()
-            threading.Thread(target=self._run, name="hookrelay-count-journal", daemon=True).start()
-            atexit.register(self._flush_logged)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._interval_s)
-            self._flush_logged()
-
-    def _flush_logged(self) -> None:
-        try:
-            self.flush()
-        except redis.RedisError as error:
-            logger.warning("Writing frequency counts failed, will try again: %s", error)

@@ -29,6 +29,7 @@ def client(redis_url):
     yield app.test_client()
     # Written now, before the next test empties Redis, not into that test's data.
     app.extensions[EXTENSION].gate.flush_counts()
+    app.extensions[EXTENSION].sends.flush_counts()
 
 
 def pre(client, query="stage=pre&campaign_id=9093&email=a@example.com", **kwargs):

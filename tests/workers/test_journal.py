@@ -1,18 +1,27 @@
-"""The frequency counts against a real Redis killed with ``kill -9``: a count binds at
-once, reaches the append-only file with the journal's next flush, and only then
-survives a crash."""
+"""What the hooks count in Redis's memory only, against a real Redis killed with
+``kill -9``: a count binds at once, reaches the append-only file with its journal's
+next flush (workers/journal.py), and only then survives a crash."""
 
 from __future__ import annotations
 
 import pytest
 import redis
 
-from workers.gate import FREQUENCY_PREFIX, WINDOW_MS, CountJournal, SendGate
+from workers.followup import (
+    CAMPAIGN_SENDS,
+    SAMPLE_PREFIX,
+    SCHEDULE_PREFIX,
+    FollowupScheduler,
+    SendLog,
+)
+from workers.gate import FREQUENCY_PREFIX, WINDOW_MS, SendGate
+from workers.store import Campaign
 
 from ..support import temporary_redis, wait_for
 
 ALICE = {"uid": "u1", "email": "alice@example.com"}
 BOB = {"email": "bob@example.com"}
+CAMPAIGN = Campaign("crm", 9093)
 
 
 @pytest.fixture
@@ -28,12 +37,11 @@ def crash_and_restart(server) -> None:
 
 def test_flushed_counts_survive_a_crash_and_unflushed_ones_are_the_bound(own_redis):
     client = redis.Redis.from_url(own_redis.url)
-    journal = CountJournal(client, interval_s=3600)
-    gate = SendGate(client, cap=2, journal=journal)
+    gate = SendGate(client, cap=2, journal_interval_s=3600)
 
     assert gate.decide(ALICE).allow and gate.decide(ALICE).allow
     assert gate.decide({"uid": "u1"}).reason == "frequency cap: 2 sends in 24 h"
-    journal.flush()
+    gate.flush_counts()
     assert gate.decide(BOB).allow
 
     crash_and_restart(own_redis)
@@ -44,12 +52,12 @@ def test_flushed_counts_survive_a_crash_and_unflushed_ones_are_the_bound(own_red
     # Bob's count was never flushed: the crash lost it, so he has his two sends again.
     assert gate.decide(BOB).allow and gate.decide(BOB).allow
     assert not gate.decide(BOB).allow
-    journal.flush()  # before the fixture removes this server, not at exit
+    gate.flush_counts()  # before the fixture removes this server, not at exit
 
 
 def test_the_journal_flushes_on_its_own(own_redis):
     client = redis.Redis.from_url(own_redis.url)
-    gate = SendGate(client, cap=1, journal=CountJournal(client, interval_s=0.1))
+    gate = SendGate(client, cap=1, journal_interval_s=0.1)
     assert gate.decide(ALICE).allow
 
     aof = own_redis.directory / "appendonlydir"
@@ -63,24 +71,21 @@ def test_the_journal_flushes_on_its_own(own_redis):
 
 def test_a_count_older_than_the_window_expires_when_written(own_redis):
     client = redis.Redis.from_url(own_redis.url)
-    journal = CountJournal(client)
     key = FREQUENCY_PREFIX + "email:old@example.com"
-    journal.add([key], at_ms=1_000, send_id="long-ago")
-    journal.flush()
+    SendGate(client, cap=1).write_back([key, 1_000, "long-ago"])
     assert not client.exists(key)
 
 
 def test_a_flush_that_fails_keeps_its_counts_for_the_next(own_redis):
     client = redis.Redis.from_url(own_redis.url)
-    journal = CountJournal(client, interval_s=3600)
-    gate = SendGate(client, cap=1, journal=journal)
+    gate = SendGate(client, cap=1, journal_interval_s=3600)
     assert gate.decide(ALICE).allow
 
     own_redis.kill()
     with pytest.raises(redis.ConnectionError):
-        journal.flush()
+        gate.flush_counts()
     own_redis.start()
-    journal.flush()
+    gate.flush_counts()
 
     crash_and_restart(own_redis)
     assert not gate.decide(ALICE).allow
@@ -88,11 +93,28 @@ def test_a_flush_that_fails_keeps_its_counts_for_the_next(own_redis):
 
 def test_counts_written_in_several_batches_all_survive(own_redis):
     client = redis.Redis.from_url(own_redis.url)
-    journal = CountJournal(client, interval_s=3600)
-    gate = SendGate(client, cap=1, journal=journal)
-    users = [{"uid": f"u{n}", "email": f"user{n}@example.com"} for n in range(journal.BATCH + 1)]
+    gate = SendGate(client, cap=1, journal_interval_s=3600)
+    # Two identifiers each: 500 counts, in batches of 200.
+    users = [{"uid": f"u{n}", "email": f"user{n}@example.com"} for n in range(250)]
     assert all(gate.decide(user).allow for user in users)
-    journal.flush()
+    gate.flush_counts()
 
     crash_and_restart(own_redis)
     assert not any(gate.decide(user).allow for user in users)
+
+
+def test_send_counts_survive_a_crash_once_written_back(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    scheduler = FollowupScheduler(client, schedule_s=[300], time_scale=1)
+    log = SendLog(client, scheduler, journal_interval_s=3600)
+    for n in range(30):
+        log.record(CAMPAIGN, f"user{n}@example.com")
+    log.flush_counts()
+    assert log.record(CAMPAIGN, "late@example.com") == 31
+
+    crash_and_restart(own_redis)
+    assert client.hget(CAMPAIGN_SENDS, CAMPAIGN.key) == b"30"
+    assert client.scard(SAMPLE_PREFIX + CAMPAIGN.key) == 20, "the sample is written at once"
+    assert client.exists(SCHEDULE_PREFIX + CAMPAIGN.key)
+    assert log.record(CAMPAIGN, "after@example.com") == 31
+    log.flush_counts()  # before the fixture removes this server, not at exit
