@@ -12,7 +12,8 @@ script call, so one disk flush covers a batch.
 The bound is the one ``appendfsync everysec`` gives: a Redis crash loses at most the
 last interval's counts, never an event (events are still flushed before their
 ``202``). A web process killed before its flush leaves its last counts in Redis's
-memory only, until another flush of the same value or Redis's next file rewrite.
+memory only, until Redis next rewrites its file (a campaign's send count also with
+the next write-back of that campaign, from any process).
 
 Redis passes on only the writes that change something, and writing back a value that
 is already there changes nothing: the write-back scripts remove each value and set it
