@@ -6,8 +6,10 @@
 -- The rate in force is the ceiling, or after a 429 a lower floor that climbs back
 -- linearly (recovery_per_s per second) once quiet_ms have passed since the 429.
 -- "acquire" grants a slot if fewer than floor(rate) grants fall in the last window,
--- answering {0, rate}; otherwise {ms to wait, rate}. "slow_down" lowers the rate
--- (at most once per window, so a burst of 429s counts once). "rate" only reports.
+-- answering {0, rate}; otherwise {ms to wait, rate}. "sent" stamps a grant again
+-- with the time now, once its request is known to have reached the platform.
+-- "slow_down" lowers the rate (at most once per window, so a burst of 429s counts
+-- once). "rate" only reports.
 local grants, state = KEYS[1], KEYS[2]
 local command = ARGV[1]
 local ceiling, window = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -46,6 +48,10 @@ if command == "slow_down" then
     redis.call("HSET", state, "floor", tostring(rate), "since", tostring(now))
     return {0, tostring(rate)}
 elseif command == "rate" then
+    return {0, tostring(rate)}
+elseif command == "sent" then
+    redis.call("ZADD", grants, now, ARGV[8])
+    redis.call("PEXPIRE", grants, math.ceil(window * 2))
     return {0, tostring(rate)}
 end
 

@@ -68,9 +68,30 @@ def test_rate_never_drops_below_the_minimum(redis_url):
 def test_waiting_returns_time_and_raises_nothing(redis_url):
     client = redis.Redis.from_url(redis_url)
     limiter = SharedRateLimiter(client, "t", rate=2, margin_ms=0)
-    assert limiter.acquire() == 0
-    assert limiter.acquire() == 0
+    assert limiter.acquire().waited_s == 0
+    assert limiter.acquire().waited_s == 0
     began = time.monotonic()
-    waited = limiter.acquire()
+    waited = limiter.acquire().waited_s
     assert 0.5 < waited <= 1.1
     assert time.monotonic() - began >= 0.5
+
+
+def test_a_request_that_waited_to_go_out_still_keeps_the_platform_under_its_limit(redis_url):
+    """Arrivals are recorded as the platform would see them. The first grant's thread
+    gets to send only half a second late; stamped again when sent, it still holds its
+    slot a whole second from its arrival."""
+    limiter = SharedRateLimiter(redis.Redis.from_url(redis_url), "t", rate=3, margin_ms=0)
+    arrivals: list[float] = []
+
+    def send(grant) -> None:
+        arrivals.append(time.monotonic())
+        limiter.sent(grant)
+
+    late = limiter.acquire()
+    send(limiter.acquire())
+    send(limiter.acquire())
+    time.sleep(0.5)
+    send(late)
+    for _ in range(3):
+        send(limiter.acquire())
+    assert most_in_any_second(arrivals) <= 3

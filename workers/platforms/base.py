@@ -73,9 +73,7 @@ class PlatformClient:
         """
         request = self._http.build_request(method, path, **kwargs)
         url = str(request.url)
-        if self._limiter is not None:
-            RATE_LIMIT_WAIT.labels(self.platform).observe(self._limiter.acquire())
-        with self._mapped_transport_errors(method, url):
+        with self._rate_limited(), self._mapped_transport_errors(method, url):
             response = self._http.send(request)
         PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
         if response.status_code == 429 and self._limiter is not None:
@@ -102,6 +100,19 @@ class PlatformClient:
         Subclasses override this for platforms that answer 200 to a failed call.
         """
         return None
+
+    @contextlib.contextmanager
+    def _rate_limited(self) -> Iterator[None]:
+        """Wait for a slot of the shared limit; mark it sent once the call is over."""
+        if self._limiter is None:
+            yield
+            return
+        grant = self._limiter.acquire()
+        RATE_LIMIT_WAIT.labels(self.platform).observe(grant.waited_s)
+        try:
+            yield
+        finally:
+            self._limiter.sent(grant)
 
     @contextlib.contextmanager
     def _mapped_transport_errors(self, method: str, url: str) -> Iterator[None]:
