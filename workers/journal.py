@@ -63,7 +63,7 @@ class Journal:
     ) -> None:
         self._write = write
         self._width = width
-        self.batch = batch
+        self._batch = batch
         self._unique = unique
         self._interval_s = interval_s
         self._name = name
@@ -81,7 +81,7 @@ class Journal:
 
     def flush(self) -> None:
         """Write every pending entry back now."""
-        step = self._width * self.batch
+        step = self._width * self._batch
         with self._flush_lock:
             with self._lock:
                 pending, self._pending = self._pending, []
