@@ -9,7 +9,7 @@ private embedded Redis holding 1,000 suppressions:
 - empty Flask: the baseline, an endpoint that answers ``{"allow": true}``.
 - frequency cap: every call does the full check-and-count, a write (the cap is set
   high enough never to refuse); the counts reach the append-only file in the gate's
-  batches (workers/gate.py).
+  batches (webhook/gate/gate.py).
 - suppressions only (the default, no ``FREQUENCY_CAP``): a read.
 - post hook: counts the send for one campaign (every call the same campaign, as in a
   campaign's run) and checks its follow-up schedule.
@@ -42,8 +42,8 @@ from pathlib import Path
 import psutil
 import redis
 
-from workers.embedded_redis import EmbeddedRedis
-from workers.gate import SendGate
+from webhook.gate.gate import PreSendGate
+from workers.ops.embedded_redis import EmbeddedRedis
 
 from .ingest import Served, gunicorn
 from .load import Result, http_request, percentile, run_load
@@ -133,7 +133,7 @@ def start_redis(stack: ExitStack) -> EmbeddedRedis:
     server.start()
     stack.callback(shutil.rmtree, server.directory, ignore_errors=True)
     stack.callback(server.stop)
-    gate = SendGate(redis.Redis.from_url(server.url), cap=None)
+    gate = PreSendGate(redis.Redis.from_url(server.url), cap=None)
     for i in range(1000):
         gate.suppress({"email": f"blocked{i}@example.com"}, "bench")
     return server

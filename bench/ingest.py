@@ -32,8 +32,9 @@ from pathlib import Path
 
 import redis
 
-from workers.embedded_redis import EmbeddedRedis
-from workers.routes import PROFILE_BUFFER
+from workers.campaigns.schema import migrate
+from workers.ops.embedded_redis import EmbeddedRedis
+from workers.queue.routes import PROFILE_BUFFER
 
 from .load import Result, http_request, run_load
 
@@ -79,6 +80,7 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
         "DATABASE_URL": f"sqlite:///{store_dir}/stats.db",
         **settings,
     }
+    migrate(env["DATABASE_URL"])
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         "--config",

@@ -9,8 +9,8 @@ import dataclasses
 from flask import Flask
 
 from webhook import create_app as create_receiver
-from webhook.services import EXTENSION
-from workers.enqueue import SubmitResult
+from webhook.hub import EXTENSION
+from webhook.intake.queue import SubmitResult
 
 
 class _NoWrite:

@@ -26,9 +26,9 @@ from dramatiq.errors import BrokerConnectionError
 
 from tests.rabbitmq import RABBITMQ_URL, purge
 from tests.support import temporary_redis
-from workers.broker import SweepingRedisBroker
-from workers.doctor import without_password
-from workers.relay import Relay
+from workers.ops.doctor import without_password
+from workers.queue.broker import SweepingRedisBroker
+from workers.queue.relay import Relay
 
 COUNT = 5000
 EVENT = {"id": "x" * 36, "type": "event", "user": {"uid": "u" * 12}, "name": "purchase"}

@@ -39,7 +39,7 @@ def _json_error(error: HTTPException):
     return jsonify({"error": error.description}), error.code
 
 
-# --- the S2S marketing platform (api-docs/crm-server-to-server-api.txt) ---------------
+# --- the S2S marketing platform (docs/platforms.md) -----------------------------------
 
 
 @crm.post("/api/v1/users/")

@@ -1,6 +1,7 @@
 """Campaigns and statistics: the S2S platform's campaign paths and reports, Pushwoosh
-v1 and v2 (``/pushwoosh``) and Altcraft (``/altcraft``), as their documentation in
-``api-docs/`` describes them; see ``stats.py`` for the numbers they answer."""
+v1 and v2 (``/pushwoosh``) and Altcraft (``/altcraft``), as the platforms' own
+documentation describes them (docs/platforms.md lists what it leaves unsaid); see
+``stats.py`` for the numbers they answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Outbound payloads for the S2S marketing platform (``api-docs/crm-server-to-server-api.txt``).
+"""Outbound payloads for the S2S marketing platform (docs/platforms.md).
 
 The platform identifies a profile by any of uid, phone, email or wp_token, keeps only
 the custom fields declared in its project settings, and uses the system field

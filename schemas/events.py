@@ -30,6 +30,9 @@ IDENTIFIERS = ("uid", "email", "phone", "wp_token")
 EVENT_TYPES = ("profile", "event", "campaign_start")
 PLATFORMS = ("crm", "pushwoosh", "altcraft")
 CAMPAIGN_KINDS = ("mailing", "ab", "automated")
+#: What the API and the CLI may tell a campaign to do; a start comes only from a
+#: ``campaign_start`` event.
+CONTROL_ACTIONS = ("pause", "resume", "archive")
 #: Platforms whose campaigns hookrelay can start (the others only report statistics).
 STARTABLE_PLATFORMS = ("crm",)
 #: Campaign ids are stored as 64-bit integers.

@@ -12,8 +12,9 @@ import pytest
 import redis
 
 from webhook import create_app
-from workers.embedded_redis import EmbeddedRedis
-from workers.settings import Settings, load_settings
+from workers.core.settings import Settings, load_settings
+from workers.ops.devstack import sandbox_env
+from workers.ops.embedded_redis import EmbeddedRedis
 
 from .support import API_KEY, Sandbox, temporary_redis
 
@@ -51,12 +52,18 @@ atexit.register(shutil.rmtree, TEST_DATABASE_DIR, ignore_errors=True)
 TEST_DATABASE_URL = f"sqlite:///{TEST_DATABASE_DIR / 'stats.db'}"
 
 
+#: Where the receiver's tests say the platforms are: every platform on, none called
+#: (the receiver never calls a platform; tests that need one pass the sandbox's).
+UNCALLED_PLATFORMS = sandbox_env("http://127.0.0.1:9")
+
+
 def make_settings(redis_url: str, **env: str) -> Settings:
     return load_settings(
         {
             "REDIS_URL": redis_url,
             "HOOKRELAY_API_KEYS": API_KEY,
             "DATABASE_URL": TEST_DATABASE_URL,
+            **UNCALLED_PLATFORMS,
             **env,
         }
     )

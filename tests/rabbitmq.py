@@ -15,7 +15,7 @@ import pika.exceptions
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from workers.doctor import without_password
+from workers.ops.doctor import without_password
 
 RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

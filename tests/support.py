@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 from werkzeug.serving import make_server
 
-from workers.embedded_redis import EmbeddedRedis
+from workers.ops.devstack import sandbox_env
+from workers.ops.embedded_redis import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -84,11 +85,8 @@ class Sandbox:
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def platform_env(self) -> dict[str, str]:
-        return {
-            "CRM_BASE_URL": f"{self.url}/crm",
-            "PUSHWOOSH_BASE_URL": f"{self.url}/pushwoosh",
-            "ALTCRAFT_BASE_URL": f"{self.url}/altcraft",
-        }
+        """Every platform's settings pointing here, as ``make run`` gives them."""
+        return sandbox_env(self.url)
 
     def received(self, route: str | None = None) -> list[dict]:
         params = {"route": route} if route else {}
@@ -134,6 +132,22 @@ def procfile_command(name: str) -> str:
         if kind.strip() == name:
             return command.strip()
     raise KeyError(name)
+
+
+def run_release(env: dict[str, str]) -> str:
+    """Run the Procfile's one-off ``release`` step as a platform does before starting a
+    release's processes; return what it printed (it must succeed)."""
+    path = f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"
+    done = subprocess.run(
+        ["/bin/sh", "-c", f"exec {procfile_command('release')}"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 class ProcfileProcess:

@@ -1,8 +1,9 @@
 """The receiver: validates, authenticates, deduplicates and enqueues. It never calls
 a platform. ``create_app()`` is the WSGI factory gunicorn loads (see the Procfile).
 
-It reads the stats store but does not migrate it: the gunicorn master and the workers
-do that at start-up.
+It reads the stats store but does not migrate it: ``hookrelay migrate``, the
+Procfile's release step, does; the gunicorn master checks the schema is current.
+Building the app starts no thread: :meth:`Hub.start` does (webhook/gunicorn_conf.py).
 """
 
 from __future__ import annotations
@@ -10,60 +11,83 @@ from __future__ import annotations
 from flask import Flask
 
 from schemas.events import PLATFORMS
-from workers.broker import redis_client
-from workers.deadletters import DeadLetterQueue
-from workers.enqueue import EventQueue
-from workers.followup import FollowupScheduler, SendLog
-from workers.gate import SendGate
-from workers.metrics import BacklogCollector, RabbitmqDepths
-from workers.ratelimit import platform_limiter
-from workers.routes import QUEUES
-from workers.settings import Settings, load_settings
-from workers.store import Store
-from workers.throughput import DeliveryRate
+from webhook import errors
+from webhook.api import (
+    campaigns,
+    dlq,
+    events,
+    health,
+    hooks,
+    metrics,
+    openapi,
+    status,
+    suppressions,
+)
+from webhook.gate.gate import PreSendGate
+from webhook.hub import EXTENSION, Hub
+from webhook.intake.queue import EventQueue
+from webhook.posthook.recorder import PostHookRecorder
+from workers.campaigns.schedule import FollowupScheduler
+from workers.campaigns.store import Store
+from workers.core.connections import redis_client
+from workers.core.settings import Settings, load_settings
+from workers.metrics.backlog import BacklogCollector, DepthReader
+from workers.metrics.throughput import DeliveryRate
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import MessageWriter
+from workers.queue.routes import QUEUES
+from workers.ratelimit.limiter import platform_limiter
 
-from . import campaigns, dlq, errors, events, health, hooks, metrics, openapi, status, suppressions
-from .services import EXTENSION, Services
-
-#: Largest accepted body (DESIGN.md: 5 MiB).
+#: Largest accepted body (5 MiB; README, "Sending events").
 MAX_BODY_BYTES = 5 * 1024 * 1024
+
+BLUEPRINTS = (events, health, dlq, hooks, suppressions, campaigns, metrics, openapi, status)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the receiver; settings are read from the environment unless given."""
     settings = settings or load_settings()
     settings.require_api_keys()
-    client = redis_client(settings.redis_url)
-    scheduler = FollowupScheduler(
-        client, schedule_s=settings.followup_schedule, time_scale=settings.followup_time_scale
-    )
-
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions[EXTENSION] = Services(
-        settings,
+    app.extensions[EXTENSION] = build_hub(settings)
+    errors.register(app)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.bp)
+    return app
+
+
+def build_hub(settings: Settings) -> Hub:
+    client = redis_client(settings.redis_url)
+    scheduler = FollowupScheduler(
         client,
-        EventQueue(client),
-        DeadLetterQueue(client),
-        SendGate(client, cap=settings.frequency_cap),
-        SendLog(client, scheduler),
-        Store(settings.database_url),
-        BacklogCollector(
+        schedule_s=settings.followup_schedule,
+        time_scale=settings.followup_time_scale,
+        platforms=settings.platforms_on,
+    )
+    return Hub(
+        settings=settings,
+        redis=client,
+        queue=EventQueue(client),
+        messages=MessageWriter(client),
+        dead_letters=DeadLetterQueue(client),
+        gate=PreSendGate(client, cap=settings.frequency_cap),
+        post_hooks=PostHookRecorder(client, scheduler),
+        store=Store(settings.database_url),
+        backlog=BacklogCollector(
             client,
             queues=QUEUES,
             limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
-            broker=RabbitmqDepths(settings.broker_url) if settings.rabbitmq else None,
+            broker=_rabbitmq_depths(settings),
         ),
-        DeliveryRate(client),
+        throughput=DeliveryRate(client),
     )
-    errors.register(app)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(dlq.bp)
-    app.register_blueprint(hooks.bp)
-    app.register_blueprint(suppressions.bp)
-    app.register_blueprint(campaigns.bp)
-    app.register_blueprint(metrics.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(status.bp)
-    return app
+
+
+def _rabbitmq_depths(settings: Settings) -> DepthReader | None:
+    """RabbitMQ's depths when it is the broker; pika is imported only then."""
+    if not settings.rabbitmq:
+        return None
+    from workers.metrics.rabbitmq import RabbitmqDepths
+
+    return RabbitmqDepths(settings.broker_url)

@@ -13,9 +13,8 @@ from flask import request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from workers.signing import sign
-
-from . import services
+from webhook.hub import current_hub
+from workers.core.signing import sign
 
 SIGNATURE_HEADER = "X-Hookrelay-Signature"
 SIGNATURE_TOLERANCE_S = 300
@@ -23,14 +22,14 @@ SIGNATURE_TOLERANCE_S = 300
 
 def require_api_key() -> None:
     """Raise 401 unless this request carries one of the configured API keys."""
-    check_bearer(request.headers.get("Authorization"), services.current().settings.api_keys)
+    check_bearer(request.headers.get("Authorization"), current_hub().settings.api_keys)
 
 
 def require_api_key_from_browser() -> None:
     """Like :func:`require_api_key`, but a browser may also give the key as the password
     of Basic auth (any user name), and is asked for it with a Basic challenge."""
     given = request.authorization
-    keys = services.current().settings.api_keys
+    keys = current_hub().settings.api_keys
     if given is not None and given.type == "basic" and _known_key(given.password or "", keys):
         return
     if given is not None and given.type == "bearer":

@@ -1,34 +1,55 @@
 """Gunicorn settings for the ``web`` process (``hookrelay web`` runs
 ``gunicorn -c python:webhook.gunicorn_conf``, after giving the group its metrics
-directory: see workers/metricsdir.py).
+directory: see workers/metrics/multiprocess.py).
 
-Settings are validated here, in the master, so a bad variable stops the process with
-one line instead of a traceback from every worker; the stats store's schema is
-upgraded here too, once per ``web`` process, and the masking log format set. ``WEB_CONCURRENCY`` and
-``WEB_THREADS`` size the process; the defaults suit a 2-core machine.
+Settings are validated here, in the master, so bad variables stop the process with one
+line each instead of a traceback from every worker; the stats store's schema is
+checked here too (``hookrelay migrate`` upgrades it), and the masking log format set.
+Each worker starts the app's background threads once the app is loaded and stops them
+before it exits. ``WEB_CONCURRENCY`` and ``WEB_THREADS`` size the process; the
+defaults suit a 2-core machine.
 """
 
 import os
 import sys
 
-from workers import logs
-from workers.settings import ConfigError, load_settings
-from workers.store import migrated_store
+from workers.campaigns.schema import current_store
+from workers.core import logs
+from workers.core.settings import ConfigError, load_settings
 
 try:
     _settings = load_settings()
     _settings.require_api_keys()
-    migrated_store(_settings.database_url).dispose()
+    current_store(_settings.database_url).dispose()
 except ConfigError as error:
-    print(f"hookrelay web: configuration error: {error}", file=sys.stderr)
+    for line in error.lines():
+        print(f"hookrelay web: configuration error: {line}", file=sys.stderr)
     sys.exit(2)
+
+
+def post_worker_init(worker) -> None:
+    """Start the loaded app's background threads (its journals) in this worker."""
+    _hub(worker).start()
+
+
+def worker_exit(server, worker) -> None:
+    """Stop them, writing what they still hold, as this worker exits."""
+    _hub(worker).stop()
 
 
 def child_exit(server, worker) -> None:
     """Drop a finished worker's live gauges."""
-    from workers.metrics import mark_process_dead
+    from workers.metrics.exposition import mark_process_dead
 
     mark_process_dead(worker.pid)
+
+
+def _hub(worker):
+    """The app's :class:`~webhook.hub.Hub` (imported here, in the worker that loaded the
+    app: the master imports nothing of the app)."""
+    from webhook.hub import EXTENSION
+
+    return worker.wsgi.extensions[EXTENSION]
 
 
 bind = f"0.0.0.0:{_settings.port}"

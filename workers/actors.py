@@ -1,11 +1,12 @@
 """The actors: each turns one queued message into platform calls.
 
-:func:`register` binds them to a broker and to the services they use, so nothing is
+:func:`build_services` makes what they call from the settings; :func:`register` binds
+them to a broker and to those services, so nothing is
 declared at import time and tests can bind them to anything. An actor returns only
 when the platform accepted the call, and only then is its message acknowledged; a
-platform error propagates to :class:`~workers.retry.DeliveryPolicy`, which retries
-or dead-letters the message (``throws`` just tells Dramatiq these are expected, so it
-logs no traceback for them).
+platform error propagates to :class:`~workers.queue.retry.DeliveryPolicy`, which
+retries or dead-letters the message (``throws`` just tells Dramatiq these are
+expected, so it logs no traceback for them; ``platform`` labels the outcome).
 """
 
 from __future__ import annotations
@@ -16,13 +17,20 @@ from dataclasses import dataclass
 import dramatiq
 
 from schemas.crm import event_post
-
-from .campaigns import CampaignStarter, StartInProgress
-from .platforms.crm import CrmClient
-from .platforms.errors import PermanentError, PlatformError
-from .routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES, source_platform
-from .stats import StatsFetcher
-from .store import Campaign
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.fetcher import StatsFetcher
+from workers.campaigns.sample import RecipientSample
+from workers.campaigns.schedule import FollowupScheduler
+from workers.campaigns.sources import source_platform
+from workers.campaigns.starter import CampaignStarter, StartInProgress
+from workers.campaigns.store import Store
+from workers.core.connections import redis_client
+from workers.core.settings import Settings
+from workers.platforms.crm import CrmClient
+from workers.platforms.errors import PermanentError, PlatformError
+from workers.platforms.registry import CLIENTS, platform_client
+from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES
+from workers.ratelimit.limiter import platform_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +46,9 @@ class NeverReady(PermanentError):
 
 
 @dataclass(frozen=True)
-class Services:
-    """What the actors call; built once per worker process."""
+class ActorServices:
+    """What the actors call; built once per worker process (workers/app.py). A platform
+    that is off is an :class:`~workers.platforms.unconfigured.Unconfigured` client."""
 
     crm: CrmClient
     starter: CampaignStarter
@@ -48,12 +57,46 @@ class Services:
     time_scale: float = 1.0
 
 
+def build_services(settings: Settings, store: Store) -> ActorServices:
+    """The clients, each behind its platform's shared rate limit, and what uses them."""
+    shared_state = redis_client(settings.redis_url)
+    clients = {
+        name: platform_client(settings, name, platform_limiter(shared_state, settings, name))
+        for name in CLIENTS
+    }
+    scheduler = FollowupScheduler(
+        shared_state,
+        schedule_s=settings.followup_schedule,
+        time_scale=settings.followup_time_scale,
+        platforms=settings.platforms_on,
+    )
+    return ActorServices(
+        crm=clients["crm"],
+        starter=CampaignStarter(
+            store=store, crm=clients["crm"], scheduler=scheduler, client=shared_state
+        ),
+        fetcher=StatsFetcher(
+            store=store,
+            crm=clients["crm"],
+            pushwoosh=clients["pushwoosh"],
+            altcraft=clients["altcraft"],
+            sample=RecipientSample(shared_state),
+        ),
+        time_scale=settings.followup_time_scale,
+    )
+
+
 def poll_delay_ms(polls: int, time_scale: float) -> int:
     """Exponential pause before poll number ``polls + 1`` of a not-ready source."""
     return int(min(POLL_MAX_S, POLL_FIRST_S * 2**polls) * time_scale * 1000)
 
 
-def register(broker: dramatiq.Broker, services: Services) -> dict[str, dramatiq.Actor]:
+def fetch_platform(args: tuple | list) -> str:
+    """The platform a ``fetch_stats`` message calls: its source's."""
+    return source_platform(str(args[1])) if len(args) > 1 else "unknown"
+
+
+def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dramatiq.Actor]:
     """Declare every actor on ``broker``; returns them by actor name."""
     crm = services.crm
 
@@ -88,11 +131,11 @@ def register(broker: dramatiq.Broker, services: Services) -> dict[str, dramatiq.
         )
 
     handlers = [
-        (PROFILE_BATCH, crm_upsert_profiles),
-        (ROUTES["event"], crm_post_event),
-        (ROUTES["campaign_start"], start_campaign),
-        (CAMPAIGN_ACTION, campaign_action),
-        (FETCH_STATS, fetch_stats),
+        (PROFILE_BATCH, crm_upsert_profiles, "crm"),
+        (ROUTES["event"], crm_post_event, "crm"),
+        (ROUTES["campaign_start"], start_campaign, "crm"),
+        (CAMPAIGN_ACTION, campaign_action, "crm"),
+        (FETCH_STATS, fetch_stats, fetch_platform),
     ]
     actors = {
         route.actor_name: dramatiq.actor(
@@ -101,7 +144,8 @@ def register(broker: dramatiq.Broker, services: Services) -> dict[str, dramatiq.
             queue_name=route.queue_name,
             broker=broker,
             throws=(PlatformError, StartInProgress),
+            platform=platform,
         )
-        for route, handler in handlers
+        for route, handler, platform in handlers
     }
     return actors

@@ -1,65 +1,69 @@
 """The worker process's entry point: ``dramatiq workers.app`` (see the Procfile).
 
 Importing this module is the one place with side effects on the worker side: it
-reads the settings, upgrades the stats store's schema, builds the broker, sets it as
-Dramatiq's global broker and declares the actors. A bad setting stops the process
-with one line naming it.
+reads the settings, checks the stats store's schema is current, builds the broker,
+sets it as Dramatiq's global broker and declares the actors. Bad settings stop the
+process with one line per problem.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import dramatiq
 
-from . import logs
-from .actors import Services, register
-from .broker import build_broker, redis_client
-from .campaigns import CampaignStarter
-from .followup import FollowupScheduler, SendLog
-from .platforms.altcraft import AltcraftClient
-from .platforms.crm import CrmClient
-from .platforms.pushwoosh import PushwooshClient
-from .ratelimit import SharedRateLimiter, platform_limiter
-from .settings import ConfigError, Settings, load_settings
-from .stats import StatsFetcher
-from .store import Store, migrated_store
+from workers.actors import build_services, register
+from workers.campaigns.schema import current_store
+from workers.core import logs
+from workers.core.connections import redis_client
+from workers.core.platform_settings import PLATFORM_VARIABLES
+from workers.core.settings import ConfigError, Settings, load_settings
+from workers.profiles.buffer import ProfileBuffer
+from workers.profiles.flusher import ProfileFlusher
+from workers.queue.broker import build_broker
+
+logger = logging.getLogger(__name__)
 
 
-def build_services(settings: Settings, store: Store) -> Services:
-    """The clients, each behind its platform's shared rate limit, and what uses them."""
-    shared_state = redis_client(settings.redis_url)
-
-    def limiter(platform: str) -> SharedRateLimiter:
-        return platform_limiter(shared_state, settings, platform)
-
-    crm = CrmClient(settings.crm, limiter=limiter("crm"))
-    pushwoosh = PushwooshClient(settings.pushwoosh, limiter=limiter("pushwoosh"))
-    altcraft = AltcraftClient(settings.altcraft, limiter=limiter("altcraft"))
-    scheduler = FollowupScheduler(
-        shared_state,
-        schedule_s=settings.followup_schedule,
-        time_scale=settings.followup_time_scale,
+def profile_flusher(settings: Settings) -> ProfileFlusher:
+    buffer = ProfileBuffer(
+        redis_client(settings.redis_url),
+        batch_max=settings.profile_batch_max,
+        flush_ms=settings.profile_flush_ms,
     )
-    sends = SendLog(shared_state, scheduler)
-    return Services(
-        crm=crm,
-        starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
-        fetcher=StatsFetcher(
-            store=store, crm=crm, pushwoosh=pushwoosh, altcraft=altcraft, sends=sends
-        ),
-        time_scale=settings.followup_time_scale,
-    )
+    return ProfileFlusher(buffer, claim_timeout_s=settings.worker.heartbeat_timeout_s)
+
+
+def announce_platforms(settings: Settings) -> None:
+    for name, variables in PLATFORM_VARIABLES.items():
+        config = settings.platform(name)
+        if config is None:
+            logger.warning(
+                "%s is off (set %s to turn it on): its messages are dead-lettered.",
+                name,
+                ", ".join(variables),
+            )
+        else:
+            logger.info("%s at %s.", name, config.base_url)
+
+
+def fail(error: ConfigError) -> None:
+    for line in error.lines():
+        print(f"hookrelay worker: configuration error: {line}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 try:
     settings = load_settings()
-    store = migrated_store(settings.database_url)
 except ConfigError as error:
-    print(f"hookrelay worker: configuration error: {error}", file=sys.stderr)
-    raise SystemExit(2) from None
-
+    fail(error)
 logs.install(log_format=settings.log_format, level=settings.log_level, secrets=settings.secrets())
-broker = build_broker(settings)
+try:
+    store = current_store(settings.database_url)
+except ConfigError as error:
+    fail(error)
+announce_platforms(settings)
+broker = build_broker(settings, [profile_flusher(settings)])
 dramatiq.set_broker(broker)
 actors = register(broker, build_services(settings, store))

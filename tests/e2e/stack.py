@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from workers.embedded_redis import EmbeddedRedis
+from workers.ops.embedded_redis import EmbeddedRedis
 
 from ..support import (
     API_KEY,
@@ -19,6 +19,7 @@ from ..support import (
     ProcfileProcess,
     Sandbox,
     free_port,
+    run_release,
     temporary_redis,
     wait_for,
 )
@@ -82,6 +83,7 @@ class Stack:
             timeout=30,
             headers={"Authorization": f"Bearer {API_KEY}"},
         )
+        run_release(self.env)
         self.web = ProcfileProcess("web", self.env, log_dir)
         wait_for(self._ready, timeout_s=30)
         self.workers = [self.start_worker() for _ in range(workers)]

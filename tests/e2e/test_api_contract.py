@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from webhook.openapi import OPERATIONS
+from webhook.api.operations import OPERATIONS
 
 from ..support import API_KEY
 from .stack import running_stack

@@ -19,7 +19,7 @@ import psutil
 import pytest
 import redis
 
-from workers.embedded_redis import EmbeddedRedis
+from workers.ops.embedded_redis import EmbeddedRedis
 
 from ..support import BIN_DIR, ROOT, free_port, temporary_redis, wait_for
 
@@ -95,7 +95,12 @@ def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
 def test_queued_events_survive_a_restart(scratch):
     # A platform that is down: events stay queued (retrying) when the stack stops.
     port = str(free_port())
-    run = DevRun(scratch, PORT=port, CRM_BASE_URL=f"http://127.0.0.1:{free_port()}/crm")
+    down = {
+        "CRM_BASE_URL": f"http://127.0.0.1:{free_port()}/crm",
+        "CRM_LOGIN": "sandbox",
+        "CRM_SECRET": "sandbox-secret",
+    }
+    run = DevRun(scratch, PORT=port, **down)
     wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
     key = (scratch / "var" / "dev-api-key").read_text().strip()
     event = {

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from workers.routes import QUEUES
+from workers.queue.routes import QUEUES
 
 from ..rabbitmq import RABBITMQ_URL, proxy_to, purge, rabbitmq_or_skip
 from ..support import wait_for

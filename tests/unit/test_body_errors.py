@@ -9,10 +9,10 @@ import json
 import httpx
 import pytest
 
+from workers.core.platform_settings import AltcraftConfig, PushwooshConfig
 from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.pushwoosh import PushwooshClient
-from workers.settings import AltcraftConfig, PushwooshConfig
 
 
 def answering(body: dict, seen: list | None = None) -> httpx.MockTransport:
@@ -25,12 +25,12 @@ def answering(body: dict, seen: list | None = None) -> httpx.MockTransport:
 
 
 def altcraft(body, seen=None) -> AltcraftClient:
-    config = AltcraftConfig(base_url="http://altcraft", token="tok", list_id=20, rate_limit=5)
+    config = AltcraftConfig(base_url="http://altcraft", token="tok", list_id=20)
     return AltcraftClient(config, transport=answering(body, seen))
 
 
 def pushwoosh(body, seen=None) -> PushwooshClient:
-    config = PushwooshConfig(base_url="http://pw", api_token="tok", application="APP", rate_limit=5)
+    config = PushwooshConfig(base_url="http://pw", api_token="tok", application="APP")
     return PushwooshClient(config, transport=answering(body, seen))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from workers.coalesce import batches, merge
+from workers.profiles.coalesce import batches, merge
 
 
 def update(ts: str, fields: dict, **user) -> dict:

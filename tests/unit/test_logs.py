@@ -10,7 +10,7 @@ import dramatiq
 import pytest
 from dramatiq.broker import MessageProxy
 
-from workers.logs import Masked, MessagesById, mask
+from workers.core.logs import Masked, MessagesById, mask
 
 
 def test_messages_are_logged_by_id():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workers.platforms import errors
-from workers.retry import GiveUp, RetryLater, RetryPolicy
+from workers.queue.retry import GiveUp, RetryLater, RetryPolicy
 
 POLICY = RetryPolicy(min_backoff_ms=1000, max_backoff_ms=60_000, max_age_ms=3_600_000)
 CONTEXT = {"platform": "crm", "method": "POST", "url": "http://x/"}
@@ -54,12 +54,15 @@ def test_the_retry_is_stored_before_the_original_can_be_acknowledged(monkeypatch
     import dramatiq
     import redis
 
-    from workers import retry
+    from workers.queue import retry
 
     monkeypatch.setattr(retry, "REDIS_RETRY_S", 0)
     attempts = []
 
     class Broker:
+        def get_actor(self, name):
+            raise dramatiq.errors.ActorNotFound(name)
+
         def enqueue(self, message, delay):
             attempts.append(delay)
             if len(attempts) < 3:

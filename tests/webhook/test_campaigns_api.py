@@ -8,8 +8,12 @@ import pytest
 import redis
 
 from webhook import create_app
-from workers.followup import CAMPAIGN_SENDS, SCHEDULE_PREFIX, sources_for
-from workers.store import TOTAL, Campaign, Snapshot, Store
+from webhook.posthook.recorder import CAMPAIGN_SENDS
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.schedule import SCHEDULE_PREFIX
+from workers.campaigns.schema import upgrade
+from workers.campaigns.sources import sources_for
+from workers.campaigns.store import TOTAL, Snapshot, Store
 
 from ..conftest import make_settings
 from .test_events import AUTH
@@ -30,7 +34,7 @@ def settings(redis_url, tmp_path):
 @pytest.fixture
 def store(settings):
     store = Store(settings.database_url)
-    store.migrate()
+    upgrade(store)
     return store
 
 

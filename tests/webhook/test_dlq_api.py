@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from workers.deadletters import DeadLetterQueue
+from workers.queue.deadletters import DeadLetterQueue
 
 from ..workers.test_deadletters import failed_message, rejected
 from .test_events import AUTH

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from webhook import MAX_BODY_BYTES, create_app
-from workers.routes import PROFILE_BUFFER, ROUTES
-from workers.signing import sign
+from workers.core.signing import sign
+from workers.queue.routes import PROFILE_BUFFER, ROUTES
 
 from ..conftest import make_settings
 from ..support import API_KEY

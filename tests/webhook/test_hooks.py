@@ -9,8 +9,8 @@ import redis
 from werkzeug.datastructures import Authorization
 
 from webhook import create_app
-from webhook.services import EXTENSION
-from workers.gate import FREQUENCY_PREFIX
+from webhook.gate.gate import FREQUENCY_PREFIX
+from webhook.hub import EXTENSION
 
 from ..conftest import make_settings
 from .test_events import AUTH
@@ -28,8 +28,7 @@ def client(redis_url):
     app = create_app(settings)
     yield app.test_client()
     # Written now, before the next test empties Redis, not into that test's data.
-    app.extensions[EXTENSION].gate.flush_counts()
-    app.extensions[EXTENSION].sends.flush_counts()
+    app.extensions[EXTENSION].stop()
 
 
 def pre(client, query="stage=pre&campaign_id=9093&email=a@example.com", **kwargs):

@@ -7,10 +7,11 @@ from dramatiq import Message
 from prometheus_client.parser import text_string_to_metric_families
 
 from webhook import create_app
-from workers.deadletters import DeadLetterQueue
-from workers.ratelimit import platform_limiter
-from workers.routes import QUEUES
-from workers.store import Store
+from workers.campaigns.schema import upgrade
+from workers.campaigns.store import Store
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.routes import QUEUES
+from workers.ratelimit.limiter import platform_limiter
 
 from ..conftest import make_settings
 from ..rabbitmq import RABBITMQ_URL, purge, rabbitmq_or_skip
@@ -67,10 +68,11 @@ def test_backlog_gauges_read_redis(client, redis_url, settings):
     assert samples[("hookrelay_queue_oldest_age_seconds", (("queue", "crm"),))] >= 0
     assert samples[("hookrelay_dead_letters", ())] == 1
     assert samples[("hookrelay_rate_limit_current", (("platform", "crm"),))] == (
-        settings.crm.rate_limit / 2
+        settings.rate_limits["crm"] / 2
     )
-    assert samples[("hookrelay_rate_limit_ceiling", (("platform", "crm"),))] == (
-        settings.crm.rate_limit
+    assert (
+        samples[("hookrelay_rate_limit_ceiling", (("platform", "crm"),))]
+        == (settings.rate_limits["crm"])
     )
     assert samples[("hookrelay_backlog_up", ())] == 1
 
@@ -78,7 +80,7 @@ def test_backlog_gauges_read_redis(client, redis_url, settings):
 def app_on(redis_url: str, broker_url: str, directory):
     """The receiver with ``broker_url`` as BROKER_URL, on a store of its own."""
     database_url = f"sqlite:///{directory / 'stats.db'}"
-    Store(database_url).migrate()
+    upgrade(Store(database_url))
     settings = make_settings(redis_url, BROKER_URL=broker_url, DATABASE_URL=database_url)
     return create_app(settings).test_client()
 

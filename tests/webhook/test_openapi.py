@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from webhook.openapi import OPERATIONS
+from webhook.api.operations import OPERATIONS
 
 #: Routes that serve the documentation itself.
 DOCUMENTATION = ("/openapi.json", "/docs/")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from workers.store import Store
+from workers.campaigns.schema import upgrade
+from workers.campaigns.store import Store
 
 POSTGRES_URL = os.environ.get(
     "HOOKRELAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -21,7 +22,7 @@ POSTGRES_URL = os.environ.get(
 
 def sqlite_store(directory: Path) -> Iterator[Store]:
     store = Store(f"sqlite:///{directory / 'stats.db'}")
-    store.migrate()
+    upgrade(store)
     yield store
     store.dispose()
 
@@ -36,7 +37,7 @@ def postgres_store() -> Iterator[Store]:
         admin.dispose()
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL} ({type(error).__name__})")
     store = Store(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    store.migrate()
+    upgrade(store)
     try:
         yield store
     finally:

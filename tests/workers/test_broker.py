@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 import redis
 
-from workers.broker import SweepingRedisBroker
+from workers.queue.broker import SweepingRedisBroker
 
 
 def test_a_restarted_delay_consumer_returns_what_its_predecessor_held(redis_url):

@@ -7,15 +7,20 @@ import httpx
 import pytest
 import redis
 
-from workers.campaigns import CampaignStarter
-from workers.followup import SCHEDULE_PREFIX, FollowupScheduler, SendLog, sources_for
+from webhook.posthook.recorder import PostHookRecorder
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.fetcher import Later, StatsFetcher
+from workers.campaigns.parsing import parse_tag_stats
+from workers.campaigns.sample import RecipientSample
+from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
+from workers.campaigns.sources import sources_for
+from workers.campaigns.starter import CampaignStarter
+from workers.campaigns.store import TOTAL
+from workers.core.platform_settings import AltcraftConfig, CrmConfig, PushwooshConfig
 from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import CrmClient
 from workers.platforms.pushwoosh import PushwooshClient
-from workers.settings import AltcraftConfig, CrmConfig, PushwooshConfig
-from workers.stats import Later, StatsFetcher, parse_tag_stats
-from workers.store import TOTAL, Campaign
 
 from ..support import wait_for
 from .stores import sqlite_store
@@ -38,13 +43,13 @@ def client(redis_url):
 
 
 def crm(sandbox, **options) -> CrmClient:
-    config = CrmConfig(base_url=f"{sandbox.url}/crm", login="sandbox", secret=SECRET, rate_limit=50)
+    config = CrmConfig(base_url=f"{sandbox.url}/crm", login="sandbox", secret=SECRET)
     return CrmClient(config, **options)
 
 
 def pushwoosh(sandbox) -> PushwooshClient:
     config = PushwooshConfig(
-        base_url=f"{sandbox.url}/pushwoosh", api_token=SECRET, application="APP", rate_limit=50
+        base_url=f"{sandbox.url}/pushwoosh", api_token=SECRET, application="APP"
     )
     return PushwooshClient(config)
 
@@ -56,15 +61,13 @@ def scheduler(client):
 
 @pytest.fixture
 def fetcher(clean_sandbox, store, client, scheduler):
-    config = AltcraftConfig(
-        base_url=f"{clean_sandbox.url}/altcraft", token=SECRET, list_id=1, rate_limit=50
-    )
+    config = AltcraftConfig(base_url=f"{clean_sandbox.url}/altcraft", token=SECRET, list_id=1)
     return StatsFetcher(
         store=store,
         crm=crm(clean_sandbox),
         pushwoosh=pushwoosh(clean_sandbox),
         altcraft=AltcraftClient(config),
-        sends=SendLog(client, scheduler),
+        sample=RecipientSample(client),
     )
 
 
@@ -183,9 +186,10 @@ def test_scheduled_v1_request_is_polled_until_ready(fetcher, clean_sandbox):
         assert stored[action] == sum(r["count"] for r in result["rows"] if r["action"] == action)
 
 
-def test_altcraft_history_of_the_sampled_recipients(fetcher, clean_sandbox):
+def test_altcraft_history_of_the_sampled_recipients(fetcher, clean_sandbox, client, scheduler):
+    recorder = PostHookRecorder(client, scheduler)
     for email in ("a@example.com", "b@example.com"):
-        fetcher.sends.record(CAMPAIGN, email)
+        recorder.record(CAMPAIGN, email)
     fetcher.fetch(CAMPAIGN, "altcraft.history")
     fetcher.fetch(CAMPAIGN, "altcraft.history")
     calls = clean_sandbox.received("altcraft.history")
@@ -201,14 +205,10 @@ def test_altcraft_history_of_the_sampled_recipients(fetcher, clean_sandbox):
 
 
 def test_altcraft_error_in_a_200_is_a_failure(clean_sandbox):
-    config = AltcraftConfig(
-        base_url=f"{clean_sandbox.url}/altcraft", token="wrong", list_id=1, rate_limit=50
-    )
+    config = AltcraftConfig(base_url=f"{clean_sandbox.url}/altcraft", token="wrong", list_id=1)
     with pytest.raises(errors.Unauthorized):
         AltcraftClient(config).history(matching="email", email="a@example.com")
-    right = AltcraftConfig(
-        base_url=config.base_url, token="sandbox-secret", list_id=1, rate_limit=50
-    )
+    right = AltcraftConfig(base_url=config.base_url, token="sandbox-secret", list_id=1)
     with pytest.raises(errors.Rejected, match="not identified"):
         AltcraftClient(right).history(matching="email")
 

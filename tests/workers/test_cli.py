@@ -7,9 +7,11 @@ import json
 import redis
 from click.testing import CliRunner
 
-from workers.cli import main
-from workers.deadletters import DeadLetterQueue
-from workers.store import Campaign, Store
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.schema import upgrade
+from workers.campaigns.store import Store
+from workers.ops.cli import main
+from workers.queue.deadletters import DeadLetterQueue
 
 from .test_deadletters import failed_message, rejected
 
@@ -52,7 +54,7 @@ def test_campaign_actions_call_the_platform_and_say_how_it_went(redis_url, clean
         **clean_sandbox.platform_env(),
     }
     store = Store(env["DATABASE_URL"])
-    store.migrate()
+    upgrade(store)
     store.ensure_run(Campaign("crm", 12, "ab"), "started")
 
     def campaign(*args: str):

@@ -5,17 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from workers.core.platform_settings import CrmConfig
 from workers.platforms import errors
 from workers.platforms.crm import CrmClient
-from workers.settings import CrmConfig
 
 from ..support import free_port
 
 
 def crm(sandbox, *, secret="sandbox-secret", base_url=None, timeout=None) -> CrmClient:
-    config = CrmConfig(
-        base_url=base_url or f"{sandbox.url}/crm", login="sandbox", secret=secret, rate_limit=10
-    )
+    config = CrmConfig(base_url=base_url or f"{sandbox.url}/crm", login="sandbox", secret=secret)
     return CrmClient(config, **({"timeout": timeout} if timeout else {}))
 
 

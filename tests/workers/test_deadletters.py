@@ -5,8 +5,8 @@ from __future__ import annotations
 import dramatiq
 import redis
 
-from workers.deadletters import DeadLetterQueue
 from workers.platforms import errors
+from workers.queue.deadletters import DeadLetterQueue
 
 
 def failed_message(event_id: str) -> dramatiq.Message:

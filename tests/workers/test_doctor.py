@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from workers.cli import main
-from workers.store import Store
+from workers.campaigns.schema import upgrade
+from workers.campaigns.store import Store
+from workers.ops.cli import main
 
 from ..rabbitmq import RABBITMQ_URL, rabbitmq_or_skip
 from ..support import API_KEY
@@ -15,7 +16,7 @@ from ..support import API_KEY
 @pytest.fixture
 def healthy_env(redis_url, clean_sandbox, tmp_path) -> dict[str, str]:
     database_url = f"sqlite:///{tmp_path / 'stats.db'}"
-    Store(database_url).migrate()
+    upgrade(Store(database_url))
     return {
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
@@ -56,9 +57,10 @@ def test_wrong_credentials_name_the_variables_to_check(healthy_env):
     assert result.exit_code == 1
     failures = lines(result.output, "fail")
     assert [line.split()[1] for line in failures] == ["crm", "pushwoosh", "altcraft"]
-    assert "credentials refused (401): check CRM_LOGIN/CRM_SECRET" in failures[0]
-    assert "check PUSHWOOSH_API_TOKEN" in failures[1]
-    assert "check ALTCRAFT_TOKEN" in failures[2]
+    crm_url = healthy_env["CRM_BASE_URL"]
+    assert f"credentials refused at {crm_url} (401): check CRM_LOGIN/CRM_SECRET" in failures[0]
+    assert "check PUSHWOOSH_API_TOKEN/PUSHWOOSH_APPLICATION" in failures[1]
+    assert "check ALTCRAFT_TOKEN/ALTCRAFT_LIST_ID" in failures[2]
     assert result.output.endswith("3 problem(s) to fix.\n")
 
 
@@ -76,20 +78,35 @@ def test_unreachable_redis_and_store_and_a_wrong_base_url(healthy_env, clean_san
     assert "cannot reach redis://:***@127.0.0.1:1/0" in failures
     assert "pw@" not in result.output
     assert "store          cannot open postgresql://nobody@127.0.0.1:1/none" in failures
-    assert "crm            no such path: check CRM_BASE_URL" in failures
+    wrong_url = f"{clean_sandbox.url}/nothing-here"
+    assert f"crm            no such path at {wrong_url}: check CRM_BASE_URL" in failures
     assert "credentials accepted" in result.output, "the other platforms are still checked"
 
 
-def test_an_old_schema_and_missing_hook_credentials_are_warnings(healthy_env, tmp_path):
+def test_an_old_schema_says_to_migrate(healthy_env, tmp_path):
     env = {**healthy_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}"}
-    del env["HOOKRELAY_HOOK_PASSWORD"]
     with Store(env["DATABASE_URL"]).engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE placeholder (id INTEGER)")
     result = doctor(env)
+    assert result.exit_code == 1, result.output
+    [failure] = lines(result.output, "fail")
+    assert "schema revision none, this release needs 0001: run 'hookrelay migrate'" in failure
+
+
+def test_platforms_not_configured_and_missing_hook_credentials_are_warnings(healthy_env):
+    env = {
+        key: value
+        for key, value in healthy_env.items()
+        if not key.startswith(("PUSHWOOSH_", "ALTCRAFT_")) and key != "HOOKRELAY_HOOK_PASSWORD"
+    }
+    result = doctor(env)
     assert result.exit_code == 0, result.output
-    warnings = "\n".join(lines(result.output, "warn"))
-    assert "schema revision none, newest 0001" in warnings
-    assert "platform hooks get 401" in warnings
+    warnings = lines(result.output, "warn")
+    assert "platform hooks get 401" in warnings[0]
+    assert [line.split()[1] for line in warnings[1:]] == ["pushwoosh", "altcraft"]
+    assert "not configured: off" in warnings[1]
+    assert "set PUSHWOOSH_BASE_URL, PUSHWOOSH_API_TOKEN, PUSHWOOSH_APPLICATION" in warnings[1]
+    assert "credentials accepted at" in result.output, "crm is still checked"
 
 
 def test_a_bad_setting_is_the_only_finding():

@@ -10,9 +10,9 @@ import pytest
 import redis
 
 from webhook import create_app
-from workers import profiles
-from workers.profiles import BUFFER, ProfileBuffer
-from workers.routes import PROFILE_BATCH
+from workers.profiles import buffer as profiles
+from workers.profiles.buffer import BUFFER, ProfileBuffer
+from workers.queue.routes import PROFILE_BATCH
 
 from ..conftest import make_settings
 from ..webhook.test_events import post

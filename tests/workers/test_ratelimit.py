@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from workers.ratelimit import SharedRateLimiter
+from workers.ratelimit.limiter import SharedRateLimiter
 
 
 def most_in_any_second(times: list[float]) -> int:

@@ -12,8 +12,8 @@ import redis
 from dramatiq import Message
 from dramatiq.common import dq_name
 
-from workers.broker import SweepingRedisBroker
-from workers.relay import Relay
+from workers.queue.broker import SweepingRedisBroker
+from workers.queue.relay import Relay
 
 from ..rabbitmq import RABBITMQ_URL, proxy_to, purge, rabbitmq_or_skip
 from ..support import wait_for

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from flask import Flask, request
 
 from webhook import create_app
-from workers.cli import main
-from workers.sender import Sender, Tally, batches
+from workers.ops.cli import main
+from workers.ops.receiver_client import ReceiverClient, Tally, batches
 
 from ..conftest import make_settings
 from ..support import API_KEY, serving
@@ -105,7 +105,7 @@ def test_busy_answers_are_retried_with_the_same_body():
 
     tally = Tally()
     with serving(app) as url:
-        sender = Sender(url, API_KEY, sleep=lambda _: None)
+        sender = ReceiverClient(url, API_KEY, sleep=lambda _: None)
         for chunk, body in batches([event(n) for n in range(3)], 500):
             sender.post(chunk, body, tally)
         sender.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from workers.store import TOTAL, Campaign, Snapshot, Store
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.schema import upgrade
+from workers.campaigns.store import TOTAL, Snapshot, Store
 
 from .stores import postgres_store, sqlite_store
 
@@ -20,7 +22,7 @@ def store(request, tmp_path):
 
 def test_migrating_again_changes_nothing(store: Store):
     run = store.ensure_run(CAMPAIGN, "new")
-    store.migrate()
+    upgrade(store)
     assert store.run("crm", 9093).id == run.id
 
 

@@ -1,4 +1,4 @@
-"""Client of Altcraft (``api-docs/altcraft-subscribers-history_get.ru.txt``).
+"""Client of Altcraft (docs/platforms.md, "Altcraft").
 
 The token and the database (``list_id``) travel in the JSON body. Every answer
 carries ``error`` (0 = success) and ``error_text``; a non-zero ``error`` is a failure
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import AltcraftConfig
-from . import errors
-from .base import PlatformClient
+from workers.core.platform_settings import AltcraftConfig
+from workers.platforms import errors
+from workers.platforms.base import PlatformClient
 
 PATHS = {"history": "/api/v1.1/subscribers/history_get"}
 PROBE_EMAIL = "doctor@hookrelay.invalid"

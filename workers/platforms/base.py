@@ -2,7 +2,7 @@
 and the mapping of transport failures and status codes onto :mod:`.errors`.
 
 A platform module subclasses :class:`PlatformClient`, names its paths as constants
-beside a pointer into ``api-docs/``, and writes domain methods of a few lines on top of
+beside a pointer into docs/platforms.md, and writes domain methods of a few lines on top of
 :meth:`PlatformClient.request`.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from ..metrics import PLATFORM_CALLS, RATE_LIMIT_WAIT
-from ..ratelimit import SharedRateLimiter
-from . import errors
+from workers.metrics.counters import PLATFORM_CALLS, RATE_LIMIT_WAIT
+from workers.platforms import errors
+from workers.ratelimit.limiter import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,7 @@
-"""Client of the S2S marketing platform (``api-docs/crm-server-to-server-api.txt``).
+"""Client of the S2S marketing platform (docs/platforms.md, "The S2S marketing platform").
 
-The documentation gives no paths; :data:`PATHS` holds the ones hookrelay and the
-sandbox use (DESIGN.md, "Outbound: the S2S marketing platform"), in one table so a
-deployment can change them.
+The platform's documentation gives no paths; :data:`PATHS` holds the ones hookrelay
+and the sandbox use, in one table so a deployment can change them.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from ..settings import CrmConfig
-from .base import PlatformClient
+from schemas.events import CONTROL_ACTIONS
+from workers.core.platform_settings import CrmConfig
+from workers.platforms.base import PlatformClient
 
 PATHS = {
     "upsert_profile": "/api/v1/users/",
@@ -27,7 +27,7 @@ PATHS = {
 #: Where each campaign kind lives, and its letter in a report's ``post`` filter.
 CAMPAIGN_COLLECTIONS = {"mailing": "mailings", "ab": "ab-mailings", "automated": "auto-mailings"}
 POST_TYPES = {"mailing": "S", "ab": "B", "automated": "A"}
-CAMPAIGN_ACTIONS = ("start", "pause", "resume", "archive")
+CAMPAIGN_ACTIONS = ("start", *CONTROL_ACTIONS)
 
 
 class CrmClient(PlatformClient):

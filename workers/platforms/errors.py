@@ -11,7 +11,8 @@
     └── PermanentError          retrying cannot help: dead-letter it
         ├── Unauthorized        401, 403
         ├── NotFound            404
-        └── Rejected            any other 4xx, or an error stated in a 2xx body
+        ├── Rejected            any other 4xx, or an error stated in a 2xx body
+        └── NotConfigured       the platform is off here: nothing was sent
 
 Classification happens once, here, from a status code or a transport exception; the
 actors only look at the class.
@@ -98,6 +99,14 @@ class NotFound(PermanentError):
 
 class Rejected(PermanentError):
     """The platform refused the request itself (other 4xx, or an error in the body)."""
+
+
+class NotConfigured(PermanentError):
+    """The platform is off in this deployment (its settings are not set): nothing was
+    sent, and the message waits in the dead-letter queue until it is configured."""
+
+    def __str__(self) -> str:
+        return self.args[0]
 
 
 _RETRYABLE_4XX = {408: ServerError, 425: ServerError, 429: RateLimited}

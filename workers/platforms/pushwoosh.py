@@ -1,4 +1,4 @@
-"""Client of Pushwoosh (``api-docs/pushwoosh-statistics-api-v1.txt``, ``-v2.ru.txt``).
+"""Client of Pushwoosh (docs/platforms.md, "Pushwoosh").
 
 Two styles of call:
 
@@ -14,9 +14,9 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from ..settings import PushwooshConfig
-from . import errors
-from .base import PlatformClient
+from workers.core.platform_settings import PushwooshConfig
+from workers.platforms import errors
+from workers.platforms.base import PlatformClient
 
 PATHS = {
     "v1": "/json/1.3/{method}",

@@ -1,0 +1,63 @@
+"""The building blocks of the OpenAPI document (webhook/api/operations.py): security
+schemes, error answers and the parameters several operations share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import api
+from schemas.events import MAX_CAMPAIGN_ID, PLATFORMS
+
+BEARER = [{"apiKey": []}]
+BASIC = [{"hookAuth": []}]
+ERRORS = {
+    400: "The body is not JSON.",
+    401: "Missing or wrong credentials.",
+    404: "No such object.",
+    413: "The body is over 5 MiB.",
+    415: "The body is not application/json.",
+    503: "Redis is unreachable; nothing was done. Retry after Retry-After seconds.",
+}
+
+
+def answer(description: str, schema: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def errors(*codes: int) -> dict[int, Any]:
+    answers = {code: answer(ERRORS[code], api.ErrorSchema) for code in codes}
+    if 503 in codes:
+        answers[503]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return answers
+
+
+def invalid(description: str = "Invalid input; each error names its field.") -> dict:
+    return {422: answer(description, api.ValidationErrorsSchema)}
+
+
+def path_parameter(name: str, schema: dict[str, Any], description: str = "") -> dict:
+    return {"in": "path", "name": name, "required": True, "schema": schema, **said(description)}
+
+
+def query(name: str, schema: dict[str, Any], description: str = "") -> dict:
+    return {"in": "query", "name": name, "required": False, "schema": schema, **said(description)}
+
+
+def said(description: str) -> dict[str, str]:
+    return {"description": description} if description else {}
+
+
+def json_body(schema: Any, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "How many.")
+PLATFORM = path_parameter("platform", {"type": "string", "enum": list(PLATFORMS)})
+CAMPAIGN_ID = path_parameter(
+    "campaign_id", {"type": "integer", "minimum": 0, "maximum": MAX_CAMPAIGN_ID}
+)
+LETTER_ID = path_parameter("letter_id", {"type": "string"})
+HOOK_QUERY = [
+    query(name, {"type": "string"}, "Or in the body; the body wins.")
+    for name in ("stage", "uid", "email", "phone", "wp_token", "campaign_id", "message_id", "kind")
+]

@@ -1,0 +1,65 @@
+"""``POST /v1/events``: authenticate, validate the whole batch, enqueue, answer 202."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from schemas.events import EVENT_TYPES, MAX_BATCH, BatchValidationError, load_batch
+from webhook import auth
+from webhook.hub import current_hub
+from workers.metrics.counters import EVENTS
+
+bp = Blueprint("events", __name__)
+
+
+@bp.post("/v1/events")
+def post_events():
+    hub = current_hub()
+    auth.require_api_key()
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = request.get_data(cache=False)
+    if hub.settings.signing_secret:
+        signature = request.headers.get(auth.SIGNATURE_HEADER)
+        auth.check_signature(signature, raw, hub.settings.signing_secret)
+    payload = _parse_json(raw)
+    try:
+        events = load_batch(payload)
+    except BatchValidationError as error:
+        for event_type in _claimed_types(payload):
+            EVENTS.labels(event_type, "rejected").inc()
+        return {"errors": error.errors}, 422
+    for event in events:
+        if event.get("unsubscribe"):
+            hub.gate.suppress(event["user"], reason=f"unsubscribed by event {event['id']}")
+    result = hub.queue.submit(events)
+    for event, new in zip(events, result.new, strict=True):
+        EVENTS.labels(event["type"], "accepted" if new else "duplicate").inc()
+    return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        EVENTS.labels("unknown", "rejected").inc()
+        raise BadRequest(f"The body is not valid JSON: {error}") from None
+
+
+def _claimed_types(payload: Any) -> list[str]:
+    """The type each event of a refused body claims (``unknown`` where it names none)."""
+    items = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        items = [payload]
+    return [
+        item["type"] if isinstance(item, dict) and item.get("type") in EVENT_TYPES else "unknown"
+        for item in items[:MAX_BATCH]
+    ]
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")

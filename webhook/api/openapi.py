@@ -1,0 +1,37 @@
+"""``GET /openapi.json``: the API as an OpenAPI 3 document (webhook/api/operations.py);
+``GET /docs``: the same, browsable (Swagger UI, served from the ``swagger-ui-bundle``
+package, so it works without internet access)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from webhook.api.operations import build_spec
+
+bp = Blueprint("openapi", __name__)
+
+
+@bp.get("/openapi.json")
+def document():
+    return build_spec()
+
+
+@bp.get("/docs/")
+def browse():
+    return send_from_directory(swagger_ui_path, "index.html")
+
+
+@bp.get("/docs/swagger-initializer.js")
+def initializer():
+    script = (
+        'window.onload = () => { window.ui = SwaggerUIBundle({url: "/openapi.json", '
+        'dom_id: "#swagger-ui", presets: [SwaggerUIBundle.presets.apis, '
+        "SwaggerUIStandalonePreset], layout: 'StandaloneLayout'}); };"
+    )
+    return script, 200, {"Content-Type": "application/javascript"}
+
+
+@bp.get("/docs/<path:name>")
+def asset(name: str):
+    return send_from_directory(swagger_ui_path, name)

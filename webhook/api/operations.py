@@ -1,0 +1,292 @@
+"""The API as an OpenAPI 3 document, generated from the marshmallow schemas in
+``schemas/`` (served by webhook/api/openapi.py).
+
+:data:`OPERATIONS` is the one list of what each endpoint answers; a test checks that it
+names every route the app has, and schemathesis checks live answers against it.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import version
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from schemas import api
+from schemas.events import (
+    MAX_BATCH,
+    STARTABLE_PLATFORMS,
+    CampaignStartEventSchema,
+    ProfileEventSchema,
+    TrackEventSchema,
+)
+from schemas.hooks import HookSchema, SuppressionSchema
+from webhook.api.answers import (
+    BASIC,
+    BEARER,
+    CAMPAIGN_ID,
+    HOOK_QUERY,
+    LETTER_ID,
+    LIMIT,
+    PLATFORM,
+    answer,
+    errors,
+    invalid,
+    json_body,
+    path_parameter,
+    query,
+)
+
+EVENT_SCHEMAS = {
+    "ProfileEvent": ProfileEventSchema,
+    "TrackEvent": TrackEventSchema,
+    "CampaignStartEvent": CampaignStartEventSchema,
+}
+ONE_EVENT = {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in EVENT_SCHEMAS]}
+EVENTS_BODY = {
+    "oneOf": [
+        ONE_EVENT,
+        {
+            "type": "object",
+            "properties": {
+                "events": {
+                    "type": "array",
+                    "items": ONE_EVENT,
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                }
+            },
+            "required": ["events"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "/v1/events": {
+        "post": {
+            "summary": "Accept one event or a batch of up to 1,000",
+            "description": "All or nothing: one invalid event refuses the batch. Ids seen "
+            "in the last 24 h are answered as duplicates and not sent again.",
+            "security": BEARER,
+            "requestBody": json_body(EVENTS_BODY),
+            "responses": {
+                202: answer("Durably enqueued.", api.AcceptedSchema),
+                **invalid("Each bad event's index and field."),
+                **errors(400, 401, 413, 415, 503),
+            },
+        }
+    },
+    "/v1/hooks/{platform}": {
+        "post": {
+            "summary": "A platform's pre-send check or post-send report",
+            "description": "Parameters come from the query string and/or a JSON body. "
+            "stage=pre answers allow or not (suppressions, frequency cap); stage=post "
+            "counts the send and makes sure the campaign's statistics are followed.",
+            "security": BASIC,
+            "parameters": [PLATFORM, *HOOK_QUERY],
+            "requestBody": json_body(HookSchema, required=False),
+            "responses": {
+                200: answer(
+                    "The decision (pre) or the count (post).",
+                    {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/HookDecision"},
+                            {"$ref": "#/components/schemas/HookRecorded"},
+                        ]
+                    },
+                ),
+                **invalid(),
+                **errors(401, 404, 413, 503),
+            },
+        }
+    },
+    "/v1/suppressions": {
+        "get": {
+            "summary": "List suppressed identifiers",
+            "security": BEARER,
+            "parameters": [LIMIT],
+            "responses": {
+                200: answer("How many, and some of them.", api.SuppressionListSchema),
+                **errors(401, 503),
+            },
+        },
+        "post": {
+            "summary": "Suppress one identifier",
+            "security": BEARER,
+            "requestBody": json_body(SuppressionSchema),
+            "responses": {
+                201: answer("Suppressed (again, if it already was).", api.SuppressionCreatedSchema),
+                **invalid(),
+                **errors(401, 413, 503),
+            },
+        },
+    },
+    "/v1/suppressions/{suppression_id}": {
+        "delete": {
+            "summary": "Remove a suppression",
+            "security": BEARER,
+            "parameters": [
+                path_parameter("suppression_id", {"type": "string"}, "e.g. email:a@example.com")
+            ],
+            "responses": {204: {"description": "Removed."}, **errors(401, 404, 503)},
+        }
+    },
+    "/v1/dlq": {
+        "get": {
+            "summary": "List dead letters, newest first",
+            "security": BEARER,
+            "parameters": [LIMIT],
+            "responses": {
+                200: answer("How many, and the newest.", api.DeadLetterListSchema),
+                **errors(401, 503),
+            },
+        },
+        "delete": {
+            "summary": "Delete every dead letter",
+            "security": BEARER,
+            "responses": {200: answer("How many.", api.PurgedSchema), **errors(401, 503)},
+        },
+    },
+    "/v1/dlq/{letter_id}": {
+        "get": {
+            "summary": "One dead letter, with its message",
+            "security": BEARER,
+            "parameters": [LETTER_ID],
+            "responses": {
+                200: answer("The entry.", api.DeadLetterSchema),
+                **errors(401, 404, 503),
+            },
+        }
+    },
+    "/v1/dlq/{letter_id}/replay": {
+        "post": {
+            "summary": "Re-enqueue one dead letter",
+            "security": BEARER,
+            "parameters": [LETTER_ID],
+            "responses": {
+                200: answer("Replayed.", api.ReplayedSchema),
+                **errors(401, 404, 503),
+            },
+        }
+    },
+    "/v1/dlq/replay": {
+        "post": {
+            "summary": "Re-enqueue every dead letter",
+            "security": BEARER,
+            "responses": {200: answer("How many.", api.ReplayedSchema), **errors(401, 503)},
+        }
+    },
+    "/v1/campaigns/{platform}/{campaign_id}/stats": {
+        "get": {
+            "summary": "A campaign's latest totals and time series",
+            "security": BEARER,
+            "parameters": [PLATFORM, CAMPAIGN_ID],
+            "responses": {
+                200: answer("Totals and series, source by source.", api.CampaignStatsSchema),
+                **errors(401, 404),
+            },
+        }
+    },
+    "/v1/campaigns/{platform}/{campaign_id}/{action}": {
+        "post": {
+            "summary": "Queue a pause, resume or archive of a campaign on its platform",
+            "security": BEARER,
+            "parameters": [
+                path_parameter("platform", {"type": "string", "enum": list(STARTABLE_PLATFORMS)}),
+                CAMPAIGN_ID,
+                path_parameter(
+                    "action", {"type": "string", "enum": ["pause", "resume", "archive"]}
+                ),
+            ],
+            "requestBody": json_body(api.CampaignActionSchema, required=False),
+            "responses": {
+                202: answer("Queued.", api.CampaignActionQueuedSchema),
+                **invalid(),
+                **errors(401, 404, 503),
+            },
+        }
+    },
+    "/status": {
+        "get": {
+            "summary": "The status page (HTML): queues, deliveries, rate limits, dead letters",
+            "description": "A browser gives the API key as the Basic auth password.",
+            "security": [*BEARER, {"statusAuth": []}],
+            "parameters": [
+                query("refresh", {"type": "integer", "minimum": 1}, "Seconds between reloads.")
+            ],
+            "responses": {
+                200: {
+                    "description": "The page; it reloads itself.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                **errors(401, 503),
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "The process is up",
+            "responses": {200: answer("Up.", api.HealthSchema)},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Redis and the store answer",
+            "responses": {
+                200: answer("Ready.", api.ReadySchema),
+                503: answer("Not ready; says which.", api.ReadySchema),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "responses": {
+                200: {
+                    "description": "Prometheus text format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+}
+
+
+@functools.cache
+def build_spec() -> dict[str, Any]:
+    """The OpenAPI 3 document, as a dict."""
+    spec = APISpec(
+        title="hookrelay",
+        version=version("hookrelay"),
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "Relays application events to marketing platforms."},
+    )
+    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme("hookAuth", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("statusAuth", {"type": "http", "scheme": "basic"})
+    for name, schema in EVENT_SCHEMAS.items():
+        spec.components.schema(name, schema=schema)
+    spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
+    spec.components.schema("HookRecorded", schema=api.HookRecordedSchema)
+    for path, operations in OPERATIONS.items():
+        spec.path(path=path, operations=with_server_refusals(operations))
+    return spec.to_dict()
+
+
+def with_server_refusals(operations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add what gunicorn answers, as HTML, before a request reaches the app: 400 for a
+    malformed request line or header, 414 for a request line over 4,094 bytes."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    done = {}
+    for method, operation in operations.items():
+        responses = dict(operation["responses"])
+        bad = responses.get(400, {"description": "Malformed request (gunicorn)."})
+        responses[400] = {**bad, "content": {**bad.get("content", {}), **html}}
+        responses[414] = {"description": "Request line too long (gunicorn).", "content": html}
+        done[method] = {**operation, "responses": responses}
+    return done

@@ -1,0 +1,51 @@
+"""What the views need, built once per process by ``create_app``: the :class:`Hub`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from webhook.gate.gate import PreSendGate
+from webhook.intake.queue import EventQueue
+from webhook.posthook.recorder import PostHookRecorder
+from workers.campaigns.store import Store
+from workers.core.settings import Settings
+from workers.metrics.backlog import BacklogCollector
+from workers.metrics.throughput import DeliveryRate
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import MessageWriter
+
+EXTENSION = "hookrelay"
+
+
+@dataclass(frozen=True)
+class Hub:
+    settings: Settings
+    redis: redis.Redis
+    queue: EventQueue
+    #: Single messages the API enqueues (campaign actions).
+    messages: MessageWriter
+    dead_letters: DeadLetterQueue
+    gate: PreSendGate
+    post_hooks: PostHookRecorder
+    store: Store
+    #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics/backlog.py).
+    backlog: BacklogCollector
+    throughput: DeliveryRate
+
+    def start(self) -> None:
+        """Start the journals that write hook counts through the append-only file
+        (webhook/journal.py); each gunicorn worker calls it once the app is loaded."""
+        self.gate.journal.start()
+        self.post_hooks.journal.start()
+
+    def stop(self) -> None:
+        """Stop the journals, writing what they still hold."""
+        self.gate.journal.stop()
+        self.post_hooks.journal.stop()
+
+
+def current_hub() -> Hub:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,71 @@
+"""Durable, idempotent hand-off of accepted events from the receiver to the workers.
+
+:meth:`EventQueue.submit` runs one Lua script per request (see ``enqueue.lua``): every
+event whose id is new within :data:`DEDUP_TTL_S` is written — an ``event`` as a Dramatiq
+message on its route's queue, a ``profile`` into the profile buffer — and its id is
+remembered, in a single atomic step. So a request is all or nothing, costs one round
+trip whatever its size, and an id is never marked seen unless its event is in Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis
+
+from workers.core import lua
+from workers.profiles.coalesce import buffered_identity
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
+from workers.queue.routes import PROFILE_BUFFER, ROUTES
+
+DEDUP_TTL_S = 24 * 3600
+DEDUP_PREFIX = "hookrelay:seen:"
+
+_SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: int
+    duplicates: int
+    #: One flag per submitted event, in order: True if it was new, False if a duplicate.
+    new: tuple[bool, ...] = ()
+
+
+class EventQueue:
+    """Writes canonical events as Dramatiq messages that the Redis broker consumes.
+
+    Parameters:
+      client: a Redis client; its errors (down, timeout, OOM) propagate to the caller.
+      namespace: the Dramatiq namespace the workers' broker uses.
+      dedup_ttl_s: how long an event id counts as seen.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str = NAMESPACE,
+        dedup_ttl_s: int = DEDUP_TTL_S,
+    ) -> None:
+        self._namespace = namespace
+        self._dedup_ttl_s = dedup_ttl_s
+        self._script = client.register_script(_SCRIPT)
+
+    def submit(self, events: list[dict]) -> SubmitResult:
+        args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]
+        for event in events:
+            args += [event["id"], *_destination(event)]
+        new = tuple(bool(flag) for flag in self._script(args=args))
+        accepted = sum(new)
+        return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
+
+
+def _destination(event: dict) -> tuple[str, str, str, str | bytes]:
+    """The script's kind, destination, extra and data for one event."""
+    if event["type"] == "profile":
+        return "buffer", PROFILE_BUFFER, buffered_identity(event), json.dumps(event)
+    route = ROUTES[event["type"]]
+    message_id, data = redis_message(route, (event,))
+    return "queue", route.queue_name, message_id, data

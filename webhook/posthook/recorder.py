@@ -1,0 +1,61 @@
+"""Post-send hooks: each counts one send of a campaign and may sample its recipient.
+
+:class:`PostHookRecorder` runs ``record.lua``: it counts the send, keeps a bounded
+sample of the campaign's recipients for the Altcraft history fetch
+(workers/campaigns/sample.py), and asks for the campaign's follow-up schedule while it
+has none (workers/campaigns/schedule.py). The counts reach the append-only file within
+about a second (webhook/journal.py).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from webhook.journal import Journal
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.sample import SAMPLE_PREFIX, SAMPLE_SIZE, SAMPLE_TTL_S
+from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
+from workers.core import lua
+
+#: Sends per campaign (a hash of campaign key → count).
+CAMPAIGN_SENDS = "hookrelay:campaign-sends"
+
+_RECORD = lua.read(__package__, "record.lua")
+_PERSIST = lua.read(__package__, "persist.lua")
+
+
+class PostHookRecorder:
+    """Parameters:
+    client: the Redis holding counts, samples and schedule markers.
+    scheduler: creates a campaign's follow-up schedule.
+    journal_interval_s: how often counts are written through the append-only file.
+    """
+
+    def __init__(
+        self, client: redis.Redis, scheduler: FollowupScheduler, *, journal_interval_s: float = 1.0
+    ) -> None:
+        self._script = client.register_script(_RECORD)
+        self._persist = client.register_script(_PERSIST)
+        self._scheduler = scheduler
+        self.journal = Journal(
+            self.write_back, unique=True, interval_s=journal_interval_s, name="send counts"
+        )
+
+    def record(self, campaign: Campaign, recipient_email: str | None) -> int:
+        """Count one send; create the follow-up schedule if the campaign has none.
+
+        Returns the campaign's send count.
+        """
+        key = campaign.key
+        sends, needs_schedule = self._script(
+            keys=[CAMPAIGN_SENDS, SAMPLE_PREFIX + key, SCHEDULE_PREFIX + key],
+            args=[key, SAMPLE_SIZE, recipient_email or "", SAMPLE_TTL_S],
+        )
+        self.journal.add([key])
+        if needs_schedule:
+            self._scheduler.ensure(campaign)
+        return sends
+
+    def write_back(self, campaign_keys: list[str]) -> None:
+        """Write these campaigns' send counts through the append-only file."""
+        self._persist(keys=[CAMPAIGN_SENDS], args=campaign_keys)

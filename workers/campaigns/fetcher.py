@@ -1,0 +1,257 @@
+"""Fetching a campaign's statistics from one source and storing them.
+
+Each source named in workers/campaigns/sources.py is one method of
+:class:`StatsFetcher`: ``crm.report`` is ``_fetch_crm_report``. A fetch reads
+everything the source has for the campaign so far and upserts it, so a later fetch
+replaces the numbers of an earlier one, and a fetch cut off half-way (a killed worker)
+is simply done again.
+
+A source that is not ready (a report with ``metadata.ready`` false, a scheduled
+Pushwoosh v1 request still running) answers :class:`Later` with the state to resume
+from; the actor sends itself a delayed message rather than sleeping in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.parsing import date_windows, numbers, series_and_totals
+from workers.campaigns.sample import RecipientSample
+from workers.campaigns.sources import SOURCES
+from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
+from workers.platforms.altcraft import AltcraftClient
+from workers.platforms.crm import POST_TYPES, CrmClient
+from workers.platforms.pushwoosh import (
+    BOUNCES_PER_PAGE,
+    LINK_DEVICES_PER_PAGE,
+    PATHS,
+    PushwooshClient,
+)
+
+#: Aggregated report fields hookrelay asks for (docs/platforms.md, "Reports").
+REPORT_FIELDS = (
+    "sum_sended",
+    "sum_delivered",
+    "sum_opened",
+    "sum_opened_unique",
+    "sum_clicked",
+    "sum_clicked_unique",
+    "sum_unsubscribed",
+    "sum_spam_reports",
+    "sum_stop_external_check",
+    "open_rate",
+    "click_rate",
+    "delivery_rate",
+    "bounce_rate",
+)
+#: A report answers at most 100 objects, the last being the totals.
+REPORT_MAX_DAYS = 99
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not ready yet: fetch again after a while, resuming from ``state``."""
+
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class StatsFetcher:
+    """Parameters: the stats ``store``, one client per platform (a platform that is off
+    gets :class:`~workers.platforms.unconfigured.Unconfigured`), and the recipient
+    ``sample`` the Altcraft history is fetched for."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        crm: CrmClient,
+        pushwoosh: PushwooshClient,
+        altcraft: AltcraftClient,
+        sample: RecipientSample,
+    ) -> None:
+        self.store = store
+        self.crm = crm
+        self.pushwoosh = pushwoosh
+        self.altcraft = altcraft
+        self.sample = sample
+        self._sources: dict[str, Callable[[Campaign, CampaignRun, dict], Later | None]] = {
+            source.name: getattr(self, "_fetch_" + source.name.replace(".", "_"))
+            for source in SOURCES
+        }
+
+    def fetch(self, campaign: Campaign, source: str, state: dict | None = None) -> Later | None:
+        """Fetch and store one source's numbers; :class:`Later` if not ready yet."""
+        run = self.store.ensure_run(campaign, "external")
+        return self._sources[source](campaign, run, state or {})
+
+    # --- the S2S platform's reports ----------------------------------------------
+
+    def _fetch_crm_report(self, campaign: Campaign, run: CampaignRun, state: dict) -> Later | None:
+        post = f"{POST_TYPES[campaign.kind]}_{campaign.campaign_id}"
+        first, today = _first_day(run), _today()
+        windows = date_windows(first, today, REPORT_MAX_DAYS)
+        snapshots, totals = [], {}
+        for start, end in windows:
+            rows = self._report(["date", *REPORT_FIELDS], post, start, end)
+            if rows is None:
+                return Later(state)
+            *days, totals = rows or [{}]
+            snapshots += [
+                Snapshot(post, metric, str(day.get("date", "")), value)
+                for day in days
+                for metric, value in numbers(day).items()
+            ]
+        if len(windows) > 1:
+            rows = self._report(list(REPORT_FIELDS), post, first, today)
+            if rows is None:
+                return Later(state)
+            totals = rows[-1] if rows else {}
+        snapshots += [Snapshot(post, m, TOTAL, v) for m, v in numbers(totals).items()]
+        self.store.save_snapshots(run.id, "crm.report", snapshots)
+        return None
+
+    def _report(
+        self, fields: list[str], post: str, start: date, end: date
+    ) -> list[dict[str, Any]] | None:
+        """A report's rows, or ``None`` while it is not ready."""
+        answer = self.crm.report(
+            [
+                ("fields", ",".join(fields)),
+                ("post", post),
+                ("date", f"ge:{start.isoformat()}"),
+                ("date", f"le:{end.isoformat()}"),
+            ]
+        )
+        if not (answer.get("metadata") or {}).get("ready", True):
+            return None
+        return [row for row in answer.get("result") or [] if isinstance(row, dict)]
+
+    # --- Pushwoosh v2 ------------------------------------------------------------------
+
+    def _fetch_pushwoosh_messages(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        snapshots = []
+        for item in self.pushwoosh.messages(campaign.message_code):
+            sums: Counter[str] = Counter()
+            for info in ("push_info", "email_info"):
+                for row in (item.get(info) or {}).get("metrics") or []:
+                    sums.update({k: v for k, v in numbers(row).items() if k != "platform"})
+            subject = f"message:{item.get('code', campaign.message_code)}"
+            snapshots += [Snapshot(subject, metric, TOTAL, value) for metric, value in sums.items()]
+        self.store.save_snapshots(run.id, "pushwoosh.messages", snapshots)
+
+    def _fetch_pushwoosh_totals(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        code = campaign.message_code
+        answer = self.pushwoosh.v2(PATHS["totals"], {"message_code": code})
+        snapshots, sums = [], Counter()
+        for row in answer.get("metrics") or []:
+            values = {k: v for k, v in numbers(row).items() if k != "platform"}
+            subject = f"platform:{row.get('platform')}"
+            when = str(row.get("timestamp", ""))
+            snapshots += [Snapshot(subject, metric, when, v) for metric, v in values.items()]
+            sums.update(values)
+        snapshots += [Snapshot(code, metric, TOTAL, value) for metric, value in sums.items()]
+        conversion = answer.get("conversion") or {}
+        snapshots += [
+            Snapshot(code, f"conversion_{metric}", TOTAL, value)
+            for metric, value in numbers(conversion).items()
+        ]
+        for event in conversion.get("events") or []:
+            subject = f"event:{event.get('name')}"
+            snapshots += [Snapshot(subject, m, TOTAL, v) for m, v in numbers(event).items()]
+        self.store.save_snapshots(run.id, "pushwoosh.totals", snapshots)
+
+    def _fetch_pushwoosh_message_log(
+        self, campaign: Campaign, run: CampaignRun, state: dict
+    ) -> None:
+        for page in self.pushwoosh.message_log(campaign.message_code):
+            self.store.save_log_rows(run.id, "pushwoosh.message_log", page)
+
+    def _fetch_pushwoosh_links(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        body = {
+            "filters": {"messages_codes": [campaign.message_code]},
+            "params": {"with_full_links": False},
+        }
+        items = self.pushwoosh.v2(PATHS["links"], body).get("items") or []
+        snapshots = [
+            Snapshot(f"link:{item.get('link')}", "clicks", TOTAL, item.get("clicks") or 0)
+            for item in items
+        ]
+        self.store.save_snapshots(run.id, "pushwoosh.links", snapshots)
+
+    def _fetch_pushwoosh_link_devices(
+        self, campaign: Campaign, run: CampaignRun, state: dict
+    ) -> None:
+        pages = self.pushwoosh.paged(
+            PATHS["link_devices"],
+            {"filters": {"messages_codes": [campaign.message_code]}},
+            items="items",
+            per_page=LINK_DEVICES_PER_PAGE,
+        )
+        for rows in pages:
+            self.store.save_log_rows(run.id, "pushwoosh.link_devices", rows)
+
+    def _fetch_pushwoosh_bounces(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        pages = self.pushwoosh.paged(
+            PATHS["bounces"],
+            {"application": self.pushwoosh.application, "message_code": campaign.message_code},
+            items="bounced_emails",
+            per_page=BOUNCES_PER_PAGE,
+        )
+        kinds: Counter[str] = Counter()
+        for rows in pages:
+            self.store.save_log_rows(run.id, "pushwoosh.bounces", rows)
+            kinds.update(str(row.get("type", "unknown")).lower() for row in rows)
+        code = campaign.message_code
+        snapshots = [Snapshot(code, f"bounces_{kind}", TOTAL, n) for kind, n in kinds.items()]
+        self.store.save_snapshots(run.id, "pushwoosh.bounces", snapshots)
+
+    # --- Pushwoosh v1, scheduled ----------------------------------------------------
+
+    def _fetch_pushwoosh_msg_stats(
+        self, campaign: Campaign, run: CampaignRun, state: dict
+    ) -> Later | None:
+        if "request_id" not in state:
+            return Later(
+                {
+                    "request_id": self.pushwoosh.schedule(
+                        "getMsgStats", message=campaign.message_code
+                    )
+                }
+            )
+        result = self.pushwoosh.results(state["request_id"])
+        if result is None:
+            return Later(state)
+        self.store.save_snapshots(
+            run.id, "pushwoosh.msg_stats", series_and_totals(campaign.message_code, result)
+        )
+        return None
+
+    # --- Altcraft ---------------------------------------------------------------------
+
+    def _fetch_altcraft_history(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        sample = self.sample.members(campaign)
+        if not sample:
+            return
+        period = {"date_from": _first_day(run).isoformat(), "date_to": _today().isoformat()}
+        actions: Counter[str] = Counter()
+        for email in sample:
+            rows = self.altcraft.history(matching="email", email=email, **period)
+            self.store.save_log_rows(run.id, "altcraft.history", rows)
+            for row in rows:
+                actions[str(row.get("action"))] += int(row.get("count") or 1)
+        snapshots = [Snapshot("sample", "profiles", TOTAL, len(sample))]
+        snapshots += [Snapshot("sample", action, TOTAL, n) for action, n in actions.items()]
+        self.store.save_snapshots(run.id, "altcraft.history", snapshots)
+
+
+def _first_day(run: CampaignRun) -> date:
+    return (run.started_at or run.created_at).astimezone(UTC).date()
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()

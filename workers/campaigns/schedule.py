@@ -1,0 +1,71 @@
+"""A campaign's follow-up schedule: when its statistics are fetched, created exactly once.
+
+A schedule is a set of delayed ``fetch_stats`` messages, one per statistics source per
+step of ``FOLLOWUP_SCHEDULE`` (seconds after the start, times ``FOLLOWUP_TIME_SCALE``),
+written straight into the broker's delay queue. They live in Redis like every other
+message, so they survive restarts of every process.
+
+"Exactly once" is a marker key per campaign, set in the same Lua step that writes the
+messages (``schedule.lua``): a campaign start and any number of post-send hooks
+(webhook/posthook/) race for it, and one wins.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+import redis
+
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.sources import sources_for
+from workers.core import lua
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, delay_queue, redis_message
+from workers.queue.routes import FETCH_STATS
+
+SCHEDULE_PREFIX = "hookrelay:schedule:"
+#: Longer than any sensible schedule: a campaign is followed once per 30 days.
+MARKER_TTL_S = 30 * 24 * 3600
+
+_SCRIPT = lua.source(__package__, "schedule.lua", ENQUEUE_LUA)
+
+
+class FollowupScheduler:
+    """Parameters:
+    client: the broker's Redis.
+    schedule_s: seconds after the start at which statistics are fetched.
+    time_scale: multiplies every delay (tests shrink them to milliseconds).
+    platforms: the platforms configured; sources of the others are not scheduled.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        schedule_s: tuple[int, ...],
+        time_scale: float = 1.0,
+        platforms: Collection[str] | None = None,
+    ) -> None:
+        self._schedule_ms = [int(step * time_scale * 1000) for step in schedule_s]
+        self._platforms = platforms
+        self._script = client.register_script(_SCRIPT)
+
+    def sources(self, campaign: Campaign) -> tuple[str, ...]:
+        """The sources this deployment fetches for ``campaign``."""
+        return sources_for(campaign, self._platforms)
+
+    def ensure(self, campaign: Campaign) -> bool:
+        """Create the campaign's schedule unless it has one; True if this call did."""
+        now_ms = int(time.time() * 1000)
+        queue = delay_queue(FETCH_STATS)
+        args: list[str | bytes | int] = [NAMESPACE, MARKER_TTL_S]
+        for step, delay_ms in enumerate(self._schedule_ms):
+            for source in self.sources(campaign):
+                message_id, data = redis_message(
+                    FETCH_STATS,
+                    (campaign.as_dict(), source),
+                    kwargs={"step": step},
+                    eta_ms=now_ms + delay_ms,
+                )
+                args += [queue, message_id, data]
+        return bool(self._script(keys=[SCHEDULE_PREFIX + campaign.key], args=args))

@@ -1,0 +1,142 @@
+"""hookrelay's log lines: structured, and with personal data and secrets masked.
+
+- :class:`MessagesById` keeps event contents out: Dramatiq logs a message as
+  ``actor(args...)``, which for hookrelay is a whole event; the filter renders it as
+  ``actor[message_id]``.
+- :class:`Masked` formats each record as one JSON object (``LOG_FORMAT=json``, the
+  default when stderr is not a terminal) or as text, and masks on the way out, in the
+  message and in any traceback: the configured keys and secrets, e-mail addresses,
+  phone numbers (``+`` and 5 to 20 digits, or 9 to 20 bare digits), push tokens (40+
+  characters of letters, digits, ``:``, ``_`` and ``-``) and ``Bearer``/``Basic``
+  credentials. Masking is the last line of defence; nothing logs an event's body on
+  purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from dramatiq import Message
+from dramatiq.broker import MessageProxy
+
+#: Fields a record may carry (``extra=``) that the JSON form includes.
+FIELDS = ("event_id", "message_id", "actor", "platform", "outcome", "status", "attempt")
+
+_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [secret]"),
+    (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
+    (re.compile(r"\b[A-Za-z0-9][A-Za-z0-9:_-]{39,}"), "[token]"),
+    (re.compile(r"\+\d{5,20}\b|\b\d{9,20}\b"), "[phone]"),
+)
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[secret]")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class Masked(logging.Formatter):
+    """Parameters:
+    as_json: one JSON object per line (time, level, logger, message, :data:`FIELDS`)
+      instead of text.
+    secrets: literal values to mask wherever they appear (API keys, passwords ...);
+      values shorter than 4 characters are ignored, they would mask ordinary words.
+    """
+
+    def __init__(self, *, as_json: bool, secrets: Iterable[str] = ()) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        self.as_json = as_json
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self.as_json:
+            return mask(super().format(record), self.secrets)
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": mask(record.getMessage(), self.secrets),
+        }
+        entry.update({key: getattr(record, key) for key in FIELDS if hasattr(record, key)})
+        if record.exc_info:
+            entry["error"] = mask(self.formatException(record.exc_info), self.secrets)
+        return json.dumps(entry, default=str)
+
+
+class MessagesById(logging.Filter):
+    """Render Dramatiq messages in log records by actor and id only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_by_id(arg) for arg in record.args)
+        return True
+
+
+def _by_id(arg: object) -> object:
+    if isinstance(arg, Message | MessageProxy):
+        return f"{arg.actor_name}[{arg.message_id}]"
+    return arg
+
+
+def wants_json(log_format: str) -> bool:
+    """``json``/``text`` as configured; ``auto``: JSON unless stderr is a terminal."""
+    return log_format == "json" or (log_format == "auto" and not os.isatty(2))
+
+
+#: Libraries that log each request or each failed attempt, raised to these levels: our
+#: own lines say what happened (a delivery's outcome, a paused relay) once.
+QUIET_LOGGERS = {"httpx": logging.WARNING, "pika": logging.CRITICAL, "alembic": logging.WARNING}
+
+
+def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
+    """Give every handler of the root logger (the process's output) the masking
+    formatter and the message filter, and set the root and the chatty libraries' levels."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, quiet))
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    formatter = Masked(as_json=wants_json(log_format), secrets=secrets)
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
+        handler.addFilter(MessagesById())
+
+
+def dict_config(*, log_format: str, level: int, secrets: Iterable[str]) -> dict:
+    """The same as :func:`install`, as a ``logging.config.dictConfig`` mapping (for
+    gunicorn's ``logconfig_dict``), covering gunicorn's own error log too."""
+    handler = {
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+        "formatter": "masked",
+        "filters": ["by_id"],
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "masked": {
+                "()": Masked,
+                "as_json": wants_json(log_format),
+                "secrets": list(secrets),
+            }
+        },
+        "filters": {"by_id": {"()": MessagesById}},
+        "handlers": {"stderr": handler},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            "gunicorn.access": {"level": level, "handlers": [], "propagate": False},
+            **{name: {"level": max(level, quiet)} for name, quiet in QUIET_LOGGERS.items()},
+        },
+    }

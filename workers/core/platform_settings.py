@@ -1,0 +1,97 @@
+"""Each platform's settings: on when all its variables are given, off when none is
+(workers/core/settings.py reads them with the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import environs
+import marshmallow
+from marshmallow.validate import Range
+
+#: Each platform's connection variables, all needed to turn it on.
+PLATFORM_VARIABLES = {
+    "crm": ("CRM_BASE_URL", "CRM_LOGIN", "CRM_SECRET"),
+    "pushwoosh": ("PUSHWOOSH_BASE_URL", "PUSHWOOSH_API_TOKEN", "PUSHWOOSH_APPLICATION"),
+    "altcraft": ("ALTCRAFT_BASE_URL", "ALTCRAFT_TOKEN", "ALTCRAFT_LIST_ID"),
+}
+#: Requests/second each platform gets by default, shared by every worker.
+DEFAULT_RATE_LIMITS = {"crm": 10.0, "pushwoosh": 5.0, "altcraft": 5.0}
+
+
+@dataclass(frozen=True)
+class CrmConfig:
+    base_url: str
+    login: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PushwooshConfig:
+    base_url: str
+    api_token: str = field(repr=False)
+    application: str
+
+
+@dataclass(frozen=True)
+class AltcraftConfig:
+    base_url: str
+    token: str = field(repr=False)
+    list_id: int
+
+
+def platform_off_reason(platform: str) -> str:
+    """What a message for a platform that is off is dead-lettered with."""
+    variables = ", ".join(PLATFORM_VARIABLES[platform])
+    return f"{platform} is not configured: set {variables}, then replay"
+
+
+def read_platforms(env: environs.Env, source: Mapping[str, str], problems: dict[str, str]) -> dict:
+    """Each platform's config, or ``None`` where none of its variables is set."""
+    configs: dict[str, Any] = {}
+    for name, variables in PLATFORM_VARIABLES.items():
+        given = [variable for variable in variables if source.get(variable)]
+        if not given:
+            configs[name] = None
+            continue
+        for variable in variables:
+            if variable not in given:
+                problems[variable] = (
+                    f"not set, and {name} needs it: {', '.join(given)} turned {name} on "
+                    f"(set all of {', '.join(variables)}, or none to leave {name} off)"
+                )
+        configs[name] = _platform_config(env, name)
+    return configs
+
+
+def _platform_config(env: environs.Env, name: str) -> Any:
+    if name == "crm":
+        return CrmConfig(
+            base_url=_base_url(env, "CRM_BASE_URL"),
+            login=env.str("CRM_LOGIN", ""),
+            secret=env.str("CRM_SECRET", ""),
+        )
+    if name == "pushwoosh":
+        return PushwooshConfig(
+            base_url=_base_url(env, "PUSHWOOSH_BASE_URL"),
+            api_token=env.str("PUSHWOOSH_API_TOKEN", ""),
+            application=env.str("PUSHWOOSH_APPLICATION", ""),
+        )
+    return AltcraftConfig(
+        base_url=_base_url(env, "ALTCRAFT_BASE_URL"),
+        token=env.str("ALTCRAFT_TOKEN", ""),
+        list_id=env.int("ALTCRAFT_LIST_ID", 0, validate=Range(min=1)),
+    )
+
+
+def _base_url(env: environs.Env, name: str) -> str:
+    return (env.str(name, "", validate=_http_url) or "").rstrip("/")
+
+
+def _http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise marshmallow.ValidationError(f"not an http(s) URL: {value!r}")

@@ -1,0 +1,265 @@
+"""Configuration, read once from the environment into frozen dataclasses.
+
+Every process calls :func:`load_settings` at start-up and passes the result (or the
+part a component needs) down; nothing else reads the environment. Every bad or missing
+value is collected before anything is reported: :class:`ConfigError` names each
+variable with its problem, one line each.
+
+A platform is *on* when any of its connection variables is set, and then needs all of
+them; otherwise it is *off* (its config is ``None``): the workers dead-letter what
+would go to it, with a reason naming the variables to set, and ``hookrelay doctor``
+says it is not configured. Nothing outside ``hookrelay dev`` points at the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import environs
+import marshmallow
+from marshmallow.validate import OneOf, Range
+
+from workers.core.platform_settings import (
+    DEFAULT_RATE_LIMITS,
+    PLATFORM_VARIABLES,
+    AltcraftConfig,
+    CrmConfig,
+    PushwooshConfig,
+    read_platforms,
+)
+
+#: Where the embedded Redis, the SQLite store and the development key live.
+VAR_DIR = Path("var")
+
+DEFAULT_FOLLOWUP_SCHEDULE = (300, 1800, 7200, 21600, 86400, 259200)
+
+
+class ConfigError(Exception):
+    """Settings are missing or malformed; ``problems`` maps each variable to what is
+    wrong with it, and ``str()`` is one line per variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.problems = {variable: problem}
+        super().__init__(variable, problem)
+
+    @classmethod
+    def of(cls, problems: Mapping[str, str]) -> ConfigError:
+        error = cls(*next(iter(problems.items())))
+        error.problems = dict(problems)
+        return error
+
+    @property
+    def variable(self) -> str:
+        """The first variable named (the only one, when one is wrong)."""
+        return next(iter(self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"{variable}: {problem}" for variable, problem in self.problems.items()]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How workers find dead peers and pace retries (not in the user-facing table)."""
+
+    heartbeat_timeout_s: float = 30.0
+    sweep_interval_s: float = 5.0
+    retry_min_backoff_ms: int = 1000
+    retry_max_backoff_ms: int = 300_000
+    rate_limit_margin_ms: int = 100
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    broker_url: str
+    embedded_redis: bool
+    database_url: str
+    port: int
+    api_keys: tuple[str, ...] = field(repr=False)
+    signing_secret: str | None = field(repr=False)
+    hook_user: str | None
+    hook_password: str | None = field(repr=False)
+    #: A platform's config, or ``None`` when it is off (see the module docstring).
+    crm: CrmConfig | None
+    pushwoosh: PushwooshConfig | None
+    altcraft: AltcraftConfig | None
+    #: platform → requests/second (``*_RATE_LIMIT``).
+    rate_limits: Mapping[str, float]
+    profile_flush_ms: int
+    profile_batch_max: int
+    retry_max_age_s: int
+    followup_schedule: tuple[int, ...]
+    followup_time_scale: float
+    frequency_cap: int | None
+    worker: WorkerConfig
+    log_format: str = "auto"
+    #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
+    log_level: int = logging.INFO
+    metrics_port: int = 9191
+
+    @property
+    def rabbitmq(self) -> bool:
+        """Whether the workers consume from RabbitMQ (fed from Redis by a relay)."""
+        return urlsplit(self.broker_url).scheme in ("amqp", "amqps")
+
+    def platform(self, name: str) -> CrmConfig | PushwooshConfig | AltcraftConfig | None:
+        """The config of platform ``name``, or ``None`` when it is off."""
+        return getattr(self, name)
+
+    @property
+    def platforms_on(self) -> tuple[str, ...]:
+        return tuple(name for name in PLATFORM_VARIABLES if self.platform(name) is not None)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured credential, for logs to mask."""
+        values = (
+            *self.api_keys,
+            self.signing_secret,
+            self.hook_password,
+            self.crm and self.crm.secret,
+            self.pushwoosh and self.pushwoosh.api_token,
+            self.altcraft and self.altcraft.token,
+            *(
+                urlsplit(url).password
+                for url in (self.redis_url, self.broker_url, self.database_url)
+            ),
+        )
+        return tuple(value for value in values if value)
+
+    def require_api_keys(self) -> None:
+        """The receiver refuses to start without at least one key."""
+        if not self.api_keys:
+            raise ConfigError(
+                "HOOKRELAY_API_KEYS",
+                "not set; give at least one key (comma-separated) for 'Authorization: Bearer'",
+            )
+
+
+def embedded_redis_url(var_dir: Path = VAR_DIR) -> str:
+    """The unix socket of the embedded Redis that ``make run`` starts."""
+    return f"unix://{(var_dir / 'redis.sock').resolve()}"
+
+
+class _MappingEnv(environs.Env):
+    """An :class:`environs.Env` that reads a given mapping instead of ``os.environ``
+    and collects every problem until :meth:`seal`."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(eager=False)
+        self._source = environ
+
+    def _get_value(self, env_key, default):
+        return self._source.get(env_key, default)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raise :class:`ConfigError` naming every bad one."""
+    source = os.environ if environ is None else environ
+    env = _MappingEnv(source)
+    problems: dict[str, str] = {}
+    values = _read(env, source, problems)
+    try:
+        env.seal()
+    except environs.EnvValidationError as error:
+        for variable, messages in error.error_messages.items():
+            problems.setdefault(variable, " ".join(map(str, _flatten(messages))))
+    if problems:
+        raise ConfigError.of({name: problems[name] for name in sorted(problems)})
+    return Settings(**values)
+
+
+def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str]) -> dict:
+    """The settings' values; problems environs cannot see go into ``problems``."""
+    positive = Range(min=1)
+    redis_url = env.str("REDIS_URL", None, validate=_redis_url)
+    resolved_redis_url = redis_url or embedded_redis_url()
+    return {
+        "redis_url": resolved_redis_url,
+        "broker_url": _broker_url(env, resolved_redis_url, problems),
+        "embedded_redis": redis_url is None,
+        "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
+        "port": env.int("PORT", 8000, validate=Range(min=1, max=65535)),
+        "api_keys": tuple(k.strip() for k in env.list("HOOKRELAY_API_KEYS", []) or [] if k.strip()),
+        "signing_secret": env.str("HOOKRELAY_SIGNING_SECRET", None) or None,
+        "hook_user": env.str("HOOKRELAY_HOOK_USER", None),
+        "hook_password": env.str("HOOKRELAY_HOOK_PASSWORD", None),
+        **read_platforms(env, source, problems),
+        "rate_limits": {
+            name: env.float(f"{name.upper()}_RATE_LIMIT", default, validate=positive)
+            for name, default in DEFAULT_RATE_LIMITS.items()
+        },
+        "profile_flush_ms": env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
+        "profile_batch_max": env.int("PROFILE_BATCH_MAX", 500, validate=positive),
+        "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
+        "followup_schedule": tuple(
+            int(step)
+            for step in env.list(
+                "FOLLOWUP_SCHEDULE", list(map(str, DEFAULT_FOLLOWUP_SCHEDULE)), validate=_seconds
+            )
+            or ()
+        ),
+        "followup_time_scale": env.float(
+            "FOLLOWUP_TIME_SCALE", 1.0, validate=Range(min=0, min_inclusive=False)
+        ),
+        "frequency_cap": env.int("FREQUENCY_CAP", None, validate=positive),
+        "log_format": env.str("LOG_FORMAT", "auto", validate=OneOf(("auto", "json", "text"))),
+        "log_level": env.log_level("LOG_LEVEL", logging.INFO),
+        "metrics_port": env.int("METRICS_PORT", 9191, validate=Range(min=0, max=65535)),
+        "worker": WorkerConfig(
+            heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
+            sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
+            retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
+            retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
+            rate_limit_margin_ms=env.int("RATE_LIMIT_MARGIN_MS", 100, validate=Range(min=0)),
+        ),
+    }
+
+
+def _redis_url(value: str) -> None:
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise marshmallow.ValidationError(
+            f"expected a redis://, rediss:// or unix:// URL, got {value!r}"
+        )
+
+
+def _seconds(values: list[str]) -> None:
+    """Whole seconds, each ≥ 1 (checked here: environs drops the messages of a list's
+    items and keeps only their indexes)."""
+    if not values or not all(value.strip().isdigit() and int(value) >= 1 for value in values):
+        raise marshmallow.ValidationError("expected comma-separated whole seconds, each ≥ 1")
+
+
+def _broker_url(env: _MappingEnv, redis_url: str, problems: dict[str, str]) -> str:
+    """RabbitMQ (``amqp://``, ``amqps://``), or REDIS_URL's own server."""
+    value = env.str("BROKER_URL", None)
+    if not value or value == redis_url:
+        return redis_url
+    scheme = urlsplit(value).scheme
+    if scheme in ("amqp", "amqps"):
+        return value
+    if scheme in ("redis", "rediss", "unix"):
+        problems["BROKER_URL"] = (
+            "a Redis broker must be REDIS_URL's server (events are enqueued in the same "
+            "atomic step as their dedup keys); leave BROKER_URL unset, or give an amqp:// URL"
+        )
+    else:
+        problems["BROKER_URL"] = f"expected an amqp://, amqps:// or redis:// URL, got {value!r}"
+    return redis_url
+
+
+def _flatten(messages: Any) -> list[Any]:
+    """environs' messages for one variable: a list, or a dict of lists (list subcasts)."""
+    if isinstance(messages, dict):
+        return [message for nested in messages.values() for message in _flatten(nested)]
+    if isinstance(messages, list):
+        return [message for nested in messages for message in _flatten(nested)]
+    return [messages]

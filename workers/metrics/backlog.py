@@ -1,0 +1,208 @@
+"""The backlog gauges, read from Redis (and RabbitMQ) when scraped.
+
+Served by ``web`` only, so a sum over targets does not count them twice: queue depth
+and the oldest message's age per queue, dead letters waiting, and each platform's
+current shared rate. These are one value for the whole deployment, whichever web
+process is scraped. With RabbitMQ as the broker, its queues' depths are read from it
+(workers/metrics/rabbitmq.py), and the Redis queues are reported as the outbox the
+relay empties (``outbox.crm``…).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+from dramatiq import Message
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import NAMESPACE
+from workers.queue.routes import PROFILE_BUFFER
+from workers.ratelimit.limiter import SharedRateLimiter
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The broker (RabbitMQ) did not answer a depth query."""
+
+
+class DepthReader(Protocol):
+    def read(self, names: Iterable[str]) -> dict[str, int]:
+        """Depth per queue name; raises :class:`BrokerUnavailable`."""
+
+
+@dataclass(frozen=True)
+class QueueReading:
+    name: str
+    depth: int
+    #: Seconds; ``None`` where there is no age to tell (delayed queues, the buffer).
+    oldest_age_s: float | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    queues: list[QueueReading]
+    dead_letters: int
+    #: platform → (current shared rate, configured ceiling), requests/s.
+    rates: dict[str, tuple[float, float]]
+    #: False when RabbitMQ is the broker and did not answer (its queues are missing).
+    broker_up: bool = True
+
+
+class BacklogCollector:
+    """Gauges read from Redis when scraped (see the module docstring).
+
+    Parameters:
+      client: the Redis holding the broker's queues, the dead letters and the limits.
+      queues: the Dramatiq queue names; each one's delay queue is reported too.
+      limiters: the platforms' shared limiters, whose current rate is reported.
+      broker: RabbitMQ's depths when it is the broker; the Redis queues are then its
+        outbox.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        queues: Iterable[str],
+        limiters: Iterable[SharedRateLimiter],
+        broker: DepthReader | None = None,
+    ) -> None:
+        self._client = client
+        self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
+        self._limiters = list(limiters)
+        self._dead_letters = DeadLetterQueue(client)
+        self._broker = broker
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The gauges, and ``hookrelay_backlog_up`` saying whether Redis answered."""
+        try:
+            families = list(self._families())
+        except redis.RedisError as error:
+            logger.warning("Cannot read the backlog for /metrics: %s", error)
+            families = []
+        yield from families
+        yield GaugeMetricFamily(
+            "hookrelay_backlog_up",
+            "1 if Redis answered this scrape's backlog queries, else 0.",
+            value=1 if families else 0,
+        )
+
+    def registry(self) -> CollectorRegistry:
+        """A registry serving these gauges alone."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return registry
+
+    def read(self) -> Backlog:
+        """The backlog now (raises :class:`redis.RedisError` if Redis does not answer)."""
+        queues, broker_up = self._broker_queues()
+        queues += self._redis_queues(prefix="outbox." if self._broker else "")
+        pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
+        queues.append(QueueReading("profiles-buffer", pending, None))
+        return Backlog(
+            queues=queues,
+            dead_letters=self._dead_letters.count(),
+            rates={
+                limiter.name: (limiter.current_rate(), limiter.ceiling)
+                for limiter in self._limiters
+            },
+            broker_up=broker_up,
+        )
+
+    def _redis_queues(self, *, prefix: str) -> Iterator[QueueReading]:
+        """The Redis queues, each named ``prefix`` + its queue name."""
+        now_ms = time.time() * 1000
+        for queue in self._queues:
+            key = f"{NAMESPACE}:{queue}"
+            if queue.endswith(".DQ"):
+                yield QueueReading(prefix + queue, self._client.llen(key), None)
+                continue
+            count, oldest_ms = self._queue_state(key)
+            age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
+            yield QueueReading(prefix + queue, count, age_s)
+
+    def _broker_queues(self) -> tuple[list[QueueReading], bool]:
+        """RabbitMQ's queues when it is the broker, and whether it answered."""
+        if self._broker is None:
+            return [], True
+        try:
+            depths = self._broker.read(self._queues)
+        except BrokerUnavailable as error:
+            logger.warning("Cannot read RabbitMQ's queue depths: %s", error)
+            return [], False
+        return [QueueReading(name, depth, None) for name, depth in depths.items()], True
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
+        backlog = self.read()
+        depth = GaugeMetricFamily(
+            "hookrelay_queue_depth",
+            "Messages waiting in each queue (a .DQ queue: delayed ones not yet taken by a "
+            "worker; profiles-buffer: profile updates not yet coalesced; outbox.*: written "
+            "to Redis, not yet relayed to RabbitMQ).",
+            labels=["queue"],
+        )
+        age = GaugeMetricFamily(
+            "hookrelay_queue_oldest_age_seconds",
+            "Age of the oldest message waiting in each queue.",
+            labels=["queue"],
+        )
+        for queue in backlog.queues:
+            depth.add_metric([queue.name], queue.depth)
+            if queue.oldest_age_s is not None:
+                age.add_metric([queue.name], queue.oldest_age_s)
+        yield depth
+        yield age
+        if self._broker:
+            yield GaugeMetricFamily(
+                "hookrelay_broker_up",
+                "1 if RabbitMQ, the broker, answered this scrape's depth queries, else 0.",
+                value=int(backlog.broker_up),
+            )
+        yield GaugeMetricFamily(
+            "hookrelay_dead_letters",
+            "Dead letters waiting to be replayed or purged.",
+            value=backlog.dead_letters,
+        )
+        rate = GaugeMetricFamily(
+            "hookrelay_rate_limit_current",
+            "Each platform's shared rate in force (requests/s; lowered after a 429).",
+            labels=["platform"],
+        )
+        ceiling = GaugeMetricFamily(
+            "hookrelay_rate_limit_ceiling",
+            "Each platform's configured rate limit (requests/s).",
+            labels=["platform"],
+        )
+        for platform, (current, configured) in backlog.rates.items():
+            rate.add_metric([platform], current)
+            ceiling.add_metric([platform], configured)
+        yield rate
+        yield ceiling
+
+    def _queue_state(self, key: str) -> tuple[int, float | None]:
+        """How many messages wait in the queue at ``key``, and the oldest one's timestamp
+        (ms)."""
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.llen(key)
+            pipe.lindex(key, 0)
+            count, head = pipe.execute()
+        return count, self._timestamp(key, head)
+
+    def _timestamp(self, key: str, message_id: bytes | None) -> float | None:
+        if message_id is None:
+            return None
+        data = self._client.hget(f"{key}.msgs", message_id)
+        if data is None:
+            return None
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            return Message.decode(data).message_timestamp
+        return None

@@ -1,0 +1,26 @@
+"""The ``hookrelay`` command: one group, its commands in the modules beside this one."""
+
+from __future__ import annotations
+
+import click
+
+from workers.ops.cli import campaigns, deadletters, processes, sending
+
+
+@click.group()
+def main() -> None:
+    """hookrelay: relay application events to marketing platforms."""
+
+
+for command in (
+    processes.dev,
+    processes.web,
+    processes.worker,
+    processes.migrate,
+    processes.doctor,
+    sending.send,
+    deadletters.dlq,
+    campaigns.stats,
+    campaigns.campaign,
+):
+    main.add_command(command)

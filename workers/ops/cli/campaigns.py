@@ -1,0 +1,102 @@
+"""``hookrelay stats`` and ``hookrelay campaign``: what the store followed, and
+pause/resume/archive on the platform."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from schemas.events import CAMPAIGN_KINDS, CONTROL_ACTIONS, STARTABLE_PLATFORMS
+from workers.core.connections import redis_client
+from workers.core.platform_settings import platform_off_reason
+from workers.ops.cli.common import settings, store, table
+from workers.platforms.crm import CrmClient
+from workers.platforms.errors import PlatformError
+from workers.ratelimit.limiter import platform_limiter
+
+
+@click.command()
+@click.argument("platform")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print what the API answers instead.")
+def stats(platform: str, campaign_id: int, as_json: bool) -> None:
+    """Print a campaign's latest totals and time series, source by source."""
+    summary = store().summary(platform, campaign_id)
+    if summary is None:
+        raise click.ClickException(f"no statistics for {platform} campaign {campaign_id} yet")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    campaign = summary["campaign"]
+    click.echo(
+        f"{platform} campaign {campaign_id} ({campaign['kind']}, {campaign['state']}), "
+        f"fetched {summary['fetched_at'] or 'never'}"
+    )
+    rows = [
+        (source, subject, metric, "total", value)
+        for source, subjects in summary["totals"].items()
+        for subject, metrics in subjects.items()
+        for metric, value in metrics.items()
+    ]
+    rows += [
+        (source, subject, metric, interval, value)
+        for source, subjects in summary["series"].items()
+        for subject, metrics in subjects.items()
+        for metric, points in metrics.items()
+        for interval, value in points
+    ]
+    table(("source", "subject", "metric", "interval", "value"), rows)
+    for source, count in summary["log_rows"].items():
+        click.echo(f"{source}: {count} raw rows")
+
+
+@click.group()
+def campaign() -> None:
+    """List followed campaigns; pause, resume or archive one on its platform."""
+
+
+@campaign.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+def campaign_list(limit: int) -> None:
+    """Campaigns hookrelay started or follows, newest first."""
+    runs = store().runs(limit)
+    table(
+        ("platform", "id", "kind", "state", "created", "started"),
+        [
+            (
+                r.platform,
+                r.campaign_id,
+                r.kind,
+                r.state,
+                f"{r.created_at:%F %T}",
+                r.started_at or "-",
+            )
+            for r in runs
+        ],
+    )
+
+
+def _campaign_action(action: str):
+    @click.argument("platform", type=click.Choice(STARTABLE_PLATFORMS))
+    @click.argument("campaign_id", type=int)
+    @click.option("--kind", type=click.Choice(CAMPAIGN_KINDS), help="Default: as started.")
+    def command(platform: str, campaign_id: int, kind: str | None) -> None:
+        given = settings()
+        if given.crm is None:
+            raise click.ClickException(platform_off_reason(platform).removesuffix(", then replay"))
+        run = store(given).run(platform, campaign_id)
+        kind = kind or (run.kind if run else "mailing")
+        limiter = platform_limiter(redis_client(given.redis_url), given, platform)
+        try:
+            CrmClient(given.crm, limiter=limiter).campaign_action(kind, campaign_id, action)
+        except PlatformError as error:
+            raise click.ClickException(f"{action} failed: {error}") from None
+        click.echo(f"{action}: done ({platform} {kind} campaign {campaign_id})")
+
+    command.__doc__ = f"{action.capitalize()} a campaign on its platform, now."
+    return campaign.command(action)(command)
+
+
+for _action in CONTROL_ACTIONS:
+    _campaign_action(_action)

@@ -1,0 +1,31 @@
+"""What the ``hookrelay`` commands share: settings, the store, tables."""
+
+from __future__ import annotations
+
+import click
+
+from workers.campaigns.store import Store
+from workers.core.settings import ConfigError, Settings, load_settings
+
+
+def settings() -> Settings:
+    """The settings, or a click error listing every bad one."""
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(configuration_error(error)) from None
+
+
+def configuration_error(error: ConfigError) -> str:
+    return "\n".join(f"configuration error: {line}" for line in error.lines())
+
+
+def store(given: Settings | None = None) -> Store:
+    return Store((given or settings()).database_url)
+
+
+def table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    cells = [tuple(map(str, header)), *(tuple(map(str, row)) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

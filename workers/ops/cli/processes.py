@@ -1,0 +1,100 @@
+"""``hookrelay dev|web|worker|migrate|doctor``: run, prepare and check a deployment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from workers.campaigns.schema import migrate as migrate_schema
+from workers.core.settings import VAR_DIR, ConfigError, load_settings
+from workers.metrics.multiprocess import prepare_directory
+from workers.ops import devstack
+from workers.ops.cli.common import configuration_error, settings
+from workers.ops.doctor import FAIL, OK, WARN, diagnose
+
+
+@click.command()
+def dev() -> None:
+    """Run everything locally: embedded Redis, the sandbox, web and worker."""
+    try:
+        sys.exit(devstack.run())
+    except ConfigError as error:
+        raise click.ClickException(configuration_error(error)) from None
+
+
+@click.command()
+def web() -> None:
+    """Run the receiver (the Procfile's web): gunicorn serving webhook:create_app(),
+    sized by WEB_CONCURRENCY and WEB_THREADS, listening on PORT."""
+    prepare_directory(VAR_DIR / "metrics", "web")
+    config = ["--config", "python:webhook.gunicorn_conf", "webhook:create_app()"]
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *config])
+
+
+@click.command()
+@click.option(
+    "--processes",
+    envvar="WORKER_PROCESSES",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (env WORKER_PROCESSES).",
+)
+@click.option(
+    "--threads",
+    envvar="WORKER_THREADS",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per process (env WORKER_THREADS).",
+)
+def worker(processes: int, threads: int) -> None:
+    """Run the workers (the Procfile's worker): Dramatiq with hookrelay's actors, and
+    this group's metrics on METRICS_PORT (0: none)."""
+    try:
+        given = load_settings()
+    except ConfigError as error:
+        for line in error.lines():
+            click.echo(f"hookrelay worker: configuration error: {line}", err=True)
+        sys.exit(2)
+    prepare_directory(VAR_DIR / "metrics", "worker")
+    argv = [sys.executable, "-m", "dramatiq", "workers.app"]
+    argv += ["--processes", str(processes), "--threads", str(threads)]
+    if given.metrics_port:
+        argv += ["--fork-function", "workers.metrics.exposition:serve"]
+    if given.log_level <= logging.DEBUG:
+        argv.append("--verbose")
+    os.execv(sys.executable, argv)
+
+
+@click.command()
+def migrate() -> None:
+    """Upgrade the stats store's schema (the Procfile's release step); run it once per
+    release, before starting the new web and worker."""
+    try:
+        before, after = migrate_schema(settings().database_url)
+    except ConfigError as error:
+        raise click.ClickException(configuration_error(error)) from None
+    if before == after:
+        click.echo(f"store schema already at {after}")
+    else:
+        click.echo(f"store schema upgraded: {before or 'empty'} -> {after}")
+
+
+@click.command()
+def doctor() -> None:
+    """Check the configuration, Redis, the store and each platform's credentials (one
+    harmless read each); exit 1 if anything must be fixed."""
+    failures = 0
+    for finding in diagnose():
+        colour = {OK: "green", WARN: "yellow", FAIL: "red"}[finding.level]
+        level = click.style(f"{finding.level:<4}", fg=colour)
+        click.echo(f"{level}  {finding.subject:<13}  {finding.text}")
+        failures += finding.level == FAIL
+    if failures:
+        click.echo(f"{failures} problem(s) to fix.")
+        sys.exit(1)
+    click.echo("All set.")

@@ -1,0 +1,74 @@
+"""``hookrelay send``: post events to the receiver (workers/ops/receiver_client.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from schemas.events import MAX_BATCH
+from workers.core.settings import VAR_DIR
+from workers.ops import devstack
+from workers.ops.cli.common import settings
+from workers.ops.receiver_client import (
+    PostError,
+    ReceiverClient,
+    Tally,
+    batches,
+    read_events,
+    sample_events,
+)
+
+
+@click.command()
+@click.argument("file", type=click.File("r"), required=False)
+@click.option(
+    "--url",
+    envvar="HOOKRELAY_URL",
+    help="The receiver (env HOOKRELAY_URL). Default: http://127.0.0.1:$PORT.",
+)
+@click.option("--key", help="API key. Default: the first of HOOKRELAY_API_KEYS, or make run's.")
+@click.option(
+    "--batch", default=500, show_default=True, type=click.IntRange(1, MAX_BATCH), help="Per post."
+)
+def send(file, url: str | None, key: str | None, batch: int) -> None:
+    """Post events to the receiver: those in FILE (a JSON array, {"events": [...]}, or one
+    event per line; - for stdin) with a progress bar, or a sample profile and event.
+
+    Busy answers (429, 503) and network errors are retried with the same event ids, so
+    nothing is accepted twice. Exits 1 if any event was refused.
+    """
+    given = settings()
+    key = key or (given.api_keys[0] if given.api_keys else _dev_key())
+    try:
+        events = read_events(file) if file else sample_events()
+    except ValueError as error:
+        raise click.ClickException(f"{file.name} is neither JSON nor JSON lines: {error}") from None
+    receiver = ReceiverClient(
+        url or f"http://127.0.0.1:{given.port}", key, signing_secret=given.signing_secret
+    )
+    tally = Tally()
+    try:
+        with click.progressbar(length=len(events), label="sending", hidden=not file) as bar:
+            for chunk, body in batches(events, batch):
+                receiver.post(chunk, body, tally)
+                bar.update(len(chunk))
+    except PostError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        receiver.close()
+    for problem in tally.problems:
+        click.echo(problem, err=True)
+    click.echo(
+        f"{len(events)} event(s): {tally.accepted} accepted, {tally.duplicates} duplicate(s), "
+        f"{tally.rejected} refused"
+    )
+    if tally.rejected:
+        sys.exit(1)
+
+
+def _dev_key() -> str:
+    path = devstack.dev_key_path(VAR_DIR)
+    if not path.exists():
+        raise click.ClickException("no API key: give --key or set HOOKRELAY_API_KEYS")
+    return path.read_text().strip()

@@ -1,0 +1,68 @@
+-- The profile buffer's claim, commit and reap steps (workers/profiles/buffer.py).
+--
+-- KEYS = [base]  e.g. "hookrelay:profiles"; the keys below hang off it:
+--   :pending     list of buffered updates (JSON), oldest first
+--   :identities  set of identity keys pending (how many profiles are waiting)
+--   :since       when the oldest pending update came (ms)
+--   :claims      zset claim id -> when claimed (ms)
+--   :claim:<id>  list of the updates a flusher took
+local base = KEYS[1]
+local command = ARGV[1]
+local pending, claims = base .. ":pending", base .. ":claims"
+local now = now_ms()
+
+local function push_all(key, items, first, last, step)
+    for i = first, last, step do
+        redis.call(step > 0 and "rpush" or "lpush", key, items[i])
+    end
+end
+
+-- claim(claim_id, max_items): move up to max_items pending updates into a claim.
+if command == "claim" then
+    local claim_id, most = ARGV[2], tonumber(ARGV[3])
+    local items = redis.call("lrange", pending, 0, most - 1)
+    if #items == 0 then
+        return {}
+    end
+    redis.call("ltrim", pending, #items, -1)
+    push_all(base .. ":claim:" .. claim_id, items, 1, #items, 1)
+    redis.call("zadd", claims, now, claim_id)
+    if redis.call("llen", pending) == 0 then
+        redis.call("del", base .. ":identities", base .. ":since")
+    end
+    return items
+
+-- commit(claim_id, namespace, queue, message_count, (message_id, data)...,
+--        state_ttl_s, (state_key, state)...): enqueue the batches, save the merged
+-- states and drop the claim, all at once; 0 if the claim was reaped meanwhile.
+elseif command == "commit" then
+    local claim_id, namespace, queue = ARGV[2], ARGV[3], ARGV[4]
+    if redis.call("zrem", claims, claim_id) == 0 then
+        return 0
+    end
+    redis.call("del", base .. ":claim:" .. claim_id)
+    local messages = tonumber(ARGV[5])
+    local i = 6
+    for _ = 1, messages do
+        enqueue_message(namespace, queue, ARGV[i], ARGV[i + 1])
+        i = i + 2
+    end
+    local state_ttl = ARGV[i]
+    for j = i + 1, #ARGV, 2 do
+        redis.call("set", ARGV[j], ARGV[j + 1], "EX", state_ttl)
+    end
+    return 1
+
+-- reap(older_than_ms): put claims older than that back at the head of pending.
+elseif command == "reap" then
+    local stale = redis.call("zrangebyscore", claims, "-inf", now - tonumber(ARGV[2]))
+    for _, claim_id in ipairs(stale) do
+        local claim = base .. ":claim:" .. claim_id
+        local items = redis.call("lrange", claim, 0, -1)
+        push_all(pending, items, #items, 1, -1)
+        redis.call("del", claim)
+        redis.call("zrem", claims, claim_id)
+        redis.call("set", base .. ":since", now, "NX")
+    end
+    return #stale
+end

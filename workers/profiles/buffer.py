@@ -1,0 +1,128 @@
+"""The Redis buffer of profile updates, and how one flush of it goes.
+
+The receiver appends each accepted ``profile`` event to the buffer
+(webhook/intake/enqueue.lua). :class:`~workers.profiles.flusher.ProfileFlusher`, a
+thread in every worker process, flushes it
+every ``flush_ms`` after the oldest update arrived, or as soon as ``batch_max``
+profiles are waiting. A flush (:meth:`ProfileBuffer.flush`), under a Redis lock so
+flushes never overlap:
+
+1. claims the pending updates (they move to a claim list, atomically);
+2. merges them onto the profiles' saved states (workers/profiles/coalesce.py) and
+   packs batches;
+3. commits, atomically: one Dramatiq message per batch on the platform's queue, the
+   merged states saved, the claim deleted.
+
+A flusher killed between 1 and 3 leaves its claim behind; any flusher puts claims
+older than ``claim_timeout_s`` back at the head of the buffer, so nothing is lost and,
+because a commit only happens while its claim exists, nothing is sent twice by two
+successful flushes. The batch messages then go through the actor like any other:
+rate-limited, retried with their content intact, dead-lettered if refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from uuid import uuid4
+
+import redis
+
+from workers.core import lua
+from workers.profiles.coalesce import Profile, batches, identity_key, merge, update_ids
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
+from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER
+
+logger = logging.getLogger(__name__)
+
+BUFFER = PROFILE_BUFFER
+STATE_PREFIX = f"{BUFFER}:state:"
+#: Saved profile states outlive any plausible delay between two updates of a user.
+STATE_TTL_S = 30 * 86400
+#: How many buffered updates one flush takes at most, as a multiple of batch_max.
+CLAIM_FACTOR = 20
+LOCK_TTL_MS = 30_000
+
+_SCRIPT = lua.source(__package__, "buffer.lua", lua.CLOCK, ENQUEUE_LUA)
+_RELEASE = """
+if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
+return 0
+"""
+
+
+class ProfileBuffer:
+    """Parameters:
+    client: the Redis holding the buffer (``REDIS_URL``'s; the broker's queues must be
+      in the same server, which is the default).
+    batch_max: most profiles in one batch (``PROFILE_BATCH_MAX``).
+    flush_ms: longest an update waits in the buffer (``PROFILE_FLUSH_MS``).
+    """
+
+    def __init__(self, client: redis.Redis, *, batch_max: int, flush_ms: int) -> None:
+        self._client = client
+        self.batch_max = batch_max
+        self.flush_ms = flush_ms
+        self._script = client.register_script(_SCRIPT)
+        self._release = client.register_script(_RELEASE)
+
+    def due(self) -> bool:
+        """Enough profiles are waiting, or the oldest has waited ``flush_ms``."""
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.scard(f"{BUFFER}:identities")
+            pipe.get(f"{BUFFER}:since")
+            pipe.time()
+            waiting, since, (seconds, micros) = pipe.execute()
+        if waiting >= self.batch_max:
+            return True
+        return since is not None and seconds * 1000 + micros // 1000 - int(since) >= self.flush_ms
+
+    def flush(self) -> int:
+        """Flush once if no other flush is running; return how many batches were sent."""
+        token = str(uuid4())
+        if not self._client.set(f"{BUFFER}:lock", token, nx=True, px=LOCK_TTL_MS):
+            return 0
+        try:
+            return self._flush_claimed()
+        finally:
+            self._release(keys=[f"{BUFFER}:lock"], args=[token])
+
+    def reap(self, older_than_s: float) -> int:
+        """Put back claims older than ``older_than_s`` (their flusher died)."""
+        return self._script(keys=[BUFFER], args=["reap", int(older_than_s * 1000)])
+
+    def _flush_claimed(self) -> int:
+        claim_id = str(uuid4())
+        raw = self._script(keys=[BUFFER], args=["claim", claim_id, self.batch_max * CLAIM_FACTOR])
+        if not raw:
+            return 0
+        updates = [json.loads(item) for item in raw]
+        profiles = merge(updates, self._saved_states(updates))
+        packed = batches(profiles, self.batch_max)
+        committed = self._script(
+            keys=[BUFFER], args=["commit", claim_id, *self._commit_args(packed)]
+        )
+        if not committed:
+            logger.warning("Profile claim %s was reclaimed before it committed.", claim_id)
+            return 0
+        logger.info(
+            "Flushed %d profile updates as %d profiles in %d batches.",
+            len(updates),
+            len(profiles),
+            len(packed),
+        )
+        return len(packed)
+
+    def _saved_states(self, updates: list[dict]) -> dict[str, dict]:
+        keys = sorted({identity_key(k, v) for u in updates for k, v in update_ids(u).items()})
+        values = self._client.mget([STATE_PREFIX + key for key in keys])
+        return {key: json.loads(value) for key, value in zip(keys, values, strict=True) if value}
+
+    def _commit_args(self, packed: list[list[Profile]]) -> list:
+        args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
+        for batch in packed:
+            args += redis_message(PROFILE_BATCH, ([profile.hashmap() for profile in batch],))
+        args.append(STATE_TTL_S)
+        for profile in (profile for batch in packed for profile in batch):
+            state = json.dumps(profile.to_state())
+            args += [arg for key in profile.keys for arg in (STATE_PREFIX + key, state)]
+        return args

@@ -1,0 +1,145 @@
+"""The Dramatiq broker the workers consume from, tuned so no message is stranded.
+
+Dramatiq's Redis broker hands a killed worker's unacknowledged messages to another
+only during "maintenance", which runs on a random 0.1 % of commands and only for the
+queue the command touched, after the dead worker's heartbeat is 60 s old; and a
+worker's heartbeat is refreshed only when one of its consumers talks to Redis. On a
+quiet queue that can strand messages for many minutes, and a worker busy with slow
+calls can look dead. :class:`Sweeper` fixes both: a thread in each worker process
+that, every ``sweep_interval_s``, refreshes the heartbeat and runs maintenance on
+every queue, so a dead worker's messages come back within roughly
+``heartbeat_timeout_s + sweep_interval_s``.
+
+With ``BROKER_URL=amqp://…`` the workers consume from RabbitMQ, and these Redis
+queues become the outbox a :class:`~workers.queue.relay.Relay` empties into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import dramatiq
+import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
+from dramatiq.errors import ConnectionClosed
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from workers.core.connections import redis_client
+from workers.core.settings import Settings
+from workers.metrics.throughput import DeliveryRate
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import NAMESPACE
+from workers.queue.relay import Relay
+from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.routes import QUEUES
+from workers.queue.sweeper import Sweeper
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_IDLE_POLL_MS = 100
+
+
+class SweepingRedisBroker(RedisBroker):
+    """A :class:`RedisBroker` whose :meth:`sweep` forces maintenance on every queue, and
+    whose idle consumers poll at least every ``idle_poll_ms``.
+
+    Dramatiq's consumers back off up to the worker timeout (1 s) while a queue is
+    empty, which is what the first message after a quiet spell waits for; 100 ms costs
+    about ten short Redis calls a second per queue and process.
+    """
+
+    def __init__(self, *, idle_poll_ms: int = DEFAULT_IDLE_POLL_MS, **options) -> None:
+        super().__init__(**options)
+        self.idle_poll_ms = idle_poll_ms
+        self._sweeping = threading.local()
+        self._consumed: set[str] = set()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        """A consumer for ``queue_name``; when a delay queue's consumer restarts, it
+        first puts back what its predecessor held.
+
+        After a connection error Dramatiq restarts the consumer and drops its in-memory
+        delay queue, but the delayed messages it had fetched stay in this live worker's
+        unacknowledged set, which maintenance only empties for dead workers.
+        """
+        if queue_name.endswith(".DQ") and queue_name in self._consumed:
+            self._return_held(queue_name)
+        self._consumed.add(queue_name)
+        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+
+    def _return_held(self, queue_name: str) -> None:
+        """Requeue this worker's unacknowledged messages of ``queue_name``; while Redis is
+        unreachable, raise the error Dramatiq's consumer thread retries on."""
+        try:
+            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+            if held:
+                self.do_requeue(queue_name, *held)
+        except redis.RedisError as error:
+            raise ConnectionClosed(error) from None
+        logger.info("Returned %d delayed messages held by a restarted consumer.", len(held))
+
+    def sweep(self) -> None:
+        """Heartbeat, and requeue dead workers' unacknowledged messages, on all queues."""
+        self._sweeping.active = True
+        try:
+            for queue_name in sorted(self.queues):
+                for name in (queue_name, dq_name(queue_name)):
+                    self.do_qsize(name)
+        finally:
+            self._sweeping.active = False
+
+    def _should_do_maintenance(self, command: str) -> int:
+        if getattr(self._sweeping, "active", False):
+            return 1
+        return super()._should_do_maintenance(command)
+
+
+def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramatiq.Broker:
+    """The workers' broker: Dramatiq's default middleware with our delivery policy in
+    place of ``Retries``, then ``extra`` (the profile flusher), and a sweeper of the
+    Redis queues. With ``BROKER_URL=amqp://…`` it is RabbitMQ, fed from those Redis
+    queues by a relay."""
+    worker = settings.worker
+    client = redis_client(settings.redis_url)
+    policy = RetryPolicy(
+        min_backoff_ms=worker.retry_min_backoff_ms,
+        max_backoff_ms=worker.retry_max_backoff_ms,
+        max_age_ms=settings.retry_max_age_s * 1000,
+    )
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        DeliveryPolicy(policy, DeadLetterQueue(client), DeliveryRate(client)),
+        *extra,
+    ]
+    redis_queues = SweepingRedisBroker(
+        client=client,
+        namespace=NAMESPACE,
+        heartbeat_timeout=int(worker.heartbeat_timeout_s * 1000),
+        middleware=[] if settings.rabbitmq else middleware,
+    )
+    if settings.rabbitmq:
+        broker = RabbitmqBroker(
+            url=settings.broker_url, confirm_delivery=True, middleware=middleware
+        )
+        for queue in QUEUES:
+            redis_queues.declare_queue(queue)
+        broker.add_middleware(Relay(redis_queues, queues=QUEUES))
+    else:
+        broker = redis_queues
+    broker.add_middleware(Sweeper(redis_queues, interval_s=worker.sweep_interval_s))
+    return broker

@@ -1,0 +1,131 @@
+"""The dead-letter queue: messages given up on, each with the reason, kept until they
+are replayed or purged (never expired).
+
+Entries live in Redis beside the broker's queues: a hash of id → JSON entry and a
+sorted set of ids by the time they failed. Replaying re-enqueues the original event as
+a fresh message (attempts and age start again) and removes the entry in the same
+atomic step (see ``replay.lua``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import redis
+
+from workers.core import lua
+from workers.platforms.errors import PlatformError
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, Route, redis_message
+
+ENTRIES = "hookrelay:dlq:entries"
+INDEX = "hookrelay:dlq:index"
+
+#: Options that belong to one attempt and are dropped when a letter is replayed.
+_PER_ATTEMPT = ("redis_message_id", "retries", "eta", "traceback", "requeue_timestamp")
+
+_REPLAY = lua.source(__package__, "replay.lua", ENQUEUE_LUA)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    actor: str
+    queue: str
+    event_id: str | None
+    reason: str
+    error: dict[str, Any]
+    attempts: int
+    failed_at: float
+    message: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The entry without the message itself (which holds the event's personal data)."""
+        return {key: value for key, value in self.__dict__.items() if key != "message"}
+
+
+class DeadLetterQueue:
+    def __init__(self, client: redis.Redis, *, namespace: str = NAMESPACE) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._replay = client.register_script(_REPLAY)
+
+    def add(
+        self, message: dramatiq.Message, *, reason: str, error: BaseException, attempts: int
+    ) -> DeadLetter:
+        letter = DeadLetter(
+            id=message.message_id,
+            actor=message.actor_name,
+            queue=message.queue_name.removesuffix(".DQ"),
+            event_id=event_id_of(message),
+            reason=reason,
+            error=error_details(error),
+            attempts=attempts,
+            failed_at=time.time(),
+            message=message.asdict(),
+        )
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hset(ENTRIES, letter.id, json.dumps(letter.__dict__))
+            pipe.zadd(INDEX, {letter.id: letter.failed_at})
+            pipe.execute()
+        return letter
+
+    def count(self) -> int:
+        return self._client.zcard(INDEX)
+
+    def list(self, limit: int = 50) -> list[DeadLetter]:
+        """The newest ``limit`` entries, newest first."""
+        ids = self._client.zrevrange(INDEX, 0, limit - 1)
+        raw = self._client.hmget(ENTRIES, ids) if ids else []
+        return [DeadLetter(**json.loads(item)) for item in raw if item]
+
+    def show(self, letter_id: str) -> DeadLetter | None:
+        raw = self._client.hget(ENTRIES, letter_id)
+        return DeadLetter(**json.loads(raw)) if raw else None
+
+    def replay(self, letter_id: str) -> bool:
+        """Re-enqueue one entry; False if it is not (or no longer) in the queue."""
+        letter = self.show(letter_id)
+        if letter is None:
+            return False
+        kept = {k: v for k, v in letter.message["options"].items() if k not in _PER_ATTEMPT}
+        redis_id, data = redis_message(
+            Route(letter.actor, letter.queue),
+            tuple(letter.message["args"]),
+            kwargs=letter.message["kwargs"],
+            options=kept,
+        )
+        moved = self._replay(
+            keys=[ENTRIES, INDEX], args=[self._namespace, letter.id, letter.queue, redis_id, data]
+        )
+        return bool(moved)
+
+    def replay_all(self) -> int:
+        """Re-enqueue every entry; return how many were moved."""
+        ids = [i.decode() for i in self._client.zrange(INDEX, 0, -1)]
+        return sum(self.replay(letter_id) for letter_id in ids)
+
+    def purge(self) -> int:
+        """Delete every entry; return how many there were."""
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.zcard(INDEX)
+            pipe.delete(ENTRIES, INDEX)
+            count, _ = pipe.execute()
+        return count
+
+
+def event_id_of(message: dramatiq.Message) -> str | None:
+    """The id of the event a message carries, if it carries one (a batch does not)."""
+    event = message.args[0] if message.args else None
+    return event.get("id") if isinstance(event, dict) else None
+
+
+def error_details(error: BaseException) -> dict[str, Any]:
+    """What the dead-letter queue keeps about the error that ended a message."""
+    details: dict[str, Any] = {"error": type(error).__name__, "message": str(error)}
+    if isinstance(error, PlatformError):
+        details.update(status=error.status, body=error.body, url=error.url)
+    return details

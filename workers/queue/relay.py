@@ -1,0 +1,126 @@
+"""The outbox relay that lets the workers consume from RabbitMQ (``BROKER_URL=amqp://…``).
+
+The receiver writes each event and its dedup key in one atomic Redis step, and so do
+the profile flusher and the follow-up scheduler; an atomic step cannot span Redis and
+RabbitMQ. So with RabbitMQ the Redis queues stay where every message is first written —
+an outbox — and :class:`Relay`, a thread in each worker process, moves their messages
+to the RabbitMQ queues of the same names:
+
+1. fetch a batch from an outbox queue, the way a Redis worker does: the ids move to
+   this process's unacknowledged set, under its heartbeat;
+2. publish each message and wait for RabbitMQ's confirm (``confirm_delivery``);
+3. acknowledge it in Redis, which deletes it from the outbox.
+
+A relay that dies between 1 and 3 leaves its batch in its unacknowledged set, and the
+:class:`~workers.queue.sweeper.Sweeper` of any live worker puts it back once the heartbeat is
+``HOOKRELAY_HEARTBEAT_TIMEOUT_S`` old, so nothing is lost. Only a death between a
+confirm and its acknowledgement publishes that one message again: the same
+at-least-once window as a worker killed between a platform's answer and its ack.
+While RabbitMQ is unreachable, the batch goes back to the outbox and the receiver keeps
+accepting events into Redis; they move as soon as RabbitMQ answers again.
+
+Delayed messages (the ``.DQ`` queues) keep their ``eta`` and go to RabbitMQ's delay
+queue of the same name, where Dramatiq's worker holds them until they are due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pika.exceptions
+import redis
+from dramatiq import Broker, Message
+from dramatiq.common import dq_name
+from dramatiq.errors import BrokerConnectionError
+from dramatiq.middleware import Middleware
+
+from workers.core.periodic import STOP_TIMEOUT_S
+
+logger = logging.getLogger(__name__)
+
+#: Messages fetched from one outbox queue at a time.
+BATCH = 100
+#: Pause after an idle pass (one short Redis call per outbox queue, like an idle Redis
+#: consumer's poll), and the first pause after a failure (doubled up to 30 s).
+IDLE_S = 0.1
+FAILURE_PAUSE_S = 0.5
+MAX_FAILURE_PAUSE_S = 30.0
+
+
+class Relay(Middleware):
+    """Moves messages from the Redis outbox to the worker broker (see the module
+    docstring) on a thread of its own, from :meth:`start` to :meth:`stop`; as a
+    middleware, from worker boot to worker shutdown.
+
+    Parameters:
+      outbox: the Redis broker whose queues the receiver writes
+        (a :class:`~workers.queue.broker.SweepingRedisBroker` on ``REDIS_URL``).
+      queues: the canonical queue names; each one's delay queue is relayed too.
+      batch: messages fetched per queue and pass; more is faster after a backlog, and
+        is what a dead relay's heartbeat timeout holds back.
+    """
+
+    def __init__(self, outbox, *, queues: tuple[str, ...], batch: int = BATCH) -> None:
+        self.outbox = outbox
+        self.names = tuple(name for queue in queues for name in (queue, dq_name(queue)))
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, broker: Broker) -> None:
+        """Start relaying to ``broker`` (once; a second call does nothing)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(broker,), name="hookrelay-relay", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop relaying; wait for the batch under way to be published or put back."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            thread.join(STOP_TIMEOUT_S)
+
+    def after_worker_boot(self, broker, worker) -> None:
+        self.start(broker)
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        self.stop()
+
+    def relay_once(self, broker: Broker) -> int:
+        """One batch from every outbox queue; returns how many messages moved."""
+        return sum(self._relay_queue(broker, name) for name in self.names)
+
+    def _run(self, broker: Broker) -> None:
+        pause_s = FAILURE_PAUSE_S
+        while not self._stop.is_set():
+            try:
+                moved = self.relay_once(broker)
+            except (redis.RedisError, BrokerConnectionError, pika.exceptions.AMQPError) as error:
+                logger.warning("Relay to the broker paused for %.1f s: %s", pause_s, error)
+                self._stop.wait(pause_s)
+                pause_s = min(pause_s * 2, MAX_FAILURE_PAUSE_S)
+                continue
+            pause_s = FAILURE_PAUSE_S
+            if not moved:
+                self._stop.wait(IDLE_S)
+
+    def _relay_queue(self, broker: Broker, name: str) -> int:
+        fetched = self.outbox.do_fetch(name, self.batch)
+        messages = [Message.decode(data) for data in fetched if data is not None]
+        for done, message in enumerate(messages):
+            try:
+                broker.enqueue(message)
+            except (BrokerConnectionError, pika.exceptions.AMQPError):
+                self._put_back(name, messages[done:])
+                raise
+            self.outbox.do_ack(name, message.options["redis_message_id"])
+        return len(messages)
+
+    def _put_back(self, name: str, messages: list[Message]) -> None:
+        """Return messages not yet published to their outbox queue."""
+        self.outbox.do_requeue(name, *(m.options["redis_message_id"] for m in messages))

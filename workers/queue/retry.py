@@ -1,0 +1,195 @@
+"""What happens to a message whose delivery failed: retry later, or dead-letter it.
+
+:class:`RetryPolicy` decides (a pure function, tested without a broker) and
+:class:`DeliveryPolicy` applies the decision inside the worker, in place of Dramatiq's
+``Retries`` middleware:
+
+- a :class:`~workers.platforms.errors.PermanentError` goes to the dead-letter queue at
+  once, with the platform's status and body as the reason;
+- anything else is retried with exponential backoff and jitter, never sooner than the
+  platform's ``Retry-After``, until the message is ``max_age_ms`` old (counted from when
+  it was accepted), and then dead-lettered.
+
+Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
+does; dead-lettering stores the message with its reason, then acknowledges it. The
+write must succeed before the original is acknowledged, so while Redis is unreachable
+it is tried again every :data:`REDIS_RETRY_S` (Dramatiq retries its own acks the same
+way); a worker killed meanwhile leaves the original to be redelivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from dramatiq.errors import ActorNotFound, BrokerConnectionError
+from dramatiq.middleware import Middleware
+
+from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
+from workers.metrics.throughput import DeliveryRate
+from workers.platforms.errors import PermanentError
+from workers.queue.deadletters import DeadLetterQueue, event_id_of
+
+logger = logging.getLogger(__name__)
+
+REDIS_RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    delay_ms: int
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Parameters:
+    min_backoff_ms: the pause before the first retry (before jitter).
+    max_backoff_ms: the longest pause between two attempts.
+    max_age_ms: after this long since acceptance, a failing message is given up.
+    """
+
+    min_backoff_ms: int
+    max_backoff_ms: int
+    max_age_ms: int
+
+    def decide(
+        self,
+        *,
+        attempts: int,
+        age_ms: int,
+        error: BaseException,
+        jitter: Callable[[], float] = random.random,
+    ) -> RetryLater | GiveUp:
+        """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1)."""
+        if isinstance(error, PermanentError):
+            return GiveUp(f"permanent: {error}")
+        backoff = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** (attempts - 1))
+        delay = int(backoff / 2 + backoff / 2 * jitter())
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, int(retry_after * 1000))
+        if age_ms + delay > self.max_age_ms:
+            return GiveUp(
+                f"still failing after {attempts} attempts over {age_ms // 1000} s: {error}"
+            )
+        return RetryLater(delay)
+
+
+class DeliveryPolicy(Middleware):
+    """Applies a :class:`RetryPolicy` to every failed message (see the module docstring).
+
+    Declares the ``throws`` actor option that ``Retries`` would have (the worker reads
+    it to log expected exceptions without a traceback), and ``platform``: the platform
+    an actor calls, for metrics and log lines, or a function of the message's
+    arguments that tells it.
+    """
+
+    actor_options: frozenset[str] = frozenset({"throws", "platform"})
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        dead_letters: DeadLetterQueue,
+        throughput: DeliveryRate | None = None,
+    ) -> None:
+        self.policy = policy
+        self.dead_letters = dead_letters
+        self.throughput = throughput
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        attempts = message.options.get("retries", 0) + 1
+        age_ms = int(time.time() * 1000) - message.message_timestamp
+        platform = platform_of(broker, message)
+        subject = describe(message)
+        if exception is None:
+            fields = _outcome(message, platform, "delivered", attempts, None)
+            DELIVERY_LATENCY.labels(platform).observe(max(0, age_ms) / 1000)
+            logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
+            self._count_delivery(platform)
+            return
+        decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
+        status = getattr(exception, "status", None)
+        if isinstance(decision, RetryLater):
+            fields = _outcome(message, platform, "retried", attempts, status)
+            RETRIES.labels(platform, type(exception).__name__).inc()
+            logger.warning(
+                "%s failed (attempt %d), retrying in %.1f s: %s",
+                subject,
+                attempts,
+                decision.delay_ms / 1000,
+                exception,
+                extra=fields,
+            )
+            retry = message.copy(options={"retries": attempts})
+            _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
+        else:
+            fields = _outcome(message, platform, "dead_lettered", attempts, status)
+            DEAD_LETTERED.labels(platform).inc()
+            logger.error("%s dead-lettered: %s", subject, decision.reason, extra=fields)
+            _until_stored(
+                lambda: self.dead_letters.add(
+                    message, reason=decision.reason, error=exception, attempts=attempts
+                ),
+                subject,
+            )
+
+    def _count_delivery(self, platform: str) -> None:
+        """For the status page's chart; a Redis hiccup here must not fail a delivery
+        the platform already accepted."""
+        if self.throughput is None:
+            return
+        try:
+            self.throughput.count(platform)
+        except redis.RedisError as error:
+            logger.warning("Could not count a %s delivery for /status: %s", platform, error)
+
+
+def platform_of(broker, message) -> str:
+    """The platform ``message``'s actor calls, from its ``platform`` option."""
+    try:
+        platform = broker.get_actor(message.actor_name).options.get("platform", "unknown")
+    except ActorNotFound:
+        return "unknown"
+    return platform(message.args) if callable(platform) else platform
+
+
+def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dict:
+    """Count a delivery's outcome; return the fields its log line carries."""
+    DELIVERIES.labels(platform, message.actor_name, outcome).inc()
+    return {
+        "event_id": event_id_of(message),
+        "message_id": message.message_id,
+        "actor": message.actor_name,
+        "platform": platform,
+        "outcome": outcome,
+        "status": status,
+        "attempt": attempts,
+    }
+
+
+def _until_stored(write: Callable[[], object], subject: str) -> None:
+    """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
+    acknowledged only after."""
+    while True:
+        try:
+            write()
+            return
+        except (redis.ConnectionError, redis.TimeoutError, BrokerConnectionError) as error:
+            logger.warning("Cannot store the outcome of %s yet (%s); trying again.", subject, error)
+            time.sleep(REDIS_RETRY_S)
+
+
+def describe(message) -> str:
+    """How logs name a message: actor and event id, never the event's content."""
+    event_id = event_id_of(message)
+    label = f"event {event_id}" if event_id else f"message {message.message_id}"
+    return f"{message.actor_name} {label}"

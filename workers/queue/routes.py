@@ -1,0 +1,31 @@
+"""Where each accepted event goes, by name, so that the receiver (which writes) and
+the workers (which read) agree without the receiver importing any actor.
+
+- ``event`` events become one Dramatiq message each, for :data:`ROUTES`' actor.
+- ``profile`` events go to the profile buffer (:data:`PROFILE_BUFFER`); flushes turn
+  them into batch messages for :data:`PROFILE_BATCH`'s actor.
+- ``campaign_start`` events become one message each; a started campaign's follow-up
+  schedule is a set of delayed :data:`FETCH_STATS` messages
+  (workers/campaigns/schedule.py).
+"""
+
+from __future__ import annotations
+
+from workers.queue.layout import Route
+
+#: Where profile updates wait to be coalesced (workers/profiles/buffer.py).
+PROFILE_BUFFER = "hookrelay:profiles"
+
+ROUTES = {
+    "event": Route("crm_post_event", "crm"),
+    "campaign_start": Route("start_campaign", "campaigns"),
+}
+PROFILE_BATCH = Route("crm_upsert_profiles", "crm")
+#: Pause, resume or archive a campaign (``POST /v1/campaigns/<platform>/<id>/<action>``).
+CAMPAIGN_ACTION = Route("campaign_action", "campaigns")
+#: One statistics source of one campaign, fetched at one step of its follow-up schedule.
+FETCH_STATS = Route("fetch_stats", "stats")
+#: Every queue the workers consume.
+QUEUES = tuple(
+    sorted({route.queue_name for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS)})
+)
