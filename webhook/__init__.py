@@ -59,12 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def build_hub(settings: Settings) -> Hub:
     client = redis_client(settings.redis_url)
-    scheduler = FollowupScheduler(
-        client,
-        schedule_s=settings.followup_schedule,
-        time_scale=settings.followup_time_scale,
-        platforms=settings.platforms_on,
-    )
+    scheduler = FollowupScheduler.from_settings(client, settings)
     return Hub(
         settings=settings,
         redis=client,

@@ -29,12 +29,16 @@ except ConfigError as error:
 
 def post_worker_init(worker) -> None:
     """Start the loaded app's background threads (its journals) in this worker."""
-    _hub(worker).start()
+    hub = _hub(worker)
+    if hub is not None:
+        hub.start()
 
 
 def worker_exit(server, worker) -> None:
     """Stop them, writing what they still hold, as this worker exits."""
-    _hub(worker).stop()
+    hub = _hub(worker)
+    if hub is not None:
+        hub.stop()
 
 
 def child_exit(server, worker) -> None:
@@ -45,11 +49,12 @@ def child_exit(server, worker) -> None:
 
 
 def _hub(worker):
-    """The app's :class:`~webhook.hub.Hub` (imported here, in the worker that loaded the
-    app: the master imports nothing of the app)."""
+    """The app's :class:`~webhook.hub.Hub`, or ``None`` if the app did not load
+    (imported here, in the worker that loaded it: the master imports nothing of it)."""
     from webhook.hub import EXTENSION
 
-    return worker.wsgi.extensions[EXTENSION]
+    app = getattr(worker, "wsgi", None)
+    return app.extensions.get(EXTENSION) if app is not None else None
 
 
 bind = f"0.0.0.0:{_settings.port}"

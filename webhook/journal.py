@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 import redis
 
+from workers.core.background import BackgroundThread
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,24 +73,15 @@ class Journal:
         self._pending: list[str | int] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = BackgroundThread(f"hookrelay-journal-{name.replace(' ', '-')}", self._run)
 
     def start(self) -> None:
         """Write pending entries back every ``interval_s`` until :meth:`stop`."""
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        name = f"hookrelay-journal-{self._name.replace(' ', '-')}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread and write back what is still pending."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            thread.join()
+        self._thread.stop()
         self._flush_logged()
 
     def add(self, values: list[str | int]) -> None:
@@ -113,7 +106,7 @@ class Journal:
                     raise
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
+        while not self._thread.wait(self._interval_s):
             self._flush_logged()
 
     def _flush_logged(self) -> None:

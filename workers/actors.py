@@ -64,12 +64,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         name: platform_client(settings, name, platform_limiter(shared_state, settings, name))
         for name in CLIENTS
     }
-    scheduler = FollowupScheduler(
-        shared_state,
-        schedule_s=settings.followup_schedule,
-        time_scale=settings.followup_time_scale,
-        platforms=settings.platforms_on,
-    )
+    scheduler = FollowupScheduler.from_settings(shared_state, settings)
     return ActorServices(
         crm=clients["crm"],
         starter=CampaignStarter(

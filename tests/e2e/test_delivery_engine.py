@@ -118,7 +118,33 @@ def test_kill_9_a_worker_and_crash_redis_mid_run_loses_nothing(tmp_path):
             profiles_done = platform_fields(stack.sandbox) == expected
             return profiles_done and set(event_seqs(stack.sandbox)) == set(range(300))
 
-        wait_for(everything_arrived, timeout_s=120, interval_s=1)
+        try:
+            wait_for(everything_arrived, timeout_s=120, interval_s=1)
+        except AssertionError:
+            raise AssertionError(what_is_missing(stack, expected, 300)) from None
+
+
+def what_is_missing(stack, expected: dict, events: int) -> str:
+    """Which profiles and events did not arrive, and what Redis still holds."""
+    got = platform_fields(stack.sandbox)
+    wrong = [uid for uid in expected if got.get(uid) != expected[uid]]
+    missing = sorted(set(range(events)) - set(event_seqs(stack.sandbox)))
+    client = redis.Redis.from_url(stack.redis.url)
+    buffer = {
+        name: client.type(f"hookrelay:profiles:{name}").decode()
+        for name in ("pending", "identities", "since", "lock", "claims")
+    }
+    queues = {
+        key.decode(): client.llen(key)
+        for key in client.scan_iter("dramatiq:*")
+        if client.type(key) == b"list"
+    }
+    return (
+        f"{len(wrong)} profiles not newest (e.g. {wrong[:3]}), events missing: {missing[:10]}; "
+        f"buffer keys {buffer}, pending {client.llen('hookrelay:profiles:pending')}, "
+        f"since {client.get('hookrelay:profiles:since')}, now {client.time()}; "
+        f"queues {queues}; dead letters {client.zcard('hookrelay:dlq:index')}"
+    )
 
 
 def test_a_platform_stricter_than_configured_slows_the_shared_rate(tmp_path):

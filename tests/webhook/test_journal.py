@@ -4,6 +4,8 @@ next flush (webhook/journal.py), and only then survives a crash."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import redis
 
@@ -66,6 +68,21 @@ def test_the_journal_flushes_on_its_own(own_redis):
         assert not gate.decide(ALICE).allow
     finally:
         gate.journal.stop()
+
+
+def test_stopping_the_journal_writes_what_it_holds_and_ends_its_thread(own_redis):
+    client = redis.Redis.from_url(own_redis.url)
+    gate = PreSendGate(client, cap=1, journal_interval_s=3600)
+    gate.journal.start()
+    names = {thread.name for thread in threading.enumerate()}
+    assert "hookrelay-journal-frequency-counts" in names
+    assert gate.decide(ALICE).allow
+    gate.journal.stop()
+    names = {thread.name for thread in threading.enumerate()}
+    assert "hookrelay-journal-frequency-counts" not in names
+    crash_and_restart(own_redis)
+    assert not gate.decide(ALICE).allow, "the count was written through at stop"
+    gate.journal.flush()
 
 
 def test_a_count_older_than_the_window_expires_when_written(own_redis):

@@ -9,7 +9,7 @@ from workers.core.platform_settings import CrmConfig
 from workers.platforms import errors
 from workers.platforms.crm import CrmClient
 
-from ..support import free_port
+from ..support import free_port, wait_for
 
 
 def crm(sandbox, *, secret="sandbox-secret", base_url=None, timeout=None) -> CrmClient:
@@ -71,6 +71,9 @@ def test_slow_answer_is_a_timeout(clean_sandbox):
     client = crm(clean_sandbox, timeout=httpx.Timeout(0.2))
     with pytest.raises(errors.Timeout):
         client.post_event({"name": "x"})
+    # The sandbox records the request once its delay is over: wait for it here, or it
+    # lands in a later test's record.
+    wait_for(lambda: clean_sandbox.received("crm.events"), timeout_s=10)
 
 
 def test_refused_connection_is_retryable(sandbox):

@@ -108,7 +108,7 @@ def test_an_outage_keeps_messages_in_redis_until_rabbitmq_answers(redis_url, rab
     with proxy_to(RABBITMQ_URL) as proxy:
         through_proxy = rabbitmq_or_skip(proxy.url_for(RABBITMQ_URL))
         relay = Relay(box, queues=(queue,))
-        relay.after_worker_boot(through_proxy, None)
+        relay.start(through_proxy)
         try:
             write(box, queue, 10)
             wait_for(lambda: outbox_size(box, queue) == 0, timeout_s=10)
@@ -119,5 +119,5 @@ def test_an_outage_keeps_messages_in_redis_until_rabbitmq_answers(redis_url, rab
             proxy.restore()
             wait_for(lambda: outbox_size(box, queue) == 0, timeout_s=30)
         finally:
-            relay.before_worker_shutdown(through_proxy, None)
+            relay.stop()
     assert sorted(m.args[0] for m in drain(rabbit, queue)) == sorted([*range(10), *range(30)])

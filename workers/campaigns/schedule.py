@@ -20,6 +20,7 @@ import redis
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.sources import sources_for
 from workers.core import lua
+from workers.core.settings import Settings
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, delay_queue, redis_message
 from workers.queue.routes import FETCH_STATS
 
@@ -49,6 +50,17 @@ class FollowupScheduler:
         self._schedule_ms = [int(step * time_scale * 1000) for step in schedule_s]
         self._platforms = platforms
         self._script = client.register_script(_SCRIPT)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> FollowupScheduler:
+        """The schedule ``FOLLOWUP_SCHEDULE`` and ``FOLLOWUP_TIME_SCALE`` configure, for
+        the platforms that are on."""
+        return cls(
+            client,
+            schedule_s=settings.followup_schedule,
+            time_scale=settings.followup_time_scale,
+            platforms=settings.platforms_on,
+        )
 
     def sources(self, campaign: Campaign) -> tuple[str, ...]:
         """The sources this deployment fetches for ``campaign``."""

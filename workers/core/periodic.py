@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import redis
 from dramatiq.middleware import Middleware
 
-logger = logging.getLogger(__name__)
+from workers.core.background import BackgroundThread
 
-#: How long :meth:`Periodic.stop` waits for a tick under way to finish.
-STOP_TIMEOUT_S = 10.0
+logger = logging.getLogger(__name__)
 
 
 class Periodic(Middleware):
@@ -27,24 +25,15 @@ class Periodic(Middleware):
 
     def __init__(self, *, interval_s: float) -> None:
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = BackgroundThread("hookrelay-" + self.job.replace(" ", "-"), self._run)
 
     def start(self, broker) -> None:
         """Start ticking (once; a second call does nothing)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        name = "hookrelay-" + self.job.replace(" ", "-")
-        self._thread = threading.Thread(target=self._run, args=(broker,), name=name, daemon=True)
-        self._thread.start()
+        self._thread.start(broker)
 
     def stop(self) -> None:
         """Stop ticking; wait for a tick under way to finish."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(STOP_TIMEOUT_S)
+        self._thread.stop()
 
     def after_worker_boot(self, broker, worker) -> None:
         self.start(broker)
@@ -56,7 +45,7 @@ class Periodic(Middleware):
         raise NotImplementedError
 
     def _run(self, broker) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._thread.wait(self.interval_s):
             try:
                 self.tick(broker)
             except redis.RedisError as error:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from schemas.events import PLATFORMS
 from workers.campaigns.schema import revisions
 from workers.campaigns.store import Store
-from workers.core.connections import redis_client
+from workers.core.connections import embedded_redis_absent, redis_client
 from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.core.settings import ConfigError, Settings, load_settings
 from workers.metrics.backlog import BrokerUnavailable
@@ -83,7 +83,7 @@ def check_configuration(settings: Settings) -> Iterator[Finding]:
 def check_redis(settings: Settings) -> Iterator[Finding]:
     """Findings about Redis; returns a client that answered, or ``None``."""
     where = without_password(settings.redis_url)
-    if settings.embedded_redis and not Path(urlsplit(settings.redis_url).path).exists():
+    if embedded_redis_absent(settings):
         yield Finding(
             "redis", FAIL, "REDIS_URL is not set and the embedded Redis is not running (make run)"
         )

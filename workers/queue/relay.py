@@ -26,7 +26,6 @@ queue of the same name, where Dramatiq's worker holds them until they are due.
 from __future__ import annotations
 
 import logging
-import threading
 
 import pika.exceptions
 import redis
@@ -35,7 +34,7 @@ from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
-from workers.core.periodic import STOP_TIMEOUT_S
+from workers.core.background import BackgroundThread
 
 logger = logging.getLogger(__name__)
 
@@ -65,25 +64,15 @@ class Relay(Middleware):
         self.outbox = outbox
         self.names = tuple(name for queue in queues for name in (queue, dq_name(queue)))
         self.batch = batch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = BackgroundThread("hookrelay-relay", self._run)
 
     def start(self, broker: Broker) -> None:
         """Start relaying to ``broker`` (once; a second call does nothing)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(broker,), name="hookrelay-relay", daemon=True
-        )
-        self._thread.start()
+        self._thread.start(broker)
 
     def stop(self) -> None:
         """Stop relaying; wait for the batch under way to be published or put back."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(STOP_TIMEOUT_S)
+        self._thread.stop()
 
     def after_worker_boot(self, broker, worker) -> None:
         self.start(broker)
@@ -97,17 +86,17 @@ class Relay(Middleware):
 
     def _run(self, broker: Broker) -> None:
         pause_s = FAILURE_PAUSE_S
-        while not self._stop.is_set():
+        while not self._thread.stopping():
             try:
                 moved = self.relay_once(broker)
             except (redis.RedisError, BrokerConnectionError, pika.exceptions.AMQPError) as error:
                 logger.warning("Relay to the broker paused for %.1f s: %s", pause_s, error)
-                self._stop.wait(pause_s)
+                self._thread.wait(pause_s)
                 pause_s = min(pause_s * 2, MAX_FAILURE_PAUSE_S)
                 continue
             pause_s = FAILURE_PAUSE_S
             if not moved:
-                self._stop.wait(IDLE_S)
+                self._thread.wait(IDLE_S)
 
     def _relay_queue(self, broker: Broker, name: str) -> int:
         fetched = self.outbox.do_fetch(name, self.batch)

@@ -7,13 +7,16 @@ import os
 import sys
 
 import click
+import redis
 
 from workers.campaigns.schema import migrate as migrate_schema
+from workers.core.connections import embedded_redis_absent, redis_client
 from workers.core.settings import VAR_DIR, ConfigError, load_settings
 from workers.metrics.multiprocess import prepare_directory
 from workers.ops import devstack
 from workers.ops.cli.common import configuration_error, settings
 from workers.ops.doctor import FAIL, OK, WARN, diagnose
+from workers.ops.redis_upgrades import rename_keys
 
 
 @click.command()
@@ -72,16 +75,25 @@ def worker(processes: int, threads: int) -> None:
 
 @click.command()
 def migrate() -> None:
-    """Upgrade the stats store's schema (the Procfile's release step); run it once per
-    release, before starting the new web and worker."""
+    """Upgrade the stats store's schema and move Redis keys a release renamed (the
+    Procfile's release step); run it once per release, before the new web and worker."""
+    given = settings()
     try:
-        before, after = migrate_schema(settings().database_url)
+        before, after = migrate_schema(given.database_url)
     except ConfigError as error:
         raise click.ClickException(configuration_error(error)) from None
     if before == after:
         click.echo(f"store schema already at {after}")
     else:
         click.echo(f"store schema upgraded: {before or 'empty'} -> {after}")
+    if embedded_redis_absent(given):
+        return
+    try:
+        for what, moved in rename_keys(redis_client(given.redis_url)):
+            if moved:
+                click.echo(f"redis: moved {moved} key(s) of {what} to their new name")
+    except redis.RedisError as error:
+        raise click.ClickException(f"cannot reach Redis to move renamed keys: {error}") from None
 
 
 @click.command()

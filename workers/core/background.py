@@ -1,0 +1,43 @@
+"""A named thread with an explicit start and stop, for the jobs a process runs beside
+its main work (the journals, the periodic jobs, the relay); none relies on ``atexit``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+#: How long :meth:`BackgroundThread.stop` waits for the work under way to finish.
+STOP_TIMEOUT_S = 10.0
+
+
+class BackgroundThread:
+    """Runs ``run(*args)`` on a daemon thread from :meth:`start` to :meth:`stop`; ``run``
+    loops until :meth:`wait` answers True."""
+
+    def __init__(self, name: str, run: Callable[..., None]) -> None:
+        self.name = name
+        self._run = run
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, *args: object) -> None:
+        """Start the thread (once; a second call does nothing)."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, args=args, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to stop, and wait for the work under way to finish."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join(STOP_TIMEOUT_S)
+
+    def wait(self, seconds: float) -> bool:
+        """Pause up to ``seconds``; True once :meth:`stop` was called."""
+        return self._stopping.wait(seconds)
+
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
