@@ -11,7 +11,7 @@ timestamp becomes an ISO-8601 string in UTC and absent optional keys are left ou
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -25,6 +25,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from schemas.values import unsendable
+
 MAX_BATCH = 1000
 IDENTIFIERS = ("uid", "email", "phone", "wp_token")
 EVENT_TYPES = ("profile", "event", "campaign_start")
@@ -37,6 +39,9 @@ CONTROL_ACTIONS = ("pause", "resume", "archive")
 STARTABLE_PLATFORMS = ("crm",)
 #: Campaign ids are stored as 64-bit integers.
 MAX_CAMPAIGN_ID = 2**63 - 1
+#: The range of an event's time: no earlier than this, no later than this after now.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=1)
 
 
 class BatchValidationError(Exception):
@@ -83,6 +88,22 @@ class CampaignSchema(Schema):
     pushwoosh_message_code = ma.fields.String(validate=validate.Length(min=1, max=128))
 
 
+class EventTime(ma.fields.AwareDateTime):
+    """An event time with an offset, between :data:`EARLIEST_EVENT` and
+    :data:`MAX_AHEAD` past the receiver's clock: a far-future time would outrank every
+    later update of the profile, and one past 9999 cannot even be converted to UTC."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        latest = datetime.now(UTC) + MAX_AHEAD
+        if not EARLIEST_EVENT <= moment <= latest:
+            raise ValidationError(
+                f"Must be between {EARLIEST_EVENT:%Y-%m-%dT%H:%M:%SZ} and "
+                f"{MAX_AHEAD.days * 24} h after now ({latest:%Y-%m-%dT%H:%M:%SZ})."
+            )
+        return moment
+
+
 class _EventSchema(Schema):
     """Fields every event has; subclasses add what their type needs."""
 
@@ -91,7 +112,7 @@ class _EventSchema(Schema):
 
     id = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
-    timestamp = ma.fields.AwareDateTime(required=True)
+    timestamp = EventTime(required=True)
 
     @post_load
     def _canonical(self, data: dict, **kwargs: Any) -> dict:
@@ -151,8 +172,12 @@ def load_event(data: Any) -> dict:
     return schema.load(data)
 
 
-def load_batch(body: Any) -> list[dict]:
-    """Validate a request body (one event or ``{"events": [...]}``); all or nothing."""
+def load_batch(body: Any, *, check_values: bool = True) -> list[dict]:
+    """Validate a request body (one event or ``{"events": [...]}``); all or nothing.
+
+    ``check_values``: also look for values no platform can be sent
+    (:mod:`schemas.values`); a caller that knows the body holds none may skip it.
+    """
     items = _unwrap(body)
     events, errors = [], {}
     for index, item in enumerate(items):
@@ -160,9 +185,23 @@ def load_batch(body: Any) -> list[dict]:
             events.append(load_event(item))
         except ValidationError as error:
             errors[str(index)] = error.messages
+        found = unsendable(item) if check_values else {}
+        if found:
+            errors[str(index)] = _merged(errors.get(str(index), {}), found)
     if errors:
         raise BatchValidationError(errors)
     return events
+
+
+def _merged(messages: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """marshmallow's messages for one event with the unsendable values' errors added."""
+    merged = dict(messages) if isinstance(messages, dict) else {"_schema": messages}
+    for key, value in found.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _unwrap(body: Any) -> list:

@@ -14,6 +14,7 @@ import marshmallow as ma
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, validate, validates_schema
 
 from .events import CAMPAIGN_KINDS, IDENTIFIERS, MAX_CAMPAIGN_ID
+from .values import unsendable
 
 STAGES = ("pre", "post")
 
@@ -26,6 +27,16 @@ class _Recipient(Schema):
     email = ma.fields.String(validate=validate.Length(min=3, max=320))
     phone = ma.fields.String(validate=validate.Length(min=5, max=32))
     wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _sendable(self, data: dict, original_data: Any, **kwargs: Any) -> None:
+        """Refuse what could not be written to Redis or sent on (schemas/values.py), in
+        the fields read (others are ignored, as unknown fields are)."""
+        if not isinstance(original_data, dict):
+            return
+        found = unsendable({k: v for k, v in original_data.items() if k in self.fields})
+        if found:
+            raise ValidationError(found)
 
 
 class HookSchema(_Recipient):

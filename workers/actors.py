@@ -27,7 +27,7 @@ from workers.campaigns.store import Store
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
 from workers.platforms.crm import CrmClient
-from workers.platforms.errors import PermanentError, PlatformError
+from workers.platforms.errors import PermanentError, PlatformError, Rejected, Unsendable
 from workers.platforms.registry import CLIENTS, platform_client
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES
 from workers.ratelimit.limiter import platform_limiter
@@ -96,7 +96,26 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
     crm = services.crm
 
     def crm_upsert_profiles(hashmaps: list[dict]) -> None:
-        crm.upsert_profiles(hashmaps)
+        try:
+            crm.upsert_profiles(hashmaps)
+        except (Rejected, Unsendable) as error:
+            if len(hashmaps) == 1:
+                raise
+            split_batch(hashmaps, error)
+
+    def split_batch(hashmaps: list[dict], error: PlatformError) -> None:
+        """A batch refused for what it holds is sent again as two halves, down to the
+        one profile that is refused, which alone is dead-lettered."""
+        half = len(hashmaps) // 2
+        logger.warning(
+            "A batch of %d profiles was refused (%s); sending it again as %d + %d.",
+            len(hashmaps),
+            error,
+            half,
+            len(hashmaps) - half,
+        )
+        for part in (hashmaps[:half], hashmaps[half:]):
+            actors[PROFILE_BATCH.actor_name].send(part)
 
     def crm_post_event(event: dict) -> None:
         crm.post_event(event_post(event))

@@ -71,7 +71,7 @@ class PlatformClient:
         Raises a :class:`~.errors.PlatformError` subclass for a failed call, an
         error status, or a success status other than those in ``expect``.
         """
-        request = self._http.build_request(method, path, **kwargs)
+        request = self._build(method, path, **kwargs)
         url = str(request.url)
         with self._rate_limited(), self._mapped_transport_errors(method, url):
             response = self._http.send(request)
@@ -93,6 +93,19 @@ class PlatformClient:
                 body=response.text,
             )
         return body
+
+    def _build(self, method: str, path: str, **kwargs: Any) -> httpx.Request:
+        """The request; a value that cannot be encoded is :class:`~.errors.Unsendable`
+        (``ValueError`` covers infinite numbers and ``UnicodeEncodeError``)."""
+        try:
+            return self._http.build_request(method, path, **kwargs)
+        except (ValueError, TypeError) as error:
+            raise errors.Unsendable(
+                f"cannot build the request: {type(error).__name__}: {error}",
+                platform=self.platform,
+                method=method,
+                url=path,
+            ) from error
 
     def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
         """An error a platform states inside an accepted answer, as (class, message).

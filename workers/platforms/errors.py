@@ -12,6 +12,7 @@
         ├── Unauthorized        401, 403
         ├── NotFound            404
         ├── Rejected            any other 4xx, or an error stated in a 2xx body
+        ├── Unsendable          the request could not be built: nothing was sent
         └── NotConfigured       the platform is off here: nothing was sent
 
 Classification happens once, here, from a status code or a transport exception; the
@@ -99,6 +100,11 @@ class NotFound(PermanentError):
 
 class Rejected(PermanentError):
     """The platform refused the request itself (other 4xx, or an error in the body)."""
+
+
+class Unsendable(PermanentError):
+    """The request could not be built (a value no HTTP client can encode, such as an
+    infinite number or a lone surrogate): nothing was sent, and retrying cannot help."""
 
 
 class NotConfigured(PermanentError):

@@ -26,6 +26,9 @@ INDEX = "hookrelay:dlq:index"
 
 #: Options that belong to one attempt and are dropped when a letter is replayed.
 _PER_ATTEMPT = ("redis_message_id", "retries", "eta", "traceback", "requeue_timestamp")
+#: Arguments that carry a message's own progress (a statistics source's polls so far
+#: and where to resume them): dropped too, so a replay starts afresh.
+_PROGRESS = ("polls", "state")
 
 _REPLAY = lua.source(__package__, "replay.lua", ENQUEUE_LUA)
 
@@ -95,7 +98,7 @@ class DeadLetterQueue:
         redis_id, data = redis_message(
             Route(letter.actor, letter.queue),
             tuple(letter.message["args"]),
-            kwargs=letter.message["kwargs"],
+            kwargs={k: v for k, v in letter.message["kwargs"].items() if k not in _PROGRESS},
             options=kept,
         )
         moved = self._replay(

@@ -1,0 +1,92 @@
+"""A message no platform can take ends in the dead-letter queue at once, and holds back
+nothing else: a refused batch is split until only the refused profile is left."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+import redis
+from dramatiq.brokers.stub import StubBroker
+
+from workers.actors import build_services, register
+from workers.campaigns.schema import migrate
+from workers.campaigns.store import Store
+from workers.core.platform_settings import CrmConfig
+from workers.platforms import errors
+from workers.platforms.crm import CrmClient
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.routes import FETCH_STATS, PROFILE_BATCH
+
+from ..conftest import make_settings
+
+POLICY = RetryPolicy(min_backoff_ms=10, max_backoff_ms=50, max_age_ms=60_000)
+
+
+def test_a_value_the_client_cannot_encode_is_permanent_and_nothing_is_sent(clean_sandbox):
+    config = CrmConfig(
+        base_url=f"{clean_sandbox.url}/crm", login="sandbox", secret="sandbox-secret"
+    )
+    client = CrmClient(config)
+    for poison in (float("inf"), "a\ud800"):
+        with pytest.raises(errors.Unsendable) as caught:
+            client.upsert_profiles([{"uid": "1", "fields": {"x": poison}}])
+        assert isinstance(caught.value, errors.PermanentError)
+    assert clean_sandbox.received() == []
+
+
+@pytest.fixture
+def worker_on(redis_url, clean_sandbox, tmp_path):
+    """Actors on a stub broker, our delivery policy, the sandbox and a real Redis."""
+    database_url = f"sqlite:///{tmp_path / 'stats.db'}"
+    migrate(database_url)
+    settings = make_settings(redis_url, DATABASE_URL=database_url, **clean_sandbox.platform_env())
+    dead_letters = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    broker = StubBroker(middleware=[DeliveryPolicy(POLICY, dead_letters)])
+    actors = register(broker, build_services(settings, Store(database_url)))
+    worker = dramatiq.Worker(broker, worker_timeout=20)
+    worker.start()
+
+    def run_until_done(*queues: str) -> DeadLetterQueue:
+        for _ in range(3):
+            for queue in queues:
+                broker.join(queue)
+            worker.join()
+        return dead_letters
+
+    yield actors, run_until_done
+    worker.stop()
+
+
+def test_one_refused_profile_is_dead_lettered_alone_and_the_others_delivered(
+    worker_on, clean_sandbox
+):
+    actors, run_until_done = worker_on
+    good = [{"uid": str(n), "fields": {"n": n}} for n in range(7)]
+    refused = {"fields": {"n": -1}}  # no identifier: the platform refuses the batch
+    actors[PROFILE_BATCH.actor_name].send([*good[:3], refused, *good[3:]])
+    dead_letters = run_until_done(PROFILE_BATCH.queue_name)
+
+    assert sorted(p["uid"] for p in clean_sandbox.profiles()) == sorted(h["uid"] for h in good)
+    [letter] = dead_letters.list()
+    assert letter.message["args"] == [[refused]]
+    assert letter.reason.startswith("permanent: crm POST")
+    assert letter.error["status"] == 400
+
+
+def test_a_replayed_never_ready_source_polls_afresh(worker_on, clean_sandbox, redis_url):
+    actors, run_until_done = worker_on
+    clean_sandbox.knobs(report_not_ready=1)
+    campaign = {"platform": "crm", "id": 9093, "kind": "mailing"}
+    actors[FETCH_STATS.actor_name].send_with_options(
+        args=(campaign, "crm.report"), kwargs={"step": 0, "state": {}, "polls": 30}
+    )
+    dead_letters = run_until_done(FETCH_STATS.queue_name)
+    [letter] = dead_letters.list()
+    assert "still not ready after 30 polls" in letter.reason
+    assert dead_letters.replay(letter.id)
+    client = redis.Redis.from_url(redis_url)
+    [data] = client.hvals("dramatiq:stats.msgs")
+    replayed = dramatiq.Message.decode(data)
+    assert "polls" not in replayed.kwargs and "state" not in replayed.kwargs
+    assert replayed.kwargs["step"] == 0
