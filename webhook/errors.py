@@ -13,6 +13,11 @@ logger = logging.getLogger(__name__)
 
 #: What a client is told to wait before retrying while Redis is unreachable.
 REDIS_RETRY_AFTER_S = 5
+#: Redis may run a script whose answer timed out once it wakes: say so.
+UNAVAILABLE = (
+    "The queue did not answer in time: this request may or may not have been accepted. "
+    "Retry it with the same ids; whatever was accepted is answered as a duplicate."
+)
 
 
 def register(app: Flask) -> None:
@@ -30,5 +35,5 @@ def _http_error(error: HTTPException):
 
 def _redis_unavailable(error: redis.RedisError):
     logger.warning("Redis unavailable, answering 503: %s", error)
-    body = {"error": "unavailable", "message": "The queue is unreachable; nothing was accepted."}
+    body = {"error": "unavailable", "message": UNAVAILABLE}
     return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}

@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import redis
 
-from workers.core.background import BackgroundThread
+from workers.core.background import BackgroundThread, FailureStreak
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ class Journal:
     """Pending entries of a hot path, written back by ``write`` on a thread of its own.
 
     Parameters:
-    write: writes one batch through the append-only file; a ``RedisError`` keeps the
-      batch (and what follows it) for the next flush.
+    write: writes one batch through the append-only file; an error keeps the batch (and
+      what follows it) for the next flush.
     width: values per entry; entries are kept as flat strings and ints, which the
       garbage collector does not track (tuples kept for a second were promoted and set
       off full collections of ~28 ms in a web process).
@@ -74,6 +74,7 @@ class Journal:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._thread = BackgroundThread(f"hookrelay-journal-{name.replace(' ', '-')}", self._run)
+        self._failures = FailureStreak(logger, f"Writing {name} back", expected=(redis.RedisError,))
 
     def start(self) -> None:
         """Write pending entries back every ``interval_s`` until :meth:`stop`."""
@@ -100,7 +101,7 @@ class Journal:
             for first in range(0, len(pending), step):
                 try:
                     self._write(pending[first : first + step])
-                except redis.RedisError:
+                except Exception:
                     with self._lock:
                         self._pending[:0] = pending[first:]
                     raise
@@ -112,5 +113,7 @@ class Journal:
     def _flush_logged(self) -> None:
         try:
             self.flush()
-        except redis.RedisError as error:
-            logger.warning("Writing %s back failed, will try again: %s", self._name, error)
+        except Exception as error:
+            self._failures.failed(error)
+        else:
+            self._failures.succeeded()

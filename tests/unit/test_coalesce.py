@@ -104,6 +104,14 @@ def test_each_flush_of_a_profile_is_stamped_strictly_later_than_the_last():
     assert newer.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:12Z"
 
 
+def test_a_saved_stamp_at_the_end_of_time_is_sent_again_not_overflowed():
+    end = "9999-12-31T23:59:59.999999Z"
+    saved = {"ids": {"uid": "1"}, "fields": {"a": ["x", end]}, "sent": end}
+    [profile] = merge([update("09", {"b": 1}, uid="1")], {"uid:1": saved})
+    assert profile.hashmap()["update_profile_last_updated_at"] == end
+    assert profile.hashmap()["fields"] == {"a": "x", "b": 1}
+
+
 def test_batches_respect_the_maximum_and_hold_no_shared_identifier():
     updates = [update(f"{i % 60:02d}", {"n": i}, uid=str(i % 300)) for i in range(3000)]
     random.Random(7).shuffle(updates)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from webhook import create_app
@@ -60,3 +62,21 @@ def test_pre_hooks_answer_503_while_redis_is_down_and_recover_on_the_first_call(
     own_redis.kill()
     own_redis.start()
     assert pre(client, "stage=pre&email=gone@example.com").json["allow"] is False
+
+
+def test_a_stalled_redis_is_answered_as_ambiguous_and_a_retry_is_safe(own_redis):
+    """Redis paused past the receiver's timeout may still run the write when it wakes:
+    the 503 must not claim that nothing was accepted, and the retry must not double it."""
+    client = create_app(make_settings(own_redis.url)).test_client()
+    assert post(client, profile("warm-up")).status_code == 202
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        response = post(client, profile("stalled"))
+    finally:
+        own_redis.process.send_signal(signal.SIGCONT)
+    assert response.status_code == 503
+    assert "may or may not have been accepted" in response.json["message"]
+    assert "same ids" in response.json["message"]
+    answer = post(client, profile("stalled")).json
+    assert answer["accepted"] + answer["duplicates"] == 1
+    assert written_ids(own_redis.url).count("stalled") == 1

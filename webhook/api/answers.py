@@ -16,7 +16,8 @@ ERRORS = {
     404: "No such object.",
     413: "The body is over 5 MiB.",
     415: "The body is not application/json.",
-    503: "Redis is unreachable; nothing was done. Retry after Retry-After seconds.",
+    503: "Redis did not answer in time: the request may or may not have been done. "
+    "Retry after Retry-After seconds, with the same ids.",
 }
 
 

@@ -3,6 +3,7 @@ its main work (the journals, the periodic jobs, the relay); none relies on ``ate
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -41,3 +42,30 @@ class BackgroundThread:
 
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+
+class FailureStreak:
+    """Says once that a background job started failing, and once that it works again:
+    a job retried every 100 ms through an outage logs two lines, not thousands. An
+    unexpected error (not the store being away) is logged with its traceback."""
+
+    def __init__(self, logger: logging.Logger, job: str, *, expected: tuple = ()) -> None:
+        self._logger = logger
+        self._job = job
+        self._expected = expected
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            self._logger.warning(
+                "%s failed, will try again: %s",
+                self._job,
+                error,
+                exc_info=None if isinstance(error, self._expected) else error,
+            )
+
+    def succeeded(self) -> None:
+        if self.failures:
+            self._logger.info("%s works again after %d failed tries.", self._job, self.failures)
+            self.failures = 0

@@ -7,7 +7,7 @@ import logging
 import redis
 from dramatiq.middleware import Middleware
 
-from workers.core.background import BackgroundThread
+from workers.core.background import BackgroundThread, FailureStreak
 
 logger = logging.getLogger(__name__)
 
@@ -15,8 +15,9 @@ logger = logging.getLogger(__name__)
 class Periodic(Middleware):
     """Calls :meth:`tick` every ``interval_s`` on a thread of its own, from :meth:`start`
     to :meth:`stop`; as a middleware, from worker boot to worker shutdown. A tick that
-    fails on Redis is logged and the next one tries again, so a Redis restart pauses
-    the job instead of ending it.
+    fails, on Redis or anything else, is logged (once per streak of failures, with a
+    traceback unless Redis was away) and the next one tries again: a Redis restart or
+    a bad tick pauses the job instead of ending its thread.
 
     Subclasses set :attr:`job` (how logs name it) and fill in :meth:`tick`.
     """
@@ -45,8 +46,11 @@ class Periodic(Middleware):
         raise NotImplementedError
 
     def _run(self, broker) -> None:
+        streak = FailureStreak(logger, self.job.capitalize(), expected=(redis.RedisError,))
         while not self._thread.wait(self.interval_s):
             try:
                 self.tick(broker)
-            except redis.RedisError as error:
-                logger.warning("%s failed, will try again: %s", self.job.capitalize(), error)
+            except Exception as error:
+                streak.failed(error)
+            else:
+                streak.succeeded()

@@ -55,7 +55,12 @@ class Profile:
         newest = max((t for _, t in self.fields.values()), key=_instant, default=None)
         if self.sent is None or (newest is not None and _instant(newest) > _instant(self.sent)):
             return newest
-        return _format(_instant(self.sent) + STAMP_STEP)
+        try:
+            return _format(_instant(self.sent) + STAMP_STEP)
+        except OverflowError:
+            # A stamp at the end of time (saved before the receiver bounded event
+            # times) cannot be stepped: send it again; the platform takes an equal one.
+            return self.sent
 
     def accepts(self, ids: dict[str, str]) -> bool:
         """Shares an identifier with ``ids`` and names no other value for any kind."""

@@ -47,6 +47,10 @@ FAILURE_PAUSE_S = 0.5
 MAX_FAILURE_PAUSE_S = 30.0
 
 
+#: What an outage of Redis or RabbitMQ raises (anything else is logged with a traceback).
+STORES_AWAY = (redis.RedisError, BrokerConnectionError, pika.exceptions.AMQPError)
+
+
 class Relay(Middleware):
     """Moves messages from the Redis outbox to the worker broker (see the module
     docstring) on a thread of its own, from :meth:`start` to :meth:`stop`; as a
@@ -89,8 +93,14 @@ class Relay(Middleware):
         while not self._thread.stopping():
             try:
                 moved = self.relay_once(broker)
-            except (redis.RedisError, BrokerConnectionError, pika.exceptions.AMQPError) as error:
-                logger.warning("Relay to the broker paused for %.1f s: %s", pause_s, error)
+            except Exception as error:
+                expected = isinstance(error, STORES_AWAY)
+                logger.warning(
+                    "Relay to the broker paused for %.1f s: %s",
+                    pause_s,
+                    error,
+                    exc_info=None if expected else error,
+                )
                 self._thread.wait(pause_s)
                 pause_s = min(pause_s * 2, MAX_FAILURE_PAUSE_S)
                 continue
