@@ -61,6 +61,26 @@ def test_ids_times_and_statuses_stay_readable():
     assert mask(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "message 550e8400-e29b-41d4-a716-446655440000 delivered",
+        "script 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12 was missing; loaded again",
+    ],
+)
+def test_uuids_and_digests_are_not_taken_for_phones_or_tokens(text):
+    assert mask(text) == text
+    assert mask(f"{text} for +79161234567") == f"{text} for [phone]"
+
+
+def test_every_json_field_is_masked_not_only_the_message():
+    formatter = Masked(as_json=True, secrets=[])
+    line = formatter.format(record("delivered", event_id="jane.doe@example.com", actor="a"))
+    assert json.loads(line)["event_id"] == "[email]"
+    line = formatter.format(record("delivered", event_id="tel-79161112233"))
+    assert json.loads(line)["event_id"] == "tel-[phone]"
+
+
 def test_json_lines_carry_the_delivery_fields_and_mask_the_message():
     formatter = Masked(as_json=True, secrets=["s3cret-key"])
     line = formatter.format(

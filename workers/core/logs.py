@@ -8,8 +8,9 @@
   message and in any traceback: the configured keys and secrets, e-mail addresses,
   phone numbers (``+`` and 5 to 20 digits, or 9 to 20 bare digits), push tokens (40+
   characters of letters, digits, ``:``, ``_`` and ``-``) and ``Bearer``/``Basic``
-  credentials. Masking is the last line of defence; nothing logs an event's body on
-  purpose.
+  credentials, in every field of a JSON line (an event id a client chose may be an
+  address). UUIDs and SHA1 digests are left as they are. Masking is the last line of
+  defence; nothing logs an event's body on purpose.
 """
 
 from __future__ import annotations
@@ -35,12 +36,22 @@ _PATTERNS = (
 )
 
 
+#: What looks like personal data but is ours and never is: UUIDs (message ids, whose
+#: last group may be all digits) and SHA1 digests (script and row hashes, 40 hex).
+_NOT_PERSONAL = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+    r"|\b[0-9a-f]{40}\b"
+)
+
+
 def mask(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, "[secret]")
+    kept = _NOT_PERSONAL.findall(text)
+    parts = _NOT_PERSONAL.split(text)
     for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+        parts = [pattern.sub(replacement, part) for part in parts]
+    return "".join(part + keep for part, keep in zip(parts, [*kept, ""], strict=True))
 
 
 class Masked(logging.Formatter):
@@ -66,7 +77,14 @@ class Masked(logging.Formatter):
             "pid": record.process,
             "message": mask(record.getMessage(), self.secrets),
         }
-        entry.update({key: getattr(record, key) for key in FIELDS if hasattr(record, key)})
+        entry.update(
+            {
+                key: mask(value, self.secrets) if isinstance(value, str) else value
+                for key in FIELDS
+                if hasattr(record, key)
+                for value in (getattr(record, key),)
+            }
+        )
         if record.exc_info:
             entry["error"] = mask(self.formatException(record.exc_info), self.secrets)
         return json.dumps(entry, default=str)
