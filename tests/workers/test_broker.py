@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dramatiq
 import redis
 
@@ -23,3 +25,52 @@ def test_a_restarted_delay_consumer_returns_what_its_predecessor_held(redis_url)
     broker.consume("crm.DQ")  # what Dramatiq does after a connection error
     assert client.scard(held) == 0
     assert client.llen("dramatiq:crm.DQ") == 1, "back on the delay queue"
+
+
+def dead_worker_holding(client: redis.Redis, broker: SweepingRedisBroker, queue: str, n: int):
+    """``n`` messages of ``queue`` fetched by a worker that then died (heartbeat long ago)."""
+    dead = SweepingRedisBroker(client=client, middleware=[])
+    for number in range(n):
+        dead.enqueue(
+            dramatiq.Message(
+                queue_name=queue, actor_name="a", args=(number,), kwargs={}, options={}
+            )
+        )
+    dead.do_fetch(queue, n)
+    client.zadd("dramatiq:__heartbeats__", {dead.broker_id: 1})
+    return dead
+
+
+def test_a_sweep_returns_a_dead_workers_messages_without_scanning_the_keyspace(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    live = SweepingRedisBroker(client=client, middleware=[])
+    live.declare_queue("crm")
+    dead = dead_worker_holding(client, live, "crm", 3)
+    dead_worker_holding(client, live, "legacy", 2)  # a queue this broker does not know
+    client.execute_command("SADD", f"dramatiq:__acks__.{dead.broker_id}.legacy", "gone")
+    client.mset({f"hookrelay:seen:{n}": 1 for n in range(2000)})
+    client.config_resetstat()
+
+    assert live.sweep() == 3 + 2
+    assert "cmdstat_keys" not in client.info("commandstats"), "KEYS blocks every client"
+    assert client.llen("dramatiq:crm") == 3 and client.llen("dramatiq:legacy") == 2
+    assert not client.keys("dramatiq:__acks__.*")
+    assert client.zscore("dramatiq:__heartbeats__", dead.broker_id) is None
+    assert client.zscore("dramatiq:__heartbeats__", live.broker_id) is not None
+
+
+def test_a_live_broker_never_runs_dramatiqs_own_maintenance(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    broker = SweepingRedisBroker(client=client, middleware=[])
+    assert not any(broker._should_do_maintenance("fetch") for _ in range(10_000))
+
+
+def test_old_entries_of_dramatiqs_dead_message_queues_expire(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    broker = SweepingRedisBroker(client=client, middleware=[], dead_message_ttl=1000)
+    broker.declare_queue("crm")
+    client.zadd("dramatiq:crm.XQ", {"old": 1, "new": time.time() * 1000})
+    client.hset("dramatiq:crm.XQ.msgs", mapping={"old": "x", "new": "y"})
+    broker.sweep()
+    assert client.zrange("dramatiq:crm.XQ", 0, -1) == [b"new"]
+    assert client.hkeys("dramatiq:crm.XQ.msgs") == [b"new"]

@@ -17,7 +17,7 @@ queues become the outbox a :class:`~workers.queue.relay.Relay` empties into it.
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Sequence
 
 import dramatiq
@@ -35,6 +35,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from workers.core import lua
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
 from workers.metrics.throughput import DeliveryRate
@@ -48,11 +49,23 @@ from workers.queue.sweeper import Sweeper
 logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_POLL_MS = 100
+#: Keys asked for per SCAN call when looking for a dead worker's other ack sets.
+SCAN_COUNT = 1000
+
+_RECLAIM = lua.read(__package__, "reclaim.lua")
 
 
 class SweepingRedisBroker(RedisBroker):
-    """A :class:`RedisBroker` whose :meth:`sweep` forces maintenance on every queue, and
-    whose idle consumers poll at least every ``idle_poll_ms``.
+    """A :class:`RedisBroker` whose :meth:`sweep` does Dramatiq's maintenance without
+    ever scanning the keyspace, and whose idle consumers poll at least every
+    ``idle_poll_ms``.
+
+    Dramatiq's own maintenance runs on a random 0.1 % of commands and, while a dead
+    worker lingers, calls ``KEYS`` on every run: with millions of dedup keys in the
+    same Redis that blocks every client, hooks included. So it never runs here
+    (:meth:`_should_do_maintenance`); :meth:`sweep` returns dead workers' messages queue
+    by queue (the queues are known), finds any other ack set of theirs with ``SCAN``
+    (paged, never blocking), and expires old entries of Dramatiq's ``.XQ`` queues.
 
     Dramatiq's consumers back off up to the worker timeout (1 s) while a queue is
     empty, which is what the first message after a quiet spell waits for; 100 ms costs
@@ -62,8 +75,8 @@ class SweepingRedisBroker(RedisBroker):
     def __init__(self, *, idle_poll_ms: int = DEFAULT_IDLE_POLL_MS, **options) -> None:
         super().__init__(**options)
         self.idle_poll_ms = idle_poll_ms
-        self._sweeping = threading.local()
         self._consumed: set[str] = set()
+        self._reclaim = self.client.register_script(_RECLAIM)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         """A consumer for ``queue_name``; when a delay queue's consumer restarts, it
@@ -89,20 +102,48 @@ class SweepingRedisBroker(RedisBroker):
             raise ConnectionClosed(error) from None
         logger.info("Returned %d delayed messages held by a restarted consumer.", len(held))
 
-    def sweep(self) -> None:
-        """Heartbeat, and requeue dead workers' unacknowledged messages, on all queues."""
-        self._sweeping.active = True
-        try:
-            for queue_name in sorted(self.queues):
-                for name in (queue_name, dq_name(queue_name)):
-                    self.do_qsize(name)
-        finally:
-            self._sweeping.active = False
+    def sweep(self) -> int:
+        """Heartbeat, return dead workers' messages, expire old dead messages; returns how
+        many messages went back."""
+        now_ms = int(time.time() * 1000)
+        heartbeats = f"{self.namespace}:__heartbeats__"
+        self.client.zadd(heartbeats, {self.broker_id: now_ms})
+        dead = self.client.zrangebyscore(heartbeats, 0, now_ms - self.heartbeat_timeout)
+        returned = sum(self._reclaim_worker(worker.decode()) for worker in dead)
+        self._expire_dead_messages(now_ms)
+        return returned
+
+    def _reclaim_worker(self, worker: str) -> int:
+        """Every message ``worker`` held goes back to its queue; then it is forgotten."""
+        prefix = f"{self.namespace}:__acks__.{worker}."
+        names = {name for queue in self.queues for name in (queue, dq_name(queue))}
+        names |= {
+            key.decode()[len(prefix) :]
+            for key in self.client.scan_iter(match=f"{prefix}*", count=SCAN_COUNT)
+        }
+        returned = 0
+        for name in sorted(names):
+            queue = f"{self.namespace}:{name}"
+            returned += self._reclaim(keys=[prefix + name, queue, f"{queue}.msgs"])
+        self.client.zrem(f"{self.namespace}:__heartbeats__", worker)
+        if returned:
+            logger.info("Returned %d messages held by dead worker %s.", returned, worker)
+        return returned
+
+    def _expire_dead_messages(self, now_ms: int) -> None:
+        """Drop entries of Dramatiq's own ``.XQ`` queues older than ``dead_message_ttl``."""
+        for queue in self.queues:
+            xqueue = f"{self.namespace}:{queue}.XQ"
+            expired = self.client.zrangebyscore(xqueue, 0, now_ms - self.dead_message_ttl)
+            if expired:
+                with self.client.pipeline(transaction=True) as pipe:
+                    pipe.zrem(xqueue, *expired)
+                    pipe.hdel(f"{xqueue}.msgs", *expired)
+                    pipe.execute()
 
     def _should_do_maintenance(self, command: str) -> int:
-        if getattr(self._sweeping, "active", False):
-            return 1
-        return super()._should_do_maintenance(command)
+        """Never: :meth:`sweep` does it (see the class docstring)."""
+        return 0
 
 
 def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramatiq.Broker:
