@@ -1,4 +1,6 @@
-"""A middleware that does a small job on a timer inside each worker process."""
+"""Middleware that runs a job on a thread of its own inside each worker process: any
+thread bound to the worker's life (:class:`ThreadMiddleware`), and one on a timer
+(:class:`Periodic`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,32 @@ from workers.core.background import BackgroundThread, FailureStreak
 logger = logging.getLogger(__name__)
 
 
-class Periodic(Middleware):
+class ThreadMiddleware(Middleware):
+    """A middleware that runs :meth:`_run` on a thread of its own from :meth:`start` to
+    :meth:`stop`: in a worker, from its boot to its shutdown."""
+
+    def __init__(self, thread_name: str) -> None:
+        self._thread = BackgroundThread(thread_name, self._run)
+
+    def start(self, broker) -> None:
+        """Start the thread (once; a second call does nothing)."""
+        self._thread.start(broker)
+
+    def stop(self) -> None:
+        """Stop the thread; wait for the work under way to finish."""
+        self._thread.stop()
+
+    def after_worker_boot(self, broker, worker) -> None:
+        self.start(broker)
+
+    def before_worker_shutdown(self, broker, worker) -> None:
+        self.stop()
+
+    def _run(self, broker) -> None:
+        raise NotImplementedError
+
+
+class Periodic(ThreadMiddleware):
     """Calls :meth:`tick` every ``interval_s`` on a thread of its own, from :meth:`start`
     to :meth:`stop`; as a middleware, from worker boot to worker shutdown. A tick that
     fails, on Redis or anything else, is logged (once per streak of failures, with a
@@ -25,22 +52,8 @@ class Periodic(Middleware):
     job = "periodic job"
 
     def __init__(self, *, interval_s: float) -> None:
+        super().__init__("hookrelay-" + self.job.replace(" ", "-"))
         self.interval_s = interval_s
-        self._thread = BackgroundThread("hookrelay-" + self.job.replace(" ", "-"), self._run)
-
-    def start(self, broker) -> None:
-        """Start ticking (once; a second call does nothing)."""
-        self._thread.start(broker)
-
-    def stop(self) -> None:
-        """Stop ticking; wait for a tick under way to finish."""
-        self._thread.stop()
-
-    def after_worker_boot(self, broker, worker) -> None:
-        self.start(broker)
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        self.stop()
 
     def tick(self, broker) -> None:
         raise NotImplementedError

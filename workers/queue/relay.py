@@ -32,9 +32,8 @@ import redis
 from dramatiq import Broker, Message
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.middleware import Middleware
 
-from workers.core.background import BackgroundThread
+from workers.core.periodic import ThreadMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ MAX_FAILURE_PAUSE_S = 30.0
 STORES_AWAY = (redis.RedisError, BrokerConnectionError, pika.exceptions.AMQPError)
 
 
-class Relay(Middleware):
+class Relay(ThreadMiddleware):
     """Moves messages from the Redis outbox to the worker broker (see the module
     docstring) on a thread of its own, from :meth:`start` to :meth:`stop`; as a
     middleware, from worker boot to worker shutdown.
@@ -65,24 +64,10 @@ class Relay(Middleware):
     """
 
     def __init__(self, outbox, *, queues: tuple[str, ...], batch: int = BATCH) -> None:
+        super().__init__("hookrelay-relay")
         self.outbox = outbox
         self.names = tuple(name for queue in queues for name in (queue, dq_name(queue)))
         self.batch = batch
-        self._thread = BackgroundThread("hookrelay-relay", self._run)
-
-    def start(self, broker: Broker) -> None:
-        """Start relaying to ``broker`` (once; a second call does nothing)."""
-        self._thread.start(broker)
-
-    def stop(self) -> None:
-        """Stop relaying; wait for the batch under way to be published or put back."""
-        self._thread.stop()
-
-    def after_worker_boot(self, broker, worker) -> None:
-        self.start(broker)
-
-    def before_worker_shutdown(self, broker, worker) -> None:
-        self.stop()
 
     def relay_once(self, broker: Broker) -> int:
         """One batch from every outbox queue; returns how many messages moved."""
