@@ -60,12 +60,12 @@ def check_signature(
     """Raise 401 unless ``header`` signs ``body`` with ``secret`` within the tolerance."""
     parts = dict(item.split("=", 1) for item in (header or "").split(",") if "=" in item)
     timestamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp.isdigit() or not given:
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20) or not given:
         raise _unauthorized(f"Missing or malformed {SIGNATURE_HEADER} header.")
     if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_S:
         raise _unauthorized("Signature timestamp is more than 300 s away from now.")
     expected = sign(secret, body, int(timestamp)).rpartition("v1=")[2]
-    if not hmac.compare_digest(expected, given.strip()):
+    if not hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace")):
         raise _unauthorized("Signature does not match the body.")
 
 

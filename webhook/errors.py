@@ -7,7 +7,7 @@ import logging
 
 import redis
 from flask import Flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ UNAVAILABLE = (
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(redis.RedisError, _redis_unavailable)
+    app.register_error_handler(RecursionError, _too_deep)
 
 
 def _http_error(error: HTTPException):
@@ -31,6 +32,11 @@ def _http_error(error: HTTPException):
     response.set_data(json.dumps({"error": code, "message": error.description}))
     response.content_type = "application/json"
     return response
+
+
+def _too_deep(error: RecursionError):
+    """A body nested deeper than the parser can follow (``[[[[…]]]]``), on any path."""
+    return _http_error(BadRequest("The body is nested too deeply to be read as JSON."))
 
 
 def _redis_unavailable(error: redis.RedisError):

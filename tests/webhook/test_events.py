@@ -211,6 +211,9 @@ def test_valid_signature_is_accepted(signed_client):
         "SIGN_STALE",
         "SIGN_FUTURE",
         "SIGN_OTHER_BODY",
+        "t=" + "9" * 5000 + ",v1=00",
+        "t=١٢٣,v1=00",
+        "t=SIGN_NOW,v1=é",
     ],
 )
 def test_bad_signature_is_401(signed_client, redis_url, signature):
@@ -222,6 +225,8 @@ def test_bad_signature_is_401(signed_client, redis_url, signature):
         "SIGN_FUTURE": sign(SECRET, body, now + 301),
         "SIGN_OTHER_BODY": sign(SECRET, body + b" ", now),
     }.get(signature, signature)
+    if signature:
+        signature = signature.replace("SIGN_NOW", str(now))
     response = signed_post(signed_client, body, signature)
     assert response.status_code == 401
     assert written_ids(redis_url) == []

@@ -106,3 +106,14 @@ def test_a_hook_or_suppression_with_a_lone_surrogate_is_a_422_not_a_500(redis_ur
         content_type="application/json",
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/hooks/crm", "/v1/suppressions"])
+def test_a_body_nested_too_deeply_is_a_400_on_every_path(redis_url, path):
+    settings = make_settings(redis_url, HOOKRELAY_HOOK_USER="crm", HOOKRELAY_HOOK_PASSWORD="s3cret")
+    client = create_app(settings).test_client()
+    headers = HOOK_AUTH if "hooks" in path else AUTH
+    deep = "[" * 100_000 + "]" * 100_000
+    response = client.post(path, data=deep, headers=headers, content_type="application/json")
+    assert response.status_code == 400
+    assert response.is_json
