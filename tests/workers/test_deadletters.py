@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import dramatiq
 import redis
+from dramatiq.brokers.stub import StubBroker
 
 from workers.platforms import errors
 from workers.queue.deadletters import DeadLetterQueue
+
+from ..support import temporary_redis
 
 
 def failed_message(event_id: str) -> dramatiq.Message:
@@ -73,3 +79,28 @@ def test_replay_all_and_purge(redis_url):
     dlq.add(failed_message("e9"), reason="r", error=rejected(), attempts=1)
     assert dlq.purge() == 1
     assert dlq.list() == []
+
+
+def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
+    """With ``maxmemory`` reached and ``noeviction``, storing the outcome fails with
+    OutOfMemoryError: it is tried again until Redis has room, never given up on (giving
+    up would let Dramatiq acknowledge a message stored nowhere)."""
+    from workers.queue import retry
+
+    monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.05)
+    with temporary_redis("hr-full-") as server:
+        client = redis.Redis.from_url(server.url)
+        used = client.info("memory")["used_memory"]
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", used + 1024)
+        with contextlib.suppress(redis.exceptions.OutOfMemoryError):
+            for n in range(1000):
+                client.set(f"filler:{n}", "x" * 1024)
+        policy = retry.DeliveryPolicy(
+            retry.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
+            DeadLetterQueue(client),
+        )
+        threading.Timer(0.5, client.config_set, ("maxmemory", 0)).start()
+        broker = StubBroker(middleware=[])
+        policy.after_process_message(broker, failed_message("e-full"), exception=rejected())
+        assert [letter.event_id for letter in DeadLetterQueue(client).list()] == ["e-full"]

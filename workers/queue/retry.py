@@ -12,9 +12,10 @@
 
 Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
 does; dead-lettering stores the message with its reason, then acknowledges it. The
-write must succeed before the original is acknowledged, so while Redis is unreachable
-it is tried again every :data:`REDIS_RETRY_S` (Dramatiq retries its own acks the same
-way); a worker killed meanwhile leaves the original to be redelivered.
+write must succeed before the original is acknowledged, so while it fails (Redis away
+or full, RabbitMQ refusing) it is tried again every :data:`REDIS_RETRY_S` (Dramatiq
+retries its own acks the same way); a worker killed meanwhile leaves the original to
+be redelivered.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from dramatiq.errors import ActorNotFound, BrokerConnectionError
+from dramatiq.errors import ActorNotFound, BrokerError
 from dramatiq.middleware import Middleware
 
+from workers.core.background import FailureStreak
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
 from workers.platforms.errors import PermanentError
@@ -178,14 +180,21 @@ def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dic
 
 def _until_stored(write: Callable[[], object], subject: str) -> None:
     """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
-    acknowledged only after."""
+    acknowledged only after. Any failure is tried again, not only an unreachable store:
+    a full Redis (``OutOfMemoryError``), a read-only replica or a refused publish must
+    not let the original be acknowledged with its outcome stored nowhere."""
+    streak = FailureStreak(
+        logger, f"Storing the outcome of {subject}", expected=(redis.RedisError, BrokerError)
+    )
     while True:
         try:
             write()
-            return
-        except (redis.ConnectionError, redis.TimeoutError, BrokerConnectionError) as error:
-            logger.warning("Cannot store the outcome of %s yet (%s); trying again.", subject, error)
+        except Exception as error:
+            streak.failed(error)
             time.sleep(REDIS_RETRY_S)
+        else:
+            streak.succeeded()
+            return
 
 
 def describe(message) -> str:
