@@ -25,6 +25,7 @@ from webhook.api import (
 )
 from webhook.gate.gate import PreSendGate
 from webhook.hub import EXTENSION, Hub
+from webhook.intake.headroom import Headroom
 from webhook.intake.queue import EventQueue
 from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.schedule import FollowupScheduler
@@ -64,6 +65,7 @@ def build_hub(settings: Settings) -> Hub:
         settings=settings,
         redis=client,
         queue=EventQueue(client),
+        headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
         dead_letters=DeadLetterQueue(client),
         gate=PreSendGate(client, cap=settings.frequency_cap),

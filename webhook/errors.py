@@ -9,6 +9,8 @@ import redis
 from flask import Flask
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from webhook.intake.headroom import RedisFull
+
 logger = logging.getLogger(__name__)
 
 #: What a client is told to wait before retrying while Redis is unreachable.
@@ -24,6 +26,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(redis.RedisError, _redis_unavailable)
     app.register_error_handler(RecursionError, _too_deep)
+    app.register_error_handler(RedisFull, _redis_full)
 
 
 def _http_error(error: HTTPException):
@@ -37,6 +40,11 @@ def _http_error(error: HTTPException):
 def _too_deep(error: RecursionError):
     """A body nested deeper than the parser can follow (``[[[[…]]]]``), on any path."""
     return _http_error(BadRequest("The body is nested too deeply to be read as JSON."))
+
+
+def _redis_full(error: RedisFull):
+    body = {"error": "unavailable", "message": f"Nothing was accepted: {error}"}
+    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
 
 
 def _redis_unavailable(error: redis.RedisError):

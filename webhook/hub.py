@@ -8,6 +8,7 @@ import redis
 from flask import current_app
 
 from webhook.gate.gate import PreSendGate
+from webhook.intake.headroom import Headroom
 from webhook.intake.queue import EventQueue
 from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.store import Store
@@ -25,6 +26,8 @@ class Hub:
     settings: Settings
     redis: redis.Redis
     queue: EventQueue
+    #: Refuses new events when Redis is nearly full (webhook/intake/headroom.py).
+    headroom: Headroom
     #: Single messages the API enqueues (campaign actions).
     messages: MessageWriter
     dead_letters: DeadLetterQueue

@@ -41,6 +41,7 @@ def post_events():
     for event in events:
         if event.get("unsubscribe"):
             hub.gate.suppress(event["user"], reason=f"unsubscribed by event {event['id']}")
+    hub.headroom.check()
     result = hub.queue.submit(events)
     for event, new in zip(events, result.new, strict=True):
         EVENTS.labels(event["type"], "accepted" if new else "duplicate").inc()

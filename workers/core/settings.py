@@ -94,6 +94,8 @@ class Settings:
     altcraft: AltcraftConfig | None
     #: platform → requests/second (``*_RATE_LIMIT``).
     rate_limits: Mapping[str, float]
+    #: The receiver refuses new events above this share of Redis's maxmemory.
+    redis_high_water_percent: int
     profile_flush_ms: int
     profile_batch_max: int
     retry_max_age_s: int
@@ -197,6 +199,9 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             name: env.float(f"{name.upper()}_RATE_LIMIT", default, validate=positive)
             for name, default in DEFAULT_RATE_LIMITS.items()
         },
+        "redis_high_water_percent": env.int(
+            "REDIS_HIGH_WATER_PERCENT", 90, validate=Range(min=1, max=100)
+        ),
         "profile_flush_ms": env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
         "profile_batch_max": env.int("PROFILE_BATCH_MAX", 500, validate=positive),
         "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
