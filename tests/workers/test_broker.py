@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import dramatiq
+import dramatiq.broker
+import pytest
 import redis
+from dramatiq.errors import ConnectionClosed
 
 from workers.queue.broker import SweepingRedisBroker
+
+from ..support import temporary_redis
 
 
 def test_a_restarted_delay_consumer_returns_what_its_predecessor_held(redis_url):
@@ -74,3 +80,50 @@ def test_old_entries_of_dramatiqs_dead_message_queues_expire(redis_url):
     broker.sweep()
     assert client.zrange("dramatiq:crm.XQ", 0, -1) == [b"new"]
     assert client.hkeys("dramatiq:crm.XQ.msgs") == [b"new"]
+
+
+def test_a_restarted_consumer_returns_its_prefetch_but_not_what_threads_process(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    broker = SweepingRedisBroker(client=client, middleware=[])
+    broker.declare_queue("crm")
+    for number in range(5):
+        message = dramatiq.Message(
+            queue_name="crm", actor_name="a", args=(number,), kwargs={}, options={}
+        )
+        broker.enqueue(message)
+    first = broker.consume("crm", prefetch=5)
+    processing = next(first)  # handed to a worker thread; four more wait in the prefetch
+    held = f"dramatiq:__acks__.{broker.broker_id}.crm"
+    assert client.scard(held) == 5
+
+    second = broker.consume("crm", prefetch=5)  # what Dramatiq does after an error
+    assert client.scard(held) == 1, "only the one a thread is processing is still held"
+    assert client.llen("dramatiq:crm") == 4
+    second.ack(processing)
+    assert client.scard(held) == 0
+
+
+def test_a_redis_that_stops_answering_is_a_connection_error_the_thread_survives():
+    with temporary_redis("hr-pause-") as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=0.3)
+        broker = SweepingRedisBroker(client=client, middleware=[])
+        broker.declare_queue("stats")
+        consumer = broker.consume("stats.DQ")
+        held = dramatiq.broker.MessageProxy(
+            dramatiq.Message(
+                queue_name="stats.DQ",
+                actor_name="a",
+                args=(),
+                kwargs={},
+                options={"redis_message_id": "x"},
+            )
+        )
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            for step in (lambda: next(consumer), lambda: consumer.requeue([held])):
+                with pytest.raises(ConnectionClosed):
+                    step()
+            with pytest.raises(ConnectionClosed):
+                consumer.ack(held)
+        finally:
+            server.process.send_signal(signal.SIGCONT)

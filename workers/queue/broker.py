@@ -16,14 +16,15 @@ queues become the outbox a :class:`~workers.queue.relay.Relay` empties into it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dramatiq
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import dq_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
@@ -76,31 +77,44 @@ class SweepingRedisBroker(RedisBroker):
         super().__init__(**options)
         self.idle_poll_ms = idle_poll_ms
         self._consumed: set[str] = set()
+        #: Per queue, the Redis ids of messages handed to worker threads, not yet acked.
+        self._in_flight: dict[str, set[str]] = {}
         self._reclaim = self.client.register_script(_RECLAIM)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
-        """A consumer for ``queue_name``; when a delay queue's consumer restarts, it
-        first puts back what its predecessor held.
+        """A consumer for ``queue_name``; when a queue's consumer restarts, it first puts
+        back what its predecessor held but no worker thread is processing.
 
-        After a connection error Dramatiq restarts the consumer and drops its in-memory
-        delay queue, but the delayed messages it had fetched stay in this live worker's
-        unacknowledged set, which maintenance only empties for dead workers.
+        After a connection error Dramatiq restarts the consumer and drops what the old
+        one had fetched but not handed out (its prefetch, its in-memory delay queue, a
+        fetch whose answer timed out after Redis ran it): those stay in this live
+        worker's unacknowledged set, which the sweep only empties for dead workers.
         """
-        if queue_name.endswith(".DQ") and queue_name in self._consumed:
-            self._return_held(queue_name)
+        in_flight = self._in_flight.setdefault(queue_name, set())
+        if queue_name in self._consumed:
+            self._return_held(queue_name, in_flight)
         self._consumed.add(queue_name)
-        return super().consume(queue_name, prefetch, min(timeout, self.idle_poll_ms))
+        return _Consumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms), in_flight)
 
-    def _return_held(self, queue_name: str) -> None:
-        """Requeue this worker's unacknowledged messages of ``queue_name``; while Redis is
-        unreachable, raise the error Dramatiq's consumer thread retries on."""
+    def _return_held(self, queue_name: str, in_flight: set[str]) -> None:
+        """Requeue this worker's unacknowledged messages of ``queue_name`` that no worker
+        thread is processing; while Redis is unreachable, raise the error Dramatiq's
+        consumer thread retries on."""
         try:
             held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
-            if held:
-                self.do_requeue(queue_name, *held)
+            # A delay queue's consumer thread drops its in-memory queue on a restart:
+            # everything it held is lost there. A queue's handed-out messages are with
+            # the worker threads, which go on processing and acknowledging them.
+            delayed = queue_name.endswith(".DQ")
+            idle = [m for m in held if delayed or m.decode() not in in_flight]
+            if idle:
+                self.do_requeue(queue_name, *idle)
         except redis.RedisError as error:
             raise ConnectionClosed(error) from None
-        logger.info("Returned %d delayed messages held by a restarted consumer.", len(held))
+        if idle:
+            logger.info(
+                "Returned %d messages held by a restarted %s consumer.", len(idle), queue_name
+            )
 
     def sweep(self) -> int:
         """Heartbeat, return dead workers' messages, expire old dead messages; returns how
@@ -144,6 +158,50 @@ class SweepingRedisBroker(RedisBroker):
     def _should_do_maintenance(self, command: str) -> int:
         """Never: :meth:`sweep` does it (see the class docstring)."""
         return 0
+
+
+class _Consumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, with two changes: every Redis error (a timeout too,
+    not only a refused connection) is the ``ConnectionClosed`` that Dramatiq's consumer
+    thread restarts on and retries acknowledgements on, so no Redis pause kills the
+    thread; and it keeps, in a set its broker owns, which messages are handed out and
+    not yet acknowledged, so a restart knows what else it may put back."""
+
+    def __init__(self, broker, queue_name, prefetch, timeout, in_flight: set[str]) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)
+        self._in_flight = in_flight
+
+    def __next__(self):
+        with _closed_on_redis_error():
+            message = super().__next__()
+        if message is not None:
+            self._in_flight.add(message.options["redis_message_id"])
+        return message
+
+    def ack(self, message) -> None:
+        with _closed_on_redis_error():
+            super().ack(message)
+        self._in_flight.discard(message.options["redis_message_id"])
+
+    def nack(self, message) -> None:
+        with _closed_on_redis_error():
+            super().nack(message)
+        self._in_flight.discard(message.options["redis_message_id"])
+
+    def requeue(self, messages) -> None:
+        messages = list(messages)
+        with _closed_on_redis_error():
+            super().requeue(messages)
+        for message in messages:
+            self._in_flight.discard(message.options["redis_message_id"])
+
+
+@contextlib.contextmanager
+def _closed_on_redis_error() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as error:
+        raise ConnectionClosed(error) from None
 
 
 def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramatiq.Broker:
