@@ -121,3 +121,27 @@ def test_an_outage_keeps_messages_in_redis_until_rabbitmq_answers(redis_url, rab
         finally:
             relay.stop()
     assert sorted(m.args[0] for m in drain(rabbit, queue)) == sorted([*range(10), *range(30)])
+
+
+def test_a_pass_cut_short_by_redis_strands_nothing_in_the_live_relay(redis_url, rabbit, queue):
+    box = outbox(redis_url, queue)
+    write(box, queue, 30)
+    relay = Relay(box, queues=(queue,))
+    real_ack, calls = box.do_ack, []
+
+    def ack_that_times_out_once(name, message_id):
+        calls.append(message_id)
+        if len(calls) == 5:
+            raise redis.TimeoutError("Timeout reading from socket")
+        return real_ack(name, message_id)
+
+    box.do_ack = ack_that_times_out_once
+    with pytest.raises(redis.TimeoutError):
+        relay.relay_once(rabbit)
+    held = redis.Redis.from_url(redis_url).scard(f"dramatiq:__acks__.{box.broker_id}.{queue}")
+    assert held == 26, "the rest of the batch is held by a relay that is alive"
+
+    assert relay_all(relay, rabbit) == 26
+    relayed = sorted(m.args[0] for m in drain(rabbit, queue))
+    assert set(relayed) == set(range(30)), "every message moved"
+    assert len(relayed) <= 31, "at most the one whose ack was lost moved twice"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 import dramatiq
 import redis
@@ -92,11 +92,11 @@ class SweepingRedisBroker(RedisBroker):
         """
         in_flight = self._in_flight.setdefault(queue_name, set())
         if queue_name in self._consumed:
-            self._return_held(queue_name, in_flight)
+            self.return_held(queue_name, in_flight)
         self._consumed.add(queue_name)
         return _Consumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms), in_flight)
 
-    def _return_held(self, queue_name: str, in_flight: set[str]) -> None:
+    def return_held(self, queue_name: str, in_flight: Collection[str] = ()) -> None:
         """Requeue this worker's unacknowledged messages of ``queue_name`` that no worker
         thread is processing; while Redis is unreachable, raise the error Dramatiq's
         consumer thread retries on."""

@@ -68,6 +68,8 @@ class Relay(ThreadMiddleware):
         self.outbox = outbox
         self.names = tuple(name for queue in queues for name in (queue, dq_name(queue)))
         self.batch = batch
+        #: Queues whose last pass failed half-way.
+        self._interrupted: set[str] = set()
 
     def relay_once(self, broker: Broker) -> int:
         """One batch from every outbox queue; returns how many messages moved."""
@@ -94,6 +96,13 @@ class Relay(ThreadMiddleware):
                 self._thread.wait(IDLE_S)
 
     def _relay_queue(self, broker: Broker, name: str) -> int:
+        """One batch of ``name``. A pass that failed half-way (a publish refused, a fetch
+        or an ack that Redis ran but did not answer in time) leaves messages in this
+        relay's unacknowledged set; the next pass of the queue puts them back first, so
+        none stays stranded in a live worker (one may be published twice)."""
+        if name in self._interrupted:
+            self.outbox.return_held(name)
+        self._interrupted.add(name)
         fetched = self.outbox.do_fetch(name, self.batch)
         messages = [Message.decode(data) for data in fetched if data is not None]
         for done, message in enumerate(messages):
@@ -103,6 +112,7 @@ class Relay(ThreadMiddleware):
                 self._put_back(name, messages[done:])
                 raise
             self.outbox.do_ack(name, message.options["redis_message_id"])
+        self._interrupted.discard(name)
         return len(messages)
 
     def _put_back(self, name: str, messages: list[Message]) -> None:
