@@ -10,7 +10,7 @@ import hmac
 import time
 
 from flask import request
-from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.datastructures import Authorization, WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from webhook.hub import current_hub
@@ -28,7 +28,7 @@ def require_api_key() -> None:
 def require_api_key_from_browser() -> None:
     """Like :func:`require_api_key`, but a browser may also give the key as the password
     of Basic auth (any user name), and is asked for it with a Basic challenge."""
-    given = request.authorization
+    given = authorization()
     keys = current_hub().settings.api_keys
     if given is not None and given.type == "basic" and _known_key(given.password or "", keys):
         return
@@ -39,6 +39,15 @@ def require_api_key_from_browser() -> None:
     raise Unauthorized(
         "An API key is needed (Basic auth password, or Bearer).", www_authenticate=challenge
     )
+
+
+def authorization() -> Authorization | None:
+    """The request's parsed ``Authorization``, or ``None`` when absent or unreadable
+    (werkzeug raises on Basic credentials that are not ASCII base64 of UTF-8)."""
+    try:
+        return request.authorization
+    except (ValueError, UnicodeError):
+        return None
 
 
 def check_bearer(authorization: str | None, keys: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import NotFound, Unauthorized
 
 from schemas.events import IDENTIFIERS, PLATFORMS
 from schemas.hooks import HOOK, STAGES
+from webhook import auth
 from webhook.hub import current_hub
 from workers.campaigns.campaign import Campaign
 from workers.metrics.counters import HOOKS
@@ -48,7 +49,7 @@ def hook(platform: str):
 def _check_basic_auth(user: str | None, password: str | None) -> None:
     if not user or not password:
         raise _unauthorized("Hooks are refused: HOOKRELAY_HOOK_USER/PASSWORD are not set.")
-    given = request.authorization
+    given = auth.authorization()
     ok = (
         given is not None
         and given.type == "basic"
