@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections import Counter
+
+import redis
 
 from ..support import wait_for
 from .stack import running_stack
@@ -61,6 +64,18 @@ def ready_reports(sandbox) -> list[dict]:
     return [r for r in sandbox.accepted("crm.reports") if r["answer"]["metadata"]["ready"]]
 
 
+def where_fetches_are(stack) -> str:
+    """What the platform answered per route, and where the stats messages wait."""
+    statuses = Counter((r["route"], r["status"]) for r in stack.sandbox.received())
+    client = redis.Redis.from_url(stack.redis.url)
+    waiting = {
+        key.decode(): client.llen(key) if client.type(key) == b"list" else client.scard(key)
+        for key in client.scan_iter("dramatiq:*")
+        if b"stats" in key and client.type(key) in (b"list", b"set")
+    }
+    return f"answers {dict(statuses)}; waiting {waiting}"
+
+
 def test_start_once_follow_every_source_and_serve_the_last_answer(tmp_path):
     with running_stack(
         tmp_path,
@@ -84,8 +99,8 @@ def test_start_once_follow_every_source_and_serve_the_last_answer(tmp_path):
         assert start["path"] == "/crm/api/v1/mailings/9093/start/"
         assert len(ready_reports(sandbox)) == STEPS, "one schedule, whatever asked for it"
 
-        for route in SOURCE_ROUTES:
-            assert sandbox.accepted(route), f"{route} was never fetched"
+        missing = [route for route in SOURCE_ROUTES if not sandbox.accepted(route)]
+        assert not missing, f"never fetched: {missing}; {where_fetches_are(stack)}"
         results = [r for r in sandbox.accepted("pushwoosh.v1") if r["path"].endswith("getResults")]
         assert any(r["answer"]["response"] for r in results)
 

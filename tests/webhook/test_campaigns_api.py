@@ -12,7 +12,7 @@ from webhook.posthook.recorder import CAMPAIGN_SENDS
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.schedule import SCHEDULE_PREFIX
 from workers.campaigns.schema import upgrade
-from workers.campaigns.sources import sources_for
+from workers.campaigns.sources import scheduled_sources
 from workers.campaigns.store import TOTAL, Snapshot, Store
 
 from ..conftest import make_settings
@@ -104,5 +104,5 @@ def test_ten_thousand_post_hooks_create_one_schedule(client, redis_url):
     r = redis.Redis.from_url(redis_url)
     assert r.hget(CAMPAIGN_SENDS, "crm:9093") == b"10000"
     assert r.exists(SCHEDULE_PREFIX + "crm:9093")
-    assert r.hlen("dramatiq:stats.DQ.msgs") == 3 * len(sources_for(Campaign("crm", 9093)))
+    assert r.hlen("dramatiq:stats.DQ.msgs") == 3 * len(scheduled_sources())
     assert r.scard("hookrelay:recipients:crm:9093") == 20

@@ -13,7 +13,7 @@ from workers.campaigns.fetcher import Later, StatsFetcher
 from workers.campaigns.parsing import parse_tag_stats
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
-from workers.campaigns.sources import sources_for
+from workers.campaigns.sources import scheduled_sources
 from workers.campaigns.starter import CampaignStarter
 from workers.campaigns.store import TOTAL
 from workers.core.platform_settings import AltcraftConfig, CrmConfig, PushwooshConfig
@@ -115,7 +115,7 @@ def test_one_schedule_holds_every_source_at_every_step(client, scheduler):
     assert scheduler.ensure(CAMPAIGN) is True
     assert scheduler.ensure(CAMPAIGN) is False
     queued = client.hlen("dramatiq:stats.DQ.msgs")
-    assert queued == 2 * len(sources_for(CAMPAIGN)) == 2 * 9
+    assert queued == 2 * len(scheduled_sources()) == 2 * 9
 
 
 def test_crm_report_waits_while_not_ready_then_stores_series_and_totals(fetcher, clean_sandbox):
@@ -146,7 +146,7 @@ def test_report_periods_longer_than_a_report_are_split_by_date(fetcher, clean_sa
 
 def test_every_pushwoosh_source_is_stored(fetcher, clean_sandbox):
     clean_sandbox.knobs(message_log_rows=250, link_device_rows=25, bounce_rows=12, page_size=10)
-    for source in sources_for(CAMPAIGN):
+    for source in scheduled_sources():
         if source.startswith("pushwoosh.") and source != "pushwoosh.msg_stats":
             assert fetcher.fetch(CAMPAIGN, source) is None
     run = fetcher.store.run("crm", 9093)
@@ -224,3 +224,22 @@ def test_totals_are_marked_as_totals(fetcher):
     fetcher.fetch(CAMPAIGN, "pushwoosh.links")
     run = fetcher.store.run("crm", 9093)
     assert {s.interval for s in fetcher.store.snapshots(run.id)} == {TOTAL}
+
+
+def test_a_schedule_a_post_hook_made_first_still_fetches_the_started_campaigns_pushwoosh(
+    fetcher, clean_sandbox, store, client, scheduler
+):
+    """A post hook knows no Pushwoosh message; if it makes the schedule before the start
+    event that names one is processed, the fetches still use it (it was a race: under
+    load Pushwoosh was never fetched)."""
+    from_hook = Campaign("crm", 9093)
+    PostHookRecorder(client, scheduler).record(from_hook, "a@example.com")
+    assert store.run("crm", 9093) is None or store.run("crm", 9093).message_code is None
+    fetcher.fetch(from_hook, "pushwoosh.messages")  # before the start: nothing to fetch
+    assert clean_sandbox.received("pushwoosh.messages") == []
+
+    starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    assert store.run("crm", 9093).message_code == CODE
+    fetcher.fetch(from_hook, "pushwoosh.messages")
+    [call] = clean_sandbox.received("pushwoosh.messages")
+    assert call["body"]["filters"]["messages_codes"] == [CODE]

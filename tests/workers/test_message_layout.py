@@ -15,7 +15,7 @@ from dramatiq.brokers.redis import RedisBroker
 from webhook.intake.queue import EventQueue
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.schedule import FollowupScheduler
-from workers.campaigns.sources import sources_for
+from workers.campaigns.sources import scheduled_sources
 from workers.profiles.buffer import ProfileBuffer
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import NAMESPACE, MessageWriter
@@ -82,9 +82,9 @@ def test_a_follow_up_schedule_is_delayed_messages(redis_url):
     client = redis.Redis.from_url(redis_url)
     campaign = Campaign("crm", 9093)
     FollowupScheduler(client, schedule_s=(300,)).ensure(campaign)
-    messages = consumed(client, "stats.DQ", len(sources_for(campaign)))
+    messages = consumed(client, "stats.DQ", len(scheduled_sources()))
     assert {message.actor_name for message in messages} == {FETCH_STATS.actor_name}
-    assert sorted(message.args[1] for message in messages) == sorted(sources_for(campaign))
+    assert sorted(message.args[1] for message in messages) == sorted(scheduled_sources())
     assert all(message.options["eta"] > message.message_timestamp - 1 for message in messages)
 
 

@@ -13,6 +13,7 @@ from; the actor sends itself a delayed message rather than sleeping in a worker 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.parsing import date_windows, numbers, series_and_totals
 from workers.campaigns.sample import RecipientSample
-from workers.campaigns.sources import SOURCES
+from workers.campaigns.sources import BY_NAME, SOURCES
 from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import POST_TYPES, CrmClient
@@ -85,8 +86,15 @@ class StatsFetcher:
         }
 
     def fetch(self, campaign: Campaign, source: str, state: dict | None = None) -> Later | None:
-        """Fetch and store one source's numbers; :class:`Later` if not ready yet."""
+        """Fetch and store one source's numbers; :class:`Later` if not ready yet.
+
+        The campaign's Pushwoosh message code is the run's when the message does not
+        carry it; a Pushwoosh source of a campaign without one has nothing to fetch.
+        """
         run = self.store.ensure_run(campaign, "external")
+        campaign = dataclasses.replace(campaign, message_code=run.message_code)
+        if BY_NAME[source].needs_message_code and not campaign.message_code:
+            return None
         return self._sources[source](campaign, run, state or {})
 
     # --- the S2S platform's reports ----------------------------------------------

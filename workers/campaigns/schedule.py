@@ -18,7 +18,7 @@ from collections.abc import Collection
 import redis
 
 from workers.campaigns.campaign import Campaign
-from workers.campaigns.sources import sources_for
+from workers.campaigns.sources import scheduled_sources
 from workers.core import lua
 from workers.core.settings import Settings
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, delay_queue, redis_message
@@ -62,9 +62,9 @@ class FollowupScheduler:
             platforms=settings.platforms_on,
         )
 
-    def sources(self, campaign: Campaign) -> tuple[str, ...]:
-        """The sources this deployment fetches for ``campaign``."""
-        return sources_for(campaign, self._platforms)
+    def sources(self) -> tuple[str, ...]:
+        """The sources each step fetches (workers/campaigns/sources.py)."""
+        return scheduled_sources(self._platforms)
 
     def ensure(self, campaign: Campaign) -> bool:
         """Create the campaign's schedule unless it has one; True if this call did."""
@@ -72,7 +72,7 @@ class FollowupScheduler:
         queue = delay_queue(FETCH_STATS)
         args: list[str | bytes | int] = [NAMESPACE, MARKER_TTL_S]
         for step, delay_ms in enumerate(self._schedule_ms):
-            for source in self.sources(campaign):
+            for source in self.sources():
                 message_id, data = redis_message(
                     FETCH_STATS,
                     (campaign.as_dict(), source),

@@ -1,5 +1,6 @@
 """The statistics sources, named once: the follow-up schedule, the fetcher, the actors'
-platform labels and the tests all read :data:`SOURCES`.
+platform labels and the tests all read :data:`SOURCES`. A Pushwoosh source is fetched
+only for a campaign that names a Pushwoosh message (``needs_message_code``).
 
 A source's name is ``<platform>.<what>``; :class:`~workers.campaigns.fetcher.StatsFetcher`
 fetches it with its method ``_fetch_<platform>_<what>`` and refuses to start if one is
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-
-from workers.campaigns.campaign import Campaign
 
 
 @dataclass(frozen=True)
@@ -43,15 +42,13 @@ SOURCES = (
 BY_NAME = {source.name: source for source in SOURCES}
 
 
-def sources_for(campaign: Campaign, platforms: Collection[str] | None = None) -> tuple[str, ...]:
-    """Where a campaign's numbers come from: the platform's report, Pushwoosh when the
-    campaign names a Pushwoosh message, and the Altcraft history of its recipients;
-    with ``platforms``, only the sources of those platforms."""
+def scheduled_sources(platforms: Collection[str] | None = None) -> tuple[str, ...]:
+    """What a follow-up schedule fetches at each step: every source of the platforms
+    that are on. Whether a campaign has a Pushwoosh message is decided when a source is
+    fetched, not when the schedule is made: a post hook can make the schedule before the
+    start event that names the message is processed."""
     return tuple(
-        source.name
-        for source in SOURCES
-        if (campaign.message_code or not source.needs_message_code)
-        and (platforms is None or source.platform in platforms)
+        source.name for source in SOURCES if platforms is None or source.platform in platforms
     )
 
 

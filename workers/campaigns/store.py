@@ -86,7 +86,9 @@ class Store:
         )
 
     def ensure_run(self, campaign: Campaign, state: str) -> CampaignRun:
-        """The campaign's run, created in ``state`` if it has none yet."""
+        """The campaign's run, created in ``state`` if it has none yet; a Pushwoosh
+        message code the run did not know yet is kept (a post hook may have created the
+        run before the start event that names it)."""
         values = {
             "platform": campaign.platform,
             "campaign_id": campaign.campaign_id,
@@ -96,8 +98,17 @@ class Store:
             "start_attempts": 0,
             "created_at": _now(),
         }
+        statement = self._insert(CampaignRun).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["platform", "campaign_id"],
+            set_={
+                "message_code": sa.func.coalesce(
+                    CampaignRun.message_code, statement.excluded.message_code
+                )
+            },
+        )
         with self.engine.begin() as connection:
-            connection.execute(self._insert(CampaignRun).values(values).on_conflict_do_nothing())
+            connection.execute(statement)
         return self.run(campaign.platform, campaign.campaign_id)
 
     def note_start_attempt(self, run_id: int) -> None:
