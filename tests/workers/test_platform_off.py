@@ -33,7 +33,7 @@ def test_messages_for_a_platform_that_is_off_are_dead_lettered_saying_what_to_se
     actors = register(broker, build_services(settings, Store(database_url)))
     event = {"id": "e1", "type": "event", "user": {"uid": "1"}, "name": "login", "payload": {}}
     actors[ROUTES["event"].actor_name].send(event)
-    campaign = {"platform": "crm", "id": 9, "kind": "mailing"}
+    campaign = {"platform": "crm", "id": 9, "kind": "mailing", "pushwoosh_message_code": "X-1"}
     actors[FETCH_STATS.actor_name].send(campaign, "pushwoosh.totals")
 
     worker = dramatiq.Worker(broker, worker_timeout=50)
