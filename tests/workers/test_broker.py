@@ -12,8 +12,9 @@ import redis
 from dramatiq.errors import ConnectionClosed
 
 from workers.queue.broker import SweepingRedisBroker
+from workers.queue.sweeper import EXIT_CONSUMER_DIED, Sweeper
 
-from ..support import temporary_redis
+from ..support import temporary_redis, wait_for
 
 
 def test_a_restarted_delay_consumer_returns_what_its_predecessor_held(redis_url):
@@ -127,3 +128,31 @@ def test_a_redis_that_stops_answering_is_a_connection_error_the_thread_survives(
                 consumer.ack(held)
         finally:
             server.process.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_whose_consumer_thread_died_ends_instead_of_heartbeating(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    broker = SweepingRedisBroker(client=client, middleware=[])
+    exits = []
+    sweeper = Sweeper(broker, interval_s=3600, exit=exits.append)
+    broker.add_middleware(sweeper)
+    dramatiq.actor(lambda: None, actor_name="noop", queue_name="crm", broker=broker)
+    consume = broker.consume
+
+    def consume_or_die(queue_name, *args, **kwargs):
+        if queue_name == "crm":
+            raise SystemExit  # ends the thread: Dramatiq catches only Exception
+        return consume(queue_name, *args, **kwargs)
+
+    broker.consume = consume_or_die
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        wait_for(lambda: not worker.consumers["crm"].is_alive(), timeout_s=10)
+        assert sweeper.dead_consumers() == ["crm"]
+        sweeper.tick(broker)
+        assert exits == [EXIT_CONSUMER_DIED], "the process ends; the sweep did not run"
+    finally:
+        worker.stop()
+    assert sweeper.dead_consumers() == [], "a consumer asked to stop is not dead"
