@@ -22,8 +22,7 @@ try:
     _settings.require_api_keys()
     current_store(_settings.database_url).dispose()
 except ConfigError as error:
-    for line in error.lines():
-        print(f"hookrelay web: configuration error: {line}", file=sys.stderr)
+    print(error.report("hookrelay web"), file=sys.stderr)
     sys.exit(2)
 
 

@@ -49,8 +49,7 @@ def announce_platforms(settings: Settings) -> None:
 
 
 def fail(error: ConfigError) -> None:
-    for line in error.lines():
-        print(f"hookrelay worker: configuration error: {line}", file=sys.stderr)
+    print(error.report("hookrelay worker"), file=sys.stderr)
     raise SystemExit(2) from None
 
 

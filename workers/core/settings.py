@@ -62,6 +62,12 @@ class ConfigError(Exception):
     def lines(self) -> list[str]:
         return [f"{variable}: {problem}" for variable, problem in self.problems.items()]
 
+    def report(self, who: str = "") -> str:
+        """What a process prints before it stops: ``<who>: configuration error: …``, one
+        line per variable."""
+        prefix = f"{who}: " if who else ""
+        return "\n".join(f"{prefix}configuration error: {line}" for line in self.lines())
+
     def __str__(self) -> str:
         return "\n".join(self.lines())
 

@@ -13,11 +13,7 @@ def settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
-        raise click.ClickException(configuration_error(error)) from None
-
-
-def configuration_error(error: ConfigError) -> str:
-    return "\n".join(f"configuration error: {line}" for line in error.lines())
+        raise click.ClickException(error.report()) from None
 
 
 def store(given: Settings | None = None) -> Store:

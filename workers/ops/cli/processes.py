@@ -14,7 +14,7 @@ from workers.core.connections import embedded_redis_absent, redis_client
 from workers.core.settings import VAR_DIR, ConfigError, load_settings
 from workers.metrics.multiprocess import prepare_directory
 from workers.ops import devstack
-from workers.ops.cli.common import configuration_error, settings
+from workers.ops.cli.common import settings
 from workers.ops.doctor import FAIL, OK, WARN, diagnose
 from workers.ops.redis_upgrades import rename_keys
 
@@ -25,7 +25,7 @@ def dev() -> None:
     try:
         sys.exit(devstack.run())
     except ConfigError as error:
-        raise click.ClickException(configuration_error(error)) from None
+        raise click.ClickException(error.report()) from None
 
 
 @click.command()
@@ -60,8 +60,7 @@ def worker(processes: int, threads: int) -> None:
     try:
         given = load_settings()
     except ConfigError as error:
-        for line in error.lines():
-            click.echo(f"hookrelay worker: configuration error: {line}", err=True)
+        click.echo(error.report("hookrelay worker"), err=True)
         sys.exit(2)
     prepare_directory(VAR_DIR / "metrics", "worker")
     argv = [sys.executable, "-m", "dramatiq", "workers.app"]
@@ -81,7 +80,7 @@ def migrate() -> None:
     try:
         before, after = migrate_schema(given.database_url)
     except ConfigError as error:
-        raise click.ClickException(configuration_error(error)) from None
+        raise click.ClickException(error.report()) from None
     if before == after:
         click.echo(f"store schema already at {after}")
     else:
