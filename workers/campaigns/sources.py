@@ -54,4 +54,4 @@ def scheduled_sources(platforms: Collection[str] | None = None) -> tuple[str, ..
 
 def source_platform(name: str) -> str:
     """The platform a source calls: ``pushwoosh.totals`` → ``pushwoosh``."""
-    return BY_NAME[name].platform if name in BY_NAME else name.partition(".")[0]
+    return Source(name).platform
