@@ -59,7 +59,8 @@ def _hub(worker):
 bind = f"0.0.0.0:{_settings.port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "16"))
-worker_class = "gthread"
+# gthread, reading each request whole before a thread takes it (slow clients hold no thread).
+worker_class = "webhook.server.BufferingThreadWorker"
 keepalive = 30
 graceful_timeout = 20
 accesslog = None

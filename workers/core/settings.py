@@ -113,6 +113,8 @@ class Settings:
     #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
     log_level: int = logging.INFO
     metrics_port: int = 9191
+    #: A ``web`` client must send its whole request within this (else it is closed).
+    web_read_timeout_s: float = 10.0
 
     @property
     def rabbitmq(self) -> bool:
@@ -225,6 +227,9 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "log_format": env.str("LOG_FORMAT", "auto", validate=OneOf(("auto", "json", "text"))),
         "log_level": env.log_level("LOG_LEVEL", logging.INFO),
         "metrics_port": env.int("METRICS_PORT", 9191, validate=Range(min=0, max=65535)),
+        "web_read_timeout_s": env.float(
+            "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
+        ),
         "worker": WorkerConfig(
             heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
             sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
