@@ -1,21 +1,31 @@
 """RabbitMQ for tests: the server at ``HOOKRELAY_TEST_RABBITMQ`` (default: the local
-one, guest/guest), skipped with a clear message where none answers, and a TCP proxy in
-front of it that a test can cut to play an outage."""
+one, guest/guest), skipped with a clear message where none answers; a TCP proxy in
+front of it that a test can cut to play an outage; and a private server a test can
+configure (the shared one is never reconfigured)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import pika
 import pika.exceptions
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from workers.ops.doctor import without_password
+
+from .support import free_port, wait_for
 
 RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -115,3 +125,58 @@ def proxy_to(url: str = RABBITMQ_URL) -> Iterator[CuttableProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+#: Where Debian's package keeps the server's own scripts (its /usr/sbin wrapper would
+#: switch to the rabbitmq user, who cannot write a test's temporary directory).
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+@contextlib.contextmanager
+def private_rabbitmq(*, consumer_timeout_ms: int) -> Iterator[str]:
+    """A RabbitMQ server of this test's own, on free ports, whose consumers time out
+    after ``consumer_timeout_ms`` (checked every 0.5 s); yields its URL, and the server
+    is stopped and its files removed afterwards. Skips where no server is installed."""
+    binary = shutil.which("rabbitmq-server", path=str(RABBITMQ_SERVER.parent))
+    if binary is None:
+        pytest.skip("no RabbitMQ server installed to start a private one")
+    port, dist_port = free_port(), free_port()
+    home = Path(tempfile.mkdtemp(prefix="hr-rabbitmq-"))
+    (home / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{port}\nconsumer_timeout = {consumer_timeout_ms}\n"
+    )
+    (home / "advanced.config").write_text("[{rabbit, [{channel_tick_interval, 500}]}].\n")
+    (home / "plugins").write_text("[].\n")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "RABBITMQ_NODENAME": f"hr-{uuid.uuid4().hex[:8]}@localhost",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(home / "log"),
+        "RABBITMQ_CONFIG_FILE": str(home / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(home / "advanced.config"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "plugins"),
+    }
+    with open(home / "server.log", "wb") as log:
+        server = subprocess.Popen([binary], env=env, stdout=log, stderr=log, start_new_session=True)
+    url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+    try:
+        wait_for(lambda: _answers(url) or server.poll() is not None, timeout_s=60)
+        if server.poll() is not None:
+            raise AssertionError((home / "server.log").read_text())
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.AMQPConnectionError:
+        return False
+    return True

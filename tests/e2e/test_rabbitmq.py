@@ -11,7 +11,7 @@ import pytest
 
 from workers.queue.routes import QUEUES
 
-from ..rabbitmq import RABBITMQ_URL, proxy_to, purge, rabbitmq_or_skip
+from ..rabbitmq import RABBITMQ_URL, private_rabbitmq, proxy_to, purge, rabbitmq_or_skip
 from ..support import wait_for
 from .stack import running_stack
 from .test_campaigns import start_event
@@ -85,3 +85,26 @@ def test_workers_started_while_rabbitmq_is_down_deliver_once_it_answers(tmp_path
             proxy.restore()
             wait_for(lambda: len(event_seqs(stack.sandbox)) == 50, timeout_s=60)
             assert set(event_seqs(stack.sandbox).values()) == {1}
+
+
+def test_a_long_delay_never_waits_in_a_rabbitmq_consumer(tmp_path):
+    """A follow-up step 10 s away, on a RabbitMQ that closes a consumer holding a delivery
+    for 4 s: the step waits in Redis's due set (horizon 1 s), so no consumer is closed,
+    and it is fetched once, on time."""
+    step_s = 10
+    with (
+        private_rabbitmq(consumer_timeout_ms=4000) as url,
+        running_stack(
+            tmp_path,
+            BROKER_URL=url,
+            FOLLOWUP_SCHEDULE=str(step_s),
+            HOOKRELAY_DELAY_HORIZON_S="1",
+        ) as stack,
+    ):
+        started = time.monotonic()
+        stack.post([start_event("mq-long")])
+        wait_for(lambda: stack.sandbox.accepted("crm.reports"), timeout_s=60, interval_s=0.5)
+        assert time.monotonic() - started > step_s - 1, "not fetched before it was due"
+        time.sleep(2)
+        assert len(stack.sandbox.accepted("crm.reports")) == 1
+        assert "PRECONDITION_FAILED" not in stack.workers[0].log()

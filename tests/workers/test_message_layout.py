@@ -81,7 +81,7 @@ def test_a_campaign_action(redis_url):
 def test_a_follow_up_schedule_is_delayed_messages(redis_url):
     client = redis.Redis.from_url(redis_url)
     campaign = Campaign("crm", 9093)
-    FollowupScheduler(client, schedule_s=(300,)).ensure(campaign)
+    FollowupScheduler(client, schedule_s=(30,)).ensure(campaign)
     messages = consumed(client, "stats.DQ", len(scheduled_sources()))
     assert {message.actor_name for message in messages} == {FETCH_STATS.actor_name}
     assert sorted(message.args[1] for message in messages) == sorted(scheduled_sources())

@@ -2,8 +2,10 @@
 
 A schedule is a set of delayed ``fetch_stats`` messages, one per statistics source per
 step of ``FOLLOWUP_SCHEDULE`` (seconds after the start, times ``FOLLOWUP_TIME_SCALE``),
-written straight into the broker's delay queue. They live in Redis like every other
-message, so they survive restarts of every process.
+written straight into the broker's delay queue, or, for steps due past the horizon
+(``HOOKRELAY_DELAY_HORIZON_S``), into the due set that keeps them out of broker consumers
+until then (workers/queue/due.py). They live in Redis like every other message, so they
+survive restarts of every process.
 
 "Exactly once" is a marker key per campaign, set in the same Lua step that writes the
 messages (``schedule.lua``): a campaign start and any number of post-send hooks
@@ -21,6 +23,7 @@ from workers.campaigns.campaign import Campaign
 from workers.campaigns.sources import scheduled_sources
 from workers.core import lua
 from workers.core.settings import Settings
+from workers.queue.due import DEFAULT_HORIZON_S
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, delay_queue, redis_message
 from workers.queue.routes import FETCH_STATS
 
@@ -37,6 +40,7 @@ class FollowupScheduler:
     schedule_s: seconds after the start at which statistics are fetched.
     time_scale: multiplies every delay (tests shrink them to milliseconds).
     platforms: the platforms configured; sources of the others are not scheduled.
+    horizon_s: steps due later than this are deferred to the due set.
     """
 
     def __init__(
@@ -46,9 +50,11 @@ class FollowupScheduler:
         schedule_s: tuple[int, ...],
         time_scale: float = 1.0,
         platforms: Collection[str] | None = None,
+        horizon_s: float = DEFAULT_HORIZON_S,
     ) -> None:
         self._schedule_ms = [int(step * time_scale * 1000) for step in schedule_s]
         self._platforms = platforms
+        self._horizon_ms = int(horizon_s * 1000)
         self._script = client.register_script(_SCRIPT)
 
     @classmethod
@@ -60,6 +66,7 @@ class FollowupScheduler:
             schedule_s=settings.followup_schedule,
             time_scale=settings.followup_time_scale,
             platforms=settings.platforms_on,
+            horizon_s=settings.worker.delay_horizon_s,
         )
 
     def sources(self) -> tuple[str, ...]:
@@ -79,5 +86,6 @@ class FollowupScheduler:
                     kwargs={"step": step},
                     eta_ms=now_ms + delay_ms,
                 )
-                args += [queue, message_id, data]
+                deferred_eta = now_ms + delay_ms if delay_ms > self._horizon_ms else ""
+                args += [queue, message_id, data, deferred_eta]
         return bool(self._script(keys=[SCHEDULE_PREFIX + campaign.key], args=args))

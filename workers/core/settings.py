@@ -81,6 +81,8 @@ class WorkerConfig:
     retry_min_backoff_ms: int = 1000
     retry_max_backoff_ms: int = 300_000
     rate_limit_margin_ms: int = 100
+    #: Delays longer than this wait in Redis's due set, not in a broker consumer.
+    delay_horizon_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
             retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
             rate_limit_margin_ms=env.int("RATE_LIMIT_MARGIN_MS", 100, validate=Range(min=0)),
+            delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
         ),
     }
 

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.due import DUE_KEY
 from workers.queue.layout import NAMESPACE
 from workers.queue.routes import PROFILE_BUFFER
 from workers.ratelimit.limiter import SharedRateLimiter
@@ -108,6 +109,7 @@ class BacklogCollector:
         queues += self._redis_queues(prefix="outbox." if self._broker else "")
         pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
         queues.append(QueueReading("profiles-buffer", pending, None))
+        queues.append(QueueReading("delayed-later", self._client.zcard(DUE_KEY), None))
         return Backlog(
             queues=queues,
             dead_letters=self._dead_letters.count(),
@@ -147,7 +149,8 @@ class BacklogCollector:
             "hookrelay_queue_depth",
             "Messages waiting in each queue (a .DQ queue: delayed ones not yet taken by a "
             "worker; profiles-buffer: profile updates not yet coalesced; outbox.*: written "
-            "to Redis, not yet relayed to RabbitMQ).",
+            "to Redis, not yet relayed to RabbitMQ; delayed-later: delayed ones due past the "
+            "horizon, waiting in Redis's due set).",
             labels=["queue"],
         )
         age = GaugeMetricFamily(

@@ -41,6 +41,7 @@ from workers.core.connections import redis_client
 from workers.core.settings import Settings
 from workers.metrics.throughput import DeliveryRate
 from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
 from workers.queue.layout import NAMESPACE
 from workers.queue.relay import Relay
 from workers.queue.retry import DeliveryPolicy, RetryPolicy
@@ -56,10 +57,11 @@ SCAN_COUNT = 1000
 _RECLAIM = lua.read(__package__, "reclaim.lua")
 
 
-class SweepingRedisBroker(RedisBroker):
+class SweepingRedisBroker(DefersLongDelays, RedisBroker):
     """A :class:`RedisBroker` whose :meth:`sweep` does Dramatiq's maintenance without
     ever scanning the keyspace, and whose idle consumers poll at least every
-    ``idle_poll_ms``.
+    ``idle_poll_ms``. Delays longer than ``delay_horizon_s`` wait in its
+    :class:`~workers.queue.due.DueSet`, which each sweep promotes.
 
     Dramatiq's own maintenance runs on a random 0.1 % of commands and, while a dead
     worker lingers, calls ``KEYS`` on every run: with millions of dedup keys in the
@@ -73,9 +75,16 @@ class SweepingRedisBroker(RedisBroker):
     about ten short Redis calls a second per queue and process.
     """
 
-    def __init__(self, *, idle_poll_ms: int = DEFAULT_IDLE_POLL_MS, **options) -> None:
+    def __init__(
+        self,
+        *,
+        idle_poll_ms: int = DEFAULT_IDLE_POLL_MS,
+        delay_horizon_s: float = DEFAULT_HORIZON_S,
+        **options,
+    ) -> None:
         super().__init__(**options)
         self.idle_poll_ms = idle_poll_ms
+        self.due = DueSet(self.client, horizon_s=delay_horizon_s, namespace=self.namespace)
         self._consumed: set[str] = set()
         #: Per queue, the Redis ids of messages handed to worker threads, not yet acked.
         self._in_flight: dict[str, set[str]] = {}
@@ -117,11 +126,12 @@ class SweepingRedisBroker(RedisBroker):
             )
 
     def sweep(self) -> int:
-        """Heartbeat, return dead workers' messages, expire old dead messages; returns how
-        many messages went back."""
+        """Heartbeat, move due messages to their delay queues, return dead workers'
+        messages, expire old dead messages; returns how many messages went back."""
         now_ms = int(time.time() * 1000)
         heartbeats = f"{self.namespace}:__heartbeats__"
         self.client.zadd(heartbeats, {self.broker_id: now_ms})
+        self.due.promote(now_ms)
         dead = self.client.zrangebyscore(heartbeats, 0, now_ms - self.heartbeat_timeout)
         returned = sum(self._reclaim_worker(worker.decode()) for worker in dead)
         self._expire_dead_messages(now_ms)
@@ -196,6 +206,15 @@ class _Consumer(_RedisConsumer):
             self._in_flight.discard(message.options["redis_message_id"])
 
 
+class DeferringRabbitmqBroker(DefersLongDelays, RabbitmqBroker):
+    """Dramatiq's RabbitMQ broker, whose long delays wait in ``due`` (a
+    :class:`~workers.queue.due.DueSet` in Redis) instead of a RabbitMQ consumer."""
+
+    def __init__(self, *, due: DueSet, **options) -> None:
+        super().__init__(**options)
+        self.due = due
+
+
 @contextlib.contextmanager
 def _closed_on_redis_error() -> Iterator[None]:
     try:
@@ -229,11 +248,15 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         client=client,
         namespace=NAMESPACE,
         heartbeat_timeout=int(worker.heartbeat_timeout_s * 1000),
+        delay_horizon_s=worker.delay_horizon_s,
         middleware=[] if settings.rabbitmq else middleware,
     )
     if settings.rabbitmq:
-        broker = RabbitmqBroker(
-            url=settings.broker_url, confirm_delivery=True, middleware=middleware
+        broker = DeferringRabbitmqBroker(
+            url=settings.broker_url,
+            confirm_delivery=True,
+            middleware=middleware,
+            due=redis_queues.due,
         )
         for queue in QUEUES:
             redis_queues.declare_queue(queue)

@@ -20,7 +20,10 @@ While RabbitMQ is unreachable, the batch goes back to the outbox and the receive
 accepting events into Redis; they move as soon as RabbitMQ answers again.
 
 Delayed messages (the ``.DQ`` queues) keep their ``eta`` and go to RabbitMQ's delay
-queue of the same name, where Dramatiq's worker holds them until they are due.
+queue of the same name, where Dramatiq's worker holds them until they are due. Only
+those due within the horizon get there (workers/queue/due.py): one due later (written
+before the due set existed) goes to the due set instead, so no RabbitMQ consumer holds
+a delivery past its ``consumer_timeout``.
 """
 
 from __future__ import annotations
@@ -107,13 +110,22 @@ class Relay(ThreadMiddleware):
         messages = [Message.decode(data) for data in fetched if data is not None]
         for done, message in enumerate(messages):
             try:
-                broker.enqueue(message)
+                self._forward(broker, message)
             except (BrokerConnectionError, pika.exceptions.AMQPError):
                 self._put_back(name, messages[done:])
                 raise
             self.outbox.do_ack(name, message.options["redis_message_id"])
         self._interrupted.discard(name)
         return len(messages)
+
+    def _forward(self, broker: Broker, message: Message) -> None:
+        """Publish ``message``, or defer it to the due set if it is due past the horizon
+        (same id: deferring it twice leaves one entry)."""
+        eta = message.options.get("eta")
+        if eta is not None and self.outbox.due.defers(eta):
+            self.outbox.due.defer(message)
+        else:
+            broker.enqueue(message)
 
     def _put_back(self, name: str, messages: list[Message]) -> None:
         """Return messages not yet published to their outbox queue."""
