@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.hooks
 	$(BIN)/python -m bench.relay
+	$(BIN)/python -m bench.footprint
 
 clean:
 	rm -rf $(VENV) var

@@ -16,7 +16,8 @@ local now = now_ms()
 local flags = {}
 for i = 4, #ARGV, 5 do
     local kind, destination, extra, data = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    if redis.call("set", prefix .. ARGV[i], kind, "NX", "EX", ttl) then
+    -- The value is never read: "1" is one of Redis's shared integers, so it costs nothing.
+    if redis.call("set", prefix .. ARGV[i], 1, "NX", "EX", ttl) then
         if kind == "queue" then
             enqueue_message(namespace, destination, extra, data)
         else
