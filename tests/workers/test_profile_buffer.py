@@ -119,3 +119,26 @@ def test_only_one_flush_at_a_time(receiver, redis_url):
     client.set(f"{BUFFER}:lock", "someone-else")
     assert ProfileBuffer(client, batch_max=500, flush_ms=1000).flush() == 0
     assert client.llen(f"{BUFFER}:pending") == 1
+
+
+UNREADABLE_STATES = [
+    b"{not json",
+    b'{"ids": 5}',
+    b'{"ids": {}, "fields": [1]}',
+    b'{"ids": {"uid": "1"}, "fields": {"x": ["v", "not a time"]}, "sent": null}',
+    b'{"ids": {"uid": "1"}, "fields": {}, "sent": 5}',
+]
+
+
+@pytest.mark.parametrize("saved", UNREADABLE_STATES)
+def test_an_unreadable_saved_state_does_not_hold_back_the_flush(receiver, redis_url, saved):
+    """A saved state that cannot be read (corrupt, or written by another release) is
+    ignored: its profile goes out as a new one, and the others of the claim with it."""
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{profiles.STATE_PREFIX}uid:1", saved)
+    post(receiver, {"events": [update("a", "1", 5, x="new"), update("c", "2", 3, x="two")]})
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    assert buffer.flush() == 1
+    [batch] = batch_messages(client)
+    assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
+    assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0

@@ -113,9 +113,26 @@ class ProfileBuffer:
         return len(packed)
 
     def _saved_states(self, updates: list[dict]) -> dict[str, dict]:
+        """The saved states of the updates' identifiers. One that cannot be read (corrupt,
+        or written by another release) is left out, so that its profile is merged as a
+        new one instead of failing the whole claim again at every flush."""
         keys = sorted({identity_key(k, v) for u in updates for k, v in update_ids(u).items()})
         values = self._client.mget([STATE_PREFIX + key for key in keys])
-        return {key: json.loads(value) for key, value in zip(keys, values, strict=True) if value}
+        states = {}
+        for key, value in zip(keys, values, strict=True):
+            if value is None:
+                continue
+            try:
+                states[key] = json.loads(value)
+                Profile.from_state(states[key]).stamp  # noqa: B018 (parses every time in it)
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                logger.warning(
+                    "Ignoring the unreadable saved state of profile %s (%s).",
+                    key,
+                    type(error).__name__,
+                )
+                states.pop(key, None)
+        return states
 
     def _commit_args(self, packed: list[list[Profile]]) -> list:
         args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
