@@ -29,7 +29,8 @@ from workers.core.settings import Settings
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError, Rejected, Unsendable
 from workers.platforms.registry import CLIENTS, platform_client
-from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, ROUTES
+from workers.profiles.buffer import ProfileBuffer
+from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
 from workers.ratelimit.limiter import platform_limiter
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class ActorServices:
     crm: CrmClient
     starter: CampaignStarter
     fetcher: StatsFetcher
+    #: The profile buffer: for replayed updates, and to forget refused profiles' values.
+    profiles: ProfileBuffer
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
     time_scale: float = 1.0
 
@@ -78,6 +81,11 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
             sample=RecipientSample(shared_state),
         ),
         time_scale=settings.followup_time_scale,
+        profiles=ProfileBuffer(
+            shared_state,
+            batch_max=settings.profile_batch_max,
+            flush_ms=settings.profile_flush_ms,
+        ),
     )
 
 
@@ -99,9 +107,14 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         try:
             crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
-            if len(hashmaps) == 1:
-                raise
-            split_batch(hashmaps, error)
+            if len(hashmaps) > 1:
+                split_batch(hashmaps, error)
+                return
+            services.profiles.forget_fields(hashmaps[0])
+            raise
+
+    def buffer_profile_update(update: dict) -> None:
+        services.profiles.append(update)
 
     def split_batch(hashmaps: list[dict], error: PlatformError) -> None:
         """A batch refused for what it holds is sent again as two halves, down to the
@@ -146,6 +159,7 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
 
     handlers = [
         (PROFILE_BATCH, crm_upsert_profiles, "crm"),
+        (REBUFFER, buffer_profile_update, "crm"),
         (ROUTES["event"], crm_post_event, "crm"),
         (ROUTES["campaign_start"], start_campaign, "crm"),
         (CAMPAIGN_ACTION, campaign_action, "crm"),

@@ -3,6 +3,8 @@ nothing else: a refused batch is split until only the refused profile is left.""
 
 from __future__ import annotations
 
+import json
+
 import dramatiq
 import pytest
 import redis
@@ -14,9 +16,10 @@ from workers.campaigns.store import Store
 from workers.core.platform_settings import CrmConfig
 from workers.platforms import errors
 from workers.platforms.crm import CrmClient
+from workers.profiles import buffer
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.retry import DeliveryPolicy, RetryPolicy
-from workers.queue.routes import FETCH_STATS, PROFILE_BATCH
+from workers.queue.routes import FETCH_STATS, PROFILE_BATCH, REBUFFER
 
 from ..conftest import make_settings
 
@@ -90,3 +93,41 @@ def test_a_replayed_never_ready_source_polls_afresh(worker_on, clean_sandbox, re
     replayed = dramatiq.Message.decode(data)
     assert "polls" not in replayed.kwargs and "state" not in replayed.kwargs
     assert replayed.kwargs["step"] == 0
+
+
+def test_a_refused_profile_loses_its_saved_values_and_keeps_its_stamp(
+    worker_on, clean_sandbox, redis_url
+):
+    actors, run_until_done = worker_on
+    client = redis.Redis.from_url(redis_url)
+    state = {"ids": {"uid": "1"}, "fields": {"bad": ["x", "2026-11-23T10:00:00Z"]}}
+    state["sent"] = "2026-11-23T10:00:00Z"
+    client.set(f"{buffer.STATE_PREFIX}uid:1", json.dumps(state), ex=3600)
+    clean_sandbox.fault("crm.users_batch", status=400, count=1)
+    actors[PROFILE_BATCH.actor_name].send([{"uid": "1", "fields": {"bad": "x"}}])
+    [letter] = run_until_done(PROFILE_BATCH.queue_name).list()
+    assert letter.error["status"] == 400
+    saved = json.loads(client.get(f"{buffer.STATE_PREFIX}uid:1"))
+    assert saved == {**state, "fields": {}}, "the refused value is not merged again"
+    assert client.ttl(f"{buffer.STATE_PREFIX}uid:1") > 3000
+
+
+def test_a_replayed_unmergeable_update_goes_back_to_the_buffer(worker_on, redis_url):
+    actors, run_until_done = worker_on
+    client = redis.Redis.from_url(redis_url)
+    update = {"id": "p1", "type": "profile", "timestamp": "bad", "user": {"uid": "7"}}
+    client.rpush(f"{buffer.BUFFER}:pending", json.dumps(update))
+    flushing = buffer.ProfileBuffer(client, batch_max=500, flush_ms=1)
+    assert flushing.flush() == 0
+    dead_letters = DeadLetterQueue(client)
+    [letter] = dead_letters.list()
+    assert (letter.event_id, letter.actor) == ("p1", REBUFFER.actor_name)
+
+    assert dead_letters.replay(letter.id)
+    [data] = client.hvals("dramatiq:crm.msgs")
+    replayed = dramatiq.Message.decode(data)
+    assert replayed.actor_name == REBUFFER.actor_name
+    actors[REBUFFER.actor_name].send(*replayed.args)  # as a worker takes it from Redis
+    run_until_done(REBUFFER.queue_name)
+    assert client.lrange(f"{buffer.BUFFER}:pending", 0, -1) == [json.dumps(update).encode()]
+    assert client.sismember(f"{buffer.BUFFER}:identities", "uid:7")

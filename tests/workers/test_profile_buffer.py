@@ -12,6 +12,7 @@ import redis
 from webhook import create_app
 from workers.profiles import buffer as profiles
 from workers.profiles.buffer import BUFFER, ProfileBuffer
+from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.routes import PROFILE_BATCH
 
 from ..conftest import make_settings
@@ -142,3 +143,25 @@ def test_an_unreadable_saved_state_does_not_hold_back_the_flush(receiver, redis_
     [batch] = batch_messages(client)
     assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
     assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0
+
+
+POISON = {"id": "p-bad", "type": "profile", "timestamp": "not a time", "user": {"uid": "9"}}
+
+
+def test_an_update_that_cannot_be_merged_is_dead_lettered_and_the_rest_go_out(receiver, redis_url):
+    """One poison update in a claim used to fail the claim at every flush, forever,
+    holding back every profile behind it. Now it alone is dead-lettered, once."""
+    client = redis.Redis.from_url(redis_url)
+    client.rpush(f"{BUFFER}:pending", json.dumps(POISON), b"{not json")
+    post(receiver, {"events": [update("a", "1", 5, x="new"), update("c", "2", 3, x="two")]})
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    assert buffer.flush() == 1
+    [batch] = batch_messages(client)
+    assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
+    assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0
+    letters = DeadLetterQueue(client).list()
+    assert sorted(str(letter.message["args"][0]) for letter in letters) == sorted(
+        [str(POISON), "{not json"]
+    )
+    assert {letter.event_id for letter in letters} == {"p-bad", None}
+    assert buffer.flush() == 0, "nothing is left to fail again"

@@ -1,4 +1,5 @@
--- The profile buffer's claim, commit and reap steps (workers/profiles/buffer.py).
+-- The profile buffer's claim, commit, append and reap steps
+-- (workers/profiles/buffer.py).
 --
 -- KEYS = [base]  e.g. "hookrelay:profiles"; the keys below hang off it:
 --   :pending     list of buffered updates (JSON), oldest first
@@ -51,6 +52,14 @@ elseif command == "commit" then
     for j = i + 1, #ARGV, 2 do
         redis.call("set", ARGV[j], ARGV[j + 1], "EX", state_ttl)
     end
+    return 1
+
+-- append(identity, update): buffer one update again, as the receiver does
+-- (webhook/intake/enqueue.lua): a replayed dead letter of a flush.
+elseif command == "append" then
+    redis.call("rpush", pending, ARGV[3])
+    redis.call("sadd", base .. ":identities", ARGV[2])
+    redis.call("set", base .. ":since", now, "NX")
     return 1
 
 -- reap(older_than_ms): put claims older than that back at the head of pending.

@@ -18,20 +18,38 @@ older than ``claim_timeout_s`` back at the head of the buffer, so nothing is los
 because a commit only happens while its claim exists, nothing is sent twice by two
 successful flushes. The batch messages then go through the actor like any other:
 rate-limited, retried with their content intact, dead-lettered if refused.
+
+A claim that cannot be merged (step 2 raises: a poison update) would fail the same way
+at every flush and hold back every profile behind it. So its updates are then merged
+one by one: each that fails alone is dead-lettered (its replay buffers it again), and
+the rest go out. A saved state that cannot be read is ignored. A profile the platform
+refused on its own loses its saved field values (:meth:`ProfileBuffer.forget_fields`),
+so its refused values do not come back in that user's later batches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from uuid import uuid4
+from uuid import NAMESPACE_URL, uuid4, uuid5
 
+import dramatiq
 import redis
 
+from schemas.events import IDENTIFIERS
 from workers.core import lua
-from workers.profiles.coalesce import Profile, batches, identity_key, merge, update_ids
+from workers.profiles.coalesce import (
+    Profile,
+    batches,
+    buffered_identity,
+    identity_key,
+    merge,
+    update_ids,
+)
+from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
-from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER
+from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER, REBUFFER
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +113,17 @@ class ProfileBuffer:
         raw = self._script(keys=[BUFFER], args=["claim", claim_id, self.batch_max * CLAIM_FACTOR])
         if not raw:
             return 0
-        updates = [json.loads(item) for item in raw]
-        profiles = merge(updates, self._saved_states(updates))
-        packed = batches(profiles, self.batch_max)
+        try:
+            packed = self._pack([json.loads(item) for item in raw])
+        except redis.RedisError:
+            raise
+        except Exception:
+            logger.exception(
+                "Profile claim %s could not be merged; merging its %d updates one by one.",
+                claim_id,
+                len(raw),
+            )
+            packed = self._pack_apart(raw)
         committed = self._script(
             keys=[BUFFER], args=["commit", claim_id, *self._commit_args(packed)]
         )
@@ -106,11 +132,71 @@ class ProfileBuffer:
             return 0
         logger.info(
             "Flushed %d profile updates as %d profiles in %d batches.",
-            len(updates),
-            len(profiles),
+            len(raw),
+            sum(len(batch) for batch in packed),
             len(packed),
         )
         return len(packed)
+
+    def append(self, update: dict) -> None:
+        """Buffer ``update`` again, as the receiver does (a replayed dead letter)."""
+        self._script(keys=[BUFFER], args=["append", buffered_identity(update), json.dumps(update)])
+
+    def forget_fields(self, hashmap: dict) -> None:
+        """Drop the saved field values of the profile ``hashmap`` names (one the platform
+        refused), so that its refused values do not come back in that user's later
+        batches. The stamp it was sent with stays, so later stamps still rise."""
+        for kind in IDENTIFIERS:
+            if not hashmap.get(kind):
+                continue
+            key = STATE_PREFIX + identity_key(kind, str(hashmap[kind]))
+            raw = self._client.get(key)
+            try:
+                state = json.loads(raw) if raw is not None else None
+            except ValueError:
+                state = None
+            if isinstance(state, dict):
+                self._client.set(key, json.dumps({**state, "fields": {}}), keepttl=True)
+            elif raw is not None:
+                self._client.delete(key)
+
+    def _pack(self, updates: list[dict]) -> list[list[Profile]]:
+        return batches(merge(updates, self._saved_states(updates)), self.batch_max)
+
+    def _pack_apart(self, raw: list[bytes]) -> list[list[Profile]]:
+        """Pack the updates of ``raw`` that can be merged; dead-letter each one that
+        cannot (a poison), so that it stops failing the claim it is in at every flush."""
+        good = []
+        for item in raw:
+            try:
+                update = json.loads(item)
+                self._pack([update])
+            except redis.RedisError:
+                raise
+            except Exception as error:
+                self._dead_letter(item, error)
+            else:
+                good.append(update)
+        return self._pack(good)
+
+    def _dead_letter(self, item: bytes, error: Exception) -> None:
+        """A dead letter whose replay buffers the update again (:data:`REBUFFER`). Its
+        id follows from the update, so a claim isolated twice leaves one letter."""
+        try:
+            update = json.loads(item)
+        except ValueError:
+            update = item.decode(errors="replace") if isinstance(item, bytes) else item
+        message = dramatiq.Message(
+            queue_name=REBUFFER.queue_name,
+            actor_name=REBUFFER.actor_name,
+            args=(update,),
+            kwargs={},
+            options={},
+            message_id=str(uuid5(NAMESPACE_URL, hashlib.sha256(item).hexdigest())),
+        )
+        reason = f"could not be merged into a profile batch ({type(error).__name__})"
+        letter = DeadLetterQueue(self._client).add(message, reason=reason, error=error, attempts=1)
+        logger.warning("Dead-lettered profile update %s: %s.", letter.event_id, reason)
 
     def _saved_states(self, updates: list[dict]) -> dict[str, dict]:
         """The saved states of the updates' identifiers. One that cannot be read (corrupt,

@@ -21,6 +21,8 @@ ROUTES = {
     "campaign_start": Route("start_campaign", "campaigns"),
 }
 PROFILE_BATCH = Route("crm_upsert_profiles", "crm")
+#: A profile update to put back in the buffer: the replay of one a flush could not merge.
+REBUFFER = Route("buffer_profile_update", "crm")
 #: Pause, resume or archive a campaign (``POST /v1/campaigns/<platform>/<id>/<action>``).
 CAMPAIGN_ACTION = Route("campaign_action", "campaigns")
 #: One statistics source of one campaign, fetched at one step of its follow-up schedule.
