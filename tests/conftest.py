@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from webhook import create_app
+from workers.campaigns.schema import migrate
 from workers.core.settings import Settings, load_settings
 from workers.ops.devstack import sandbox_env
 from workers.ops.embedded_redis import EmbeddedRedis
@@ -50,6 +51,13 @@ def clean_sandbox(sandbox: Sandbox) -> Sandbox:
 TEST_DATABASE_DIR = Path(tempfile.mkdtemp(prefix="hookrelay-tests-"))
 atexit.register(shutil.rmtree, TEST_DATABASE_DIR, ignore_errors=True)
 TEST_DATABASE_URL = f"sqlite:///{TEST_DATABASE_DIR / 'stats.db'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_test_database() -> None:
+    """The shared test store, migrated as a release step would (dead letters past the
+    Redis cap live there)."""
+    migrate(TEST_DATABASE_URL)
 
 
 #: Where the receiver's tests say the platforms are: every platform on, none called

@@ -61,13 +61,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 def build_hub(settings: Settings) -> Hub:
     client = redis_client(settings.redis_url)
     scheduler = FollowupScheduler.from_settings(client, settings)
+    dead_letters = DeadLetterQueue.from_settings(client, settings)
     return Hub(
         settings=settings,
         redis=client,
         queue=EventQueue(client),
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
-        dead_letters=DeadLetterQueue(client),
+        dead_letters=dead_letters,
         gate=PreSendGate(client, cap=settings.frequency_cap),
         post_hooks=PostHookRecorder(client, scheduler),
         store=Store(settings.database_url),
@@ -76,6 +77,7 @@ def build_hub(settings: Settings) -> Hub:
             queues=QUEUES,
             limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
             broker=_rabbitmq_depths(settings),
+            dead_letters=dead_letters,
         ),
         throughput=DeliveryRate(client),
     )

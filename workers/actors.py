@@ -81,11 +81,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
             sample=RecipientSample(shared_state),
         ),
         time_scale=settings.followup_time_scale,
-        profiles=ProfileBuffer(
-            shared_state,
-            batch_max=settings.profile_batch_max,
-            flush_ms=settings.profile_flush_ms,
-        ),
+        profiles=ProfileBuffer.from_settings(shared_state, settings),
     )
 
 

@@ -27,11 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def profile_flusher(settings: Settings) -> ProfileFlusher:
-    buffer = ProfileBuffer(
-        redis_client(settings.redis_url),
-        batch_max=settings.profile_batch_max,
-        flush_ms=settings.profile_flush_ms,
-    )
+    buffer = ProfileBuffer.from_settings(redis_client(settings.redis_url), settings)
     return ProfileFlusher(buffer, claim_timeout_s=settings.worker.heartbeat_timeout_s)
 
 

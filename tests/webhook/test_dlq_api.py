@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import redis
 
+from webhook import create_app
+from workers.campaigns.schema import migrate
 from workers.queue.deadletters import DeadLetterQueue
 
+from ..conftest import make_settings
 from ..workers.test_deadletters import failed_message, rejected
 from .test_events import AUTH
 
@@ -37,3 +40,22 @@ def test_list_show_replay_purge(client, redis_url):
 
     dlq.add(failed_message("e3"), reason="r", error=rejected(), attempts=1)
     assert client.delete("/v1/dlq", headers=AUTH).json == {"purged": 1}
+
+
+def test_letters_past_the_redis_cap_are_listed_shown_and_replayed_the_same(redis_url, tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'stats.db'}"
+    migrate(database_url)
+    settings = make_settings(redis_url, DATABASE_URL=database_url, DLQ_REDIS_MAX="1")
+    client = create_app(settings).test_client()
+    dlq = DeadLetterQueue.from_settings(redis.Redis.from_url(redis_url), settings)
+    dlq.add(failed_message("e1"), reason="permanent: 400", error=rejected(), attempts=1)
+    archived = dlq.add(failed_message("e2"), reason="permanent: 400", error=rejected(), attempts=1)
+    assert redis.Redis.from_url(redis_url).zcard("hookrelay:dlq:index") == 1
+
+    listed = client.get("/v1/dlq", headers=AUTH).json
+    assert listed["count"] == 2
+    assert {item["event_id"] for item in listed["letters"]} == {"e1", "e2"}
+    shown = client.get(f"/v1/dlq/{archived.id}", headers=AUTH).json
+    assert shown["message"]["args"][0]["id"] == "e2"
+    assert client.post(f"/v1/dlq/{archived.id}/replay", headers=AUTH).json == {"replayed": 1}
+    assert client.get("/v1/dlq", headers=AUTH).json["count"] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import redis
 from click.testing import CliRunner
 
@@ -14,6 +15,16 @@ from workers.ops.cli import main
 from workers.queue.deadletters import DeadLetterQueue
 
 from .test_deadletters import failed_message, rejected
+
+
+@pytest.fixture(autouse=True)
+def migrated_store(tmp_path, monkeypatch):
+    """The commands' ``DATABASE_URL``: a store of this test's own, migrated."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = Store(url)
+    upgrade(store)
+    store.dispose()
+    monkeypatch.setenv("DATABASE_URL", url)
 
 
 def run(redis_url: str, *args: str):

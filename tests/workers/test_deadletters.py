@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 import dramatiq
+import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
 from workers.platforms import errors
+from workers.queue.archive import DeadLetterArchive
 from workers.queue.deadletters import DeadLetterQueue
 
 from ..support import temporary_redis
+from .stores import postgres_store, sqlite_store
 
 
 def failed_message(event_id: str) -> dramatiq.Message:
@@ -104,3 +108,44 @@ def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
         broker = StubBroker(middleware=[])
         policy.after_process_message(broker, failed_message("e-full"), exception=rejected())
         assert [letter.event_id for letter in DeadLetterQueue(client).list()] == ["e-full"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def archive(request, tmp_path):
+    stores = sqlite_store(tmp_path) if request.param == "sqlite" else postgres_store()
+    yield DeadLetterArchive(next(stores).engine)
+    next(stores, None)
+
+
+def test_past_the_redis_cap_letters_go_to_sql_and_stay_one_queue(redis_url, archive):
+    client = redis.Redis.from_url(redis_url)
+    dead_letters = DeadLetterQueue(client, overflow=archive, redis_cap=2)
+    letters = []
+    for n in range(5):
+        letters.append(
+            dead_letters.add(failed_message(f"e{n}"), reason="no", error=rejected(), attempts=1)
+        )
+        time.sleep(0.002)  # distinct failure times, for the order
+    assert client.zcard("hookrelay:dlq:index") == 2, "Redis holds no more than the cap"
+    assert archive.count() == 3
+    assert dead_letters.count() == 5
+    assert [letter.event_id for letter in dead_letters.list(4)] == ["e4", "e3", "e2", "e1"]
+    assert dead_letters.show(letters[4].id).summary() == letters[4].summary()
+
+    assert dead_letters.replay(letters[4].id), "a letter in SQL replays"
+    assert not dead_letters.replay(letters[4].id), "once"
+    [data] = client.hvals("dramatiq:crm.msgs")
+    assert dramatiq.Message.decode(data).args[0]["id"] == "e4"
+    assert dead_letters.count() == 4
+
+    assert dead_letters.replay_all() == 4
+    assert client.llen("dramatiq:crm") == 5
+    assert dead_letters.count() == 0
+
+
+def test_purge_empties_both_places(redis_url, archive):
+    dead_letters = DeadLetterQueue(redis.Redis.from_url(redis_url), overflow=archive, redis_cap=1)
+    for n in range(3):
+        dead_letters.add(failed_message(f"e{n}"), reason="no", error=rejected(), attempts=1)
+    assert dead_letters.purge() == 3
+    assert dead_letters.count() == 0 and dead_letters.list() == []

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+import sqlalchemy as sa
 from dramatiq import Message
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -76,24 +77,26 @@ class BacklogCollector:
         queues: Iterable[str],
         limiters: Iterable[SharedRateLimiter],
         broker: DepthReader | None = None,
+        dead_letters: DeadLetterQueue | None = None,
     ) -> None:
         self._client = client
         self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
         self._limiters = list(limiters)
-        self._dead_letters = DeadLetterQueue(client)
+        self._dead_letters = dead_letters or DeadLetterQueue(client)
         self._broker = broker
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """The gauges, and ``hookrelay_backlog_up`` saying whether Redis answered."""
+        """The gauges, and ``hookrelay_backlog_up`` saying whether Redis (and the SQL
+        store, for dead letters past the Redis cap) answered."""
         try:
             families = list(self._families())
-        except redis.RedisError as error:
+        except (redis.RedisError, sa.exc.SQLAlchemyError) as error:
             logger.warning("Cannot read the backlog for /metrics: %s", error)
             families = []
         yield from families
         yield GaugeMetricFamily(
             "hookrelay_backlog_up",
-            "1 if Redis answered this scrape's backlog queries, else 0.",
+            "1 if Redis (and the SQL store) answered this scrape's backlog queries, else 0.",
             value=1 if families else 0,
         )
 

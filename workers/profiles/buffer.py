@@ -39,6 +39,7 @@ import redis
 
 from schemas.events import IDENTIFIERS
 from workers.core import lua
+from workers.core.settings import Settings
 from workers.profiles.coalesce import (
     Profile,
     batches,
@@ -74,14 +75,33 @@ class ProfileBuffer:
       in the same server, which is the default).
     batch_max: most profiles in one batch (``PROFILE_BATCH_MAX``).
     flush_ms: longest an update waits in the buffer (``PROFILE_FLUSH_MS``).
+    dead_letters: where updates that cannot be merged go (default: Redis's, uncapped).
     """
 
-    def __init__(self, client: redis.Redis, *, batch_max: int, flush_ms: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        batch_max: int,
+        flush_ms: int,
+        dead_letters: DeadLetterQueue | None = None,
+    ) -> None:
         self._client = client
+        self._dead_letters = dead_letters or DeadLetterQueue(client)
         self.batch_max = batch_max
         self.flush_ms = flush_ms
         self._script = client.register_script(_SCRIPT)
         self._release = client.register_script(_RELEASE)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> ProfileBuffer:
+        """The buffer ``PROFILE_BATCH_MAX`` and ``PROFILE_FLUSH_MS`` configure."""
+        return cls(
+            client,
+            batch_max=settings.profile_batch_max,
+            flush_ms=settings.profile_flush_ms,
+            dead_letters=DeadLetterQueue.from_settings(client, settings),
+        )
 
     def due(self) -> bool:
         """Enough profiles are waiting, or the oldest has waited ``flush_ms``."""
@@ -195,7 +215,7 @@ class ProfileBuffer:
             message_id=str(uuid5(NAMESPACE_URL, hashlib.sha256(item).hexdigest())),
         )
         reason = f"could not be merged into a profile batch ({type(error).__name__})"
-        letter = DeadLetterQueue(self._client).add(message, reason=reason, error=error, attempts=1)
+        letter = self._dead_letters.add(message, reason=reason, error=error, attempts=1)
         logger.warning("Dead-lettered profile update %s: %s.", letter.event_id, reason)
 
     def _saved_states(self, updates: list[dict]) -> dict[str, dict]:

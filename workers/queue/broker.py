@@ -241,7 +241,9 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        DeliveryPolicy(policy, DeadLetterQueue(client), DeliveryRate(client)),
+        DeliveryPolicy(
+            policy, DeadLetterQueue.from_settings(client, settings), DeliveryRate(client)
+        ),
         *extra,
     ]
     redis_queues = SweepingRedisBroker(

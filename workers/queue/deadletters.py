@@ -2,9 +2,10 @@
 are replayed or purged (never expired).
 
 Entries live in Redis beside the broker's queues: a hash of id → JSON entry and a
-sorted set of ids by the time they failed. Replaying re-enqueues the original event as
-a fresh message (attempts and age start again) and removes the entry in the same
-atomic step (see ``replay.lua``).
+sorted set of ids by the time they failed; past ``DLQ_REDIS_MAX`` of them, new ones go
+to the SQL store instead (workers/queue/archive.py), so Redis stays bounded. Replaying
+re-enqueues the original event as a fresh message (attempts and age start again) and
+removes the entry, in the same atomic step for one in Redis (see ``replay.lua``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ import dramatiq
 import redis
 
 from workers.core import lua
+from workers.core.settings import Settings
 from workers.platforms.errors import PlatformError
-from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, Route, redis_message
+from workers.queue.archive import DeadLetterArchive
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, MessageWriter, Route, redis_message
 
 ENTRIES = "hookrelay:dlq:entries"
 INDEX = "hookrelay:dlq:index"
+#: Letters Redis holds before new ones go to the SQL store (``DLQ_REDIS_MAX``).
+DEFAULT_REDIS_CAP = 100_000
 
 #: Options that belong to one attempt and are dropped when a letter is replayed.
 _PER_ATTEMPT = ("redis_message_id", "retries", "eta", "traceback", "requeue_timestamp")
@@ -51,10 +56,34 @@ class DeadLetter:
 
 
 class DeadLetterQueue:
-    def __init__(self, client: redis.Redis, *, namespace: str = NAMESPACE) -> None:
+    """The dead letters: in Redis up to ``redis_cap``, then in ``overflow`` (the SQL
+    store, workers/queue/archive.py), listed, replayed and purged as one queue.
+
+    The cap is soft: workers that add at the same moment may each find room, so Redis
+    can hold a few more than ``redis_cap``. Without an overflow, every letter stays in
+    Redis.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str = NAMESPACE,
+        overflow: DeadLetterArchive | None = None,
+        redis_cap: int = DEFAULT_REDIS_CAP,
+    ) -> None:
         self._client = client
         self._namespace = namespace
+        self._overflow = overflow
+        self._redis_cap = redis_cap
         self._replay = client.register_script(_REPLAY)
+        self._writer = MessageWriter(client, namespace=namespace)
+
+    @classmethod
+    def from_settings(cls, client: redis.Redis, settings: Settings) -> DeadLetterQueue:
+        """The queue ``DLQ_REDIS_MAX`` caps, overflowing into ``DATABASE_URL``'s store."""
+        overflow = DeadLetterArchive.from_url(settings.database_url)
+        return cls(client, overflow=overflow, redis_cap=settings.dlq_redis_max)
 
     def add(
         self, message: dramatiq.Message, *, reason: str, error: BaseException, attempts: int
@@ -70,6 +99,9 @@ class DeadLetterQueue:
             failed_at=time.time(),
             message=message.asdict(),
         )
+        if self._overflow is not None and self._client.zcard(INDEX) >= self._redis_cap:
+            self._overflow.add(letter.__dict__)
+            return letter
         with self._client.pipeline(transaction=True) as pipe:
             pipe.hset(ENTRIES, letter.id, json.dumps(letter.__dict__))
             pipe.zadd(INDEX, {letter.id: letter.failed_at})
@@ -77,38 +109,50 @@ class DeadLetterQueue:
         return letter
 
     def count(self) -> int:
-        return self._client.zcard(INDEX)
+        archived = self._overflow.count() if self._overflow is not None else 0
+        return self._client.zcard(INDEX) + archived
 
     def list(self, limit: int = 50) -> list[DeadLetter]:
         """The newest ``limit`` entries, newest first."""
         ids = self._client.zrevrange(INDEX, 0, limit - 1)
         raw = self._client.hmget(ENTRIES, ids) if ids else []
-        return [DeadLetter(**json.loads(item)) for item in raw if item]
+        letters = [DeadLetter(**json.loads(item)) for item in raw if item]
+        if self._overflow is not None:
+            letters += [DeadLetter(**entry) for entry in self._overflow.newest(limit)]
+        return sorted(letters, key=lambda letter: letter.failed_at, reverse=True)[:limit]
 
     def show(self, letter_id: str) -> DeadLetter | None:
         raw = self._client.hget(ENTRIES, letter_id)
-        return DeadLetter(**json.loads(raw)) if raw else None
+        if raw:
+            return DeadLetter(**json.loads(raw))
+        entry = self._overflow.get(letter_id) if self._overflow is not None else None
+        return DeadLetter(**entry) if entry else None
 
     def replay(self, letter_id: str) -> bool:
-        """Re-enqueue one entry; False if it is not (or no longer) in the queue."""
+        """Re-enqueue one entry; False if it is not (or no longer) in the queue.
+
+        A letter in Redis moves in one atomic step, so it is never enqueued twice. One
+        in the SQL store is enqueued, then deleted: a replay interrupted between the two
+        leaves it listed, and replaying it again may deliver it twice (never zero times).
+        """
         letter = self.show(letter_id)
         if letter is None:
             return False
-        kept = {k: v for k, v in letter.message["options"].items() if k not in _PER_ATTEMPT}
-        redis_id, data = redis_message(
-            Route(letter.actor, letter.queue),
-            tuple(letter.message["args"]),
-            kwargs={k: v for k, v in letter.message["kwargs"].items() if k not in _PROGRESS},
-            options=kept,
-        )
+        redis_id, data = _fresh_message(letter)
         moved = self._replay(
             keys=[ENTRIES, INDEX], args=[self._namespace, letter.id, letter.queue, redis_id, data]
         )
-        return bool(moved)
+        if moved or self._overflow is None or self._overflow.get(letter_id) is None:
+            return bool(moved)
+        self._writer.write(letter.queue, redis_id, data)
+        self._overflow.delete(letter_id)
+        return True
 
     def replay_all(self) -> int:
         """Re-enqueue every entry; return how many were moved."""
         ids = [i.decode() for i in self._client.zrange(INDEX, 0, -1)]
+        if self._overflow is not None:
+            ids += self._overflow.ids()
         return sum(self.replay(letter_id) for letter_id in ids)
 
     def purge(self) -> int:
@@ -117,7 +161,18 @@ class DeadLetterQueue:
             pipe.zcard(INDEX)
             pipe.delete(ENTRIES, INDEX)
             count, _ = pipe.execute()
-        return count
+        return count + (self._overflow.purge() if self._overflow is not None else 0)
+
+
+def _fresh_message(letter: DeadLetter) -> tuple[str, bytes]:
+    """The letter's message as a new one: its attempts, age and progress start again."""
+    kept = {k: v for k, v in letter.message["options"].items() if k not in _PER_ATTEMPT}
+    return redis_message(
+        Route(letter.actor, letter.queue),
+        tuple(letter.message["args"]),
+        kwargs={k: v for k, v in letter.message["kwargs"].items() if k not in _PROGRESS},
+        options=kept,
+    )
 
 
 def event_id_of(message: dramatiq.Message) -> str | None:

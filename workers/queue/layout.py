@@ -91,5 +91,9 @@ class MessageWriter:
     def send(self, route: Route, args: tuple) -> str:
         """Enqueue a message for ``route``'s actor; return its id."""
         message_id, data = redis_message(route, args)
-        self._script(args=[self._namespace, route.queue_name, message_id, data])
+        self.write(route.queue_name, message_id, data)
         return message_id
+
+    def write(self, queue_name: str, message_id: str, data: bytes) -> None:
+        """Enqueue a message already encoded (:func:`redis_message`)."""
+        self._script(args=[self._namespace, queue_name, message_id, data])

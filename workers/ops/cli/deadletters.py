@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 import click
 
+from workers.campaigns.schema import current_store
 from workers.core.connections import redis_client
+from workers.core.settings import ConfigError
 from workers.ops.cli.common import settings
+from workers.queue.archive import DeadLetterArchive
 from workers.queue.deadletters import DeadLetterQueue
 
 
@@ -66,4 +69,15 @@ def dlq_purge() -> None:
 
 
 def _dead_letters() -> DeadLetterQueue:
-    return DeadLetterQueue(redis_client(settings().redis_url))
+    """The queue in Redis and, past its cap, in the SQL store (whose schema must be
+    current: ``hookrelay migrate`` first)."""
+    loaded = settings()
+    try:
+        store = current_store(loaded.database_url)
+    except ConfigError as error:
+        raise click.ClickException(error.report()) from None
+    return DeadLetterQueue(
+        redis_client(loaded.redis_url),
+        overflow=DeadLetterArchive(store.engine),
+        redis_cap=loaded.dlq_redis_max,
+    )
