@@ -39,3 +39,5 @@ def test_after_a_redis_pause_every_consumer_consumes_and_nothing_is_stranded(tmp
         wait_for(lambda: len(reports()) >= 2, timeout_s=60)
         log = stack.workers[0].log()
         assert "Consumer encountered an unexpected error" not in log
+        print(f"\nconnection-error lines in the worker's log: {log.count('connection error')}")
+        assert log.count("Consumer encountered a connection error") == 1, "one line per outage"

@@ -10,6 +10,7 @@ import dramatiq
 import pytest
 from dramatiq.broker import MessageProxy
 
+from workers.core import logs
 from workers.core.logs import Masked, MessagesById, mask
 
 
@@ -95,3 +96,29 @@ def test_json_lines_carry_the_delivery_fields_and_mask_the_message():
 def test_text_lines_are_masked_too():
     line = Masked(as_json=False, secrets=[]).format(record("sent to %s", "a@b.example"))
     assert line.endswith("workers.retry: sent to [email]")
+
+
+def consumer_record(msg: str, queue: str = "crm") -> logging.LogRecord:
+    name = f"dramatiq.worker.ConsumerThread({queue})"
+    return logging.LogRecord(name, logging.CRITICAL, __file__, 1, msg, ("boom",), None)
+
+
+def test_a_broker_outage_is_one_line_from_all_consumer_threads():
+    now = [0.0]
+    outages = logs.ConsumerOutages(quiet_s=10, clock=lambda: now[0])
+    error = "Consumer encountered a connection error: %s"
+    passed = []
+    for second in range(0, 30, 3):  # a 30 s outage: every thread fails every 3 s
+        now[0] = second
+        for queue in ("crm", "crm.DQ", "stats", "stats.DQ"):
+            for msg in (error, "Restarting consumer in %0.2f seconds."):
+                record = consumer_record(msg, queue)
+                if outages.filter(record):
+                    passed.append(record.getMessage())
+    assert len(passed) == 1 and passed[0].startswith("Consumer encountered a connection error")
+
+    now[0] = 60.0  # the next outage, after a quiet spell, is told again
+    assert outages.filter(consumer_record(error))
+    unexpected = consumer_record("Consumer encountered an unexpected error.")
+    assert outages.filter(unexpected), "other errors always pass"
+    assert outages.filter(logging.LogRecord("other", 40, __file__, 1, error, ("x",), None))

@@ -1,5 +1,6 @@
 """hookrelay's log lines: structured, and with personal data and secrets masked.
 
+- :class:`ConsumerOutages` makes a broker outage one line, not a dozen every 3 s.
 - :class:`MessagesById` keeps event contents out: Dramatiq logs a message as
   ``actor(args...)``, which for hookrelay is a whole event; the filter renders it as
   ``actor[message_id]``.
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -99,6 +101,44 @@ class MessagesById(logging.Filter):
         return True
 
 
+class ConsumerOutages(logging.Filter):
+    """One line per broker outage from Dramatiq's consumer threads.
+
+    While the broker is away, each consumer thread logs "Consumer encountered a
+    connection error" and "Restarting consumer in 3.00 seconds." every 3 s: a dozen
+    lines every 3 s from a worker, saying the same thing. The first connection error of
+    an outage passes, saying so; the outage's other such lines, from any consumer
+    thread, are dropped. An outage is over once no consumer thread has met a connection
+    error for ``quiet_s``. Other errors of consumer threads (unexpected ones, with their
+    traceback) always pass.
+    """
+
+    LOGGERS = "dramatiq.worker.ConsumerThread"
+    NOTE = " (consumer threads retry every few seconds, without logging it again this outage)"
+
+    def __init__(self, *, quiet_s: float = 10.0, clock=time.monotonic) -> None:
+        super().__init__()
+        self.quiet_s = quiet_s
+        self._clock = clock
+        self._last_error: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.LOGGERS) or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith("Consumer encountered a connection error"):
+            first = not self._in_outage()
+            self._last_error = self._clock()
+            if first:
+                record.msg += self.NOTE
+            return first
+        if record.msg.startswith("Restarting consumer"):
+            return not self._in_outage()
+        return True
+
+    def _in_outage(self) -> bool:
+        return self._last_error is not None and self._clock() - self._last_error <= self.quiet_s
+
+
 def _by_id(arg: object) -> object:
     if isinstance(arg, Message | MessageProxy):
         return f"{arg.actor_name}[{arg.message_id}]"
@@ -117,7 +157,8 @@ QUIET_LOGGERS = {"httpx": logging.WARNING, "pika": logging.CRITICAL, "alembic": 
 
 def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
     """Give every handler of the root logger (the process's output) the masking
-    formatter and the message filter, and set the root and the chatty libraries' levels."""
+    formatter, the message filter and one outage filter, and set the root and the chatty
+    libraries' levels."""
     root = logging.getLogger()
     root.setLevel(level)
     for name, quiet in QUIET_LOGGERS.items():
@@ -125,9 +166,11 @@ def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
     formatter = Masked(as_json=wants_json(log_format), secrets=secrets)
+    outages = ConsumerOutages()
     for handler in root.handlers:
         handler.setFormatter(formatter)
         handler.addFilter(MessagesById())
+        handler.addFilter(outages)
 
 
 def dict_config(*, log_format: str, level: int, secrets: Iterable[str]) -> dict:
