@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.hooks
 	$(BIN)/python -m bench.relay
 	$(BIN)/python -m bench.footprint
+	$(BIN)/python -m bench.drain
 
 clean:
 	rm -rf $(VENV) var

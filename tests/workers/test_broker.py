@@ -13,6 +13,7 @@ from dramatiq.errors import ConnectionClosed
 
 from workers.queue.broker import SweepingRedisBroker
 from workers.queue.sweeper import EXIT_CONSUMER_DIED, Sweeper
+from workers.ratelimit.limiter import SharedRateLimiter
 
 from ..support import temporary_redis, wait_for
 
@@ -156,3 +157,31 @@ def test_a_worker_whose_consumer_thread_died_ends_instead_of_heartbeating(redis_
     finally:
         worker.stop()
     assert sweeper.dead_consumers() == [], "a consumer asked to stop is not dead"
+
+
+def test_a_redis_above_maxmemory_still_drains(tmp_path):
+    """With noeviction, a Redis above maxmemory refuses scripts that may write; a
+    worker's fetch, ack, retry, heartbeat and rate-limit stamp are all scripts, so a
+    Redis that filled up would never drain. They run anyway; only growth is refused."""
+    with temporary_redis() as server:
+        client = redis.Redis.from_url(server.url)
+        broker = SweepingRedisBroker(client=client, middleware=[])
+        broker.declare_queue("crm")
+        for n in range(3):
+            broker.enqueue(dramatiq.Message("crm", "a", (n,), {}, {}))
+        limiter = SharedRateLimiter(client, "crm", rate=5)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", client.info("memory")["used_memory"] // 2)
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            client.set("growth", "x")
+
+        consumer = broker.consume("crm", prefetch=1, timeout=100)
+        first = next(consumer)
+        assert first is not None, "fetched"
+        broker.enqueue(first.copy(), delay=1000)  # its retry, stored
+        consumer.ack(first)
+        limiter.sent(limiter.acquire())
+        broker.sweep()
+        consumer.close()
+        assert client.llen("dramatiq:crm") == 2 and client.llen("dramatiq:crm.DQ") == 1
+        assert client.zscore("dramatiq:__heartbeats__", broker.broker_id), "heartbeat written"

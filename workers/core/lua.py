@@ -17,5 +17,25 @@ def source(package: str, filename: str, *snippets: str) -> str:
     return "\n".join([*snippets, read(package, filename)])
 
 
+#: The first line of a script the workers need to drain a full Redis (see
+#: :func:`draining`).
+ALLOW_OOM = "#!lua flags=allow-oom\n"
+
+
+def draining(script: str) -> str:
+    """``script``, allowed to run while Redis is above its ``maxmemory``.
+
+    With ``noeviction``, a Redis above ``maxmemory`` refuses every script that may write,
+    and a worker's fetch, acknowledgement and retry are all scripts: a Redis that
+    filled up (a burst past the receiver's high-water mark, retries piling up during an
+    outage) would then never drain, since draining is what frees memory. So the scripts
+    that move messages along (fetch, ack, retry, defer, promote, reclaim, heartbeat,
+    rate-limit stamps) run regardless: they free at least about what they write, or
+    write a few bytes. Scripts that grow Redis (the receiver's enqueue, profile
+    flushes, which save states) are still refused until it is below ``maxmemory``.
+    """
+    return ALLOW_OOM + script
+
+
 #: ``now_ms()``: Redis's own clock in milliseconds, the same for every process.
 CLOCK = read(__package__, "clock.lua")

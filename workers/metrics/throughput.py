@@ -9,8 +9,13 @@ from collections.abc import Iterable
 
 import redis
 
+from workers.core import lua
+
 KEY = "hookrelay:deliveries:{platform}:{minute}"
 KEEP_S = 2 * 3600
+#: One key per platform and minute: it may be written while Redis is above maxmemory,
+#: like the workers' other draining writes (workers/core/lua.py).
+_COUNT = lua.draining("redis.call('incr', KEYS[1])\nredis.call('expire', KEYS[1], ARGV[1])")
 
 
 class DeliveryRate:
@@ -22,14 +27,12 @@ class DeliveryRate:
     def __init__(self, client: redis.Redis, *, clock=time.time) -> None:
         self._client = client
         self._clock = clock
+        self._count = client.register_script(_COUNT)
 
     def count(self, platform: str) -> None:
-        """One more delivery to ``platform`` this minute (two commands, one round trip)."""
+        """One more delivery to ``platform`` this minute (one short script)."""
         key = KEY.format(platform=platform, minute=int(self._clock() // 60))
-        with self._client.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, KEEP_S)
-            pipe.execute()
+        self._count(keys=[key], args=[KEEP_S])
 
     def per_minute(self, platforms: Iterable[str], minutes: int = 60) -> dict[str, list[int]]:
         """Each platform's deliveries in each of the last ``minutes`` minutes, oldest

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection, Iterator, Sequence
+from importlib.resources import files
 
 import dramatiq
 import redis
@@ -54,7 +55,10 @@ DEFAULT_IDLE_POLL_MS = 100
 #: Keys asked for per SCAN call when looking for a dead worker's other ack sets.
 SCAN_COUNT = 1000
 
-_RECLAIM = lua.read(__package__, "reclaim.lua")
+_RECLAIM = lua.draining(lua.read(__package__, "reclaim.lua"))
+_HEARTBEAT = lua.draining("redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])")
+#: Dramatiq's own script, through which its Redis broker fetches, acks and enqueues.
+_DISPATCH = lua.draining(files("dramatiq.brokers").joinpath("redis", "dispatch.lua").read_text())
 
 
 class SweepingRedisBroker(DefersLongDelays, RedisBroker):
@@ -89,6 +93,8 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         #: Per queue, the Redis ids of messages handed to worker threads, not yet acked.
         self._in_flight: dict[str, set[str]] = {}
         self._reclaim = self.client.register_script(_RECLAIM)
+        self._heartbeat = self.client.register_script(_HEARTBEAT)
+        self.scripts["dispatch"] = self.client.register_script(_DISPATCH)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         """A consumer for ``queue_name``; when a queue's consumer restarts, it first puts
@@ -130,7 +136,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         messages, expire old dead messages; returns how many messages went back."""
         now_ms = int(time.time() * 1000)
         heartbeats = f"{self.namespace}:__heartbeats__"
-        self.client.zadd(heartbeats, {self.broker_id: now_ms})
+        self._heartbeat(keys=[heartbeats], args=[now_ms, self.broker_id])
         self.due.promote(now_ms)
         dead = self.client.zrangebyscore(heartbeats, 0, now_ms - self.heartbeat_timeout)
         returned = sum(self._reclaim_worker(worker.decode()) for worker in dead)

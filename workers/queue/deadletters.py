@@ -35,7 +35,7 @@ _PER_ATTEMPT = ("redis_message_id", "retries", "eta", "traceback", "requeue_time
 #: and where to resume them): dropped too, so a replay starts afresh.
 _PROGRESS = ("polls", "state")
 
-_REPLAY = lua.source(__package__, "replay.lua", ENQUEUE_LUA)
+_REPLAY = lua.draining(lua.source(__package__, "replay.lua", ENQUEUE_LUA))
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class DeadLetterQueue:
     store, workers/queue/archive.py), listed, replayed and purged as one queue.
 
     The cap is soft: workers that add at the same moment may each find room, so Redis
-    can hold a few more than ``redis_cap``. Without an overflow, every letter stays in
-    Redis.
+    can hold a few more than ``redis_cap``. A letter Redis refuses for want of memory
+    goes to the overflow too. Without an overflow, every letter stays in Redis.
     """
 
     def __init__(
@@ -102,10 +102,15 @@ class DeadLetterQueue:
         if self._overflow is not None and self._client.zcard(INDEX) >= self._redis_cap:
             self._overflow.add(letter.__dict__)
             return letter
-        with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(ENTRIES, letter.id, json.dumps(letter.__dict__))
-            pipe.zadd(INDEX, {letter.id: letter.failed_at})
-            pipe.execute()
+        try:
+            with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(ENTRIES, letter.id, json.dumps(letter.__dict__))
+                pipe.zadd(INDEX, {letter.id: letter.failed_at})
+                pipe.execute()
+        except redis.exceptions.OutOfMemoryError:
+            if self._overflow is None:
+                raise
+            self._overflow.add(letter.__dict__)  # Redis is full: SQL has room
         return letter
 
     def count(self) -> int:

@@ -41,8 +41,10 @@ DUE_KEY = f"{NAMESPACE}:__due__"
 #: Messages moved per Lua call (each call is one short atomic step).
 PROMOTE_BATCH = 500
 
-_DEFER = ENQUEUE_LUA + "\ndefer_message(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
-_PROMOTE = lua.source(__package__, "promote.lua", ENQUEUE_LUA)
+_DEFER = lua.draining(
+    ENQUEUE_LUA + "\ndefer_message(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
+)
+_PROMOTE = lua.draining(lua.source(__package__, "promote.lua", ENQUEUE_LUA))
 
 
 class DueSet:

@@ -39,7 +39,7 @@ DEFAULT_MARGIN_MS = 100
 DEFAULT_DECREASE = 0.5
 DEFAULT_QUIET_S = 10.0
 
-_SCRIPT = lua.read(__package__, "window.lua")
+_SCRIPT = lua.draining(lua.read(__package__, "window.lua"))
 
 logger = logging.getLogger(__name__)
 
