@@ -14,6 +14,7 @@ import sys
 import dramatiq
 
 from workers.actors import build_services, register
+from workers.campaigns.retention import LogRetention
 from workers.campaigns.schema import current_store
 from workers.core import logs
 from workers.core.connections import redis_client
@@ -59,6 +60,7 @@ try:
 except ConfigError as error:
     fail(error)
 announce_platforms(settings)
-broker = build_broker(settings, [profile_flusher(settings)])
+retention = LogRetention(store, days=settings.message_log_retention_days)
+broker = build_broker(settings, [profile_flusher(settings), retention])
 dramatiq.set_broker(broker)
 actors = register(broker, build_services(settings, store))

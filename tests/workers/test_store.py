@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import sqlalchemy as sa
 
 from workers.campaigns.campaign import Campaign
+from workers.campaigns.retention import LogRetention
 from workers.campaigns.schema import upgrade
 from workers.campaigns.store import TOTAL, Snapshot, Store
+from workers.campaigns.tables import MessageLogRow
 
 from .stores import postgres_store, sqlite_store
 
@@ -74,3 +79,15 @@ def test_a_page_stored_twice_is_kept_once(store: Store):
     store.save_log_rows(run.id, "pushwoosh.message_log", [*page, {"hwid": "b", "action": "sent"}])
     assert store.log_counts(run.id) == {"pushwoosh.message_log": 3}
     assert store.log_rows(run.id)[0] == {"hwid": "a", "action": "sent"}
+
+
+def test_log_rows_past_their_retention_are_deleted_and_the_rest_kept(store: Store):
+    run = store.ensure_run(CAMPAIGN, "new")
+    store.save_log_rows(run.id, "pushwoosh.message_log", [{"hwid": "old"}, {"hwid": "old2"}])
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.update(MessageLogRow).values(fetched_at=datetime.now(UTC) - timedelta(days=91))
+        )
+    store.save_log_rows(run.id, "pushwoosh.message_log", [{"hwid": "new"}])
+    LogRetention(store, days=90).tick(broker=None)
+    assert store.log_rows(run.id) == [{"hwid": "new"}]

@@ -193,6 +193,12 @@ class Store:
         with self.engine.connect() as connection:
             return list(connection.execute(query.order_by(MessageLogRow.id)).scalars())
 
+    def prune_log_rows(self, older_than: datetime) -> int:
+        """Delete raw rows fetched before ``older_than``; return how many went."""
+        query = sa.delete(MessageLogRow).where(MessageLogRow.fetched_at < older_than)
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount
+
     def log_counts(self, run_id: int) -> dict[str, int]:
         query = (
             sa.select(MessageLogRow.source, sa.func.count())

@@ -56,4 +56,5 @@ class MessageLogRow(Base):
     source: Mapped[str] = mapped_column(sa.String(32))
     row_key: Mapped[str] = mapped_column(sa.String(40))
     data: Mapped[dict] = mapped_column(sa.JSON)
-    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: Indexed for the retention (MESSAGE_LOG_RETENTION_DAYS, workers/campaigns/retention.py).
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)

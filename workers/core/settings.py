@@ -115,6 +115,8 @@ class Settings:
     #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
     log_level: int = logging.INFO
     metrics_port: int = 9191
+    #: Raw message-log rows older than this are deleted.
+    message_log_retention_days: int = 90
     #: Dead letters Redis holds before new ones go to the SQL store.
     dlq_redis_max: int = 100_000
     #: A ``web`` client must send its whole request within this (else it is closed).
@@ -232,6 +234,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "log_level": env.log_level("LOG_LEVEL", logging.INFO),
         "metrics_port": env.int("METRICS_PORT", 9191, validate=Range(min=0, max=65535)),
         "dlq_redis_max": env.int("DLQ_REDIS_MAX", 100_000, validate=positive),
+        "message_log_retention_days": env.int("MESSAGE_LOG_RETENTION_DAYS", 90, validate=positive),
         "web_read_timeout_s": env.float(
             "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
         ),

@@ -1,4 +1,5 @@
-"""Dead letters past the Redis cap (workers/queue/archive.py).
+"""What keeps growth bounded: dead letters past the Redis cap (workers/queue/archive.py),
+and an index for the raw message-log rows' retention (workers/campaigns/retention.py).
 
 Revision ID: 0002
 Revises: 0001
@@ -27,7 +28,9 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=False),
     )
     op.create_index("ix_dead_letters_failed_at", "dead_letters", ["failed_at"])
+    op.create_index("ix_message_log_rows_fetched_at", "message_log_rows", ["fetched_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_log_rows_fetched_at", "message_log_rows")
     op.drop_table("dead_letters")
