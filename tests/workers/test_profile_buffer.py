@@ -165,3 +165,34 @@ def test_an_update_that_cannot_be_merged_is_dead_lettered_and_the_rest_go_out(re
     )
     assert {letter.event_id for letter in letters} == {"p-bad", None}
     assert buffer.flush() == 0, "nothing is left to fail again"
+
+
+def test_a_profile_is_saved_once_and_found_by_any_of_its_identifiers(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    first = update("a", "1", 1, level=1)
+    first["user"] = {"uid": "1", "email": "one@example.com", "phone": "79160000001"}
+    post(receiver, {"events": [first]})
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    assert buffer.flush() == 1
+    home = json.loads(client.get(f"{profiles.STATE_PREFIX}uid:1"))
+    assert home["fields"]["level"][0] == 1
+    assert client.get(f"{profiles.STATE_PREFIX}email:one@example.com") == b"@uid:1"
+    assert client.get(f"{profiles.STATE_PREFIX}phone:79160000001") == b"@uid:1"
+
+    later = update("b", "1", 2, vip=True)
+    later["user"] = {"email": "one@example.com"}
+    post(receiver, {"events": [later]})
+    client.delete("dramatiq:crm", "dramatiq:crm.msgs")
+    assert buffer.flush() == 1
+    [[hashmap]] = batch_messages(client)
+    assert hashmap["fields"] == {"level": 1, "vip": True}, "merged onto the saved state"
+    assert hashmap["uid"] == "1"
+
+
+def test_a_pointer_to_a_state_that_is_gone_counts_as_no_state(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{profiles.STATE_PREFIX}uid:5", b"@email:gone@example.com")
+    post(receiver, {"events": [update("a", "5", 1, x=1)]})
+    assert ProfileBuffer(client, batch_max=500, flush_ms=1000).flush() == 1
+    [[hashmap]] = batch_messages(client)
+    assert hashmap["fields"] == {"x": 1}

@@ -11,7 +11,8 @@ flushes never overlap:
 2. merges them onto the profiles' saved states (workers/profiles/coalesce.py) and
    packs batches;
 3. commits, atomically: one Dramatiq message per batch on the platform's queue, the
-   merged states saved, the claim deleted.
+   merged states saved (once per profile, under its :attr:`~workers.profiles.coalesce.
+   Profile.home_key`, with a pointer under each other identifier), the claim deleted.
 
 A flusher killed between 1 and 3 leaves its claim behind; any flusher puts claims
 older than ``claim_timeout_s`` back at the head of the buffer, so nothing is lost and,
@@ -58,6 +59,9 @@ BUFFER = PROFILE_BUFFER
 STATE_PREFIX = f"{BUFFER}:state:"
 #: Saved profile states outlive any plausible delay between two updates of a user.
 STATE_TTL_S = 30 * 86400
+#: A saved state under a profile's other identifiers: this, then its home key
+#: (:attr:`~workers.profiles.coalesce.Profile.home_key`), so the state is kept once.
+POINTER = "@"
 #: How many buffered updates one flush takes at most, as a multiple of batch_max.
 CLAIM_FACTOR = 20
 LOCK_TTL_MS = 30_000
@@ -166,19 +170,19 @@ class ProfileBuffer:
         """Drop the saved field values of the profile ``hashmap`` names (one the platform
         refused), so that its refused values do not come back in that user's later
         batches. The stamp it was sent with stays, so later stamps still rise."""
-        for kind in IDENTIFIERS:
-            if not hashmap.get(kind):
+        keys = [identity_key(kind, str(hashmap[kind])) for kind in IDENTIFIERS if hashmap.get(kind)]
+        for home, raw in set(self._read_states(keys).values()):
+            if raw is None:
                 continue
-            key = STATE_PREFIX + identity_key(kind, str(hashmap[kind]))
-            raw = self._client.get(key)
             try:
-                state = json.loads(raw) if raw is not None else None
+                state = json.loads(raw)
             except ValueError:
                 state = None
             if isinstance(state, dict):
-                self._client.set(key, json.dumps({**state, "fields": {}}), keepttl=True)
-            elif raw is not None:
-                self._client.delete(key)
+                forgotten = json.dumps({**state, "fields": {}})
+                self._client.set(STATE_PREFIX + home, forgotten, keepttl=True)
+            else:
+                self._client.delete(STATE_PREFIX + home)
 
     def _pack(self, updates: list[dict]) -> list[list[Profile]]:
         return batches(merge(updates, self._saved_states(updates)), self.batch_max)
@@ -223,9 +227,8 @@ class ProfileBuffer:
         or written by another release) is left out, so that its profile is merged as a
         new one instead of failing the whole claim again at every flush."""
         keys = sorted({identity_key(k, v) for u in updates for k, v in update_ids(u).items()})
-        values = self._client.mget([STATE_PREFIX + key for key in keys])
         states = {}
-        for key, value in zip(keys, values, strict=True):
+        for key, (_, value) in self._read_states(keys).items():
             if value is None:
                 continue
             try:
@@ -240,12 +243,36 @@ class ProfileBuffer:
                 states.pop(key, None)
         return states
 
+    def _read_states(self, keys: list[str]) -> dict[str, tuple[str, bytes | None]]:
+        """Each identity key's (home key, saved state), following the pointers of a
+        profile's other identifiers to its home key: two round trips at most."""
+        values = self._client.mget([STATE_PREFIX + key for key in keys])
+        found = {key: (key, value) for key, value in zip(keys, values, strict=True)}
+        pointers = {key: v[1:].decode() for key, (_, v) in found.items() if _points(v)}
+        if pointers:
+            homes = sorted(set(pointers.values()))
+            states = self._client.mget([STATE_PREFIX + home for home in homes])
+            by_home = {
+                home: None if _points(state) else state
+                for home, state in zip(homes, states, strict=True)
+            }
+            found.update({key: (home, by_home[home]) for key, home in pointers.items()})
+        return found
+
     def _commit_args(self, packed: list[list[Profile]]) -> list:
         args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
         for batch in packed:
             args += redis_message(PROFILE_BATCH, ([profile.hashmap() for profile in batch],))
         args.append(STATE_TTL_S)
         for profile in (profile for batch in packed for profile in batch):
-            state = json.dumps(profile.to_state())
-            args += [arg for key in profile.keys for arg in (STATE_PREFIX + key, state)]
+            home = profile.home_key
+            args += [STATE_PREFIX + home, json.dumps(profile.to_state())]
+            for key in profile.keys:
+                if key != home:
+                    args += [STATE_PREFIX + key, POINTER + home]
         return args
+
+
+def _points(value: bytes | None) -> bool:
+    """Whether a saved value is a pointer to the profile's home key."""
+    return value is not None and value.startswith(POINTER.encode())

@@ -50,6 +50,13 @@ class Profile:
         return [identity_key(kind, value) for kind, value in self.ids.items()]
 
     @property
+    def home_key(self) -> str:
+        """The key its saved state lives under: its first identifier in
+        ``IDENTIFIERS`` order (a uid if it has one); the others point there."""
+        kind = next(kind for kind in IDENTIFIERS if kind in self.ids)
+        return identity_key(kind, self.ids[kind])
+
+    @property
     def stamp(self) -> str | None:
         """The newest event time, made strictly later than :attr:`sent`."""
         newest = max((t for _, t in self.fields.values()), key=_instant, default=None)
