@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from workers.ops.doctor import without_password
 
-from .support import free_port, wait_for
+from .support import wait_for
 
 RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -134,14 +135,38 @@ RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 @contextlib.contextmanager
 def private_rabbitmq(*, consumer_timeout_ms: int) -> Iterator[str]:
-    """A RabbitMQ server of this test's own, on free ports, whose consumers time out
-    after ``consumer_timeout_ms`` (checked every 0.5 s); yields its URL, and the server
-    is stopped and its files removed afterwards. Skips where no server is installed."""
+    """A RabbitMQ server of this test's own, whose consumers time out after
+    ``consumer_timeout_ms`` (checked every 0.5 s); yields its URL, and the server is
+    stopped and its files removed afterwards. Skips where no server is installed.
+
+    Its ports are picked below the kernel's ephemeral range, which other processes'
+    outgoing connections take from at any moment; a boot that still finds a port taken
+    is tried again on others."""
     binary = shutil.which("rabbitmq-server", path=str(RABBITMQ_SERVER.parent))
     if binary is None:
         pytest.skip("no RabbitMQ server installed to start a private one")
-    port, dist_port = free_port(), free_port()
     home = Path(tempfile.mkdtemp(prefix="hr-rabbitmq-"))
+    try:
+        for _ in range(3):
+            server, url = _boot(binary, home, consumer_timeout_ms)
+            if server.poll() is None:
+                break
+        else:
+            raise AssertionError((home / "server.log").read_text())
+        try:
+            yield url
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _boot(binary: str, home: Path, consumer_timeout_ms: int) -> tuple[subprocess.Popen, str]:
+    """Start a server in ``home`` and wait until it answers or has exited."""
+    port, dist_port = _port_outside_ephemeral_range(), _port_outside_ephemeral_range()
+    shutil.rmtree(home / "mnesia", ignore_errors=True)
     (home / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{port}\nconsumer_timeout = {consumer_timeout_ms}\n"
     )
@@ -164,14 +189,24 @@ def private_rabbitmq(*, consumer_timeout_ms: int) -> Iterator[str]:
     url = f"amqp://guest:guest@127.0.0.1:{port}/%2F"
     try:
         wait_for(lambda: _answers(url) or server.poll() is not None, timeout_s=60)
-        if server.poll() is not None:
-            raise AssertionError((home / "server.log").read_text())
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
+    except AssertionError:
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait()
-        shutil.rmtree(home, ignore_errors=True)
+        raise
+    return server, url
+
+
+def _port_outside_ephemeral_range() -> int:
+    """A port that nothing listens on, below the range outgoing connections use."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10_000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def _answers(url: str) -> bool:
