@@ -122,6 +122,18 @@ def test_only_one_flush_at_a_time(receiver, redis_url):
     assert client.llen(f"{BUFFER}:pending") == 1
 
 
+def flush_two_good_profiles(receiver, client: redis.Redis) -> ProfileBuffer:
+    """Post two good updates beside whatever poison the test planted, flush once, and
+    check both went out in one batch with nothing left claimed or pending."""
+    post(receiver, {"events": [update("a", "1", 5, x="new"), update("c", "2", 3, x="two")]})
+    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
+    assert buffer.flush() == 1
+    [batch] = batch_messages(client)
+    assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
+    assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0
+    return buffer
+
+
 UNREADABLE_STATES = [
     b"{not json",
     b'{"ids": 5}',
@@ -137,12 +149,7 @@ def test_an_unreadable_saved_state_does_not_hold_back_the_flush(receiver, redis_
     ignored: its profile goes out as a new one, and the others of the claim with it."""
     client = redis.Redis.from_url(redis_url)
     client.set(f"{profiles.STATE_PREFIX}uid:1", saved)
-    post(receiver, {"events": [update("a", "1", 5, x="new"), update("c", "2", 3, x="two")]})
-    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
-    assert buffer.flush() == 1
-    [batch] = batch_messages(client)
-    assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
-    assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0
+    flush_two_good_profiles(receiver, client)
 
 
 POISON = {"id": "p-bad", "type": "profile", "timestamp": "not a time", "user": {"uid": "9"}}
@@ -153,12 +160,7 @@ def test_an_update_that_cannot_be_merged_is_dead_lettered_and_the_rest_go_out(re
     holding back every profile behind it. Now it alone is dead-lettered, once."""
     client = redis.Redis.from_url(redis_url)
     client.rpush(f"{BUFFER}:pending", json.dumps(POISON), b"{not json")
-    post(receiver, {"events": [update("a", "1", 5, x="new"), update("c", "2", 3, x="two")]})
-    buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
-    assert buffer.flush() == 1
-    [batch] = batch_messages(client)
-    assert {h["uid"]: h["fields"] for h in batch} == {"1": {"x": "new"}, "2": {"x": "two"}}
-    assert client.llen(f"{BUFFER}:pending") == 0 and client.zcard(f"{BUFFER}:claims") == 0
+    buffer = flush_two_good_profiles(receiver, client)
     letters = DeadLetterQueue(client).list()
     assert sorted(str(letter.message["args"][0]) for letter in letters) == sorted(
         [str(POISON), "{not json"]
