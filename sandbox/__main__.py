@@ -13,7 +13,7 @@ import signal
 from werkzeug.serving import make_server
 
 from .app import create_app
-from .state import SandboxState
+from .state import PROFILE_ORDERS, SandboxState
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,11 +26,18 @@ def main(argv: list[str] | None = None) -> None:
         "--declared-fields",
         help="comma-separated custom fields the platform keeps (default: all)",
     )
+    parser.add_argument(
+        "--profile-order",
+        choices=PROFILE_ORDERS,
+        default="stamp",
+        help="apply profile updates by their stamp (default) or in arrival order",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     declared = frozenset(args.declared_fields.split(",")) if args.declared_fields else None
     state = SandboxState(login=args.login, secret=args.secret, declared_fields=declared)
+    state.set_profile_order(args.profile_order)
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
     server = make_server(args.host, args.port, create_app(state), threaded=True)
     signal.signal(signal.SIGTERM, _interrupt)

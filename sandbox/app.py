@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import platforms
 from .simulation import simulated, stamp_arrival, state
-from .state import Fault, SandboxState
+from .state import PROFILE_ORDERS, Fault, SandboxState
 from .stats import Knobs
 
 crm = Blueprint("crm", __name__, url_prefix="/crm")
@@ -66,6 +66,7 @@ def crm_users_batch(body):
 def crm_event(body):
     if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
         return {"detail": "name is required."}, 400
+    state().note_event(body)
     return body, 201
 
 
@@ -110,6 +111,22 @@ def reset():
 @admin.get("/profiles")
 def profiles():
     return jsonify(state().profile_list())
+
+
+@admin.put("/profiles/order")
+def set_profile_order():
+    """``{"order": "stamp"}`` (the default) or ``{"order": "arrival"}``."""
+    spec = request.get_json(force=True, silent=True)
+    if not isinstance(spec, dict) or spec.get("order") not in PROFILE_ORDERS:
+        return {"error": f'expected {{"order": <one of {list(PROFILE_ORDERS)}>}}'}, 400
+    state().set_profile_order(spec["order"])
+    return "", 204
+
+
+@admin.get("/events/early")
+def early_events():
+    """The events that reached the platform before any profile of their user."""
+    return jsonify(state().early_events())
 
 
 @admin.put("/faults/<route>")

@@ -117,7 +117,8 @@ def simulated(route: str, auth: AuthCheck = basic_auth) -> Callable:
 def _answer(sandbox, route, handler, body, path_args) -> tuple[Any, int, dict[str, str]]:
     fault = sandbox.take_fault(route)
     if fault is not None and fault.drop:
-        return None, DROPPED, {}
+        answer = handler(body, **path_args)[0] if fault.applied and body is not None else None
+        return answer, DROPPED, {}
     if fault is not None:
         time.sleep(fault.delay_s)
         if fault.status is not None:

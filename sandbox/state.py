@@ -29,7 +29,9 @@ class Fault:
       count: affect only this many more requests; ``None`` = until cleared.
       delay_s: wait this long before answering (with or without a status).
       retry_after: send this ``Retry-After`` (seconds) with the status.
-      drop: close the connection without answering (before handling the request).
+      drop: close the connection without answering, before handling the request.
+      applied: with ``drop``, handle the request first: the platform applied it but
+        the client never hears (the ambiguous failure a timeout also is).
     """
 
     status: int | None = None
@@ -38,6 +40,7 @@ class Fault:
     delay_s: float = 0.0
     retry_after: int | None = None
     drop: bool = False
+    applied: bool = False
 
 
 class RateLimit:
@@ -83,17 +86,23 @@ class Received:
     at: float = field(default_factory=time.time)
 
 
+#: How the platform orders profile updates: by their ``update_profile_last_updated_at``
+#: (an update older than the profile's last one is ignored), or in arrival order,
+#: ignoring the stamp (the weakest reading of the documentation).
+PROFILE_ORDERS = ("stamp", "arrival")
+
+
 class ProfileStore:
-    """Profiles as the platform keeps them: found by any identifier, fields merged.
+    """Profiles as the platform keeps them: found by any identifier, fields merged, in
+    one of the :data:`PROFILE_ORDERS`; and the events that came before their user."""
 
-    ``update_profile_last_updated_at`` protects against races as the documentation
-    says: an update older than the profile's last one is ignored.
-    """
-
-    def __init__(self, declared_fields: frozenset[str] | None) -> None:
+    def __init__(self, declared_fields: frozenset[str] | None, order: str = "stamp") -> None:
         self.declared_fields = declared_fields
+        self.order = order
         self.profiles: list[dict[str, Any]] = []
         self._index: dict[tuple[str, str], dict[str, Any]] = {}
+        #: Events whose payload named a user no profile had yet.
+        self.early_events: list[dict[str, Any]] = []
 
     def upsert(self, hashmap: dict[str, Any]) -> dict[str, Any]:
         """Apply one hashmap; return what the platform echoes (declared fields only)."""
@@ -105,12 +114,20 @@ class ProfileStore:
         profile = self._find_or_create(hashmap)
         stamp = hashmap.get("update_profile_last_updated_at")
         last = profile.get("update_profile_last_updated_at")
-        if stamp is None or last is None or _instant(stamp) >= _instant(last):
+        newer = stamp is None or last is None or _instant(stamp) >= _instant(last)
+        if self.order == "arrival" or newer:
             profile["fields"].update(kept)
             if stamp is not None:
                 profile["update_profile_last_updated_at"] = stamp
         echo = {key: hashmap[key] for key in IDENTIFIERS if key in hashmap}
         return {**echo, "fields": kept}
+
+    def note_event(self, body: dict[str, Any]) -> None:
+        """Remember an event whose payload names a user no profile has yet."""
+        payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+        keys = [(key, str(payload[key])) for key in IDENTIFIERS if payload.get(key)]
+        if keys and not any(key in self._index for key in keys):
+            self.early_events.append(body)
 
     def _find_or_create(self, hashmap: dict[str, Any]) -> dict[str, Any]:
         keys = [(key, str(hashmap[key])) for key in IDENTIFIERS if hashmap.get(key)]
@@ -142,6 +159,18 @@ class SandboxState:
         self.profiles = ProfileStore(declared_fields)
         self.stats = StatsWorld()
 
+    def set_profile_order(self, order: str) -> None:
+        with self._lock:
+            self.profiles.order = order
+
+    def note_event(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.profiles.note_event(body)
+
+    def early_events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.profiles.early_events)
+
     def record(self, entry: Received) -> None:
         with self._lock:
             self._received.append(entry)
@@ -161,10 +190,11 @@ class SandboxState:
             ]
 
     def reset(self) -> None:
-        """Forget everything received and stored; faults and knobs stay as they are."""
+        """Forget everything received and stored; faults, knobs and the profile order
+        stay as they are."""
         with self._lock:
             self._received.clear()
-            self.profiles = ProfileStore(self._declared_fields)
+            self.profiles = ProfileStore(self._declared_fields, self.profiles.order)
             with self.stats.lock:
                 self.stats.reset()
 

@@ -102,6 +102,15 @@ class Sandbox:
     def reset(self) -> None:
         for what in ("received", "faults", "limits", "stats"):
             self.http.delete(f"/_sandbox/{what}").raise_for_status()
+        self.profile_order("stamp")
+
+    def profile_order(self, order: str) -> None:
+        """Apply profile updates by their stamp, or in arrival order ignoring it."""
+        self.http.put("/_sandbox/profiles/order", json={"order": order}).raise_for_status()
+
+    def early_events(self) -> list[dict]:
+        """The events that reached the platform before any profile of their user."""
+        return self.http.get("/_sandbox/events/early").json()
 
     def limit(self, platform: str, per_second: int) -> None:
         self.http.put(f"/_sandbox/limits/{platform}", json={"per_second": per_second})

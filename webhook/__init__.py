@@ -65,7 +65,7 @@ def build_hub(settings: Settings) -> Hub:
     return Hub(
         settings=settings,
         redis=client,
-        queue=EventQueue(client),
+        queue=EventQueue(client, events_after_profiles=settings.events_after_profiles),
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
         dead_letters=dead_letters,

@@ -30,6 +30,8 @@ from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError, Rejected, Unsendable
 from workers.platforms.registry import CLIENTS, platform_client
 from workers.profiles.buffer import ProfileBuffer
+from workers.profiles.order import EventOrder
+from workers.queue.retry import Postponed
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
 from workers.ratelimit.limiter import platform_limiter
 
@@ -54,8 +56,12 @@ class ActorServices:
     crm: CrmClient
     starter: CampaignStarter
     fetcher: StatsFetcher
-    #: The profile buffer: for replayed updates, and to forget refused profiles' values.
+    #: The profile buffer: what each batch attempt sends, and its outcome.
     profiles: ProfileBuffer
+    #: Whether an event's earlier profile updates are settled (EVENTS_AFTER_PROFILES).
+    order: EventOrder
+    #: How long an event waits before asking ``order`` again.
+    order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
     time_scale: float = 1.0
 
@@ -82,6 +88,8 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         ),
         time_scale=settings.followup_time_scale,
         profiles=ProfileBuffer.from_settings(shared_state, settings),
+        order=EventOrder(shared_state),
+        order_poll_ms=max(50, settings.profile_flush_ms // 4),
     )
 
 
@@ -99,34 +107,65 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
     """Declare every actor on ``broker``; returns them by actor name."""
     crm = services.crm
 
-    def crm_upsert_profiles(hashmaps: list[dict]) -> None:
+    def crm_upsert_profiles(refs: list[dict], batch: str | None = None) -> None:
+        """Send the newest unacknowledged state of the batch's profiles; a message
+        without ``batch`` is one of an earlier release, whose hashmaps are sent whole."""
+        if batch is None:
+            return upsert_as_given(refs)
+        profiles = services.profiles
+        attempt = profiles.attempt(refs, batch)
+        if not attempt.profiles:
+            return
+        try:
+            crm.upsert_profiles(attempt.hashmaps)
+        except (Rejected, Unsendable) as error:
+            if len(attempt.profiles) > 1:
+                split_batch(attempt.refs, batch, error)
+                return
+            profiles.release(attempt, refused=True)
+            raise
+        profiles.acknowledge(attempt)
+
+    def upsert_as_given(hashmaps: list[dict]) -> None:
         try:
             crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
             if len(hashmaps) > 1:
-                split_batch(hashmaps, error)
+                split_batch(hashmaps, None, error)
                 return
-            services.profiles.forget_fields(hashmaps[0])
             raise
+
+    def release_batch(message: dramatiq.Message) -> None:
+        batch = message.kwargs.get("batch")
+        if batch is not None:
+            profiles = services.profiles
+            profiles.release(profiles.attempt(message.args[0], batch), refused=False)
 
     def buffer_profile_update(update: dict) -> None:
         services.profiles.append(update)
 
-    def split_batch(hashmaps: list[dict], error: PlatformError) -> None:
-        """A batch refused for what it holds is sent again as two halves, down to the
-        one profile that is refused, which alone is dead-lettered."""
-        half = len(hashmaps) // 2
+    def split_batch(refs: list[dict], batch: str | None, error: PlatformError) -> None:
+        """A batch refused for what it holds is sent again as two halves (owning its
+        profiles as the batch did), down to the one profile that is refused, which
+        alone is dead-lettered."""
+        half = len(refs) // 2
         logger.warning(
             "A batch of %d profiles was refused (%s); sending it again as %d + %d.",
-            len(hashmaps),
+            len(refs),
             error,
             half,
-            len(hashmaps) - half,
+            len(refs) - half,
         )
-        for part in (hashmaps[:half], hashmaps[half:]):
-            actors[PROFILE_BATCH.actor_name].send(part)
+        kwargs = {} if batch is None else {"batch": batch}
+        for part in (refs[:half], refs[half:]):
+            actors[PROFILE_BATCH.actor_name].send_with_options(args=(part,), kwargs=kwargs)
 
     def crm_post_event(event: dict) -> None:
+        if not services.order.ready(event["id"]):
+            raise Postponed(
+                "an earlier profile update of its user is not delivered yet",
+                delay_ms=services.order_poll_ms,
+            )
         crm.post_event(event_post(event))
 
     def start_campaign(event: dict) -> None:
@@ -154,12 +193,12 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         )
 
     handlers = [
-        (PROFILE_BATCH, crm_upsert_profiles, "crm"),
-        (REBUFFER, buffer_profile_update, "crm"),
-        (ROUTES["event"], crm_post_event, "crm"),
-        (ROUTES["campaign_start"], start_campaign, "crm"),
-        (CAMPAIGN_ACTION, campaign_action, "crm"),
-        (FETCH_STATS, fetch_stats, fetch_platform),
+        (PROFILE_BATCH, crm_upsert_profiles, "crm", release_batch),
+        (REBUFFER, buffer_profile_update, "crm", None),
+        (ROUTES["event"], crm_post_event, "crm", None),
+        (ROUTES["campaign_start"], start_campaign, "crm", None),
+        (CAMPAIGN_ACTION, campaign_action, "crm", None),
+        (FETCH_STATS, fetch_stats, fetch_platform, None),
     ]
     actors = {
         route.actor_name: dramatiq.actor(
@@ -167,9 +206,10 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
             actor_name=route.actor_name,
             queue_name=route.queue_name,
             broker=broker,
-            throws=(PlatformError, StartInProgress),
+            throws=(PlatformError, StartInProgress, Postponed),
             platform=platform,
+            on_dead_letter=on_dead_letter,
         )
-        for route, handler, platform in handlers
+        for route, handler, platform, on_dead_letter in handlers
     }
     return actors

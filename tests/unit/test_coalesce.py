@@ -77,7 +77,7 @@ def test_conflicting_identifiers_stay_apart_and_never_share_a_batch():
     assert [len(batch) for batch in packed] == [1, 1]
 
 
-def test_saved_state_is_carried_so_a_later_flush_is_never_older():
+def test_a_state_saved_before_acknowledgements_counts_as_sent():
     saved = {
         "ids": {"uid": "1"},
         "fields": {"a": ["new", "2026-11-23T10:00:09Z"]},
@@ -86,30 +86,73 @@ def test_saved_state_is_carried_so_a_later_flush_is_never_older():
     [profile] = merge([update("03", {"b": "late"}, uid="1")], {"uid:1": saved})
     assert profile.hashmap() == {
         "uid": "1",
-        "fields": {"a": "new", "b": "late"},
+        "fields": {"b": "late"},
         "update_profile_last_updated_at": "2026-11-23T10:00:09.001000Z",
-    }
+    }, "only the changed field, stamped later than the last acknowledged stamp"
 
 
-def test_each_flush_of_a_profile_is_stamped_strictly_later_than_the_last():
-    saved = {
-        "ids": {"uid": "1"},
-        "fields": {"a": ["x", "2026-11-23T10:00:09Z"]},
-        "sent": "2026-11-23T10:00:09Z",
-    }
+def acked_state(fields: dict, sent: str, **extra) -> dict:
+    return {"ids": {"uid": "1"}, "fields": fields, "sent": sent, "acked": list(fields), **extra}
+
+
+def test_each_batch_of_a_profile_is_stamped_strictly_later_than_the_last_acknowledged():
+    saved = acked_state({"a": ["x", "2026-11-23T10:00:09Z"]}, "2026-11-23T10:00:09Z")
     [same_time] = merge([update("09", {"b": 1}, uid="1")], {"uid:1": saved})
     assert same_time.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:09.001000Z"
-    assert same_time.to_state()["sent"] == "2026-11-23T10:00:09.001000Z"
     [newer] = merge([update("12", {"b": 2}, uid="1")], {"uid:1": saved})
     assert newer.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:12Z"
 
 
 def test_a_saved_stamp_at_the_end_of_time_is_sent_again_not_overflowed():
     end = "9999-12-31T23:59:59.999999Z"
-    saved = {"ids": {"uid": "1"}, "fields": {"a": ["x", end]}, "sent": end}
+    saved = acked_state({"a": ["x", end]}, end)
     [profile] = merge([update("09", {"b": 1}, uid="1")], {"uid:1": saved})
     assert profile.hashmap()["update_profile_last_updated_at"] == end
-    assert profile.hashmap()["fields"] == {"a": "x", "b": 1}
+    assert profile.hashmap()["fields"] == {"b": 1}
+
+
+def test_an_acknowledgement_marks_the_values_sent_and_frees_the_profile():
+    [profile] = merge([update("01", {"a": 1, "b": 2}, uid="1")], {})
+    profile.owner = "batch-1"
+    ack = profile.acknowledgement("batch-1")
+    state = profile.to_state()
+    [later] = merge([update("02", {"b": 3}, uid="1"), ack], {"uid:1": state})
+    assert later.owner is None
+    assert later.hashmap()["fields"] == {"b": 3}, "a acknowledged; b changed since it was sent"
+    assert later.sent == "2026-11-23T10:00:01Z"
+
+
+def test_an_acknowledgement_of_another_batch_leaves_the_owner():
+    [profile] = merge([update("01", {"a": 1}, uid="1")], {})
+    profile.owner = "batch-2"
+    [same] = merge([{**profile.acknowledgement("batch-1")}], {"uid:1": profile.to_state()})
+    assert same.owner == "batch-2"
+
+
+def test_a_value_posted_again_after_its_acknowledgement_is_not_resent():
+    saved = acked_state({"a": [1, "2026-11-23T10:00:01Z"]}, "2026-11-23T10:00:01Z")
+    [profile] = merge([update("05", {"a": 1}, uid="1")], {"uid:1": saved})
+    assert not profile.unsent
+    [changed] = merge([update("05", {"a": True}, uid="1")], {"uid:1": saved})
+    assert changed.hashmap()["fields"] == {"a": True}, "true is not 1"
+
+
+def test_a_refused_release_forgets_the_refused_values_unless_replaced():
+    [profile] = merge([update("01", {"a": "bad", "b": "bad"}, uid="1")], {})
+    profile.owner = "batch-1"
+    release = {
+        "type": "release",
+        "batch": "batch-1",
+        "user": {"uid": "1"},
+        "refused": {name: list(pair) for name, pair in profile.changed.items()},
+    }
+    [after] = merge([update("02", {"b": "good"}, uid="1"), release], {"uid:1": profile.to_state()})
+    assert after.owner is None
+    assert after.hashmap()["fields"] == {"b": "good"}
+
+
+def test_records_for_unknown_profiles_create_nothing():
+    assert merge([{"type": "nudge", "user": {"uid": "9"}}], {}) == []
 
 
 def test_batches_respect_the_maximum_and_hold_no_shared_identifier():

@@ -39,3 +39,31 @@ def test_undeclared_fields_are_ignored_and_not_echoed():
     echo = store.upsert({"email": "u@example.com", "fields": {"pole1": "x", "pole2": 123}})
     assert echo == {"email": "u@example.com", "fields": {"pole2": 123}}
     assert store.profiles[0]["fields"] == {"pole2": 123}
+
+
+def test_in_arrival_order_an_older_update_arriving_last_wins():
+    store = ProfileStore(declared_fields=None, order="arrival")
+    store.upsert(
+        {
+            "uid": "1",
+            "fields": {"a": "new"},
+            "update_profile_last_updated_at": "2026-11-23T10:00:05Z",
+        }
+    )
+    store.upsert(
+        {
+            "uid": "1",
+            "fields": {"a": "old"},
+            "update_profile_last_updated_at": "2026-11-23T10:00:00Z",
+        }
+    )
+    assert store.profiles[0]["fields"] == {"a": "old"}
+
+
+def test_an_event_for_a_user_no_profile_has_yet_is_noted():
+    store = ProfileStore(declared_fields=None)
+    store.note_event({"name": "paid", "payload": {"uid": "1"}})
+    store.upsert({"uid": "1", "fields": {}})
+    store.note_event({"name": "paid", "payload": {"uid": "1"}})
+    store.note_event({"name": "anonymous", "payload": {}})
+    assert [event["payload"] for event in store.early_events] == [{"uid": "1"}]

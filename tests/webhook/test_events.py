@@ -59,9 +59,9 @@ def queued(redis_url: str) -> list[dramatiq.Message]:
 
 
 def buffered(redis_url: str) -> list[dict]:
-    """The profile updates waiting in the profile buffer."""
+    """The profile updates waiting in the profile buffer (each after its number)."""
     items = redis.Redis.from_url(redis_url).lrange(f"{PROFILE_BUFFER}:pending", 0, -1)
-    return [json.loads(item) for item in items]
+    return [json.loads(item.partition(b" ")[2]) for item in items]
 
 
 def written_ids(redis_url: str) -> list[str]:

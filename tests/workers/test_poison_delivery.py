@@ -22,6 +22,7 @@ from workers.queue.retry import DeliveryPolicy, RetryPolicy
 from workers.queue.routes import FETCH_STATS, PROFILE_BATCH, REBUFFER
 
 from ..conftest import make_settings
+from .test_profile_buffer import batch_messages
 
 POLICY = RetryPolicy(min_backoff_ms=10, max_backoff_ms=50, max_age_ms=60_000)
 
@@ -61,22 +62,6 @@ def worker_on(redis_url, clean_sandbox, tmp_path):
     worker.stop()
 
 
-def test_one_refused_profile_is_dead_lettered_alone_and_the_others_delivered(
-    worker_on, clean_sandbox
-):
-    actors, run_until_done = worker_on
-    good = [{"uid": str(n), "fields": {"n": n}} for n in range(7)]
-    refused = {"fields": {"n": -1}}  # no identifier: the platform refuses the batch
-    actors[PROFILE_BATCH.actor_name].send([*good[:3], refused, *good[3:]])
-    dead_letters = run_until_done(PROFILE_BATCH.queue_name)
-
-    assert sorted(p["uid"] for p in clean_sandbox.profiles()) == sorted(h["uid"] for h in good)
-    [letter] = dead_letters.list()
-    assert letter.message["args"] == [[refused]]
-    assert letter.reason.startswith("permanent: crm POST")
-    assert letter.error["status"] == 400
-
-
 def test_a_replayed_never_ready_source_polls_afresh(worker_on, clean_sandbox, redis_url):
     actors, run_until_done = worker_on
     clean_sandbox.knobs(report_not_ready=1)
@@ -95,21 +80,51 @@ def test_a_replayed_never_ready_source_polls_afresh(worker_on, clean_sandbox, re
     assert replayed.kwargs["step"] == 0
 
 
-def test_a_refused_profile_loses_its_saved_values_and_keeps_its_stamp(
+def buffered(uid: str, second: int, fields: str) -> bytes:
+    """A pending profile update as the receiver writes it; ``fields`` is raw JSON, so
+    that it can hold a value no platform request can carry (``Infinity``)."""
+    return (
+        f'1 {{"id": "u{uid}-{second}", "type": "profile", "user": {{"uid": "{uid}"}}, '
+        f'"timestamp": "2026-11-23T10:00:{second:02d}Z", "fields": {fields}}}'
+    ).encode()
+
+
+def flush_and_deliver(flushing, client: redis.Redis, actors, run_until_done) -> DeadLetterQueue:
+    """Flush, hand the batches queued in Redis to the stub broker's worker, run them."""
+    flushing.flush()
+    for message in batch_messages(client):
+        actors[message.actor_name].send_with_options(args=message.args, kwargs=message.kwargs)
+    return run_until_done(PROFILE_BATCH.queue_name)
+
+
+def test_a_refused_profile_is_dead_lettered_alone_and_loses_only_the_refused_values(
     worker_on, clean_sandbox, redis_url
 ):
     actors, run_until_done = worker_on
     client = redis.Redis.from_url(redis_url)
-    state = {"ids": {"uid": "1"}, "fields": {"bad": ["x", "2026-11-23T10:00:00Z"]}}
-    state["sent"] = "2026-11-23T10:00:00Z"
-    client.set(f"{buffer.STATE_PREFIX}uid:1", json.dumps(state), ex=3600)
-    clean_sandbox.fault("crm.users_batch", status=400, count=1)
-    actors[PROFILE_BATCH.actor_name].send([{"uid": "1", "fields": {"bad": "x"}}])
+    pending = f"{buffer.BUFFER}:pending"
+    client.rpush(pending, *(buffered(str(n), 1, f'{{"n": {n}}}') for n in range(7)))
+    client.rpush(pending, buffered("bad", 1, '{"x": Infinity, "z": 1}'))
+    flushing = buffer.ProfileBuffer(client, batch_max=500, flush_ms=1)
+    [letter] = flush_and_deliver(flushing, client, actors, run_until_done).list()
+    assert sorted(p["uid"] for p in clean_sandbox.profiles()) == [str(n) for n in range(7)]
+    assert letter.message["args"] == [[{"uid": "bad"}]]
+    assert letter.reason.startswith("permanent:")
+
+    client.rpush(pending, buffered("bad", 2, '{"y": 2}'))
+    flush_and_deliver(flushing, client, actors, run_until_done)
+    [profile] = [p for p in clean_sandbox.profiles() if p["uid"] == "bad"]
+    assert profile["fields"] == {"y": 2}, "the refused values do not come back"
+    assert len(DeadLetterQueue(client).list()) == 1
+
+
+def test_a_batch_queued_by_an_earlier_release_is_sent_as_it_is(worker_on, clean_sandbox):
+    actors, run_until_done = worker_on
+    hashmaps = [{"uid": str(n), "fields": {"n": n}} for n in range(3)]
+    actors[PROFILE_BATCH.actor_name].send([*hashmaps, {"fields": {"n": -1}}])
     [letter] = run_until_done(PROFILE_BATCH.queue_name).list()
-    assert letter.error["status"] == 400
-    saved = json.loads(client.get(f"{buffer.STATE_PREFIX}uid:1"))
-    assert saved == {**state, "fields": {}}, "the refused value is not merged again"
-    assert client.ttl(f"{buffer.STATE_PREFIX}uid:1") > 3000
+    assert sorted(p["uid"] for p in clean_sandbox.profiles()) == ["0", "1", "2"]
+    assert letter.message["args"] == [[{"fields": {"n": -1}}]]
 
 
 def test_a_replayed_unmergeable_update_goes_back_to_the_buffer(worker_on, redis_url):

@@ -1,27 +1,54 @@
 -- Deduplicate and enqueue a request's events in one atomic step.
 --
--- ARGV = [namespace, dedup_prefix, dedup_ttl_s,
---         (event_id, kind, destination, extra, data) ...]
+-- ARGV = [namespace, dedup_prefix, dedup_ttl_s, sequence, order_prefix,
+--         after_prefix, order_ttl_s, (event_id, kind, destination, extra, keys, data) ...]
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
---   enqueue_message (workers/queue/layout.lua); extra is the message id.
--- kind "buffer": a profile update appended to $destination:pending; extra is the
---   profile's identity key, counted in $destination:identities, and
---   $destination:since remembers when the oldest pending update came.
+--   enqueue_message (workers/queue/layout.lua); extra is the message id. keys (a JSON
+--   array of the user's identity keys, "[]" for none) are the keys whose open profile
+--   updates the event must wait for (workers/profiles/order.py).
+-- kind "buffer": a profile update appended to $destination:pending, numbered from the
+--   $sequence counter ("<number> <data>"); extra is the profile's identity key,
+--   counted in $destination:identities, and $destination:since remembers when the
+--   oldest pending update came. Each of keys gets the number as its open update.
 --
 -- Only events whose id was not seen within the TTL are written. Returns one flag per
 -- event: 1 written, 0 duplicate. A dedup key never exists without its event.
 local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
+local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local now = now_ms()
 local flags = {}
-for i = 4, #ARGV, 5 do
-    local kind, destination, extra, data = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+
+local function note_waits(event_id, keys)
+    local after = after_prefix .. event_id
+    for _, key in ipairs(keys) do
+        local order = redis.call("hmget", order_prefix .. key, "open", "acked")
+        if order[1] and tonumber(order[2] or "0") < tonumber(order[1]) then
+            redis.call("hset", after, key, order[1])
+            redis.call("expire", after, order_ttl)
+        end
+    end
+end
+
+local function open_update(number, keys)
+    for _, key in ipairs(keys) do
+        redis.call("hset", order_prefix .. key, "open", number)
+        redis.call("expire", order_prefix .. key, order_ttl)
+    end
+end
+
+for i = 8, #ARGV, 6 do
+    local event_id, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    local extra, keys, data = ARGV[i + 3], cjson.decode(ARGV[i + 4]), ARGV[i + 5]
     -- The value is never read: "1" is one of Redis's shared integers, so it costs nothing.
-    if redis.call("set", prefix .. ARGV[i], 1, "NX", "EX", ttl) then
+    if redis.call("set", prefix .. event_id, 1, "NX", "EX", ttl) then
         if kind == "queue" then
+            note_waits(event_id, keys)
             enqueue_message(namespace, destination, extra, data)
         else
-            redis.call("rpush", destination .. ":pending", data)
+            local number = redis.call("incr", sequence)
+            open_update(number, keys)
+            redis.call("rpush", destination .. ":pending", number .. " " .. data)
             redis.call("sadd", destination .. ":identities", extra)
             redis.call("set", destination .. ":since", now, "NX")
         end

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 import redis
 
 from workers.core import lua
-from workers.profiles.coalesce import buffered_identity
+from workers.profiles.coalesce import buffered_identity, identity_keys
+from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import PROFILE_BUFFER, ROUTES
 
 DEDUP_TTL_S = 24 * 3600
+#: The types that take part in ordering: a profile update opens, an event waits.
+ORDERED = ("profile", "event")
 DEDUP_PREFIX = "hookrelay:seen:"
 
 _SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA)
@@ -40,6 +43,9 @@ class EventQueue:
       client: a Redis client; its errors (down, timeout, OOM) propagate to the caller.
       namespace: the Dramatiq namespace the workers' broker uses.
       dedup_ttl_s: how long an event id counts as seen.
+      events_after_profiles: record what an ``event`` must wait for, so that it reaches
+        the platform after the profile updates of its user accepted before it
+        (``EVENTS_AFTER_PROFILES``; workers/profiles/order.py).
     """
 
     def __init__(
@@ -48,24 +54,36 @@ class EventQueue:
         *,
         namespace: str = NAMESPACE,
         dedup_ttl_s: int = DEDUP_TTL_S,
+        events_after_profiles: bool = True,
     ) -> None:
         self._namespace = namespace
+        self._ordered = events_after_profiles
         self._dedup_ttl_s = dedup_ttl_s
         self._script = client.register_script(_SCRIPT)
 
     def submit(self, events: list[dict]) -> SubmitResult:
-        args: list[str | bytes | int] = [self._namespace, DEDUP_PREFIX, self._dedup_ttl_s]
+        args: list[str | bytes | int] = [
+            self._namespace,
+            DEDUP_PREFIX,
+            self._dedup_ttl_s,
+            SEQUENCE,
+            ORDER_PREFIX,
+            AFTER_PREFIX,
+            ORDER_TTL_S,
+        ]
         for event in events:
-            args += [event["id"], *_destination(event)]
+            args += [event["id"], *_destination(event, ordered=self._ordered)]
         new = tuple(bool(flag) for flag in self._script(args=args))
         accepted = sum(new)
         return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
 
 
-def _destination(event: dict) -> tuple[str, str, str, str | bytes]:
-    """The script's kind, destination, extra and data for one event."""
+def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str, str | bytes]:
+    """The script's kind, destination, extra, keys and data for one event."""
+    ordering = event["type"] in ORDERED and ordered
+    keys = json.dumps(identity_keys(event) if ordering else [])
     if event["type"] == "profile":
-        return "buffer", PROFILE_BUFFER, buffered_identity(event), json.dumps(event)
+        return "buffer", PROFILE_BUFFER, buffered_identity(event), keys, json.dumps(event)
     route = ROUTES[event["type"]]
     message_id, data = redis_message(route, (event,))
-    return "queue", route.queue_name, message_id, data
+    return "queue", route.queue_name, message_id, keys, data

@@ -121,6 +121,8 @@ class Settings:
     dlq_redis_max: int = 100_000
     #: A ``web`` client must send its whole request within this (else it is closed).
     web_read_timeout_s: float = 10.0
+    #: An event waits for the profile updates of its user accepted before it.
+    events_after_profiles: bool = True
 
     @property
     def rabbitmq(self) -> bool:
@@ -218,6 +220,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         ),
         "profile_flush_ms": env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
         "profile_batch_max": env.int("PROFILE_BATCH_MAX", 500, validate=positive),
+        "events_after_profiles": env.bool("EVENTS_AFTER_PROFILES", True),
         "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
         "followup_schedule": tuple(
             int(step)

@@ -7,6 +7,8 @@
 --   :since       when the oldest pending update came (ms)
 --   :claims      zset claim id -> when claimed (ms)
 --   :claim:<id>  list of the updates a flusher took
+-- Pending items are updates ("<number> <json>", numbered by the receiver) and batch
+-- records (bare JSON, workers/profiles/coalesce.py).
 local base = KEYS[1]
 local command = ARGV[1]
 local pending, claims = base .. ":pending", base .. ":claims"
@@ -61,6 +63,35 @@ elseif command == "append" then
     redis.call("sadd", base .. ":identities", ARGV[2])
     redis.call("set", base .. ":since", now, "NX")
     return 1
+
+-- settle(order_prefix, record_count, (identity, record)..., (identity_key, number)...):
+-- buffer a batch's outcome records for the next flush, and raise each identity key's
+-- acknowledged update number, deleting its order key once nothing is open
+-- (workers/profiles/order.py).
+elseif command == "settle" then
+    local order_prefix, count = ARGV[2], tonumber(ARGV[3])
+    local i = 4
+    for _ = 1, count do
+        redis.call("rpush", pending, ARGV[i + 1])
+        redis.call("sadd", base .. ":identities", ARGV[i])
+        i = i + 2
+    end
+    if count > 0 then
+        redis.call("set", base .. ":since", now, "NX")
+    end
+    for j = i, #ARGV, 2 do
+        local key = order_prefix .. ARGV[j]
+        local order = redis.call("hmget", key, "open", "acked")
+        if order[1] then
+            local acked = math.max(tonumber(order[2] or "0"), tonumber(ARGV[j + 1]))
+            if acked >= tonumber(order[1]) then
+                redis.call("del", key)
+            else
+                redis.call("hset", key, "acked", acked)
+            end
+        end
+    end
+    return count
 
 -- reap(older_than_ms): put claims older than that back at the head of pending.
 elseif command == "reap" then

@@ -2,30 +2,38 @@
 
 The receiver appends each accepted ``profile`` event to the buffer
 (webhook/intake/enqueue.lua). :class:`~workers.profiles.flusher.ProfileFlusher`, a
-thread in every worker process, flushes it
-every ``flush_ms`` after the oldest update arrived, or as soon as ``batch_max``
-profiles are waiting. A flush (:meth:`ProfileBuffer.flush`), under a Redis lock so
-flushes never overlap:
+thread in every worker process, flushes it every ``flush_ms`` after the oldest update
+arrived, or as soon as ``batch_max`` profiles are waiting. A flush
+(:meth:`ProfileBuffer.flush`), under a Redis lock so flushes never overlap:
 
-1. claims the pending updates (they move to a claim list, atomically);
-2. merges them onto the profiles' saved states (workers/profiles/coalesce.py) and
-   packs batches;
-3. commits, atomically: one Dramatiq message per batch on the platform's queue, the
-   merged states saved (once per profile, under its :attr:`~workers.profiles.coalesce.
-   Profile.home_key`, with a pointer under each other identifier), the claim deleted.
+1. claims the pending items (they move to a claim list, atomically);
+2. merges them onto the profiles' saved states (workers/profiles/coalesce.py);
+3. packs into batches each profile that has something unacknowledged and is in no
+   batch yet, which then becomes the profile's :attr:`~workers.profiles.coalesce.
+   Profile.owner`; a profile whose batch is still unacknowledged waits;
+4. commits, atomically: one Dramatiq message per batch on the platform's queue (the
+   profiles' identifiers and the batch id, not their fields), the merged states
+   saved (once per profile, under its :attr:`~workers.profiles.coalesce.Profile.
+   home_key`, with a pointer under each other identifier), the claim deleted.
 
-A flusher killed between 1 and 3 leaves its claim behind; any flusher puts claims
+A flusher killed between 1 and 4 leaves its claim behind; any flusher puts claims
 older than ``claim_timeout_s`` back at the head of the buffer, so nothing is lost and,
-because a commit only happens while its claim exists, nothing is sent twice by two
-successful flushes. The batch messages then go through the actor like any other:
-rate-limited, retried with their content intact, dead-lettered if refused.
+because a commit only happens while its claim exists, nothing is committed twice.
+
+Each attempt of a batch (:meth:`ProfileBuffer.attempt`) reads its profiles' newest
+states and sends what the platform has not acknowledged of them; a retried batch is
+never resent stale. Its outcome comes back into the buffer as a record
+(:meth:`ProfileBuffer.acknowledge`, :meth:`~ProfileBuffer.release`), which the next
+flush merges: the flush is the only writer of profile states, so no outcome can be
+overwritten by a flush that read the state before it. A profile acknowledged while
+newer updates waited is sent again by that flush.
 
 A claim that cannot be merged (step 2 raises: a poison update) would fail the same way
-at every flush and hold back every profile behind it. So its updates are then merged
+at every flush and hold back every profile behind it. So its items are then merged
 one by one: each that fails alone is dead-lettered (its replay buffers it again), and
 the rest go out. A saved state that cannot be read is ignored. A profile the platform
-refused on its own loses its saved field values (:meth:`ProfileBuffer.forget_fields`),
-so its refused values do not come back in that user's later batches.
+refused on its own loses the refused values, so they do not come back in that user's
+later batches.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import dramatiq
@@ -42,6 +51,8 @@ from schemas.events import IDENTIFIERS
 from workers.core import lua
 from workers.core.settings import Settings
 from workers.profiles.coalesce import (
+    NUDGE,
+    RELEASE,
     Profile,
     batches,
     buffered_identity,
@@ -49,6 +60,7 @@ from workers.profiles.coalesce import (
     merge,
     update_ids,
 )
+from workers.profiles.order import ORDER_PREFIX
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER, REBUFFER
@@ -71,6 +83,22 @@ _RELEASE = """
 if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
 return 0
 """
+
+
+@dataclass
+class Attempt:
+    """One attempt of a batch: the profiles it owns that have something to send."""
+
+    batch: str
+    profiles: list[Profile]
+
+    @property
+    def hashmaps(self) -> list[dict]:
+        return [profile.hashmap() for profile in self.profiles]
+
+    @property
+    def refs(self) -> list[dict[str, str]]:
+        return [dict(profile.ids) for profile in self.profiles]
 
 
 class ProfileBuffer:
@@ -132,83 +160,124 @@ class ProfileBuffer:
         """Put back claims older than ``older_than_s`` (their flusher died)."""
         return self._script(keys=[BUFFER], args=["reap", int(older_than_s * 1000)])
 
+    def append(self, update: dict) -> None:
+        """Buffer ``update`` again, as the receiver does (a replayed dead letter)."""
+        self._script(keys=[BUFFER], args=["append", buffered_identity(update), json.dumps(update)])
+
+    def attempt(self, refs: list[dict], batch: str) -> Attempt:
+        """The newest state of each profile of ``refs`` that ``batch`` owns and has
+        something unacknowledged. A profile the batch no longer owns (a replayed dead
+        letter) is nudged, so the next flush sends it if it needs sending."""
+        keyed = [(ref, _ref_keys(ref)) for ref in refs]
+        found = self._read_states(sorted({key for _, keys in keyed for key in keys}))
+        owned: dict[str, Profile] = {}
+        records, settled = [], []
+        for ref, keys in keyed:
+            profile = _saved_profile(keys, found)
+            if profile is None or profile.owner != batch:
+                records.append({"type": NUDGE, "user": ref})
+            elif profile.unsent:
+                owned.setdefault(profile.home_key, profile)
+            else:
+                settled.append(profile)
+        records += [_release_record(profile, batch, refused=False) for profile in settled]
+        self._settle(records, settled)
+        return Attempt(batch, list(owned.values()))
+
+    def acknowledge(self, attempt: Attempt) -> None:
+        """The platform accepted ``attempt``: its fields count as acknowledged."""
+        records = [profile.acknowledgement(attempt.batch) for profile in attempt.profiles]
+        self._settle(records, attempt.profiles)
+
+    def release(self, attempt: Attempt, *, refused: bool) -> None:
+        """``attempt``'s batch lets go of its profiles without an acknowledgement; if
+        the platform ``refused`` them, their unacknowledged values are forgotten."""
+        records = [_release_record(p, attempt.batch, refused=refused) for p in attempt.profiles]
+        self._settle(records, attempt.profiles)
+
+    def _settle(self, records: list[dict], profiles: list[Profile]) -> None:
+        """Buffer ``records`` for the next flush; the updates merged into ``profiles``
+        no longer hold back their users' events (workers/profiles/order.py)."""
+        if not records and not profiles:
+            return
+        args: list = ["settle", ORDER_PREFIX, len(records)]
+        for record in records:
+            args += [buffered_identity(record), json.dumps(record)]
+        for profile in profiles:
+            for key in profile.keys:
+                args += [key, profile.seq]
+        self._script(keys=[BUFFER], args=args)
+
     def _flush_claimed(self) -> int:
         claim_id = str(uuid4())
         raw = self._script(keys=[BUFFER], args=["claim", claim_id, self.batch_max * CLAIM_FACTOR])
         if not raw:
             return 0
         try:
-            packed = self._pack([json.loads(item) for item in raw])
+            profiles = self._merge([_parse(item) for item in raw])
         except redis.RedisError:
             raise
         except Exception:
             logger.exception(
-                "Profile claim %s could not be merged; merging its %d updates one by one.",
+                "Profile claim %s could not be merged; merging its %d items one by one.",
                 claim_id,
                 len(raw),
             )
-            packed = self._pack_apart(raw)
+            profiles = self._merge_apart(raw)
+        packed = self._assign(profiles)
         committed = self._script(
-            keys=[BUFFER], args=["commit", claim_id, *self._commit_args(packed)]
+            keys=[BUFFER], args=["commit", claim_id, *self._commit_args(profiles, packed)]
         )
         if not committed:
             logger.warning("Profile claim %s was reclaimed before it committed.", claim_id)
             return 0
         logger.info(
-            "Flushed %d profile updates as %d profiles in %d batches.",
+            "Flushed %d profile items onto %d profiles; %d batches of %d profiles sent.",
             len(raw),
-            sum(len(batch) for batch in packed),
+            len(profiles),
             len(packed),
+            sum(len(batch) for _, batch in packed),
         )
         return len(packed)
 
-    def append(self, update: dict) -> None:
-        """Buffer ``update`` again, as the receiver does (a replayed dead letter)."""
-        self._script(keys=[BUFFER], args=["append", buffered_identity(update), json.dumps(update)])
+    def _merge(self, items: list[dict]) -> list[Profile]:
+        return merge(items, self._saved_states(items))
 
-    def forget_fields(self, hashmap: dict) -> None:
-        """Drop the saved field values of the profile ``hashmap`` names (one the platform
-        refused), so that its refused values do not come back in that user's later
-        batches. The stamp it was sent with stays, so later stamps still rise."""
-        keys = [identity_key(kind, str(hashmap[kind])) for kind in IDENTIFIERS if hashmap.get(kind)]
-        for home, raw in set(self._read_states(keys).values()):
-            if raw is None:
-                continue
-            try:
-                state = json.loads(raw)
-            except ValueError:
-                state = None
-            if isinstance(state, dict):
-                forgotten = json.dumps({**state, "fields": {}})
-                self._client.set(STATE_PREFIX + home, forgotten, keepttl=True)
-            else:
-                self._client.delete(STATE_PREFIX + home)
+    def _assign(self, profiles: list[Profile]) -> list[tuple[str, list[Profile]]]:
+        """Batches of the profiles stirred by this flush that have something
+        unacknowledged and no batch yet; each batch becomes its profiles' owner."""
+        ready = [p for p in profiles if p.stirred and p.owner is None and p.unsent]
+        packed = []
+        for batch in batches(ready, self.batch_max):
+            batch_id = str(uuid4())
+            for profile in batch:
+                profile.owner = batch_id
+            packed.append((batch_id, batch))
+        return packed
 
-    def _pack(self, updates: list[dict]) -> list[list[Profile]]:
-        return batches(merge(updates, self._saved_states(updates)), self.batch_max)
-
-    def _pack_apart(self, raw: list[bytes]) -> list[list[Profile]]:
-        """Pack the updates of ``raw`` that can be merged; dead-letter each one that
+    def _merge_apart(self, raw: list[bytes]) -> list[Profile]:
+        """Merge the items of ``raw`` that can be merged; dead-letter each one that
         cannot (a poison), so that it stops failing the claim it is in at every flush."""
         good = []
         for item in raw:
             try:
-                update = json.loads(item)
-                self._pack([update])
+                parsed = _parse(item)
+                self._merge([parsed])
             except redis.RedisError:
                 raise
             except Exception as error:
                 self._dead_letter(item, error)
             else:
-                good.append(update)
-        return self._pack(good)
+                good.append(parsed)
+        return self._merge(good)
 
     def _dead_letter(self, item: bytes, error: Exception) -> None:
         """A dead letter whose replay buffers the update again (:data:`REBUFFER`). Its
-        id follows from the update, so a claim isolated twice leaves one letter."""
+        id follows from the update, so a claim isolated twice leaves one letter. Its
+        user's events no longer wait for it."""
         try:
-            update = json.loads(item)
-        except ValueError:
+            update = _parse(item)
+        except (ValueError, TypeError):
             update = item.decode(errors="replace") if isinstance(item, bytes) else item
         message = dramatiq.Message(
             queue_name=REBUFFER.queue_name,
@@ -221,32 +290,31 @@ class ProfileBuffer:
         reason = f"could not be merged into a profile batch ({type(error).__name__})"
         letter = self._dead_letters.add(message, reason=reason, error=error, attempts=1)
         logger.warning("Dead-lettered profile update %s: %s.", letter.event_id, reason)
+        self._unblock_events(update)
 
-    def _saved_states(self, updates: list[dict]) -> dict[str, dict]:
-        """The saved states of the updates' identifiers. One that cannot be read (corrupt,
+    def _unblock_events(self, update) -> None:
+        try:
+            unblocked = Profile(update_ids(update), seq=int(update.get("seq", 0)))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return
+        self._settle([], [unblocked])
+
+    def _saved_states(self, items: list[dict]) -> dict[str, dict]:
+        """The saved states of the items' identifiers. One that cannot be read (corrupt,
         or written by another release) is left out, so that its profile is merged as a
         new one instead of failing the whole claim again at every flush."""
-        keys = sorted({identity_key(k, v) for u in updates for k, v in update_ids(u).items()})
+        keys = sorted({identity_key(k, v) for u in items for k, v in update_ids(u).items()})
         states = {}
         for key, (_, value) in self._read_states(keys).items():
-            if value is None:
-                continue
-            try:
-                states[key] = json.loads(value)
-                Profile.from_state(states[key]).stamp  # noqa: B018 (parses every time in it)
-            except (ValueError, TypeError, KeyError, AttributeError) as error:
-                logger.warning(
-                    "Ignoring the unreadable saved state of profile %s (%s).",
-                    key,
-                    type(error).__name__,
-                )
-                states.pop(key, None)
+            state = _readable(key, value)
+            if state is not None:
+                states[key] = state
         return states
 
     def _read_states(self, keys: list[str]) -> dict[str, tuple[str, bytes | None]]:
         """Each identity key's (home key, saved state), following the pointers of a
         profile's other identifiers to its home key: two round trips at most."""
-        values = self._client.mget([STATE_PREFIX + key for key in keys])
+        values = self._client.mget([STATE_PREFIX + key for key in keys]) if keys else []
         found = {key: (key, value) for key, value in zip(keys, values, strict=True)}
         pointers = {key: v[1:].decode() for key, (_, v) in found.items() if _points(v)}
         if pointers:
@@ -259,18 +327,68 @@ class ProfileBuffer:
             found.update({key: (home, by_home[home]) for key, home in pointers.items()})
         return found
 
-    def _commit_args(self, packed: list[list[Profile]]) -> list:
+    def _commit_args(
+        self, profiles: list[Profile], packed: list[tuple[str, list[Profile]]]
+    ) -> list:
         args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
-        for batch in packed:
-            args += redis_message(PROFILE_BATCH, ([profile.hashmap() for profile in batch],))
+        for batch_id, batch in packed:
+            refs = [dict(profile.ids) for profile in batch]
+            args += redis_message(PROFILE_BATCH, (refs,), kwargs={"batch": batch_id})
         args.append(STATE_TTL_S)
-        for profile in (profile for batch in packed for profile in batch):
+        for profile in profiles:
             home = profile.home_key
             args += [STATE_PREFIX + home, json.dumps(profile.to_state())]
             for key in profile.keys:
                 if key != home:
                     args += [STATE_PREFIX + key, POINTER + home]
         return args
+
+
+def _parse(item: bytes) -> dict:
+    """A pending item: ``<number> <update>`` as the receiver writes it (the number goes
+    into the update as ``seq``), or bare JSON (records, replays, earlier releases)."""
+    number, space, rest = item.partition(b" ")
+    if space and number.isdigit():
+        update = json.loads(rest)
+        update["seq"] = int(number)
+        return update
+    return json.loads(item)
+
+
+def _ref_keys(ref: dict) -> list[str]:
+    return [identity_key(kind, str(ref[kind])) for kind in IDENTIFIERS if ref.get(kind)]
+
+
+def _readable(key: str, value: bytes | None) -> dict | None:
+    """A saved state, or None if there is none or it cannot be read (with a warning)."""
+    if value is None:
+        return None
+    try:
+        state = json.loads(value)
+        Profile.from_state(state).stamp  # noqa: B018 (parses every time in it)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        logger.warning(
+            "Ignoring the unreadable saved state of profile %s (%s).", key, type(error).__name__
+        )
+        return None
+    return state
+
+
+def _saved_profile(keys: list[str], found: dict) -> Profile | None:
+    """The saved profile under the first of ``keys`` that has a readable one."""
+    for key in keys:
+        home, value = found[key]
+        state = _readable(home, value)
+        if state is not None:
+            return Profile.from_state(state)
+    return None
+
+
+def _release_record(profile: Profile, batch: str, *, refused: bool) -> dict:
+    record = {"type": RELEASE, "batch": batch, "user": dict(profile.ids)}
+    if refused:
+        record["refused"] = {name: list(pair) for name, pair in profile.changed.items()}
+    return record
 
 
 def _points(value: bytes | None) -> bool:

@@ -1,4 +1,4 @@
-"""Merging buffered profile updates into the platform's batch hashmaps (pure functions).
+"""Merging buffered profile updates into profiles, and what to send of them (pure).
 
 The S2S platform identifies a profile by any of uid, phone, email or wp_token and
 wants one hashmap per profile in a batch, never two that share an identifier.
@@ -13,14 +13,17 @@ Rules (also in the README):
   x}``) starts a profile of its own; the two go to different batches.
 - Each field keeps the value with the newest event time; on equal times the later
   arrival wins.
-- A hashmap carries the profile's whole known state (what earlier flushes sent, kept in
-  Redis, plus the new updates) and ``update_profile_last_updated_at`` = the newest event
-  time in it, or, if that is not later than the time the previous flush sent for this
-  profile, that time plus :data:`STAMP_STEP`. So each flush of a profile is stamped
-  strictly later than the one before and holds everything it held: the platform, which
-  ignores an update older than its last, keeps the newest state whatever order batches
-  arrive in. (With equal stamps, an earlier batch arriving second would be accepted and
-  roll back a field.)
+- A profile is in at most one unacknowledged batch (its :attr:`Profile.owner`). Each
+  attempt of that batch sends the profile's newest state, and only what the platform
+  has not acknowledged yet (:meth:`Profile.hashmap`): the changed fields, every
+  identifier, and ``update_profile_last_updated_at`` = the newest event time of the
+  whole profile, or, if that is not later than the stamp last acknowledged, that stamp
+  plus :data:`STAMP_STEP`. So what the platform ends with is the newest value of every
+  field whether it honours the stamp or applies batches in arrival order.
+
+Besides canonical ``profile`` events, the buffer carries the outcome of batches as
+records (:data:`ACK`, :data:`RELEASE`, :data:`NUDGE`), merged like updates so that the
+flush stays the only writer of a profile's state.
 """
 
 from __future__ import annotations
@@ -32,18 +35,45 @@ from typing import Any
 from schemas.crm import profile_hashmap
 from schemas.events import IDENTIFIERS
 
-#: How much later than the previous flush's stamp a profile's next stamp must be.
+#: How much later than the previous acknowledged stamp a profile's next stamp must be.
 STAMP_STEP = timedelta(milliseconds=1)
+
+#: A batch's attempt was acknowledged: ``fields`` maps each sent field to the
+#: ``[value, time]`` sent, ``ids`` the identifier kinds sent, ``stamp`` the stamp. A
+#: field counts as acknowledged if its current value is the one sent, whatever came
+#: in between: that is the value the platform holds.
+ACK = "ack"
+#: A batch let go of its profile without an acknowledgement (dead-lettered, or the
+#: platform refused it: then ``refused`` holds the refused ``[value, time]`` fields,
+#: which are forgotten unless a newer value replaced them meanwhile).
+RELEASE = "release"
+#: Look at this profile again: send it if it has something unacknowledged and no batch
+#: (a replayed dead letter of a batch that no longer owns it).
+NUDGE = "nudge"
+RECORDS = (ACK, RELEASE, NUDGE)
 
 
 @dataclass
 class Profile:
-    """One profile's merged state: identifiers, and each field's newest value and time."""
+    """One profile's merged state: identifiers, each field's newest value and time, and
+    what the platform has acknowledged of it."""
 
     ids: dict[str, str] = field(default_factory=dict)
     fields: dict[str, tuple[Any, str]] = field(default_factory=dict)
-    #: The stamp the last flush of this profile carried, if any.
+    #: The stamp of the last acknowledged batch of this profile, if any.
     sent: str | None = None
+    #: The fields whose current value the platform acknowledged.
+    acked: set[str] = field(default_factory=set)
+    #: The identifier kinds the platform acknowledged.
+    acked_ids: set[str] = field(default_factory=set)
+    #: The batch this profile is in, until that batch is acknowledged or let go.
+    owner: str | None = None
+    #: The newest acceptance sequence number merged in (workers/profiles/order.py).
+    seq: int = 0
+    #: Whether what was merged calls for sending it (not saved): an update, an
+    #: acknowledgement or a refusal that leaves newer values, a nudge. A batch let go
+    #: after its retries ran out does not: its values wait for the user's next update.
+    stirred: bool = field(default=False, compare=False)
 
     @property
     def keys(self) -> list[str]:
@@ -69,35 +99,118 @@ class Profile:
             # times) cannot be stepped: send it again; the platform takes an equal one.
             return self.sent
 
+    @property
+    def changed(self) -> dict[str, tuple[Any, str]]:
+        """The fields the platform has not acknowledged in their current value."""
+        return {name: pair for name, pair in self.fields.items() if name not in self.acked}
+
+    @property
+    def unsent(self) -> bool:
+        """Whether the platform lacks something of this profile."""
+        return bool(self.changed) or not set(self.ids) <= self.acked_ids
+
     def accepts(self, ids: dict[str, str]) -> bool:
         """Shares an identifier with ``ids`` and names no other value for any kind."""
         shared = any(self.ids.get(kind) == value for kind, value in ids.items())
         return shared and all(self.ids.get(kind, value) == value for kind, value in ids.items())
 
-    def absorb(
-        self, ids: dict[str, str], fields: dict[str, tuple[Any, str]], sent: str | None = None
-    ) -> None:
+    def absorb(self, ids: dict[str, str], fields: dict[str, tuple[Any, str]], seq: int = 0) -> None:
+        """Merge one update: newer values replace older ones; a value equal to an
+        acknowledged one stays acknowledged."""
         self.ids.update(ids)
-        if sent is not None and (self.sent is None or _instant(sent) > _instant(self.sent)):
-            self.sent = sent
-        for name, (value, stamp) in fields.items():
-            current = self.fields.get(name)
-            if current is None or _instant(stamp) >= _instant(current[1]):
-                self.fields[name] = (value, stamp)
+        self.seq = max(self.seq, seq)
+        self.stirred = True
+        for name, pair in fields.items():
+            self._take(name, pair, acked=False)
+
+    def fold(self, other: Profile) -> None:
+        """Merge another profile's state into this one (an update bridged the two)."""
+        self.ids.update(other.ids)
+        self.seq = max(self.seq, other.seq)
+        self.acked_ids |= other.acked_ids
+        self.owner = self.owner or other.owner
+        self.stirred = self.stirred or other.stirred
+        if other.sent is not None and (self.sent is None or _later(other.sent, self.sent)):
+            self.sent = other.sent
+        for name, pair in other.fields.items():
+            self._take(name, pair, acked=name in other.acked)
+
+    def settle(self, record: dict[str, Any]) -> None:
+        """Apply a batch's outcome (:data:`ACK`, :data:`RELEASE` or :data:`NUDGE`)."""
+        batch = record.get("batch")
+        if batch is not None and batch == self.owner:
+            self.owner = None
+        self.stirred = self.stirred or record["type"] != RELEASE or "refused" in record
+        if record["type"] == ACK:
+            self._acknowledge(record)
+        elif record["type"] == RELEASE:
+            for name, (value, _) in (record.get("refused") or {}).items():
+                if name in self.fields and _same(self.fields[name][0], value):
+                    del self.fields[name]
+                    self.acked.discard(name)
+
+    def _acknowledge(self, record: dict[str, Any]) -> None:
+        for name, (value, _) in record.get("fields", {}).items():
+            if name in self.fields and _same(self.fields[name][0], value):
+                self.acked.add(name)
+        self.acked_ids |= {kind for kind in record.get("ids", ()) if kind in self.ids}
+        stamp = record.get("stamp")
+        if stamp is not None and (self.sent is None or _later(stamp, self.sent)):
+            self.sent = stamp
+
+    def _take(self, name: str, pair: tuple[Any, str], *, acked: bool) -> None:
+        value, stamp = pair
+        current = self.fields.get(name)
+        if current is not None and _instant(stamp) < _instant(current[1]):
+            return
+        if current is None or not _same(current[0], value):
+            self.acked.discard(name)
+        if acked:
+            self.acked.add(name)
+        self.fields[name] = (value, stamp)
 
     def hashmap(self) -> dict[str, Any]:
-        fields = {name: value for name, (value, _) in self.fields.items()}
+        """What to send now: every identifier, the changed fields, the stamp."""
+        fields = {name: value for name, (value, _) in self.changed.items()}
         return profile_hashmap(self.ids, fields, self.stamp)
 
+    def acknowledgement(self, batch: str) -> dict[str, Any]:
+        """The :data:`ACK` record of :meth:`hashmap` sent in ``batch``."""
+        return {
+            "type": ACK,
+            "batch": batch,
+            "user": dict(self.ids),
+            "fields": {name: list(pair) for name, pair in self.changed.items()},
+            "ids": sorted(self.ids),
+            "stamp": self.stamp,
+        }
+
     def to_state(self) -> dict[str, Any]:
-        """What to save once this profile's hashmap is sent (``sent`` = its stamp)."""
-        fields = {n: list(v) for n, v in self.fields.items()}
-        return {"ids": self.ids, "fields": fields, "sent": self.stamp}
+        """What to save of this profile (empty parts left out)."""
+        state: dict[str, Any] = {
+            "ids": self.ids,
+            "fields": {n: list(v) for n, v in self.fields.items()},
+            "sent": self.sent,
+            "acked": sorted(self.acked),
+        }
+        if not set(self.ids) <= self.acked_ids:
+            state["acked_ids"] = sorted(self.acked_ids)
+        if self.owner is not None:
+            state["owner"] = self.owner
+        if self.seq:
+            state["seq"] = self.seq
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Profile:
+        """A saved state; one saved before acknowledgements were tracked (no
+        ``acked``) had all of it sent, in batches that carry it whole."""
         fields = {n: (v, t) for n, (v, t) in state["fields"].items()}
-        return cls(dict(state["ids"]), fields, state.get("sent"))
+        ids = dict(state["ids"])
+        acked = set(state["acked"]) if "acked" in state else set(fields)
+        acked_ids = set(state.get("acked_ids", ids))
+        owner, seq = state.get("owner"), int(state.get("seq", 0))
+        return cls(ids, fields, state.get("sent"), acked & set(fields), acked_ids, owner, seq)
 
 
 def identity_key(kind: str, value: str) -> str:
@@ -108,28 +221,40 @@ def update_ids(update: dict[str, Any]) -> dict[str, str]:
     return {kind: str(update["user"][kind]) for kind in IDENTIFIERS if update["user"].get(kind)}
 
 
+def identity_keys(update: dict[str, Any]) -> list[str]:
+    """The identity keys of an event's (or a record's) user."""
+    return [identity_key(kind, value) for kind, value in update_ids(update).items()]
+
+
 def buffered_identity(update: dict[str, Any]) -> str:
     """The key the buffer counts a profile update under (its first identifier)."""
-    kind, value = next(iter(update_ids(update).items()))
-    return identity_key(kind, value)
+    return identity_keys(update)[0]
 
 
-def merge(updates: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list[Profile]:
-    """Merge canonical ``profile`` events (in arrival order) onto their known states.
+def merge(items: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> list[Profile]:
+    """Merge canonical ``profile`` events (in arrival order) and batch records onto the
+    profiles' known states; the records apply after the updates.
 
-    ``states`` maps identity keys to saved :meth:`Profile.to_state` dicts.
+    ``states`` maps identity keys to saved :meth:`Profile.to_state` dicts; an update
+    may carry ``seq``, its acceptance sequence number.
     """
     profiles: list[Profile] = []
     index: dict[str, Profile] = {}
-    ordered = sorted(enumerate(updates), key=lambda pair: (_instant(pair[1]["timestamp"]), pair[0]))
-    for _, update in ordered:
+    updates = [(n, item) for n, item in enumerate(items) if item.get("type") not in RECORDS]
+    updates.sort(key=lambda pair: (_instant(pair[1]["timestamp"]), pair[0]))
+    for _, update in updates:
         ids = update_ids(update)
         profile = _find(ids, index) or _start(ids, states, profiles)
         stamp = update["timestamp"]
-        profile.absorb(
-            ids, {name: (value, stamp) for name, value in update.get("fields", {}).items()}
-        )
-        _fold(profile, ids, index, profiles)
+        fields = {name: (value, stamp) for name, value in update.get("fields", {}).items()}
+        profile.absorb(ids, fields, int(update.get("seq", 0)))
+        _index(profile, ids, index, profiles)
+    for record in (item for item in items if item.get("type") in RECORDS):
+        ids = update_ids(record)
+        profile = _find(ids, index) or _start(ids, states, profiles, saved_only=True)
+        if profile is not None:
+            profile.settle(record)
+            _index(profile, ids, index, profiles)
     return profiles
 
 
@@ -155,25 +280,32 @@ def _find(ids: dict[str, str], index: dict[str, Profile]) -> Profile | None:
     return None
 
 
-def _start(ids: dict[str, str], states: dict, profiles: list[Profile]) -> Profile:
-    """A new profile for ``ids``, seeded with every compatible saved state."""
+def _start(
+    ids: dict[str, str], states: dict, profiles: list[Profile], *, saved_only: bool = False
+) -> Profile | None:
+    """A new profile for ``ids``, seeded with every compatible saved state; with
+    ``saved_only``, none if no state is saved."""
     profile = Profile(ids=dict(ids))
+    seeded = False
     for kind, value in ids.items():
         state = states.get(identity_key(kind, value))
         if state is not None:
             saved = Profile.from_state(state)
             if profile.accepts(saved.ids):
-                profile.absorb(saved.ids, saved.fields, saved.sent)
+                profile.fold(saved)
+                seeded = True
+    if saved_only and not seeded:
+        return None
     profiles.append(profile)
     return profile
 
 
-def _fold(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Profile]) -> None:
+def _index(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Profile]) -> None:
     """Index ``profile`` by its keys, folding in other profiles this update bridged."""
     for kind, value in ids.items():
         other = index.get(identity_key(kind, value))
         if other is not None and other is not profile and profile.accepts(other.ids):
-            profile.absorb(other.ids, other.fields, other.sent)
+            profile.fold(other)
             profiles.remove(other)
             for key in other.keys:
                 if index.get(key) is other:
@@ -182,8 +314,17 @@ def _fold(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Pro
         index.setdefault(key, profile)
 
 
+def _same(one: Any, other: Any) -> bool:
+    """Equal JSON values (``1`` is not ``true``, nor ``1.0``)."""
+    return type(one) is type(other) and one == other
+
+
 def _instant(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
+
+
+def _later(one: str, other: str) -> bool:
+    return _instant(one) > _instant(other)
 
 
 def _format(moment: datetime) -> str:

@@ -10,6 +10,10 @@
   platform's ``Retry-After``, until the message is ``max_age_ms`` old (counted from when
   it was accepted), and then dead-lettered.
 
+An actor that must wait for something (an event for its user's profile update) raises
+:class:`Postponed`: the message is tried again after exactly that pause, which counts as
+no failed attempt, and is given up only at ``max_age_ms`` like any other.
+
 Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
 does; dead-lettering stores the message with its reason, then acknowledges it. The
 write must succeed before the original is acknowledged, so while it fails (Redis away
@@ -39,6 +43,14 @@ from workers.queue.deadletters import DeadLetterQueue, event_id_of
 logger = logging.getLogger(__name__)
 
 REDIS_RETRY_S = 1.0
+
+
+class Postponed(Exception):
+    """Not yet: try this message again in ``delay_ms``, without counting an attempt."""
+
+    def __init__(self, reason: str, *, delay_ms: int) -> None:
+        super().__init__(reason)
+        self.delay_ms = delay_ms
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,10 @@ class RetryPolicy:
         """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1)."""
         if isinstance(error, PermanentError):
             return GiveUp(f"permanent: {error}")
+        if isinstance(error, Postponed):
+            if age_ms + error.delay_ms > self.max_age_ms:
+                return GiveUp(f"waited {age_ms // 1000} s: {error}")
+            return RetryLater(error.delay_ms)
         backoff = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** (attempts - 1))
         delay = int(backoff / 2 + backoff / 2 * jitter())
         retry_after = getattr(error, "retry_after", None)
@@ -90,12 +106,13 @@ class DeliveryPolicy(Middleware):
     """Applies a :class:`RetryPolicy` to every failed message (see the module docstring).
 
     Declares the ``throws`` actor option that ``Retries`` would have (the worker reads
-    it to log expected exceptions without a traceback), and ``platform``: the platform
+    it to log expected exceptions without a traceback); ``platform``: the platform
     an actor calls, for metrics and log lines, or a function of the message's
-    arguments that tells it.
+    arguments that tells it; and ``on_dead_letter``: a function of the message,
+    called once it is stored as a dead letter (to let go of what it held).
     """
 
-    actor_options: frozenset[str] = frozenset({"throws", "platform"})
+    actor_options: frozenset[str] = frozenset({"throws", "platform", "on_dead_letter"})
 
     def __init__(
         self,
@@ -120,7 +137,11 @@ class DeliveryPolicy(Middleware):
             return
         decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
         status = getattr(exception, "status", None)
-        if isinstance(decision, RetryLater):
+        if isinstance(decision, RetryLater) and isinstance(exception, Postponed):
+            logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
+            retry = message.copy(options={"retries": attempts - 1})
+            _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
+        elif isinstance(decision, RetryLater):
             fields = _outcome(message, platform, "retried", attempts, status)
             RETRIES.labels(platform, type(exception).__name__).inc()
             logger.warning(
@@ -143,6 +164,7 @@ class DeliveryPolicy(Middleware):
                 ),
                 subject,
             )
+            _after_dead_letter(broker, message, subject)
 
     def _count_delivery(self, platform: str) -> None:
         """For the status page's chart; a Redis hiccup here must not fail a delivery
@@ -153,6 +175,21 @@ class DeliveryPolicy(Middleware):
             self.throughput.count(platform)
         except redis.RedisError as error:
             logger.warning("Could not count a %s delivery for /status: %s", platform, error)
+
+
+def _after_dead_letter(broker, message, subject: str) -> None:
+    """The actor's ``on_dead_letter``, if it has one; a failure is logged, since the
+    dead letter is stored and its replay starts over."""
+    try:
+        hook = broker.get_actor(message.actor_name).options.get("on_dead_letter")
+    except ActorNotFound:
+        return
+    if hook is None:
+        return
+    try:
+        hook(message)
+    except Exception:
+        logger.exception("After dead-lettering %s", subject)
 
 
 def platform_of(broker, message) -> str:

@@ -1,0 +1,55 @@
+"""Events after their profile: an event waits while a profile update of the same user,
+accepted before it, has not been acknowledged by the platform (or let go).
+
+The receiver (webhook/intake/enqueue.lua) numbers every accepted profile update from
+one counter (:data:`SEQUENCE`) and, for each identity key of the update, records the
+newest number as ``open`` in ``<ORDER_PREFIX><key>``. An event accepted while a key of
+its user has ``open`` above ``acked`` notes those numbers in ``<AFTER_PREFIX><event
+id>``. When a batch's attempt is acknowledged or let go, ``acked`` rises to the newest
+number merged into the profile (:meth:`ProfileBuffer.settle
+<workers.profiles.buffer.ProfileBuffer.settle>`); a key whose ``acked`` reaches
+``open`` is deleted, so nothing stays once a user's profile is delivered. The event's
+actor asks :meth:`EventOrder.ready` before sending, and is postponed while it is not.
+
+Trade-off: an event waits for every earlier update of its user, about one
+``PROFILE_FLUSH_MS`` and one batch call; ``EVENTS_AFTER_PROFILES=false`` turns the
+wait off (the receiver then records nothing). Keys expire after :data:`ORDER_TTL_S`, so
+a number nothing will ever acknowledge cannot hold events back longer than that.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from workers.core import lua
+
+ORDER_PREFIX = "hookrelay:profiles:order:"
+AFTER_PREFIX = "hookrelay:profiles:after:"
+SEQUENCE = "hookrelay:profiles:seq"
+#: As long as an event may be retried (RETRY_MAX_AGE_S's default).
+ORDER_TTL_S = 86400
+
+_READY = lua.draining(
+    """
+local waits = redis.call("hgetall", KEYS[1])
+for i = 1, #waits, 2 do
+    local key = ARGV[1] .. waits[i]
+    local acked = redis.call("hget", key, "acked")
+    if redis.call("exists", key) == 1 and tonumber(acked or "0") < tonumber(waits[i + 1]) then
+        return 0
+    end
+end
+redis.call("del", KEYS[1])
+return 1
+"""
+)
+
+
+class EventOrder:
+    """Whether an event may go: the profile updates it waits for are settled."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._ready = client.register_script(_READY)
+
+    def ready(self, event_id: str) -> bool:
+        return bool(self._ready(keys=[AFTER_PREFIX + event_id], args=[ORDER_PREFIX]))
