@@ -14,8 +14,8 @@ dead-letter queue), on a Redis emptied between rows. Rows:
 - event, delivered: the same after a worker took and acknowledged it: what an event
   costs for the rest of its 24 h dedup window (the steady state; goal ≤ 150 B).
 - profile, delivered: a profile update of a new user (uid, email, phone, three fields)
-  accepted, flushed, delivered: its dedup key plus the saved profile state, kept 30
-  days (workers/profiles/buffer.py).
+  accepted, flushed, delivered and acknowledged: its dedup key plus the saved profile
+  state, kept 30 days (workers/profiles/buffer.py).
 - dead letter: an ``event`` message given up on with a 400 from the platform.
 """
 
@@ -90,7 +90,11 @@ def profiles_delivered(client: redis.Redis, count: int) -> None:
     buffer = ProfileBuffer(client, batch_max=500, flush_ms=0)
     while buffer.flush():
         pass
+    for data in client.hvals("dramatiq:crm.msgs"):  # each batch taken by the platform
+        message = dramatiq.Message.decode(data)
+        buffer.acknowledge(buffer.attempt(message.args[0], message.kwargs["batch"]))
     acknowledge_all(client, "crm")
+    buffer.flush()  # merges the acknowledgements
 
 
 def dead_letters(client: redis.Redis, count: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workers.platforms import errors
-from workers.queue.retry import GiveUp, RetryLater, RetryPolicy
+from workers.queue.retry import GiveUp, Postponed, RetryLater, RetryPolicy
 
 POLICY = RetryPolicy(min_backoff_ms=1000, max_backoff_ms=60_000, max_age_ms=3_600_000)
 CONTEXT = {"platform": "crm", "method": "POST", "url": "http://x/"}
@@ -48,6 +48,13 @@ def test_given_up_once_the_next_attempt_would_pass_the_maximum_age():
     decision = POLICY.decide(attempts=40, age_ms=3_590_000, error=retryable(), jitter=lambda: 0)
     assert isinstance(decision, GiveUp)
     assert "still failing after 40 attempts over 3590 s" in decision.reason
+
+
+def test_a_postponed_message_waits_exactly_its_pause_until_the_maximum_age():
+    wait = Postponed("its profile first", delay_ms=250)
+    assert POLICY.decide(attempts=40, age_ms=10_000, error=wait) == RetryLater(250)
+    given_up = POLICY.decide(attempts=1, age_ms=3_599_900, error=wait)
+    assert isinstance(given_up, GiveUp) and "its profile first" in given_up.reason
 
 
 def test_the_retry_is_stored_before_the_original_can_be_acknowledged(monkeypatch):
