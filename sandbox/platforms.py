@@ -23,6 +23,8 @@ ACTIONS = ("start", "pause", "resume", "archive")
 #: A report answers at most this many objects, the totals row included.
 REPORT_MAX_OBJECTS = 100
 TOTALS_DATE = "1970-01-01"
+#: Altcraft knows no subscriber at this domain (what it then answers is not documented).
+UNKNOWN_DOMAIN = "@unknown.example.com"
 SCHEDULED = ("getMsgStats", "getCampaignStats", "getAppStats", "getEventStatistics", "getTagStats")
 
 
@@ -42,6 +44,8 @@ def _today() -> date:
 def crm_campaign(body, collection: str, campaign_id: int):
     if collection not in COLLECTIONS:
         return {"detail": "Not found."}, 404
+    if _world().knobs.campaign_status_hidden:
+        return {"id": campaign_id}, 200
     return {"id": campaign_id, "status": _world().status(collection, campaign_id)}, 200
 
 
@@ -53,7 +57,8 @@ def crm_campaign_action(body, collection: str, campaign_id: int, action: str):
     problem = _world().campaign_action(collection, campaign_id, action)
     if problem:
         return {"detail": problem}, 400
-    return {"id": campaign_id, "status": _world().status(collection, campaign_id)}, 200
+    answer = {"id": campaign_id, "status": _world().status(collection, campaign_id)}
+    return answer, _world().knobs.action_status
 
 
 @crm_campaigns.get("/api/v1/reports/")
@@ -66,6 +71,8 @@ def crm_report(body):
     world = _world()
     if not world.report_ready(post):
         return {"metadata": {"ready": False}, "result": [], "error": None}, 200
+    if world.next_answer(f"report-error:{post}") <= world.knobs.report_errors:
+        return {"metadata": {"ready": True}, "result": [], "error": "Report failed."}, 200
     first, last = _period(request.args.getlist("date"))
     n = world.next_answer(f"report:{post}")
     aggregates = [f for f in fields if f.startswith("sum_") or f.endswith("_rate")]
@@ -182,6 +189,8 @@ def pw_message_log(body):
     answer: dict[str, Any] = {"data": data}
     if start + size < total:
         answer["pagination_token"] = f"after-{start + size}"
+    if _world().knobs.message_log_stuck:
+        answer["pagination_token"] = "after-0"
     return answer, 200
 
 
@@ -280,6 +289,8 @@ def altcraft_history(body):
     if not email and not body.get("xxh"):
         return {"error": 400, "error_text": "The profile is not identified"}, 200
     who = email or body["xxh"]
+    if str(who).endswith(UNKNOWN_DOMAIN):
+        return {"error": 1, "error_text": "Subscriber not found"}, 200
     n = _world().next_answer(f"history:{who}")
     actions = ("send", "deliv", "open", "click")
     data = [

@@ -24,6 +24,12 @@ class Knobs:
     v1_polls: ``getResults`` answers "pending" this many times before the result.
     message_log_rows, link_device_rows, bounce_rows: rows per Pushwoosh message.
     page_size: the most rows one page holds, whatever the client asks for.
+    campaign_status_hidden: 1 = reading a campaign answers no ``status``.
+    action_status: the success status of campaign actions (the documentation names
+      none).
+    report_errors: the first N reports answer 200 with an ``error`` in the body.
+    message_log_stuck: 1 = ``getMessageLog`` answers the same ``pagination_token``
+      on every page.
     """
 
     report_not_ready: int = 0
@@ -32,6 +38,10 @@ class Knobs:
     link_device_rows: int = 25
     bounce_rows: int = 12
     page_size: int = 100
+    campaign_status_hidden: int = 0
+    action_status: int = 200
+    report_errors: int = 0
+    message_log_stuck: int = 0
 
     @classmethod
     def names(cls) -> set[str]:

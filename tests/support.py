@@ -108,6 +108,10 @@ class Sandbox:
         """Apply profile updates by their stamp, or in arrival order ignoring it."""
         self.http.put("/_sandbox/profiles/order", json={"order": order}).raise_for_status()
 
+    def campaigns(self) -> list[dict]:
+        """Each campaign's status as the platform holds it."""
+        return self.http.get("/_sandbox/campaigns").json()
+
     def early_events(self) -> list[dict]:
         """The events that reached the platform before any profile of their user."""
         return self.http.get("/_sandbox/events/early").json()

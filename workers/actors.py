@@ -122,7 +122,6 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
             if len(attempt.profiles) > 1:
                 split_batch(attempt.refs, batch, error)
                 return
-            profiles.release(attempt, refused=True)
             raise
         profiles.acknowledge(attempt)
 
@@ -135,11 +134,20 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
                 return
             raise
 
-    def release_batch(message: dramatiq.Message) -> None:
+    def release_batch(message: dramatiq.Message, error: BaseException) -> dramatiq.Message:
+        """A given-up batch lets go of its profiles. A profile the platform refused
+        forgets the refused values, which its dead letter keeps as a hashmap (so a
+        replay sends them as they were); one whose retries ran out is kept as is (its
+        replay sends the profile's newest state)."""
         batch = message.kwargs.get("batch")
-        if batch is not None:
-            profiles = services.profiles
-            profiles.release(profiles.attempt(message.args[0], batch), refused=False)
+        if batch is None:
+            return message
+        attempt = services.profiles.attempt(message.args[0], batch)
+        refused = isinstance(error, (Rejected, Unsendable))
+        services.profiles.release(attempt, refused=refused)
+        if refused and attempt.profiles:
+            return message.copy(args=(attempt.hashmaps,), kwargs={})
+        return message
 
     def buffer_profile_update(update: dict) -> None:
         services.profiles.append(update)
@@ -208,8 +216,8 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
             broker=broker,
             throws=(PlatformError, StartInProgress, Postponed),
             platform=platform,
-            on_dead_letter=on_dead_letter,
+            dead_letter_as=dead_letter_as,
         )
-        for route, handler, platform, on_dead_letter in handlers
+        for route, handler, platform, dead_letter_as in handlers
     }
     return actors

@@ -14,7 +14,12 @@ from .stack import running_stack
 from .test_delivery_engine import platform_fields, shuffled_profile_updates
 from .test_procfile_stack import event_seqs, track_event
 
+#: The first batch calls meet each fault once or twice for sure, then at random.
 FAULTS = (
+    {"status": 500, "count": 2},
+    {"status": 429, "retry_after": 1, "count": 2},
+    {"drop": True, "count": 1},
+    {"drop": True, "applied": True, "count": 2},
     {"status": 500, "ratio": 0.1},
     {"status": 429, "ratio": 0.05, "retry_after": 1},
     {"drop": True, "ratio": 0.03},

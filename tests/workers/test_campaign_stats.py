@@ -3,6 +3,9 @@ the SQLite store: one start per campaign, every source stored as the platform an
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 import redis
@@ -14,7 +17,7 @@ from workers.campaigns.parsing import parse_tag_stats
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
 from workers.campaigns.sources import scheduled_sources
-from workers.campaigns.starter import CampaignStarter
+from workers.campaigns.starter import CampaignStarter, StartInProgress
 from workers.campaigns.store import TOTAL
 from workers.core.platform_settings import AltcraftConfig, CrmConfig, PushwooshConfig
 from workers.platforms import errors
@@ -244,3 +247,92 @@ def test_a_schedule_a_post_hook_made_first_still_fetches_the_started_campaigns_p
     fetcher.fetch(from_hook, "pushwoosh.messages")
     [call] = clean_sandbox.received("pushwoosh.messages")
     assert call["body"]["filters"]["messages_codes"] == [CODE]
+
+
+def test_a_start_whose_status_reads_nothing_is_sent_and_its_refusal_counts_as_started(
+    clean_sandbox, store, client, scheduler
+):
+    clean_sandbox.knobs(campaign_status_hidden=1)
+    clean_sandbox.fault("crm.campaign_action", delay_s=1.0, count=1)
+    impatient = starter(clean_sandbox, store, client, scheduler, timeout=httpx.Timeout(0.3))
+    with pytest.raises(errors.Timeout):
+        impatient.start(CAMPAIGN)
+    wait_for(lambda: start_calls(clean_sandbox), timeout_s=5)
+    outcome = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    assert (outcome.started_now, outcome.state) == (False, "started")
+    assert [call["status"] for call in start_calls(clean_sandbox)] == [200, 400]
+    assert store.run("crm", 9093).state == "started"
+
+
+def test_a_start_lost_before_the_platform_with_no_status_is_sent_again(
+    clean_sandbox, store, client, scheduler
+):
+    clean_sandbox.knobs(campaign_status_hidden=1)
+    clean_sandbox.fault("crm.campaign_action", drop=True, count=1)
+    with pytest.raises(errors.ConnectionFailed):
+        starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    outcome = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
+    assert outcome.started_now, "never skipped on a guess"
+    assert clean_sandbox.campaigns() == [
+        {"collection": "mailings", "id": 9093, "status": "started"}
+    ]
+
+
+def test_the_start_lock_is_held_as_long_as_the_start_takes(clean_sandbox, store, client, scheduler):
+    clean_sandbox.fault("crm.campaign_action", delay_s=1.5, count=1)
+    first = CampaignStarter(
+        store=store, crm=crm(clean_sandbox), scheduler=scheduler, client=client, lock_ttl_ms=300
+    )
+    outcomes = []
+    slow = threading.Thread(target=lambda: outcomes.append(first.start(CAMPAIGN)))
+    slow.start()
+    time.sleep(0.9)  # three lock lifetimes into the slow start
+    second = CampaignStarter(
+        store=store, crm=crm(clean_sandbox), scheduler=scheduler, client=client, lock_ttl_ms=300
+    )
+    with pytest.raises(StartInProgress):
+        second.start(CAMPAIGN)
+    slow.join()
+    assert outcomes[0].started_now
+    assert len(start_calls(clean_sandbox)) == 1
+
+
+def test_a_campaign_action_answered_with_any_2xx_succeeds(clean_sandbox, store, client, scheduler):
+    clean_sandbox.knobs(action_status=204)
+    assert starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN).started_now
+
+
+def test_a_report_answered_200_with_an_error_is_a_failure_not_an_empty_success(
+    fetcher, clean_sandbox
+):
+    clean_sandbox.knobs(report_errors=1)
+    with pytest.raises(errors.Rejected, match="Report failed"):
+        fetcher.fetch(CAMPAIGN, "crm.report")
+    assert fetcher.store.summary("crm", 9093)["totals"].get("crm.report") is None
+
+
+def test_a_message_log_repeating_its_token_ends_with_an_error(fetcher, clean_sandbox):
+    clean_sandbox.knobs(message_log_stuck=1)
+    with pytest.raises(errors.Rejected, match="the same pagination_token again"):
+        fetcher.fetch(CAMPAIGN, "pushwoosh.message_log")
+    assert len(clean_sandbox.received("pushwoosh.message_log")) == 2
+
+
+def test_a_recipient_altcraft_does_not_know_is_counted_and_the_others_fetched(
+    fetcher, clean_sandbox, client, scheduler
+):
+    recorder = PostHookRecorder(client, scheduler)
+    for email in ("a@example.com", "gone@unknown.example.com"):
+        recorder.record(CAMPAIGN, email)
+    fetcher.fetch(CAMPAIGN, "altcraft.history")
+    totals = fetcher.store.summary("crm", 9093)["totals"]["altcraft.history"]["sample"]
+    assert (totals["profiles"], totals["unknown_recipients"]) == (2, 1)
+    assert totals["send"] >= 1
+
+
+def test_altcraft_knowing_no_sampled_recipient_is_a_failure(
+    fetcher, clean_sandbox, client, scheduler
+):
+    PostHookRecorder(client, scheduler).record(CAMPAIGN, "gone@unknown.example.com")
+    with pytest.raises(errors.Rejected, match="not found"):
+        fetcher.fetch(CAMPAIGN, "altcraft.history")

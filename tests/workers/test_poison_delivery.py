@@ -108,8 +108,11 @@ def test_a_refused_profile_is_dead_lettered_alone_and_loses_only_the_refused_val
     flushing = buffer.ProfileBuffer(client, batch_max=500, flush_ms=1)
     [letter] = flush_and_deliver(flushing, client, actors, run_until_done).list()
     assert sorted(p["uid"] for p in clean_sandbox.profiles()) == [str(n) for n in range(7)]
-    assert letter.message["args"] == [[{"uid": "bad"}]]
+    [[refused]] = letter.message["args"]
+    assert (refused["uid"], sorted(refused["fields"])) == ("bad", ["x", "z"]), "kept to replay"
+    assert letter.message["kwargs"] == {}
     assert letter.reason.startswith("permanent:")
+    assert flushing.flush() == 0, "a refused profile is not sent again on its own"
 
     client.rpush(pending, buffered("bad", 2, '{"y": 2}'))
     flush_and_deliver(flushing, client, actors, run_until_done)

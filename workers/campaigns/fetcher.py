@@ -14,6 +14,7 @@ from; the actor sends itself a delayed message rather than sleeping in a worker 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from workers.campaigns.parsing import date_windows, numbers, series_and_totals
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.sources import BY_NAME, SOURCES
 from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
+from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import POST_TYPES, CrmClient
 from workers.platforms.pushwoosh import (
@@ -33,6 +35,8 @@ from workers.platforms.pushwoosh import (
     PATHS,
     PushwooshClient,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Aggregated report fields hookrelay asks for (docs/platforms.md, "Reports").
 REPORT_FIELDS = (
@@ -247,11 +251,27 @@ class StatsFetcher:
             return
         period = {"date_from": _first_day(run).isoformat(), "date_to": _today().isoformat()}
         actions: Counter[str] = Counter()
+        refused: list[errors.Rejected] = []
         for email in sample:
-            rows = self.altcraft.history(matching="email", email=email, **period)
+            try:
+                rows = self.altcraft.history(matching="email", email=email, **period)
+            except errors.Rejected as error:
+                refused.append(error)
+                continue
             self.store.save_log_rows(run.id, "altcraft.history", rows)
             for row in rows:
                 actions[str(row.get("action"))] += int(row.get("count") or 1)
+        if refused and len(refused) == len(sample):
+            raise refused[-1]
+        if refused:
+            logger.warning(
+                "Altcraft refused the history of %d of %d sampled recipients of %s (%s).",
+                len(refused),
+                len(sample),
+                campaign.key,
+                refused[-1],
+            )
+            actions["unknown_recipients"] = len(refused)
         snapshots = [Snapshot("sample", "profiles", TOTAL, len(sample))]
         snapshots += [Snapshot("sample", action, TOTAL, n) for action, n in actions.items()]
         self.store.save_snapshots(run.id, "altcraft.history", snapshots)

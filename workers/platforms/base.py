@@ -147,7 +147,7 @@ class PlatformClient:
         if error_class is None and status in expect:
             return
         raise (error_class or errors.Rejected)(
-            f"unexpected answer (expected {', '.join(map(str, expect))})",
+            f"unexpected answer (expected {_statuses(expect)})",
             platform=self.platform,
             method=method,
             url=url,
@@ -171,3 +171,11 @@ class PlatformClient:
                 response.status_code,
             )
             return None
+
+
+#: Any success: for calls whose documentation names no status.
+ANY_SUCCESS = tuple(range(200, 300))
+
+
+def _statuses(expect: tuple[int, ...]) -> str:
+    return "a 2xx" if expect == ANY_SUCCESS else ", ".join(map(str, expect))

@@ -13,7 +13,8 @@ import httpx
 
 from schemas.events import CONTROL_ACTIONS
 from workers.core.platform_settings import CrmConfig
-from workers.platforms.base import PlatformClient
+from workers.platforms import errors
+from workers.platforms.base import ANY_SUCCESS, PlatformClient
 
 PATHS = {
     "upsert_profile": "/api/v1/users/",
@@ -58,13 +59,20 @@ class CrmClient(PlatformClient):
         path = PATHS["campaign_action"].format(
             collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id, action=action
         )
-        return self.request("POST", path, expect=(200,))
+        return self.request("POST", path, expect=ANY_SUCCESS)
 
     def report(self, params: list[tuple[str, str]]) -> dict[str, Any]:
         """One report query (``fields``, filters with ``ge:``/``le:``/``in:`` modifiers);
         the answer's ``metadata.ready`` may be false, and ``result`` holds at most 100
         rows, the last being the totals."""
         return self.request("GET", PATHS["report"], params=params, expect=(200,)) or {}
+
+    def _body_error(self, body: Any) -> tuple[type[errors.PlatformError], str] | None:
+        """A report (or any answer) accepted with an ``error`` in its body failed:
+        refused, so dead-lettered with the platform's words (docs/platforms.md)."""
+        if isinstance(body, dict) and body.get("error") not in (None, "", 0, False):
+            return errors.Rejected, f"error in an accepted answer: {str(body['error'])[:200]}"
+        return None
 
     def probe(self) -> None:
         """A harmless authenticated read (a one-day report of campaign 0), for ``doctor``."""

@@ -102,8 +102,9 @@ class PushwooshClient(PlatformClient):
 
     def message_log(self, message_code: str) -> Iterator[list[dict[str, Any]]]:
         """``getMessageLog`` pages for one message, following ``pagination_token`` to
-        the end."""
-        token = None
+        the end. A token answered twice, or an empty page with a token, would loop
+        forever: it ends the fetch as a :class:`~.errors.Rejected`."""
+        token, seen = None, set()
         while True:
             body = {
                 "application_code": self.application,
@@ -113,10 +114,21 @@ class PushwooshClient(PlatformClient):
             if token:
                 body["pagination_token"] = token
             answer = self.v2(PATHS["message_log"], body)
-            yield answer.get("data") or []
+            rows = answer.get("data") or []
+            yield rows
             token = answer.get("pagination_token")
             if not token:
                 return
+            if token in seen or not rows:
+                problem = "the same pagination_token again" if token in seen else "an empty page"
+                raise errors.Rejected(
+                    f"getMessageLog answered {problem} with token {str(token)[:40]!r}",
+                    platform=self.platform,
+                    method="POST",
+                    url=PATHS["message_log"],
+                    status=200,
+                )
+            seen.add(token)
 
     def probe(self) -> None:
         """A harmless authenticated read (one page of one message), for ``doctor``."""

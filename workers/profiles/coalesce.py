@@ -71,8 +71,9 @@ class Profile:
     #: The newest acceptance sequence number merged in (workers/profiles/order.py).
     seq: int = 0
     #: Whether what was merged calls for sending it (not saved): an update, an
-    #: acknowledgement or a refusal that leaves newer values, a nudge. A batch let go
-    #: after its retries ran out does not: its values wait for the user's next update.
+    #: acknowledgement (newer values may have waited), a nudge. A batch let go does
+    #: not: what it did not send waits for the user's next update, and a refused
+    #: profile is not sent again on its own.
     stirred: bool = field(default=False, compare=False)
 
     @property
@@ -140,7 +141,7 @@ class Profile:
         batch = record.get("batch")
         if batch is not None and batch == self.owner:
             self.owner = None
-        self.stirred = self.stirred or record["type"] != RELEASE or "refused" in record
+        self.stirred = self.stirred or record["type"] != RELEASE
         if record["type"] == ACK:
             self._acknowledge(record)
         elif record["type"] == RELEASE:

@@ -108,11 +108,12 @@ class DeliveryPolicy(Middleware):
     Declares the ``throws`` actor option that ``Retries`` would have (the worker reads
     it to log expected exceptions without a traceback); ``platform``: the platform
     an actor calls, for metrics and log lines, or a function of the message's
-    arguments that tells it; and ``on_dead_letter``: a function of the message,
-    called once it is stored as a dead letter (to let go of what it held).
+    arguments that tells it; and ``dead_letter_as``: a function of the message and its
+    error, called when it is given up, that lets go of what the message held and
+    returns the message to keep as the dead letter (what its replay should send).
     """
 
-    actor_options: frozenset[str] = frozenset({"throws", "platform", "on_dead_letter"})
+    actor_options: frozenset[str] = frozenset({"throws", "platform", "dead_letter_as"})
 
     def __init__(
         self,
@@ -158,13 +159,13 @@ class DeliveryPolicy(Middleware):
             fields = _outcome(message, platform, "dead_lettered", attempts, status)
             DEAD_LETTERED.labels(platform).inc()
             logger.error("%s dead-lettered: %s", subject, decision.reason, extra=fields)
+            letter = _dead_letter_as(broker, message, exception, subject)
             _until_stored(
                 lambda: self.dead_letters.add(
-                    message, reason=decision.reason, error=exception, attempts=attempts
+                    letter, reason=decision.reason, error=exception, attempts=attempts
                 ),
                 subject,
             )
-            _after_dead_letter(broker, message, subject)
 
     def _count_delivery(self, platform: str) -> None:
         """For the status page's chart; a Redis hiccup here must not fail a delivery
@@ -177,19 +178,20 @@ class DeliveryPolicy(Middleware):
             logger.warning("Could not count a %s delivery for /status: %s", platform, error)
 
 
-def _after_dead_letter(broker, message, subject: str) -> None:
-    """The actor's ``on_dead_letter``, if it has one; a failure is logged, since the
-    dead letter is stored and its replay starts over."""
+def _dead_letter_as(broker, message, exception: BaseException, subject: str):
+    """What the actor's ``dead_letter_as`` makes of ``message``, or ``message`` itself
+    (without one, or when it fails: the letter is kept as it came, its replay retries)."""
     try:
-        hook = broker.get_actor(message.actor_name).options.get("on_dead_letter")
+        hook = broker.get_actor(message.actor_name).options.get("dead_letter_as")
     except ActorNotFound:
-        return
+        return message
     if hook is None:
-        return
+        return message
     try:
-        hook(message)
+        return hook(message, exception)
     except Exception:
-        logger.exception("After dead-lettering %s", subject)
+        logger.exception("Letting go of what %s held", subject)
+        return message
 
 
 def platform_of(broker, message) -> str:
