@@ -8,10 +8,19 @@ refusing them would block its sends.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, validate, validates_schema
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from .events import CAMPAIGN_KINDS, IDENTIFIERS, MAX_CAMPAIGN_ID
 from .values import unsendable
@@ -19,14 +28,34 @@ from .values import unsendable
 STAGES = ("pre", "post")
 
 
+#: A template placeholder the platform left unfilled: ``{email}``, ``{{uid}}``,
+#: ``${phone}``, ``%7Bemail%7D`` (URL-encoded), ``[email]``...
+PLACEHOLDER = re.compile(
+    r"^\s*(\{\{?[^{}]*\}\}?|\$\{[^{}]*\}|%7B%7B.*%7D%7D|%7B.*%7D|\[[a-z_]+\]|%[a-z_]+%)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _filled_in(value: str) -> None:
+    if PLACEHOLDER.match(value):
+        raise ValidationError(
+            f"{value!r} is an unfilled placeholder: the platform did not substitute it;"
+            " check the campaign's hook_url_template."
+        )
+
+
+def _identifier(low: int, high: int) -> ma.fields.String:
+    return ma.fields.String(validate=[validate.Length(min=low, max=high), _filled_in])
+
+
 class _Recipient(Schema):
     """A recipient's identifiers, as the platform passes them (checked for length only:
     they are the platform's own copy of what it stores)."""
 
-    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
-    email = ma.fields.String(validate=validate.Length(min=3, max=320))
-    phone = ma.fields.String(validate=validate.Length(min=5, max=32))
-    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+    uid = _identifier(1, 256)
+    email = _identifier(3, 320)
+    phone = _identifier(5, 32)
+    wp_token = _identifier(1, 4096)
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _sendable(self, data: dict, original_data: Any, **kwargs: Any) -> None:
@@ -42,6 +71,18 @@ class _Recipient(Schema):
 class HookSchema(_Recipient):
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _drop_empty_identifiers(self, data: Any, **kwargs: Any) -> Any:
+        """An empty identifier (``email=`` in a template whose recipient has none) is
+        no identifier: ignored, so the others decide."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if not (key in IDENTIFIERS and isinstance(value, str) and not value.strip())
+        }
 
     stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
     campaign_id = ma.fields.Integer(validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID))

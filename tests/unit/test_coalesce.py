@@ -164,3 +164,15 @@ def test_batches_respect_the_maximum_and_hold_no_shared_identifier():
     for batch in packed:
         keys = [key for profile in batch for key in profile.keys]
         assert len(keys) == len(set(keys))
+
+
+def test_identifiers_are_compared_in_their_normal_form_and_sent_as_given():
+    [profile] = merge(
+        [
+            update("01", {"a": 1}, email="Ann@Example.COM", phone="+7 916 000-00-01"),
+            update("02", {"b": 2}, email=" ann@example.com", phone="79160000001", uid="9"),
+        ],
+        {},
+    )
+    assert profile.keys == ["email:ann@example.com", "phone:79160000001", "uid:9"]
+    assert profile.hashmap()["email"] == " ann@example.com", "the platform gets what was sent"

@@ -129,7 +129,8 @@ def test_suppressions_need_an_api_key(client):
 def test_frequency_cap_at_its_boundary_counts_only_allowed_sends(client, redis_url):
     assert [pre(client).json["allow"] for _ in range(3)] == [True, True, True]
     refused = pre(client).json
-    assert refused == {"allow": False, "reason": "frequency cap: 3 sends in 24 h"}
+    reason = "frequency cap: email:a@example.com had 3 sends in 24 h"
+    assert refused == {"allow": False, "reason": reason}
     assert pre(client).json["allow"] is False
     key = f"{FREQUENCY_PREFIX}email:a@example.com"
     sends = redis.Redis.from_url(redis_url)
@@ -184,3 +185,48 @@ def test_unsubscribe_must_be_a_boolean(client):
     response = client.post("/v1/events", json=event, headers=AUTH)
     assert response.status_code == 422
     assert "unsubscribe" in response.json["errors"]["0"]
+
+
+def test_emails_and_phones_are_compared_in_one_normal_form(client):
+    first = client.post("/v1/suppressions", json={"email": "a@example.com"}, headers=AUTH)
+    again = client.post("/v1/suppressions", json={"email": " A@Example.COM"}, headers=AUTH)
+    assert first.json == again.json == {"id": "email:a@example.com"}
+    assert client.get("/v1/suppressions", headers=AUTH).json["count"] == 1
+    refused = pre(client, "stage=pre&email=A@EXAMPLE.com").json
+    assert refused == {"allow": False, "reason": "suppressed: email:a@example.com"}
+
+    client.post("/v1/suppressions", json={"phone": "+7 916 000-00-01"}, headers=AUTH)
+    assert pre(client, "stage=pre&phone=79160000001").json["allow"] is False
+    assert client.delete("/v1/suppressions/email:A@Example.com", headers=AUTH).status_code == 204
+    assert pre(client, "stage=pre&email=a@example.com").json == {"allow": True}
+
+
+def test_the_frequency_cap_counts_one_address_in_any_case(client):
+    for email in ("a@example.com", "A@example.com", "a@EXAMPLE.COM"):
+        assert pre(client, f"stage=pre&email={email}").json["allow"] is True
+    assert pre(client, "stage=pre&email=%20a@example.com%20").json["allow"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("stage=pre&email={email}", "email"),
+        ("stage=pre&email=%257Bemail%257D", "email"),
+        ("stage=pre&uid={{uid}}", "uid"),
+        ("stage=pre&uid=42&phone=${phone}", "phone"),
+    ],
+)
+def test_an_unfilled_placeholder_is_422_naming_the_field(client, query, field):
+    response = pre(client, query)
+    assert response.status_code == 422
+    assert "placeholder" in response.json["errors"][field][0]
+
+
+def test_an_empty_identifier_beside_a_valid_one_is_ignored(client):
+    assert pre(client, "stage=pre&email=&uid=5").json == {"allow": True}
+    assert pre(client, "stage=pre&email=%20").status_code == 422, "but one is needed"
+
+
+def test_hooks_answer_get_as_well(client):
+    response = client.get("/v1/hooks/crm?stage=pre&uid=8", headers=HOOK_AUTH)
+    assert response.json == {"allow": True}

@@ -38,7 +38,7 @@ def test_flushed_counts_survive_a_crash_and_unflushed_ones_are_the_bound(own_red
     gate = PreSendGate(client, cap=2, journal_interval_s=3600)
 
     assert gate.decide(ALICE).allow and gate.decide(ALICE).allow
-    assert gate.decide({"uid": "u1"}).reason == "frequency cap: 2 sends in 24 h"
+    assert gate.decide({"uid": "u1"}).reason == "frequency cap: uid:u1 had 2 sends in 24 h"
     gate.journal.flush()
     assert gate.decide(BOB).allow
 

@@ -40,3 +40,17 @@ def test_frequency_counts_under_the_old_name_still_count_after_migrate(redis_url
     gate = PreSendGate(client, cap=3)
     assert not gate.decide({"email": "a@example.com"}).allow, "still at the cap"
     assert "redis: moved" not in migrate(redis_url, tmp_path), "a second run has nothing to move"
+
+
+def test_suppressions_of_identifiers_not_in_their_normal_form_are_renamed(redis_url, tmp_path):
+    client = redis.Redis.from_url(redis_url)
+    client.hset("hookrelay:suppressions", "email:A@Example.COM", '{"reason": "old", "at": 1}')
+    client.hset("hookrelay:suppressions", "phone:+7 916 0000001", '{"reason": "", "at": 1}')
+    client.hset("hookrelay:suppressions", "uid:Ab", '{"reason": "", "at": 1}')
+    output = migrate(redis_url, tmp_path)
+    assert "moved 2 key(s) of suppressions" in output
+    assert set(client.hkeys("hookrelay:suppressions")) == {
+        b"email:a@example.com",
+        b"phone:79160000001",
+        b"uid:Ab",
+    }

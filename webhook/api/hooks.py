@@ -1,5 +1,6 @@
-"""``POST /v1/hooks/<platform>``: the platform asks before (``stage=pre``) and reports
-after (``stage=post``) each send. Basic auth with the hook credentials."""
+"""``POST /v1/hooks/<platform>`` (or ``GET``: the documentation names only a URL
+template): the platform asks before (``stage=pre``) and reports after (``stage=post``)
+each send. Basic auth with the hook credentials."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from workers.metrics.counters import HOOKS
 bp = Blueprint("hooks", __name__)
 
 
-@bp.post("/v1/hooks/<platform>")
+@bp.route("/v1/hooks/<platform>", methods=["GET", "POST"])
 def hook(platform: str):
     hub = current_hub()
     _check_basic_auth(hub.settings.hook_user, hub.settings.hook_password)

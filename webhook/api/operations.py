@@ -65,6 +65,28 @@ EVENTS_BODY = {
 }
 
 
+HOOK = {
+    "summary": "A platform's pre-send check or post-send report",
+    "description": "Parameters come from the query string and/or a JSON body. "
+    "stage=pre answers allow or not (suppressions, frequency cap); stage=post "
+    "counts the send and makes sure the campaign's statistics are followed.",
+    "security": BASIC,
+    "parameters": [PLATFORM, *HOOK_QUERY],
+    "responses": {
+        200: answer(
+            "The decision (pre) or the count (post).",
+            {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/HookDecision"},
+                    {"$ref": "#/components/schemas/HookRecorded"},
+                ]
+            },
+        ),
+        **invalid(),
+        **errors(401, 404, 413, 503),
+    },
+}
+
 OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/events": {
         "post": {
@@ -81,28 +103,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         }
     },
     "/v1/hooks/{platform}": {
-        "post": {
-            "summary": "A platform's pre-send check or post-send report",
-            "description": "Parameters come from the query string and/or a JSON body. "
-            "stage=pre answers allow or not (suppressions, frequency cap); stage=post "
-            "counts the send and makes sure the campaign's statistics are followed.",
-            "security": BASIC,
-            "parameters": [PLATFORM, *HOOK_QUERY],
-            "requestBody": json_body(HookSchema, required=False),
-            "responses": {
-                200: answer(
-                    "The decision (pre) or the count (post).",
-                    {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/HookDecision"},
-                            {"$ref": "#/components/schemas/HookRecorded"},
-                        ]
-                    },
-                ),
-                **invalid(),
-                **errors(401, 404, 413, 503),
-            },
-        }
+        "post": {**HOOK, "requestBody": json_body(HookSchema, required=False)},
+        "get": {**HOOK, "summary": HOOK["summary"] + ", parameters in the query string"},
     },
     "/v1/suppressions": {
         "get": {

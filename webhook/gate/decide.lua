@@ -22,7 +22,7 @@ if cap > 0 then
     for i = 2, #KEYS do
         redis.call("zremrangebyscore", KEYS[i], "-inf", now - window)
         if redis.call("zcard", KEYS[i]) >= cap then
-            return {0, "frequency cap: " .. cap .. " sends in 24 h"}
+            return {0, "frequency cap: " .. ARGV[i + 2] .. " had " .. cap .. " sends in 24 h"}
         end
     end
     for i = 2, #KEYS do

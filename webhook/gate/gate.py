@@ -1,6 +1,8 @@
 """The pre-send gate a platform's hook asks before each send, answered from Redis alone.
 
-A send is refused when any of the recipient's identifiers is on the suppression list,
+Identifiers are compared in their normal form (``identity_key``: emails in lower case,
+phones as digits). A send is refused when any of the recipient's identifiers is on the
+suppression list,
 or, with ``FREQUENCY_CAP`` set, when any of them already had that many *allowed* sends
 in the last 24 hours. An allowed send is counted against every identifier given, in
 the same atomic step as the check (see ``gate.lua``), so two concurrent hooks for one
@@ -21,6 +23,7 @@ import redis
 from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 
+from schemas.events import IDENTIFIERS
 from webhook.journal import Journal
 from workers.core import lua
 from workers.profiles.coalesce import identity_key
@@ -123,7 +126,10 @@ class PreSendGate:
         return list(mapping)
 
     def unsuppress(self, key: str) -> bool:
-        return bool(self._client.hdel(SUPPRESSIONS, key))
+        """Remove the suppression ``key`` (``email:a@example.com``, in any case)."""
+        kind, _, value = key.partition(":")
+        normal = identity_key(kind, value) if kind in IDENTIFIERS else key
+        return bool(self._client.hdel(SUPPRESSIONS, normal))
 
     def suppressions(self, limit: int) -> tuple[int, list[dict]]:
         """How many there are, and up to ``limit`` of them."""

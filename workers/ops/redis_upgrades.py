@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 import redis
 
+from schemas.events import IDENTIFIERS
 from workers.core import lua
+from workers.profiles.coalesce import identity_key
+
+#: The suppression list, whose identifiers are compared in their normal form since
+#: emails and phones are (workers/profiles/coalesce.py ``normal_identifier``).
+SUPPRESSIONS = "hookrelay:suppressions"
 
 #: (old prefix, new prefix, what the keys hold).
 RENAMED_PREFIXES = (
@@ -36,3 +42,18 @@ def rename_keys(client: redis.Redis) -> Iterator[tuple[str, int]]:
         if batch:
             moved += move(keys=batch, args=[old, new])
         yield what, moved
+    yield "suppressions (identifiers now in their normal form)", _normalize_suppressions(client)
+
+
+def _normalize_suppressions(client: redis.Redis) -> int:
+    """Rename each suppression of an identifier not in its normal form (``email:A@B.COM``
+    to ``email:a@b.com``), keeping an existing entry under the normal name."""
+    moved = 0
+    for field, entry in client.hscan_iter(SUPPRESSIONS, count=SCAN_BATCH):
+        kind, _, value = field.decode().partition(":")
+        normal = identity_key(kind, value) if kind in IDENTIFIERS else field.decode()
+        if normal != field.decode():
+            client.hsetnx(SUPPRESSIONS, normal, entry)
+            client.hdel(SUPPRESSIONS, field)
+            moved += 1
+    return moved

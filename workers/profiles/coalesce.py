@@ -5,6 +5,9 @@ wants one hashmap per profile in a batch, never two that share an identifier.
 
 Rules (also in the README):
 
+- Identifiers are compared in a normal form (:func:`normal_identifier`): an email
+  trimmed and in lower case, a phone number as its digits. The platform still gets them
+  as the app sent them.
 - Two updates belong to one profile when they share an identifier value and do not
   conflict, i.e. never name two different values for the same kind (two uids, two
   emails...). Sharing is transitive: ``{uid 1, email x}`` and ``{email x, phone p}``
@@ -28,6 +31,7 @@ flush stays the only writer of a profile's state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,8 +116,10 @@ class Profile:
 
     def accepts(self, ids: dict[str, str]) -> bool:
         """Shares an identifier with ``ids`` and names no other value for any kind."""
-        shared = any(self.ids.get(kind) == value for kind, value in ids.items())
-        return shared and all(self.ids.get(kind, value) == value for kind, value in ids.items())
+        mine = {kind: normal_identifier(kind, value) for kind, value in self.ids.items()}
+        theirs = {kind: normal_identifier(kind, value) for kind, value in ids.items()}
+        shared = any(mine.get(kind) == value for kind, value in theirs.items())
+        return shared and all(mine.get(kind, value) == value for kind, value in theirs.items())
 
     def absorb(self, ids: dict[str, str], fields: dict[str, tuple[Any, str]], seq: int = 0) -> None:
         """Merge one update: newer values replace older ones; a value equal to an
@@ -214,8 +220,25 @@ class Profile:
         return cls(ids, fields, state.get("sent"), acked & set(fields), acked_ids, owner, seq)
 
 
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def normal_identifier(kind: str, value: str) -> str:
+    """How hookrelay compares an identifier: an email trimmed and in lower case
+    (``A@Example.COM `` is ``a@example.com``), a phone number as its digits (``+7 916
+    000-00-01`` is ``79160000001``: E.164 without the ``+``; a national form such as
+    ``8 916 ...`` stays a different number), a uid or push token as given."""
+    value = str(value)
+    if kind == "email":
+        return value.strip().lower()
+    if kind == "phone":
+        return _NOT_DIGITS.sub("", value) or value.strip()
+    return value
+
+
 def identity_key(kind: str, value: str) -> str:
-    return f"{kind}:{value}"
+    """The key hookrelay decides by (coalescing, suppressions, the frequency cap)."""
+    return f"{kind}:{normal_identifier(kind, value)}"
 
 
 def update_ids(update: dict[str, Any]) -> dict[str, str]:
