@@ -23,6 +23,9 @@ ACTIONS = ("start", "pause", "resume", "archive")
 #: A report answers at most this many objects, the totals row included.
 REPORT_MAX_OBJECTS = 100
 TOTALS_DATE = "1970-01-01"
+#: An address whose local part starts with one of these has that action in its
+#: Altcraft history too (the documented names of feedback actions).
+FEEDBACK_ACTIONS = {"hbounce": "hbounce", "complain": "complain", "unsub": "unsubscribe_email"}
 #: Altcraft knows no subscriber at this domain (what it then answers is not documented).
 UNKNOWN_DOMAIN = "@unknown.example.com"
 SCHEDULED = ("getMsgStats", "getCampaignStats", "getAppStats", "getEventStatistics", "getTagStats")
@@ -304,5 +307,11 @@ def altcraft_history(body):
             "campaign_id": 1,
         }
         for index in range(n + 1)
+    ]
+    local = str(email or "").split("@")[0]
+    data += [
+        {**data[0], "action": action, "datetime": "2026-11-23T13:00:00Z"}
+        for prefix, action in FEEDBACK_ACTIONS.items()
+        if local.startswith(prefix)
     ]
     return {"data": data, "error": 0, "error_text": "Successful operation"}, 200

@@ -24,6 +24,7 @@ from workers.campaigns.schedule import FollowupScheduler
 from workers.campaigns.sources import source_platform
 from workers.campaigns.starter import CampaignStarter, StartInProgress
 from workers.campaigns.store import Store
+from workers.campaigns.suppressions import SuppressionList
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
 from workers.platforms.crm import CrmClient
@@ -85,6 +86,8 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
             pushwoosh=clients["pushwoosh"],
             altcraft=clients["altcraft"],
             sample=RecipientSample(shared_state),
+            suppressions=SuppressionList(shared_state),
+            feedback_kinds=settings.suppress_from_feedback,
         ),
         time_scale=settings.followup_time_scale,
         profiles=ProfileBuffer.from_settings(shared_state, settings),

@@ -46,14 +46,19 @@ def start_event(event_id: str, campaign_id: int = 9093) -> dict:
     }
 
 
-def post_hook(stack, email: str) -> None:
+def hook(stack, stage: str, email: str) -> dict:
     credentials = base64.b64encode(f"{HOOK_USER}:{HOOK_PASSWORD}".encode()).decode()
     response = stack.http.post(
         "/v1/hooks/crm",
-        params={"stage": "post", "campaign_id": 9093, "email": email},
+        params={"stage": stage, "campaign_id": 9093, "email": email},
         headers={"Authorization": f"Basic {credentials}"},
     )
     assert response.status_code == 200, response.text
+    return response.json()
+
+
+def post_hook(stack, email: str) -> None:
+    hook(stack, "post", email)
 
 
 def last_answer(sandbox, route: str, *, where=lambda r: True) -> dict:
@@ -85,10 +90,20 @@ def test_start_once_follow_every_source_and_serve_the_last_answer(tmp_path):
     ) as stack:
         sandbox = stack.sandbox
         sandbox.knobs(report_not_ready=1, v1_polls=2, page_size=100)
+        assert hook(stack, "pre", "bounce-0@example.com") == {"allow": True}
         stack.post([start_event("start-1")])
         wait_for(lambda: sandbox.accepted("crm.campaign_action"), timeout_s=30)
         for n in range(3):
             post_hook(stack, f"user{n}@example.com")
+        # The first follow-up step fetches the bounces: the hard ones are refused after.
+        wait_for(lambda: sandbox.accepted("pushwoosh.bounces"), timeout_s=30)
+        refused = wait_for(
+            lambda: not hook(stack, "pre", "Bounce-0@example.com")["allow"], timeout_s=10
+        )
+        assert refused
+        assert hook(stack, "pre", "bounce-1@example.com") == {"allow": True}, "a soft bounce"
+        listed = {e["id"]: e for e in stack.http.get("/v1/suppressions").json()["suppressions"]}
+        assert listed["email:bounce-0@example.com"]["source"] == "pushwoosh.bounces: Hardbounce"
         wait_for(lambda: len(ready_reports(sandbox)) >= STEPS, timeout_s=90)
         wait_for(lambda: len(sandbox.accepted("altcraft.history")) >= 3, timeout_s=30)
 

@@ -19,6 +19,7 @@ from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
 from workers.campaigns.sources import scheduled_sources
 from workers.campaigns.starter import CampaignStarter, StartInProgress
 from workers.campaigns.store import TOTAL
+from workers.campaigns.suppressions import Feedback, SuppressionList
 from workers.core.platform_settings import AltcraftConfig, CrmConfig, PushwooshConfig
 from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
@@ -71,6 +72,8 @@ def fetcher(clean_sandbox, store, client, scheduler):
         pushwoosh=pushwoosh(clean_sandbox),
         altcraft=AltcraftClient(config),
         sample=RecipientSample(client),
+        suppressions=SuppressionList(client),
+        feedback_kinds=frozenset({"hardbounce", "complaint", "unsubscribe"}),
     )
 
 
@@ -336,3 +339,52 @@ def test_altcraft_knowing_no_sampled_recipient_is_a_failure(
     PostHookRecorder(client, scheduler).record(CAMPAIGN, "gone@unknown.example.com")
     with pytest.raises(errors.Rejected, match="not found"):
         fetcher.fetch(CAMPAIGN, "altcraft.history")
+
+
+def suppressed(client) -> dict[str, dict]:
+    _, entries = SuppressionList(client).list(1000)
+    return {entry["id"]: entry for entry in entries}
+
+
+def test_reported_bounces_and_complaints_are_suppressed_once(fetcher, clean_sandbox, client):
+    fetcher.fetch(CAMPAIGN, "pushwoosh.bounces")
+    found = suppressed(client)
+    kinds = ("Hardbounce", "Softbounce", "Complaint")
+    expected = {f"email:bounce-{i}@example.com": kinds[i % 3] for i in range(12) if i % 3 != 1}
+    assert {key: entry["source"] for key, entry in found.items()} == {
+        key: f"pushwoosh.bounces: {kind}" for key, kind in expected.items()
+    }
+    assert found["email:bounce-0@example.com"]["reason"] == "hardbounce"
+
+    assert SuppressionList(client).unsuppress("email:bounce-0@example.com")
+    fetcher.fetch(CAMPAIGN, "pushwoosh.bounces")
+    assert len(suppressed(client)) == len(expected) - 1, "once, and a deletion holds"
+
+
+def test_a_deleted_suppression_comes_back_only_when_reported_after_the_deletion(client):
+    suppressions = SuppressionList(client)
+    suppressions.suppress({"email": "a@example.com"})
+    suppressions.unsuppress("email:a@example.com")
+    earlier = Feedback(
+        "A@example.com", "hardbounce", "pushwoosh.bounces: Hardbounce", "2026-11-23T12:00:00Z"
+    )
+    kinds = frozenset({"hardbounce"})
+    assert suppressions.from_feedback([earlier], kinds) == 0
+    later = Feedback(
+        "a@example.com", "hardbounce", "pushwoosh.bounces: Hardbounce", "2099-01-01T00:00:00Z"
+    )
+    assert suppressions.from_feedback([later], kinds) == 1
+    assert suppressions.from_feedback([later, earlier], kinds) == 0, "once"
+    soft = Feedback("s@example.com", "softbounce", "pushwoosh.bounces: Softbounce")
+    assert suppressions.from_feedback([soft], kinds) == 0, "not a kind asked for"
+
+
+def test_altcraft_feedback_in_the_history_is_suppressed(fetcher, clean_sandbox, client, scheduler):
+    recorder = PostHookRecorder(client, scheduler)
+    for email in ("hbounce-1@example.com", "unsub-2@example.com", "fine@example.com"):
+        recorder.record(CAMPAIGN, email)
+    fetcher.fetch(CAMPAIGN, "altcraft.history")
+    assert {key: entry["source"] for key, entry in suppressed(client).items()} == {
+        "email:hbounce-1@example.com": "altcraft.history: hbounce",
+        "email:unsub-2@example.com": "altcraft.history: unsubscribe_email",
+    }

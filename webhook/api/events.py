@@ -40,7 +40,9 @@ def post_events():
         return {"errors": error.errors}, 422
     for event in events:
         if event.get("unsubscribe"):
-            hub.gate.suppress(event["user"], reason=f"unsubscribed by event {event['id']}")
+            hub.gate.suppress(
+                event["user"], reason=f"unsubscribed by event {event['id']}", source="event"
+            )
     hub.headroom.check()
     result = hub.queue.submit(events)
     for event, new in zip(events, result.new, strict=True):

@@ -13,9 +13,7 @@ append-only file within about a second, not before the answer (webhook/journal.p
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-import time
 from dataclasses import dataclass
 from uuid import uuid4
 
@@ -23,12 +21,11 @@ import redis
 from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
 
-from schemas.events import IDENTIFIERS
+from schemas.identities import identity_key
 from webhook.journal import Journal
+from workers.campaigns.suppressions import SUPPRESSIONS, SuppressionList
 from workers.core import lua
-from workers.profiles.coalesce import identity_key
 
-SUPPRESSIONS = "hookrelay:suppressions"
 #: One sorted set of allowed sends per identifier, for the frequency cap.
 FREQUENCY_PREFIX = "hookrelay:frequency:"
 WINDOW_MS = 24 * 3600 * 1000
@@ -58,6 +55,7 @@ class PreSendGate:
         self._cap = cap or 0
         self._local = threading.local()
         self._persist = client.register_script(_PERSIST)
+        self._suppressions = SuppressionList(client)
         self.journal = Journal(
             self.write_back, width=3, interval_s=journal_interval_s, name="frequency counts"
         )
@@ -118,21 +116,13 @@ class PreSendGate:
             connection = self._local.connection = pool.connection_class(**pool.connection_kwargs)
         return connection
 
-    def suppress(self, user: dict[str, str], reason: str = "") -> list[str]:
+    def suppress(self, user: dict[str, str], reason: str = "", source: str = "api") -> list[str]:
         """Suppress every identifier of ``user`` at once (idempotent); return their ids."""
-        entry = json.dumps({"reason": reason, "at": time.time()})
-        mapping = {identity_key(kind, value): entry for kind, value in user.items()}
-        self._client.hset(SUPPRESSIONS, mapping=mapping)
-        return list(mapping)
+        return self._suppressions.suppress(user, reason, source)
 
     def unsuppress(self, key: str) -> bool:
-        """Remove the suppression ``key`` (``email:a@example.com``, in any case)."""
-        kind, _, value = key.partition(":")
-        normal = identity_key(kind, value) if kind in IDENTIFIERS else key
-        return bool(self._client.hdel(SUPPRESSIONS, normal))
+        return self._suppressions.unsuppress(key)
 
     def suppressions(self, limit: int) -> tuple[int, list[dict]]:
         """How many there are, and up to ``limit`` of them."""
-        _, found = self._client.hscan(SUPPRESSIONS, count=limit)
-        entries = [{"id": key.decode(), **json.loads(raw)} for key, raw in found.items()]
-        return self._client.hlen(SUPPRESSIONS), entries[:limit]
+        return self._suppressions.list(limit)

@@ -26,6 +26,7 @@ from workers.campaigns.parsing import date_windows, numbers, series_and_totals
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.sources import BY_NAME, SOURCES
 from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
+from workers.campaigns.suppressions import Feedback, SuppressionList
 from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import POST_TYPES, CrmClient
@@ -67,8 +68,9 @@ class Later:
 
 class StatsFetcher:
     """Parameters: the stats ``store``, one client per platform (a platform that is off
-    gets :class:`~workers.platforms.unconfigured.Unconfigured`), and the recipient
-    ``sample`` the Altcraft history is fetched for."""
+    gets :class:`~workers.platforms.unconfigured.Unconfigured`), the recipient
+    ``sample`` the Altcraft history is fetched for, and the ``suppressions`` that the
+    reported addresses of the ``feedback_kinds`` go onto (none: they are only stored)."""
 
     def __init__(
         self,
@@ -78,12 +80,16 @@ class StatsFetcher:
         pushwoosh: PushwooshClient,
         altcraft: AltcraftClient,
         sample: RecipientSample,
+        suppressions: SuppressionList | None = None,
+        feedback_kinds: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.crm = crm
         self.pushwoosh = pushwoosh
         self.altcraft = altcraft
         self.sample = sample
+        self.suppressions = suppressions
+        self.feedback_kinds = feedback_kinds
         self._sources: dict[str, Callable[[Campaign, CampaignRun, dict], Later | None]] = {
             source.name: getattr(self, "_fetch_" + source.name.replace(".", "_"))
             for source in SOURCES
@@ -207,6 +213,14 @@ class StatsFetcher:
         for rows in pages:
             self.store.save_log_rows(run.id, "pushwoosh.link_devices", rows)
 
+    def _suppress(self, reports: list[Feedback]) -> None:
+        """Put the reported addresses of the kinds ``SUPPRESS_FROM_FEEDBACK`` names on
+        the suppression list (workers/campaigns/suppressions.py)."""
+        if self.suppressions is not None and self.feedback_kinds:
+            added = self.suppressions.from_feedback(reports, self.feedback_kinds)
+            if added:
+                logger.info("Suppressed %d addresses the platforms reported.", added)
+
     def _fetch_pushwoosh_bounces(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
         pages = self.pushwoosh.paged(
             PATHS["bounces"],
@@ -218,6 +232,7 @@ class StatsFetcher:
         for rows in pages:
             self.store.save_log_rows(run.id, "pushwoosh.bounces", rows)
             kinds.update(str(row.get("type", "unknown")).lower() for row in rows)
+            self._suppress([_bounce(row) for row in rows if isinstance(row, dict)])
         code = campaign.message_code
         snapshots = [Snapshot(code, f"bounces_{kind}", TOTAL, n) for kind, n in kinds.items()]
         self.store.save_snapshots(run.id, "pushwoosh.bounces", snapshots)
@@ -261,6 +276,7 @@ class StatsFetcher:
             self.store.save_log_rows(run.id, "altcraft.history", rows)
             for row in rows:
                 actions[str(row.get("action"))] += int(row.get("count") or 1)
+            self._suppress([_history_feedback(row, email) for row in rows if isinstance(row, dict)])
         if refused and len(refused) == len(sample):
             raise refused[-1]
         if refused:
@@ -275,6 +291,33 @@ class StatsFetcher:
         snapshots = [Snapshot("sample", "profiles", TOTAL, len(sample))]
         snapshots += [Snapshot("sample", action, TOTAL, n) for action, n in actions.items()]
         self.store.save_snapshots(run.id, "altcraft.history", snapshots)
+
+
+#: Altcraft's history actions that are feedback, as ``SUPPRESS_FROM_FEEDBACK`` kinds.
+#: ``unsubscribe_sms`` and ``unsubscribe_push`` are left out: the suppression list has
+#: no channels, and the address is still reachable by email.
+ALTCRAFT_FEEDBACK = {
+    "hbounce": "hardbounce",
+    "complain": "complaint",
+    "unsubscribe_email": "unsubscribe",
+}
+
+
+def _bounce(row: dict) -> Feedback:
+    kind = str(row.get("type", ""))
+    return Feedback(
+        str(row.get("email") or ""), kind.lower(), f"pushwoosh.bounces: {kind}", row.get("date")
+    )
+
+
+def _history_feedback(row: dict, email: str) -> Feedback:
+    action = str(row.get("action", ""))
+    return Feedback(
+        str(row.get("email") or email),
+        ALTCRAFT_FEEDBACK.get(action, ""),
+        f"altcraft.history: {action}",
+        row.get("datetime"),
+    )
 
 
 def _first_day(run: CampaignRun) -> date:

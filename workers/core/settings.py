@@ -123,6 +123,8 @@ class Settings:
     web_read_timeout_s: float = 10.0
     #: An event waits for the profile updates of its user accepted before it.
     events_after_profiles: bool = True
+    #: What the platforms report that puts an address on the suppression list.
+    suppress_from_feedback: frozenset[str] = frozenset({"hardbounce", "complaint", "unsubscribe"})
 
     @property
     def rabbitmq(self) -> bool:
@@ -221,6 +223,16 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "profile_flush_ms": env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
         "profile_batch_max": env.int("PROFILE_BATCH_MAX", 500, validate=positive),
         "events_after_profiles": env.bool("EVENTS_AFTER_PROFILES", True),
+        "suppress_from_feedback": frozenset(
+            kind.strip().lower()
+            for kind in env.list(
+                "SUPPRESS_FROM_FEEDBACK",
+                ["hardbounce", "complaint", "unsubscribe"],
+                validate=_feedback_kinds,
+            )
+            or ()
+            if kind.strip()
+        ),
         "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
         "followup_schedule": tuple(
             int(step)
@@ -256,6 +268,18 @@ def _redis_url(value: str) -> None:
     if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
         raise marshmallow.ValidationError(
             f"expected a redis://, rediss:// or unix:// URL, got {value!r}"
+        )
+
+
+#: What a platform can report about an address (``SUPPRESS_FROM_FEEDBACK``).
+FEEDBACK_KINDS = ("hardbounce", "softbounce", "complaint", "unsubscribe")
+
+
+def _feedback_kinds(values: list[str]) -> None:
+    unknown = sorted({v.strip().lower() for v in values if v.strip()} - set(FEEDBACK_KINDS))
+    if unknown:
+        raise marshmallow.ValidationError(
+            f"unknown kind(s) {', '.join(unknown)}; expected some of {', '.join(FEEDBACK_KINDS)}"
         )
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import redis
 
 from schemas.events import IDENTIFIERS
+from schemas.identities import identity_key
 from workers.core import lua
-from workers.profiles.coalesce import identity_key
 
 #: The suppression list, whose identifiers are compared in their normal form since
 #: emails and phones are (workers/profiles/coalesce.py ``normal_identifier``).

@@ -31,13 +31,13 @@ flush stays the only writer of a profile's state.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.crm import profile_hashmap
 from schemas.events import IDENTIFIERS
+from schemas.identities import identity_key, normal_identifier
 
 #: How much later than the previous acknowledged stamp a profile's next stamp must be.
 STAMP_STEP = timedelta(milliseconds=1)
@@ -218,27 +218,6 @@ class Profile:
         acked_ids = set(state.get("acked_ids", ids))
         owner, seq = state.get("owner"), int(state.get("seq", 0))
         return cls(ids, fields, state.get("sent"), acked & set(fields), acked_ids, owner, seq)
-
-
-_NOT_DIGITS = re.compile(r"\D")
-
-
-def normal_identifier(kind: str, value: str) -> str:
-    """How hookrelay compares an identifier: an email trimmed and in lower case
-    (``A@Example.COM `` is ``a@example.com``), a phone number as its digits (``+7 916
-    000-00-01`` is ``79160000001``: E.164 without the ``+``; a national form such as
-    ``8 916 ...`` stays a different number), a uid or push token as given."""
-    value = str(value)
-    if kind == "email":
-        return value.strip().lower()
-    if kind == "phone":
-        return _NOT_DIGITS.sub("", value) or value.strip()
-    return value
-
-
-def identity_key(kind: str, value: str) -> str:
-    """The key hookrelay decides by (coalescing, suppressions, the frequency cap)."""
-    return f"{kind}:{normal_identifier(kind, value)}"
 
 
 def update_ids(update: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,27 @@
+"""The one form identifiers are compared in, wherever hookrelay decides by identity:
+coalescing profiles, event order, suppressions, the frequency cap. What reaches a
+platform is what the app sent."""
+
+from __future__ import annotations
+
+import re
+
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def normal_identifier(kind: str, value: str) -> str:
+    """How hookrelay compares an identifier: an email trimmed and in lower case
+    (``A@Example.COM `` is ``a@example.com``), a phone number as its digits (``+7 916
+    000-00-01`` is ``79160000001``: E.164 without the ``+``; a national form such as
+    ``8 916 ...`` stays a different number), a uid or push token as given."""
+    value = str(value)
+    if kind == "email":
+        return value.strip().lower()
+    if kind == "phone":
+        return _NOT_DIGITS.sub("", value) or value.strip()
+    return value
+
+
+def identity_key(kind: str, value: str) -> str:
+    """The key hookrelay decides by (coalescing, suppressions, the frequency cap)."""
+    return f"{kind}:{normal_identifier(kind, value)}"
