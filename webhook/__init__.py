@@ -34,6 +34,7 @@ from workers.core.connections import redis_client
 from workers.core.settings import Settings, load_settings
 from workers.metrics.backlog import BacklogCollector, DepthReader
 from workers.metrics.throughput import DeliveryRate
+from workers.profiles.echo import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
 from workers.queue.routes import QUEUES
@@ -80,6 +81,7 @@ def build_hub(settings: Settings) -> Hub:
             dead_letters=dead_letters,
         ),
         throughput=DeliveryRate(client),
+        dropped_fields=DroppedFields(client),
     )
 
 

@@ -15,6 +15,7 @@ from workers.campaigns.store import Store
 from workers.core.settings import Settings
 from workers.metrics.backlog import BacklogCollector
 from workers.metrics.throughput import DeliveryRate
+from workers.profiles.echo import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
 
@@ -37,6 +38,8 @@ class Hub:
     #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics/backlog.py).
     backlog: BacklogCollector
     throughput: DeliveryRate
+    #: The profile fields the platform's echo left out (workers/profiles/echo.py).
+    dropped_fields: DroppedFields
 
     def start(self) -> None:
         """Start the journals that write hook counts through the append-only file

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 import dramatiq
+import redis
 
 from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
@@ -31,6 +32,7 @@ from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError, Rejected, Unsendable
 from workers.platforms.registry import CLIENTS, platform_client
 from workers.profiles.buffer import ProfileBuffer
+from workers.profiles.echo import DroppedFields
 from workers.profiles.order import EventOrder
 from workers.queue.retry import Postponed
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
@@ -61,6 +63,8 @@ class ActorServices:
     profiles: ProfileBuffer
     #: Whether an event's earlier profile updates are settled (EVENTS_AFTER_PROFILES).
     order: EventOrder
+    #: Counts the profile fields the platform's echo leaves out.
+    dropped_fields: DroppedFields
     #: How long an event waits before asking ``order`` again.
     order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
@@ -92,6 +96,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         time_scale=settings.followup_time_scale,
         profiles=ProfileBuffer.from_settings(shared_state, settings),
         order=EventOrder(shared_state),
+        dropped_fields=DroppedFields(shared_state),
         order_poll_ms=max(50, settings.profile_flush_ms // 4),
     )
 
@@ -119,23 +124,34 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         attempt = profiles.attempt(refs, batch)
         if not attempt.profiles:
             return
+        hashmaps = attempt.hashmaps
         try:
-            crm.upsert_profiles(attempt.hashmaps)
+            echo = crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
             if len(attempt.profiles) > 1:
                 split_batch(attempt.refs, batch, error)
                 return
             raise
         profiles.acknowledge(attempt)
+        count_dropped_fields(hashmaps, echo)
 
     def upsert_as_given(hashmaps: list[dict]) -> None:
         try:
-            crm.upsert_profiles(hashmaps)
+            echo = crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
             if len(hashmaps) > 1:
                 split_batch(hashmaps, None, error)
                 return
             raise
+        count_dropped_fields(hashmaps, echo)
+
+    def count_dropped_fields(hashmaps: list[dict], echo) -> None:
+        """What the platform left out of its echo; a Redis hiccup here must not fail a
+        batch the platform already took."""
+        try:
+            services.dropped_fields.record(hashmaps, echo)
+        except redis.RedisError as error:
+            logger.warning("Could not count the profile fields the platform dropped: %s", error)
 
     def release_batch(message: dramatiq.Message, error: BaseException) -> dramatiq.Message:
         """A given-up batch lets go of its profiles. A profile the platform refused

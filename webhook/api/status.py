@@ -1,6 +1,7 @@
 """``GET /status``: one HTML page an operator keeps open. It refreshes itself and shows
 what waits (queues, dead letters), what flows (deliveries per minute per platform, the
-shared rate limits in force) and what came back (recent campaigns' latest totals).
+shared rate limits in force) and what came back (profile fields the platform dropped,
+recent campaigns' latest totals).
 
 Every number is read when the page is asked for, from the same places the API and
 ``/metrics`` read: Redis and the stats store. An API key is needed; a browser gives it
@@ -44,6 +45,7 @@ def page():
         chart=chart_lines(series),
         minutes=CHART_MINUTES,
         dead_letters=hub.dead_letters.list(limit=NEWEST_DEAD_LETTERS),
+        dropped_fields=hub.dropped_fields.read(),
         failed_at=lambda stamp: time.strftime("%H:%M:%S", time.gmtime(stamp)),
         campaigns=[summary for summary in campaigns if summary],
     )

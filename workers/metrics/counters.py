@@ -38,6 +38,11 @@ DEAD_LETTERED = Counter(
     "Messages given up on and stored in the dead-letter queue, by platform.",
     ["platform"],
 )
+PROFILE_FIELDS_DROPPED = Counter(
+    "hookrelay_profile_fields_dropped",
+    "Profile fields sent that the platform's echo left out (undeclared), by field name.",
+    ["field"],
+)
 RATE_LIMIT_WAIT = Histogram(
     "hookrelay_rate_limit_wait_seconds",
     "How long each platform call waited for its shared rate limit.",
