@@ -25,6 +25,7 @@ from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import CrmClient
 from workers.platforms.pushwoosh import PushwooshClient
+from workers.ratelimit.limiter import SharedRateLimiter
 
 from ..support import wait_for
 from .stores import sqlite_store
@@ -281,18 +282,29 @@ def test_a_start_lost_before_the_platform_with_no_status_is_sent_again(
     ]
 
 
-def test_the_start_lock_is_held_as_long_as_the_start_takes(clean_sandbox, store, client, scheduler):
-    clean_sandbox.fault("crm.campaign_action", delay_s=1.5, count=1)
-    first = CampaignStarter(
-        store=store, crm=crm(clean_sandbox), scheduler=scheduler, client=client, lock_ttl_ms=300
-    )
+def test_the_start_lock_is_held_while_the_start_waits_for_the_rate_limit(
+    clean_sandbox, store, client, scheduler
+):
+    """Two workers race to start one campaign while the shared limit (one call every
+    2 s) makes the first one's start wait far longer than the lock's 300 ms."""
+
+    def racer() -> CampaignStarter:
+        limiter = SharedRateLimiter(client, "crm", rate=0.5, margin_ms=0)
+        return CampaignStarter(
+            store=store,
+            crm=crm(clean_sandbox, limiter=limiter),
+            scheduler=scheduler,
+            client=client,
+            lock_ttl_ms=300,
+        )
+
+    first, second = racer(), racer()
+    first.crm.campaign("mailing", 1)  # takes the limit's slot: the start waits ~2 s
     outcomes = []
     slow = threading.Thread(target=lambda: outcomes.append(first.start(CAMPAIGN)))
     slow.start()
-    time.sleep(0.9)  # three lock lifetimes into the slow start
-    second = CampaignStarter(
-        store=store, crm=crm(clean_sandbox), scheduler=scheduler, client=client, lock_ttl_ms=300
-    )
+    wait_for(lambda: client.exists("hookrelay:starting:crm:9093"), timeout_s=5)
+    time.sleep(0.9)  # three lock lifetimes into the wait
     with pytest.raises(StartInProgress):
         second.start(CAMPAIGN)
     slow.join()
