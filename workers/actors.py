@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 
 import dramatiq
-import redis
 
 from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
@@ -29,9 +28,10 @@ from workers.campaigns.suppressions import SuppressionList
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
 from workers.platforms.crm import CrmClient
-from workers.platforms.errors import PermanentError, PlatformError, Rejected, Unsendable
+from workers.platforms.errors import PermanentError, PlatformError
 from workers.platforms.registry import CLIENTS, platform_client
 from workers.profiles.buffer import ProfileBuffer
+from workers.profiles.delivery import BatchDelivery
 from workers.profiles.echo import DroppedFields
 from workers.profiles.order import EventOrder
 from workers.queue.retry import Postponed
@@ -59,12 +59,12 @@ class ActorServices:
     crm: CrmClient
     starter: CampaignStarter
     fetcher: StatsFetcher
-    #: The profile buffer: what each batch attempt sends, and its outcome.
+    #: The profile buffer, which replayed updates go back to.
     profiles: ProfileBuffer
+    #: How a profile batch message is delivered, and given up.
+    batches: BatchDelivery
     #: Whether an event's earlier profile updates are settled (EVENTS_AFTER_PROFILES).
     order: EventOrder
-    #: Counts the profile fields the platform's echo leaves out.
-    dropped_fields: DroppedFields
     #: How long an event waits before asking ``order`` again.
     order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
@@ -79,6 +79,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         for name in CLIENTS
     }
     scheduler = FollowupScheduler.from_settings(shared_state, settings)
+    profiles = ProfileBuffer.from_settings(shared_state, settings)
     return ActorServices(
         crm=clients["crm"],
         starter=CampaignStarter(
@@ -94,9 +95,11 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
             feedback_kinds=settings.suppress_from_feedback,
         ),
         time_scale=settings.followup_time_scale,
-        profiles=ProfileBuffer.from_settings(shared_state, settings),
+        profiles=profiles,
+        batches=BatchDelivery(
+            crm=clients["crm"], buffer=profiles, dropped_fields=DroppedFields(shared_state)
+        ),
         order=EventOrder(shared_state),
-        dropped_fields=DroppedFields(shared_state),
         order_poll_ms=max(50, settings.profile_flush_ms // 4),
     )
 
@@ -116,76 +119,11 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
     crm = services.crm
 
     def crm_upsert_profiles(refs: list[dict], batch: str | None = None) -> None:
-        """Send the newest unacknowledged state of the batch's profiles; a message
-        without ``batch`` is one of an earlier release, whose hashmaps are sent whole."""
-        if batch is None:
-            return upsert_as_given(refs)
-        profiles = services.profiles
-        attempt = profiles.attempt(refs, batch)
-        if not attempt.profiles:
-            return
-        hashmaps = attempt.hashmaps
-        try:
-            echo = crm.upsert_profiles(hashmaps)
-        except (Rejected, Unsendable) as error:
-            if len(attempt.profiles) > 1:
-                split_batch(attempt.refs, batch, error)
-                return
-            raise
-        profiles.acknowledge(attempt)
-        count_dropped_fields(hashmaps, echo)
-
-    def upsert_as_given(hashmaps: list[dict]) -> None:
-        try:
-            echo = crm.upsert_profiles(hashmaps)
-        except (Rejected, Unsendable) as error:
-            if len(hashmaps) > 1:
-                split_batch(hashmaps, None, error)
-                return
-            raise
-        count_dropped_fields(hashmaps, echo)
-
-    def count_dropped_fields(hashmaps: list[dict], echo) -> None:
-        """What the platform left out of its echo; a Redis hiccup here must not fail a
-        batch the platform already took."""
-        try:
-            services.dropped_fields.record(hashmaps, echo)
-        except redis.RedisError as error:
-            logger.warning("Could not count the profile fields the platform dropped: %s", error)
-
-    def release_batch(message: dramatiq.Message, error: BaseException) -> dramatiq.Message:
-        """A given-up batch lets go of its profiles. A profile the platform refused
-        forgets the refused values, which its dead letter keeps as a hashmap (so a
-        replay sends them as they were); one whose retries ran out is kept as is (its
-        replay sends the profile's newest state)."""
-        batch = message.kwargs.get("batch")
-        if batch is None:
-            return message
-        attempt = services.profiles.attempt(message.args[0], batch)
-        refused = isinstance(error, (Rejected, Unsendable))
-        services.profiles.release(attempt, refused=refused)
-        if refused and attempt.profiles:
-            return message.copy(args=(attempt.hashmaps,), kwargs={})
-        return message
+        for part, kwargs in services.batches.deliver(refs, batch):
+            actors[PROFILE_BATCH.actor_name].send_with_options(args=(part,), kwargs=kwargs)
 
     def buffer_profile_update(update: dict) -> None:
         services.profiles.append(update)
-
-    def split_batch(refs: list[dict], batch: str | None, error: PlatformError) -> None:
-        """A batch refused for what it holds is sent again as two halves (owning its
-        profiles as the batch did), down to the one profile that is refused, which
-        alone is dead-lettered."""
-        half = len(refs) // 2
-        logger.warning(
-            "A batch of %d profiles was refused (%s); sending it again as %d + %d.",
-            len(refs),
-            error,
-            half,
-            len(refs) - half,
-        )
-        kwargs = {} if batch is None else {"batch": batch}
-        for part in (refs[:half], refs[half:]):
-            actors[PROFILE_BATCH.actor_name].send_with_options(args=(part,), kwargs=kwargs)
 
     def crm_post_event(event: dict) -> None:
         if not services.order.ready(event["id"]):
@@ -220,7 +158,7 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         )
 
     handlers = [
-        (PROFILE_BATCH, crm_upsert_profiles, "crm", release_batch),
+        (PROFILE_BATCH, crm_upsert_profiles, "crm", services.batches.give_up),
         (REBUFFER, buffer_profile_update, "crm", None),
         (ROUTES["event"], crm_post_event, "crm", None),
         (ROUTES["campaign_start"], start_campaign, "crm", None),
