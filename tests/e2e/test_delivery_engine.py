@@ -14,9 +14,9 @@ from .test_procfile_stack import event_seqs, track_event
 BASE = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def test_2000_events_through_a_50_per_second_limit_with_5xx_and_drops(tmp_path):
-    with running_stack(tmp_path, workers=2, CRM_RATE_LIMIT="50", WORKER_THREADS="8") as stack:
-        stack.sandbox.limit("crm", 50)
+def test_2000_events_through_a_100_per_second_limit_with_5xx_and_drops(tmp_path):
+    with running_stack(tmp_path, workers=2, CRM_RATE_LIMIT="100", WORKER_THREADS="8") as stack:
+        stack.sandbox.limit("crm", 100)
         stack.sandbox.faults(
             "crm.events", {"status": 503, "ratio": 0.2}, {"drop": True, "ratio": 0.03}
         )
@@ -36,7 +36,7 @@ def test_2000_events_through_a_50_per_second_limit_with_5xx_and_drops(tmp_path):
         span = received[-1]["at"] - received[0]["at"]
         print(
             f"\n{len(received)} requests in {span:.1f} s: {(len(received) - 1) / span:.1f}/s "
-            f"against a limit of 50/s; {statuses.count(503)} 503s, {statuses.count(0)} drops"
+            f"against a limit of 100/s; {statuses.count(503)} 503s, {statuses.count(0)} drops"
         )
 
 
