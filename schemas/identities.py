@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from .events import IDENTIFIERS
+
 _NOT_DIGITS = re.compile(r"\D")
 
 
@@ -25,3 +27,10 @@ def normal_identifier(kind: str, value: str) -> str:
 def identity_key(kind: str, value: str) -> str:
     """The key hookrelay decides by (coalescing, suppressions, the frequency cap)."""
     return f"{kind}:{normal_identifier(kind, value)}"
+
+
+def normal_key(key: str) -> str:
+    """An identity key as given (``email:A@Example.COM``) in its normal form; a key of
+    no known kind is left as it is."""
+    kind, _, value = key.partition(":")
+    return identity_key(kind, value) if kind in IDENTIFIERS else key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sandbox.state import ProfileStore
 
 
@@ -15,23 +17,12 @@ def test_profile_found_by_any_identifier_and_fields_merged():
     assert profile["email"] == "x@example.com"
 
 
-def test_older_update_is_ignored():
-    store = ProfileStore(declared_fields=None)
-    store.upsert(
-        {
-            "uid": "1",
-            "fields": {"a": "new"},
-            "update_profile_last_updated_at": "2026-11-23T10:00:00.5Z",
-        }
-    )
-    store.upsert(
-        {
-            "uid": "1",
-            "fields": {"a": "old"},
-            "update_profile_last_updated_at": "2026-11-23T10:00:00Z",
-        }
-    )
-    assert store.profiles[0]["fields"] == {"a": "new"}
+@pytest.mark.parametrize(("order", "kept"), [("stamp", "new"), ("arrival", "old")])
+def test_an_older_update_arriving_last_is_ignored_by_stamp_and_wins_in_arrival_order(order, kept):
+    store = ProfileStore(declared_fields=None, order=order)
+    for value, stamp in (("new", "2026-11-23T10:00:05Z"), ("old", "2026-11-23T10:00:00Z")):
+        store.upsert({"uid": "1", "fields": {"a": value}, "update_profile_last_updated_at": stamp})
+    assert store.profiles[0]["fields"] == {"a": kept}
 
 
 def test_undeclared_fields_are_ignored_and_not_echoed():
@@ -39,25 +30,6 @@ def test_undeclared_fields_are_ignored_and_not_echoed():
     echo = store.upsert({"email": "u@example.com", "fields": {"pole1": "x", "pole2": 123}})
     assert echo == {"email": "u@example.com", "fields": {"pole2": 123}}
     assert store.profiles[0]["fields"] == {"pole2": 123}
-
-
-def test_in_arrival_order_an_older_update_arriving_last_wins():
-    store = ProfileStore(declared_fields=None, order="arrival")
-    store.upsert(
-        {
-            "uid": "1",
-            "fields": {"a": "new"},
-            "update_profile_last_updated_at": "2026-11-23T10:00:05Z",
-        }
-    )
-    store.upsert(
-        {
-            "uid": "1",
-            "fields": {"a": "old"},
-            "update_profile_last_updated_at": "2026-11-23T10:00:00Z",
-        }
-    )
-    assert store.profiles[0]["fields"] == {"a": "old"}
 
 
 def test_an_event_for_a_user_no_profile_has_yet_is_noted():

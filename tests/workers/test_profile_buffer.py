@@ -24,10 +24,14 @@ def update(event_id: str, uid: str, second: int, **fields) -> dict:
     return {
         "id": event_id,
         "type": "profile",
-        "timestamp": f"2026-11-23T10:00:{second:02d}Z",
+        "timestamp": stamp(second),
         "user": {"uid": uid},
         "fields": fields,
     }
+
+
+def stamp(second: int) -> str:
+    return f"2026-11-23T10:00:{second:02d}Z"
 
 
 @pytest.fixture
@@ -258,10 +262,6 @@ def test_an_acknowledgement_of_older_values_sends_the_newer_ones_next(receiver, 
     assert sent(client, buffer) == [
         [{"uid": "1", "fields": {"x": "new"}, "update_profile_last_updated_at": stamp(2)}]
     ]
-
-
-def stamp(second: int) -> str:
-    return f"2026-11-23T10:00:{second:02d}Z"
 
 
 def test_a_dead_lettered_batch_lets_go_and_its_replay_sends_the_newest(receiver, redis_url):

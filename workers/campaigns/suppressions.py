@@ -21,8 +21,7 @@ from datetime import datetime
 
 import redis
 
-from schemas.events import IDENTIFIERS
-from schemas.identities import identity_key
+from schemas.identities import identity_key, normal_key
 from workers.core import lua
 
 SUPPRESSIONS = "hookrelay:suppressions"
@@ -61,8 +60,7 @@ class SuppressionList:
     def unsuppress(self, key: str) -> bool:
         """Remove the suppression ``key`` (``email:a@example.com``, in any case) and
         remember when, so that feedback reported before now does not bring it back."""
-        kind, _, value = key.partition(":")
-        normal = identity_key(kind, value) if kind in IDENTIFIERS else key
+        normal = normal_key(key)
         with self._client.pipeline(transaction=True) as pipe:
             pipe.hdel(SUPPRESSIONS, normal)
             pipe.hset(DELETIONS, normal, time.time())

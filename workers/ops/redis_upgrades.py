@@ -11,13 +11,9 @@ from collections.abc import Iterator
 
 import redis
 
-from schemas.events import IDENTIFIERS
-from schemas.identities import identity_key
+from schemas.identities import normal_key
+from workers.campaigns.suppressions import SUPPRESSIONS
 from workers.core import lua
-
-#: The suppression list, whose identifiers are compared in their normal form since
-#: emails and phones are (workers/profiles/coalesce.py ``normal_identifier``).
-SUPPRESSIONS = "hookrelay:suppressions"
 
 #: (old prefix, new prefix, what the keys hold).
 RENAMED_PREFIXES = (
@@ -50,8 +46,7 @@ def _normalize_suppressions(client: redis.Redis) -> int:
     to ``email:a@b.com``), keeping an existing entry under the normal name."""
     moved = 0
     for field, entry in client.hscan_iter(SUPPRESSIONS, count=SCAN_BATCH):
-        kind, _, value = field.decode().partition(":")
-        normal = identity_key(kind, value) if kind in IDENTIFIERS else field.decode()
+        normal = normal_key(field.decode())
         if normal != field.decode():
             client.hsetnx(SUPPRESSIONS, normal, entry)
             client.hdel(SUPPRESSIONS, field)
