@@ -63,8 +63,9 @@ class ActorServices:
     profiles: ProfileBuffer
     #: How a profile batch message is delivered, and given up.
     batches: BatchDelivery
-    #: Whether an event's earlier profile updates are settled (EVENTS_AFTER_PROFILES).
-    order: EventOrder
+    #: Whether an event's earlier profile updates are settled; ``None`` with
+    #: EVENTS_AFTER_PROFILES off (the receiver then records no wait to ask about).
+    order: EventOrder | None
     #: How long an event waits before asking ``order`` again.
     order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
@@ -99,7 +100,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         batches=BatchDelivery(
             crm=clients["crm"], buffer=profiles, dropped_fields=DroppedFields(shared_state)
         ),
-        order=EventOrder(shared_state),
+        order=EventOrder(shared_state) if settings.events_after_profiles else None,
         order_poll_ms=max(50, settings.profile_flush_ms // 4),
     )
 
@@ -126,7 +127,7 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         services.profiles.append(update)
 
     def crm_post_event(event: dict) -> None:
-        if not services.order.ready(event["id"]):
+        if services.order is not None and not services.order.ready(event["id"]):
             raise Postponed(
                 "an earlier profile update of its user is not delivered yet",
                 delay_ms=services.order_poll_ms,

@@ -12,6 +12,7 @@ they are as many as the fields it sends (a bounded label set).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from typing import Any
 
@@ -61,11 +62,12 @@ class DroppedFields:
         dropped = dropped_fields(sent, echo)
         if not dropped:
             return dropped
+        now = time.time()
         with self._client.pipeline(transaction=False) as pipe:
             for name, count in dropped.items():
                 PROFILE_FIELDS_DROPPED.labels(name).inc(count)
                 pipe.hincrby(DROPPED, name, count)
-                pipe.hset(LAST_DROPPED, name, self._now())
+                pipe.hset(LAST_DROPPED, name, now)
                 pipe.set(LOGGED_PREFIX + name, 1, nx=True, ex=LOG_EVERY_S)
             answers = pipe.execute()
         for name, first_this_hour in zip(dropped, answers[2::3], strict=True):
@@ -84,7 +86,3 @@ class DroppedFields:
         last = self._client.hgetall(LAST_DROPPED)
         rows = [(n.decode(), int(c), float(last.get(n, 0))) for n, c in counts.items()]
         return sorted(rows, key=lambda row: (-row[1], row[0]))
-
-    def _now(self) -> float:
-        seconds, micros = self._client.time()
-        return seconds + micros / 1e6
