@@ -57,6 +57,12 @@ class SuppressionCreatedSchema(Schema):
 class SuppressionEntrySchema(Schema):
     id = _Str(required=True)
     reason = _Str(required=True)
+    source = _Str(
+        metadata={
+            "description": "Who suppressed it: api, event, or the platform report "
+            "(pushwoosh.bounces: Hardbounce)."
+        }
+    )
     at = ma.fields.Float(required=True, metadata={"description": "Unix seconds."})
 
 

@@ -1,7 +1,7 @@
 """Inbound events: the body of ``POST /v1/events``.
 
-A body is one event object or ``{"events": [...]}`` with up to :data:`MAX_BATCH`
-events. :func:`load_batch` validates all of them and either returns every event in
+A body is one event object, or ``{"events": [...]}`` (or the bare array) with up to
+:data:`MAX_BATCH` events. :func:`load_batch` validates all of them and either returns every event in
 canonical form or raises :class:`BatchValidationError` whose ``errors`` map each bad
 event's index to its field errors — a batch is all or nothing.
 
@@ -12,7 +12,7 @@ timestamp becomes an ISO-8601 string in UTC and absent optional keys are left ou
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import (
@@ -52,13 +52,25 @@ class BatchValidationError(Exception):
         self.errors = errors
 
 
+class NumberOrString(ma.fields.String):
+    """A string, or a whole JSON number taken as its decimal digits: SDKs send numeric
+    user ids (``"uid": 42`` is ``"42"``). ``true`` and ``4.2`` are still refused."""
+
+    default_error_messages: ClassVar = {"invalid": "Must be a string or a whole number."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class UserSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    uid = ma.fields.String(validate=validate.Length(min=1, max=256))
+    uid = NumberOrString(validate=validate.Length(min=1, max=256))
     email = ma.fields.Email(validate=validate.Length(max=320))
-    phone = ma.fields.String(
+    phone = NumberOrString(
         validate=validate.Regexp(r"^\+?[0-9]{5,20}$", error="Not a valid phone number.")
     )
     wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
@@ -92,6 +104,12 @@ class EventTime(ma.fields.AwareDateTime):
     """An event time with an offset, between :data:`EARLIEST_EVENT` and
     :data:`MAX_AHEAD` past the receiver's clock: a far-future time would outrank every
     later update of the profile, and one past 9999 cannot even be converted to UTC."""
+
+    default_error_messages: ClassVar = {
+        "invalid_awareness": 'Has no offset: add "Z" (UTC) or an offset such as "+02:00" '
+        "(2026-11-23T10:00:00Z).",
+        "invalid": "Not an ISO 8601 time such as 2026-11-23T10:00:00Z.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
@@ -173,7 +191,8 @@ def load_event(data: Any) -> dict:
 
 
 def load_batch(body: Any, *, check_values: bool = True) -> list[dict]:
-    """Validate a request body (one event or ``{"events": [...]}``); all or nothing.
+    """Validate a request body (one event, ``{"events": [...]}`` or an array); all or
+    nothing.
 
     ``check_values``: also look for values no platform can be sent
     (:mod:`schemas.values`); a caller that knows the body holds none may skip it.
@@ -205,6 +224,8 @@ def _merged(messages: Any, found: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unwrap(body: Any) -> list:
+    if isinstance(body, list):
+        body = {"events": body}
     if isinstance(body, dict) and "events" in body:
         extra = sorted(set(body) - {"events"})
         if extra:
@@ -220,5 +241,5 @@ def _unwrap(body: Any) -> list:
     if isinstance(body, dict):
         return [body]
     raise BatchValidationError(
-        {"_schema": {"_body": ['Must be an event object or {"events": [...]}.']}}
+        {"_schema": {"_body": ['Must be an event, {"events": [...]} or an array of events.']}}
     )

@@ -34,3 +34,12 @@ def normal_key(key: str) -> str:
     no known kind is left as it is."""
     kind, _, value = key.partition(":")
     return identity_key(kind, value) if kind in IDENTIFIERS else key
+
+
+def named_key(text: str) -> str | None:
+    """The identity key someone names (``email:a@example.com``, ``uid:42``), a bare
+    email address taken as ``email:``; ``None`` when it names no kind."""
+    kind, _, value = text.partition(":")
+    if kind in IDENTIFIERS and value:
+        return normal_key(text)
+    return identity_key("email", text) if "@" in text else None

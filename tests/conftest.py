@@ -14,6 +14,7 @@ import redis
 from webhook import create_app
 from workers.campaigns.schema import migrate
 from workers.core.settings import Settings, load_settings
+from workers.ops import devstack
 from workers.ops.devstack import sandbox_env
 from workers.ops.embedded_redis import EmbeddedRedis
 
@@ -32,6 +33,15 @@ def redis_url(redis_server: EmbeddedRedis) -> str:
     """The session server, emptied before each test."""
     redis.Redis.from_url(redis_server.url).flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_dev_stack() -> Iterator[None]:
+    """The commands tests run in-process ignore a ``make run`` a developer may have
+    running in this checkout (var/dev.env): each test gives its own settings."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(devstack, "read_running_stack", lambda var_dir=None: None)
+        yield
 
 
 @pytest.fixture(scope="session")

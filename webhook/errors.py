@@ -6,9 +6,10 @@ import json
 import logging
 
 import redis
-from flask import Flask
-from werkzeug.exceptions import BadRequest, HTTPException
+from flask import Flask, current_app
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from schemas.events import MAX_BATCH
 from webhook.intake.headroom import RedisFull
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ UNAVAILABLE = (
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(redis.RedisError, _redis_unavailable)
     app.register_error_handler(RecursionError, _too_deep)
     app.register_error_handler(RedisFull, _redis_full)
@@ -35,6 +37,17 @@ def _http_error(error: HTTPException):
     response.set_data(json.dumps({"error": code, "message": error.description}))
     response.content_type = "application/json"
     return response
+
+
+def _too_large(error: RequestEntityTooLarge):
+    """Werkzeug's own text says only that the data exceeds the capacity limit."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return _http_error(
+        RequestEntityTooLarge(
+            f"The body is over the limit of {limit // (1024 * 1024)} MiB ({limit:,} bytes): "
+            f"split it into several requests (a batch holds at most {MAX_BATCH:,} events)."
+        )
+    )
 
 
 def _too_deep(error: RecursionError):

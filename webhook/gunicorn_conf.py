@@ -56,7 +56,7 @@ def _hub(worker):
     return app.extensions.get(EXTENSION) if app is not None else None
 
 
-bind = f"0.0.0.0:{_settings.port}"
+bind = f"{_settings.bind_address}:{_settings.port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "16"))
 # gthread, reading each request whole before a thread takes it (slow clients hold no thread).

@@ -18,6 +18,7 @@ import dramatiq
 
 from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
+from workers.campaigns.control import CampaignControl
 from workers.campaigns.fetcher import StatsFetcher
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.schedule import FollowupScheduler
@@ -58,6 +59,7 @@ class ActorServices:
 
     crm: CrmClient
     starter: CampaignStarter
+    control: CampaignControl
     fetcher: StatsFetcher
     #: The profile buffer, which replayed updates go back to.
     profiles: ProfileBuffer
@@ -86,6 +88,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
         starter=CampaignStarter(
             store=store, crm=clients["crm"], scheduler=scheduler, client=shared_state
         ),
+        control=CampaignControl(clients["crm"], store),
         fetcher=StatsFetcher(
             store=store,
             crm=clients["crm"],
@@ -139,7 +142,7 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
         logger.info("Campaign start event %s: %s.", event["id"], outcome.state)
 
     def campaign_action(campaign: dict, action: str) -> None:
-        crm.campaign_action(campaign["kind"], campaign["id"], action)
+        services.control.apply(campaign["kind"], campaign["id"], action)
 
     def fetch_stats(campaign: dict, source: str, step: int = 0, state=None, polls=0) -> None:
         later = services.fetcher.fetch(Campaign.from_dict(campaign), source, state)

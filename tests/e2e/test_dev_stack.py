@@ -29,6 +29,7 @@ class DevRun:
 
     def __init__(self, directory: Path, **env: str) -> None:
         self.output: list[str] = []
+        self.port = int(env.get("PORT", 8000))
         self.process = subprocess.Popen(
             [str(BIN_DIR / "hookrelay"), "dev"],
             cwd=directory,
@@ -71,8 +72,31 @@ def scratch():
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def hookrelay(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    """A ``hookrelay`` command run from a second shell in the same folder."""
+    return subprocess.run(
+        [str(BIN_DIR / "hookrelay"), *args],
+        cwd=directory,
+        env=_clean_environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def listening(run: DevRun, name: str) -> set[str]:
+    """The addresses the stack's ``name`` processes (gunicorn, dramatiq) listen on."""
+    return {
+        f"{c.laddr.ip}:{c.laddr.port}"
+        for p in psutil.Process(run.process.pid).children(recursive=True)
+        if any(name in part for part in p.cmdline())
+        for c in p.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
 def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
-    run = DevRun(scratch, PORT=str(free_port()))
+    run = DevRun(scratch, PORT=str(free_port()), METRICS_PORT=str(free_port()))
     try:
         wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
     except AssertionError:
@@ -88,8 +112,35 @@ def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
     [request] = wait_for(received, timeout_s=30)
     assert request["body"][0]["uid"] == "42"
     assert (scratch / "var" / "dev-api-key").read_text().strip() in text
+    for platform in ("crm", "pushwoosh", "altcraft"):
+        assert re.search(rf"^  {platform} +sandbox +{sandbox}/{platform}$", text, re.M), text
+    addresses = listening(run, "gunicorn") | listening(run, "dramatiq")
+    assert addresses and all(a.startswith("127.0.0.1:") for a in addresses), addresses
+
+    # A second shell in the same folder: the commands find this stack.
+    doctor = hookrelay(scratch, "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert doctor.stdout.count("sandbox (make run) at ") == 3, doctor.stdout
+    sent = hookrelay(scratch, "send")
+    assert "2 event(s): 2 accepted" in sent.stdout, sent.stdout + sent.stderr
+    paused = hookrelay(scratch, "campaign", "pause", "crm", "9093")
+    assert "not configured" not in paused.stderr, paused.stderr
+    actions = httpx.get(f"{sandbox}/_sandbox/received?route=crm.campaign_action").json()
+    assert [a["path"] for a in actions] == ["/crm/api/v1/mailings/9093/pause/"]
+    again = hookrelay(scratch, "dev")
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == [
+        f"Error: make run is already running in this folder (pid {run.process.pid}, receiver "
+        f"http://127.0.0.1:{run.port}): stop it with Ctrl-C in its terminal, or kill "
+        f"{run.process.pid}"
+    ]
 
     assert run.interrupt() == 0
+    stopped = run.text()
+    assert "Worker has been shut down." in stopped
+    assert "Killing" not in stopped, "the worker stopped without putting back what it held"
+    assert not (scratch / "var" / "dev.env").exists()
+    assert "sandbox" not in hookrelay(scratch, "doctor").stdout, "a stopped stack is not found"
 
 
 def test_queued_events_survive_a_restart(scratch):

@@ -164,6 +164,7 @@ def test_any_configured_key_is_accepted(redis_url):
         ("{}", "text/plain", 415),
         ("{}", None, 415),
         ("[]", "application/json", 422),
+        ("[1]", "application/json", 422),
         ("{}", "application/json; charset=utf-8", 422),
     ],
 )
@@ -174,11 +175,24 @@ def test_malformed_bodies(client, redis_url, data, content_type, status):
     assert written_ids(redis_url) == []
 
 
-def test_body_over_5_mib_is_413(client, redis_url):
+def test_body_over_5_mib_is_413_saying_the_limit(client, redis_url):
     big = {"events": [dict(profile("x"), fields={"blob": "x" * MAX_BODY_BYTES})]}
     response = post(client, big)
     assert response.status_code == 413
-    assert response.is_json
+    assert "limit of 5 MiB" in response.json["message"]
+    assert "several requests" in response.json["message"]
+
+
+def test_a_bare_array_is_accepted_as_a_batch(client, redis_url):
+    response = post(client, [profile("arr-1"), track("arr-2")])
+    assert response.status_code == 202, response.json
+    assert sorted(written_ids(redis_url)) == ["arr-1", "arr-2"]
+
+
+def test_a_numeric_uid_is_taken_as_a_string(client, redis_url):
+    event = dict(profile("num-1"), user={"uid": 42})
+    assert post(client, event).status_code == 202
+    assert buffered(redis_url)[0]["user"] == {"uid": "42"}
 
 
 @pytest.fixture

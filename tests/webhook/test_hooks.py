@@ -116,6 +116,19 @@ def test_suppressed_recipients_are_refused_until_removed(client):
     assert pre(client).json == {"allow": True}
 
 
+def test_a_suppression_is_removed_by_its_bare_address(client):
+    client.post("/v1/suppressions", json={"email": "a@example.com"}, headers=AUTH)
+    assert client.delete("/v1/suppressions/A@example.com", headers=AUTH).status_code == 204
+    assert pre(client).json == {"allow": True}
+
+
+@pytest.mark.parametrize("named", ["42", "colour:red", "a@example.com"])
+def test_an_unknown_suppression_says_what_ids_look_like(client, named):
+    answer = client.delete(f"/v1/suppressions/{named}", headers=AUTH)
+    assert answer.status_code == 404
+    assert "email:a@example.com, phone:79160000001" in answer.json["message"]
+
+
 @pytest.mark.parametrize("body", [{}, {"email": "a@example.com", "uid": "1"}, {"colour": "red"}])
 def test_bad_suppressions_are_422(client, body):
     assert client.post("/v1/suppressions", json=body, headers=AUTH).status_code == 422

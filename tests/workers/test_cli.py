@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import redis
@@ -39,6 +40,7 @@ def test_list_show_replay_purge(redis_url):
     listing = run(redis_url, "dlq", "list")
     assert listing.exit_code == 0
     assert listing.output.startswith("2 dead letter(s)\n")
+    assert re.search(rf"{letter.id}  \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ  ", listing.output)
     assert f"{letter.id}  " in listing.output and "crm_post_event  e1  attempts=2" in listing.output
 
     shown = json.loads(run(redis_url, "dlq", "show", letter.id).output)
@@ -66,6 +68,8 @@ def test_campaign_actions_call_the_platform_and_say_how_it_went(redis_url, clean
     }
     store = Store(env["DATABASE_URL"])
     upgrade(store)
+    empty = CliRunner().invoke(main, ["campaign", "list"], env=env)
+    assert empty.output.startswith("no campaigns yet: a campaign_start event")
     store.ensure_run(Campaign("crm", 12, "ab"), "started")
 
     def campaign(*args: str):
@@ -81,7 +85,9 @@ def test_campaign_actions_call_the_platform_and_say_how_it_went(redis_url, clean
         "/ab-mailings/12/pause/"
     )
     listing = campaign("list")
-    assert "crm       12  ab    started" in listing.output
+    assert re.search(r"crm +12 +ab +paused +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +- *$", listing.output)
+    assert campaign("resume", "crm", "12").exit_code == 0
+    assert "ab    started" in campaign("list").output
     assert CliRunner().invoke(main, ["stats", "crm", "99"], env=env).exit_code == 1
 
 
@@ -99,3 +105,5 @@ def test_every_command_has_help():
         assert "Usage: " in result.output and "Show this message and exit." in result.output
         summary = result.output.split("\n\n")[1].strip()
         assert summary and not summary.startswith("Options:"), f"{path} has no description"
+        listed = result.output.partition("Commands:")[2]
+        assert "..." not in listed, f"{path}: a command's summary is cut off"

@@ -58,7 +58,10 @@ def test_wrong_credentials_name_the_variables_to_check(healthy_env):
     failures = lines(result.output, "fail")
     assert [line.split()[1] for line in failures] == ["crm", "pushwoosh", "altcraft"]
     crm_url = healthy_env["CRM_BASE_URL"]
-    assert f"credentials refused at {crm_url} (401): check CRM_LOGIN/CRM_SECRET" in failures[0]
+    assert (
+        f"configured at {crm_url}: credentials refused (401): check CRM_LOGIN/CRM_SECRET"
+        in failures[0]
+    )
     assert "check PUSHWOOSH_API_TOKEN/PUSHWOOSH_APPLICATION" in failures[1]
     assert "check ALTCRAFT_TOKEN/ALTCRAFT_LIST_ID" in failures[2]
     assert result.output.endswith("3 problem(s) to fix.\n")
@@ -79,7 +82,7 @@ def test_unreachable_redis_and_store_and_a_wrong_base_url(healthy_env, clean_san
     assert "pw@" not in result.output
     assert "store          cannot open postgresql://nobody@127.0.0.1:1/none" in failures
     wrong_url = f"{clean_sandbox.url}/nothing-here"
-    assert f"crm            no such path at {wrong_url}: check CRM_BASE_URL" in failures
+    assert f"crm            configured at {wrong_url}: no such path: check CRM_BASE_URL" in failures
     assert "credentials accepted" in result.output, "the other platforms are still checked"
 
 
@@ -104,9 +107,17 @@ def test_platforms_not_configured_and_missing_hook_credentials_are_warnings(heal
     warnings = lines(result.output, "warn")
     assert "platform hooks get 401" in warnings[0]
     assert [line.split()[1] for line in warnings[1:]] == ["pushwoosh", "altcraft"]
-    assert "not configured: off" in warnings[1]
+    assert "off: not configured" in warnings[1]
     assert "set PUSHWOOSH_BASE_URL, PUSHWOOSH_API_TOKEN, PUSHWOOSH_APPLICATION" in warnings[1]
-    assert "credentials accepted at" in result.output, "crm is still checked"
+    crm_url = healthy_env["CRM_BASE_URL"]
+    assert f"configured at {crm_url}: credentials accepted" in result.output, "crm is checked"
+
+
+def test_a_platform_nothing_listens_for_is_named_with_the_url_tried(healthy_env):
+    result = doctor({**healthy_env, "ALTCRAFT_BASE_URL": "http://127.0.0.1:9/altcraft"})
+    assert result.exit_code == 1
+    [failure] = lines(result.output, "fail")
+    assert "altcraft       configured at http://127.0.0.1:9/altcraft: cannot reach it" in failure
 
 
 def test_a_bad_setting_is_the_only_finding():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import redis
@@ -11,7 +12,7 @@ from flask import Flask, request
 
 from webhook import create_app
 from workers.ops.cli import main
-from workers.ops.receiver_client import ReceiverClient, Tally, batches
+from workers.ops.receiver_client import Item, ReceiverClient, Tally, batches
 
 from ..conftest import make_settings
 from ..support import API_KEY, serving
@@ -64,22 +65,42 @@ def test_a_file_of_json_lines_is_sent_in_signed_batches_once(receiver, redis_url
     assert queued(redis_url) == 1203
 
 
-def test_a_refused_batch_is_reported_and_the_others_still_land(receiver, redis_url, tmp_path):
-    events = [event(n) for n in range(10)]
-    events[7]["timestamp"] = "yesterday"
-    (tmp_path / "events.json").write_text(json.dumps({"events": events}))
+def test_a_refused_event_is_reported_by_its_line_and_the_others_land(receiver, redis_url, tmp_path):
+    lines = [json.dumps(event(n)) for n in range(10)]
+    lines[7] = json.dumps(dict(event(7), timestamp="yesterday"))
+    lines[3] = "{not json"
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
 
-    result = send(receiver, redis_url, str(tmp_path / "events.json"), "--batch", "5")
+    result = send(receiver, redis_url, str(tmp_path / "events.jsonl"), "--batch", "5")
     assert result.exit_code == 1
-    assert "10 event(s): 5 accepted, 0 duplicate(s), 5 refused" in result.output
-    assert "events evt-5…evt-9 refused (422)" in result.output
-    assert "timestamp" in result.output
+    assert "10 event(s): 8 accepted, 0 duplicate(s), 2 refused" in result.output
+    assert "line 4: not JSON" in result.output
+    assert "line 8 (evt-7): timestamp: Not an ISO 8601 time" in result.output
+    assert queued(redis_url) == 8
 
 
-def test_without_a_file_it_sends_a_sample(receiver, redis_url):
+def test_items_of_a_json_array_are_reported_by_the_line_they_start_on(
+    receiver, redis_url, tmp_path
+):
+    events = [event(n) for n in range(4)]
+    events[2]["user"] = {"email": "not-an-email"}
+    text = json.dumps(events, indent=2)
+    (tmp_path / "events.json").write_text(text)
+    starts = [number for number, line in enumerate(text.splitlines(), start=1) if line == "  {"]
+    third = starts[2]
+
+    result = send(receiver, redis_url, str(tmp_path / "events.json"))
+    assert result.exit_code == 1
+    assert f"line {third} (evt-2): user.email: Not a valid email address." in result.output
+    assert "4 event(s): 3 accepted" in result.output
+
+
+def test_without_a_file_it_sends_a_sample_and_says_its_ids(receiver, redis_url):
     result = send(receiver, redis_url)
     assert result.exit_code == 0, result.output
-    assert result.output == "2 event(s): 2 accepted, 0 duplicate(s), 0 refused\n"
+    sent, totals = result.output.splitlines()
+    assert re.fullmatch(r"sent: sample-\w+-profile, sample-\w+-event", sent)
+    assert totals == "2 event(s): 2 accepted, 0 duplicate(s), 0 refused"
 
 
 def test_a_wrong_key_or_no_receiver_is_one_clear_line(receiver, redis_url, tmp_path):
@@ -106,8 +127,8 @@ def test_busy_answers_are_retried_with_the_same_body():
     tally = Tally()
     with serving(app) as url:
         sender = ReceiverClient(url, API_KEY, sleep=lambda _: None)
-        for chunk, body in batches([event(n) for n in range(3)], 500):
-            sender.post(chunk, body, tally)
+        for chunk in batches([Item("line 1", event(n)) for n in range(3)], 500):
+            sender.post(chunk, tally)
         sender.close()
     assert tally.accepted == 3
     assert len(bodies) == 3 and len(set(bodies)) == 1

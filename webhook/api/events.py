@@ -80,7 +80,7 @@ def _parse_json(raw: bytes) -> tuple[Any, bool]:
 
 def _claimed_types(payload: Any) -> list[str]:
     """The type each event of a refused body claims (``unknown`` where it names none)."""
-    items = payload.get("events") if isinstance(payload, dict) else None
+    items = payload.get("events") if isinstance(payload, dict) else payload
     if not isinstance(items, list):
         items = [payload]
     return [

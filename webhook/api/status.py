@@ -10,7 +10,6 @@ as the password of Basic auth.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
@@ -18,6 +17,7 @@ from flask import Blueprint, render_template, request
 from schemas.events import PLATFORMS
 from webhook import auth
 from webhook.hub import current_hub
+from workers.core.readable import readable_time
 
 bp = Blueprint("status", __name__)
 bp.before_request(auth.require_api_key_from_browser)
@@ -38,7 +38,7 @@ def page():
     refresh = request.args.get("refresh", REFRESH_S, type=int)
     return render_template(
         "status.html",
-        now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        now=readable_time(datetime.now(UTC)),
         refresh=max(1, refresh or REFRESH_S),
         backlog=hub.backlog.read(),
         series=series,
@@ -46,7 +46,7 @@ def page():
         minutes=CHART_MINUTES,
         dead_letters=hub.dead_letters.list(limit=NEWEST_DEAD_LETTERS),
         dropped_fields=hub.dropped_fields.read(),
-        failed_at=lambda stamp: time.strftime("%H:%M:%S", time.gmtime(stamp)),
+        readable_time=readable_time,
         campaigns=[summary for summary in campaigns if summary],
     )
 

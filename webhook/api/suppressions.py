@@ -8,6 +8,7 @@ from werkzeug.exceptions import NotFound
 
 from schemas.events import IDENTIFIERS
 from schemas.hooks import SUPPRESSION
+from schemas.identities import named_key
 from webhook import auth
 from webhook.hub import current_hub
 
@@ -28,10 +29,18 @@ def add():
     return {"id": key}, 201
 
 
+#: How an id looks, for a 404 that names something else.
+ID_FORMS = "email:a@example.com, phone:79160000001, uid:42 or wp_token:<token>"
+
+
 @bp.delete("/<path:suppression_id>")
 def remove(suppression_id: str):
-    if not current_hub().gate.unsuppress(suppression_id):
-        raise NotFound(f"No suppression {suppression_id}.")
+    """Remove a suppression by its id, or by a bare email address."""
+    key = named_key(suppression_id)
+    if key is None:
+        raise NotFound(f"No suppression {suppression_id!r}: ids look like {ID_FORMS}.")
+    if not current_hub().gate.unsuppress(key):
+        raise NotFound(f"No suppression {key} (ids look like {ID_FORMS}; GET lists them).")
     return "", 204
 
 

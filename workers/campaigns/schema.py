@@ -5,6 +5,9 @@ Migrations are a release step, not a side effect of starting a process: a deploy
 runs ``hookrelay migrate`` once per release, before the new ``web`` and ``worker``
 processes; ``make run`` and the tests run it themselves. A process that finds the
 schema behind stops at once and says what to run.
+
+Alembic is imported where it is used, not with this module: importing it logs a line
+per plugin at INFO, and the worker imports this module before its logging is set up.
 """
 
 from __future__ import annotations
@@ -16,10 +19,6 @@ from importlib.resources import files
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from workers.campaigns.store import Store
 from workers.core.settings import ConfigError
@@ -49,6 +48,8 @@ def upgrade(store: Store) -> tuple[str | None, str]:
     Concurrent runs take turns (an advisory lock on PostgreSQL, a lock file beside a
     SQLite database), so the first upgrades and the others find nothing to do.
     """
+    from alembic import command
+
     before, head = revisions(store)
     config = _alembic_config()
     with _migration_lock(store), store.engine.begin() as connection:
@@ -83,6 +84,9 @@ def current_store(url: str) -> Store:
 
 def revisions(store: Store) -> tuple[str | None, str]:
     """(the database's schema revision or ``None``, the newest one this code knows)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     with store.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision(), head
@@ -114,7 +118,9 @@ def _migration_lock(store: Store) -> Iterator[None]:
         yield
 
 
-def _alembic_config() -> Config:
+def _alembic_config():
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(files(__package__) / "migrations"))
     return config

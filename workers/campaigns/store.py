@@ -128,6 +128,15 @@ class Store:
                 .values(state="started", started_at=_now())
             )
 
+    def set_state(self, platform: str, campaign_id: int, state: str) -> None:
+        """Record what the platform was last told (paused, archived, started again)."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(CampaignRun)
+                .where(CampaignRun.platform == platform, CampaignRun.campaign_id == campaign_id)
+                .values(state=state)
+            )
+
     # --- statistics ----------------------------------------------------------------
 
     def save_snapshots(self, run_id: int, source: str, snapshots: Iterable[Snapshot]) -> int:

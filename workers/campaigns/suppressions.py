@@ -1,7 +1,7 @@
 """The suppression list: who must not be sent to, and why.
 
 One Redis hash, ``hookrelay:suppressions``: identity key (in its normal form,
-workers/profiles/coalesce.py) → ``{"reason", "source", "at"}``. The pre-send gate
+schemas/identities.py) → ``{"reason", "source", "at"}``. The pre-send gate
 refuses a send to any identifier in it (webhook/gate). Entries come from the API
 (``POST /v1/suppressions``), from ``profile`` events that unsubscribe, and from what
 the platforms report back (:meth:`SuppressionList.from_feedback`): Pushwoosh's bounced

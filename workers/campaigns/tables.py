@@ -16,7 +16,8 @@ class CampaignRun(Base):
     """One campaign hookrelay follows: started through it, or first seen in a post hook.
 
     ``state``: ``starting`` (a start was attempted, its outcome unknown), ``started``,
-    or ``external`` (started elsewhere; only its statistics are followed).
+    or ``external`` (started elsewhere; only its statistics are followed); then
+    ``paused``, ``started`` again or ``archived`` after a control action succeeded.
     """
 
     __tablename__ = "campaign_runs"

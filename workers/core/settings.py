@@ -13,6 +13,7 @@ says it is not configured. Nothing outside ``hookrelay dev`` points at the sandb
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -115,6 +116,8 @@ class Settings:
     #: A :mod:`logging` level (``LOG_LEVEL=debug`` → 10).
     log_level: int = logging.INFO
     metrics_port: int = 9191
+    #: The address ``web`` and the worker's ``/metrics`` listen on.
+    bind_address: str = "0.0.0.0"
     #: Raw message-log rows older than this are deleted.
     message_log_retention_days: int = 90
     #: Dead letters Redis holds before new ones go to the SQL store.
@@ -248,6 +251,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "log_format": env.str("LOG_FORMAT", "auto", validate=OneOf(("auto", "json", "text"))),
         "log_level": env.log_level("LOG_LEVEL", logging.INFO),
         "metrics_port": env.int("METRICS_PORT", 9191, validate=Range(min=0, max=65535)),
+        "bind_address": env.str("BIND_ADDRESS", "0.0.0.0", validate=_address),
         "dlq_redis_max": env.int("DLQ_REDIS_MAX", 100_000, validate=positive),
         "message_log_retention_days": env.int("MESSAGE_LOG_RETENTION_DAYS", 90, validate=positive),
         "web_read_timeout_s": env.float(
@@ -262,6 +266,15 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
         ),
     }
+
+
+def _address(value: str) -> None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise marshmallow.ValidationError(
+            f"expected an IPv4 address to listen on (0.0.0.0, 127.0.0.1), got {value!r}"
+        ) from None
 
 
 def _redis_url(value: str) -> None:

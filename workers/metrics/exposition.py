@@ -11,6 +11,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, multiprocess
 
 from workers.core.settings import load_settings
+from workers.core.stopping import single_stop
 from workers.metrics.multiprocess import MULTIPROC_ENV
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,12 @@ def serve() -> None:
     """A Dramatiq fork (``hookrelay worker`` adds it): serve the worker group's metrics
     on ``METRICS_PORT`` until stopped. A port that cannot be had is logged, and the
     workers go on without metrics rather than stop delivering."""
-    port = load_settings().metrics_port
+    single_stop()
+    settings = load_settings()
+    port = settings.metrics_port
     app = prometheus_client.make_wsgi_app(process_registry())
     try:
-        server = make_server("0.0.0.0", port, app, handler_class=_QuietHandler)
+        server = make_server(settings.bind_address, port, app, handler_class=_QuietHandler)
     except OSError as error:
         logger.error("Cannot serve worker metrics on port %d: %s", port, error)
         while True:

@@ -8,6 +8,7 @@ authenticated read through the same shared rate limit the workers use.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.core.settings import ConfigError, Settings, load_settings
 from workers.metrics.backlog import BrokerUnavailable
 from workers.metrics.rabbitmq import RabbitmqDepths
+from workers.ops.devstack import SANDBOX_VARIABLE, platform_mode
 from workers.platforms import errors
 from workers.platforms.registry import platform_client
 from workers.queue.routes import QUEUES
@@ -43,6 +45,7 @@ class Finding:
 
 def diagnose(environ: Mapping[str, str] | None = None) -> Iterator[Finding]:
     """Every finding, configuration first; stops after the configuration if it is bad."""
+    environ = os.environ if environ is None else environ
     try:
         settings = load_settings(environ)
     except ConfigError as error:
@@ -54,7 +57,7 @@ def diagnose(environ: Mapping[str, str] | None = None) -> Iterator[Finding]:
         yield check_rabbitmq(settings)
     yield from check_store(settings)
     for platform in PLATFORMS:
-        yield check_platform(settings, platform, client)
+        yield check_platform(settings, platform, client, environ.get(SANDBOX_VARIABLE))
 
 
 def check_configuration(settings: Settings) -> Iterator[Finding]:
@@ -151,20 +154,20 @@ def check_store(settings: Settings) -> Iterator[Finding]:
         )
 
 
-def check_platform(settings: Settings, platform: str, client: redis.Redis | None) -> Finding:
-    """One harmless authenticated read; what its answer says about the credentials."""
+def check_platform(
+    settings: Settings, platform: str, client: redis.Redis | None, sandbox_url: str | None = None
+) -> Finding:
+    """How the platform is set up (configured, make run's sandbox, or off), and what
+    one harmless authenticated read says about the credentials, naming the URL tried."""
     base_url, *credentials = PLATFORM_VARIABLES[platform]
-    config = settings.platform(platform)
-    if config is None:
+    mode, where = platform_mode(settings, platform, sandbox_url)
+    if mode == "off":
         return Finding(
-            platform,
-            WARN,
-            f"not configured: off, its messages are dead-lettered "
-            f"(set {', '.join(PLATFORM_VARIABLES[platform])} to turn it on)",
+            platform, WARN, f"off: not configured, its messages are dead-lettered ({where})"
         )
+    said = f"{'sandbox (make run)' if mode == 'sandbox' else mode} at {where}"
     limiter = platform_limiter(client, settings, platform) if client is not None else None
     api = platform_client(settings, platform, limiter)
-    where = config.base_url
     started = time.monotonic()
     try:
         api.probe()
@@ -172,26 +175,28 @@ def check_platform(settings: Settings, platform: str, client: redis.Redis | None
         return Finding(
             platform,
             FAIL,
-            f"credentials refused at {where} ({error.status}): check {'/'.join(credentials)}",
+            f"{said}: credentials refused ({error.status}): check {'/'.join(credentials)}",
         )
     except errors.NotFound:
-        return Finding(platform, FAIL, f"no such path at {where}: check {base_url}")
+        return Finding(platform, FAIL, f"{said}: no such path: check {base_url}")
     except (errors.Timeout, errors.ConnectionFailed) as error:
-        return Finding(platform, FAIL, f"cannot reach {where} ({error.args[0]})")
+        hint = " (is make run still running?)" if mode == "sandbox" else ""
+        return Finding(platform, FAIL, f"{said}: cannot reach it ({error.args[0]}){hint}")
     except errors.RetryableError as error:
         return Finding(
-            platform, WARN, f"{where} answered {error.status}: busy or failing, try later"
+            platform, WARN, f"{said}: answered {error.status}: busy or failing, try later"
         )
     except errors.PermanentError as error:
         return Finding(
             platform,
             OK,
-            f"credentials accepted; the probe itself was refused ({error.status}: {error.args[0]})",
+            f"{said}: credentials accepted; the probe itself was refused "
+            f"({error.status}: {error.args[0]})",
         )
     finally:
         api.close()
     elapsed_ms = (time.monotonic() - started) * 1000
-    return Finding(platform, OK, f"credentials accepted at {where} ({elapsed_ms:.0f} ms)")
+    return Finding(platform, OK, f"{said}: credentials accepted ({elapsed_ms:.0f} ms)")
 
 
 def without_password(url: str) -> str:

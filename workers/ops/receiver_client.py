@@ -30,33 +30,84 @@ class PostError(Exception):
     """The receiver could not be used at all (unreachable, wrong key)."""
 
 
+@dataclass(frozen=True)
+class Item:
+    """One event read from a file, where it was (``line 12``), and why it cannot be
+    sent, if it cannot (a line that is not JSON)."""
+
+    where: str
+    event: Any
+    problem: str | None = None
+
+
 @dataclass
 class Tally:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    #: One line per refused batch: which events and why.
+    #: One line per refused event (or batch): where it was and why.
     problems: list[str] = field(default_factory=list)
 
+    def refuse(self, items: list[Item], why: str) -> None:
+        self.rejected += len(items)
+        for item in items:
+            self.problems.append(f"{item.where}{_named(item.event)}: {why}")
 
-def read_events(stream: TextIO) -> list[dict[str, Any]]:
-    """Events from a JSON array, a ``{"events": [...]}`` object, one object, or JSON lines."""
+
+def read_events(stream: TextIO) -> list[Item]:
+    """Events from a JSON array, a ``{"events": [...]}`` object, one object, or JSON
+    lines, each with where it was in the file. Raises :class:`ValueError` when the file
+    is none of those."""
     text = stream.read()
+    if text.lstrip().startswith("["):
+        return _array_items(text)
     try:
         document = json.loads(text)
     except ValueError:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return _json_lines(text)
     if isinstance(document, dict) and isinstance(document.get("events"), list):
-        return document["events"]
-    return document if isinstance(document, list) else [document]
+        return [Item(f"events[{i}]", event) for i, event in enumerate(document["events"])]
+    return [Item("line 1", document)]
 
 
-def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
+def _array_items(text: str) -> list[Item]:
+    """A JSON array's items, each with the line it starts on."""
+    json.loads(text)
+    decoder = json.JSONDecoder()
+    items: list[Item] = []
+    index, line, counted = text.index("[") + 1, 1, 0
+    while True:
+        while text[index] in " \t\r\n,":
+            index += 1
+        if text[index] == "]":
+            return items
+        line, counted = line + text.count("\n", counted, index), index
+        value, index = decoder.raw_decode(text, index)
+        items.append(Item(f"line {line}", value))
+
+
+def _json_lines(text: str) -> list[Item]:
+    """One event per line; a line that is not JSON is kept as a problem, unless none
+    of them is JSON (then the file is something else)."""
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(Item(f"line {number}", json.loads(line)))
+        except ValueError as error:
+            items.append(Item(f"line {number}", None, f"not JSON ({error})"))
+    if items and all(item.problem for item in items):
+        raise ValueError(items[0].problem)
+    return items
+
+
+def sample_events(now: datetime | None = None) -> list[Item]:
     """A profile and an event for one made-up user; never a campaign start."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     run = uuid.uuid4().hex[:12]
     user = {"uid": f"sample-{run}", "email": f"sample-{run}@example.com"}
-    return [
+    events = [
         {
             "id": f"sample-{run}-profile",
             "type": "profile",
@@ -73,28 +124,31 @@ def sample_events(now: datetime | None = None) -> list[dict[str, Any]]:
             "payload": {"source": "hookrelay send"},
         },
     ]
+    return [Item("sample", event) for event in events]
 
 
-def batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[tuple[list, bytes]]:
-    """(events, encoded body) of at most ``size`` events and :data:`MAX_BATCH_BYTES`."""
+def batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Runs of at most ``size`` events and :data:`MAX_BATCH_BYTES` encoded."""
     size = min(size, MAX_BATCH)
-    batch: list[dict[str, Any]] = []
-    encoded: list[bytes] = []
+    batch: list[Item] = []
     length = 0
-    for event in events:
-        item = json.dumps(event, separators=(",", ":")).encode()
-        if batch and (len(batch) >= size or length + len(item) > MAX_BATCH_BYTES):
-            yield batch, _body(encoded)
-            batch, encoded, length = [], [], 0
-        batch.append(event)
-        encoded.append(item)
-        length += len(item) + 1
+    for item in items:
+        encoded = len(_encoded(item.event))
+        if batch and (len(batch) >= size or length + encoded > MAX_BATCH_BYTES):
+            yield batch
+            batch, length = [], 0
+        batch.append(item)
+        length += encoded + 1
     if batch:
-        yield batch, _body(encoded)
+        yield batch
 
 
-def _body(items: list[bytes]) -> bytes:
-    return b'{"events":[' + b",".join(items) + b"]}"
+def _encoded(event: Any) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _body(items: list[Item]) -> bytes:
+    return b'{"events":[' + b",".join(_encoded(item.event) for item in items) + b"]}"
 
 
 class ReceiverClient:
@@ -127,21 +181,31 @@ class ReceiverClient:
     def close(self) -> None:
         self._http.close()
 
-    def post(self, events: list[dict[str, Any]], body: bytes, tally: Tally) -> None:
-        """Post one batch, retrying while the receiver is busy or unreachable."""
-        response = self._post_with_retries(body)
-        if response.status_code == 202:
-            answer = response.json()
-            tally.accepted += answer["accepted"]
-            tally.duplicates += answer["duplicates"]
-        elif response.status_code == 401:
-            raise PostError(f"the receiver refused the key: {_detail(response)}")
-        else:
-            tally.rejected += len(events)
-            first, last = events[0].get("id"), events[-1].get("id")
-            tally.problems.append(
-                f"events {first}…{last} refused ({response.status_code}): {_detail(response)}"
-            )
+    def post(self, items: list[Item], tally: Tally) -> None:
+        """Post one batch, retrying while the receiver is busy or unreachable. Events
+        the receiver refuses are counted with their place in the file, and the rest of
+        the batch is posted again without them (same ids: nothing lands twice)."""
+        for item in items:
+            if item.problem:
+                tally.refuse([item], item.problem)
+        items = [item for item in items if not item.problem]
+        while items:
+            response = self._post_with_retries(_body(items))
+            if response.status_code == 202:
+                answer = response.json()
+                tally.accepted += answer["accepted"]
+                tally.duplicates += answer["duplicates"]
+                return
+            if response.status_code == 401:
+                raise PostError(f"the receiver refused the key: {_detail(response)}")
+            refused = _refused_indexes(response, len(items))
+            if not refused:
+                tally.refuse(items, f"refused ({response.status_code}): {_detail(response)}")
+                return
+            errors = response.json()["errors"]
+            for index in sorted(refused):
+                tally.refuse([items[index]], _flattened(errors[str(index)]))
+            items = [item for index, item in enumerate(items) if index not in refused]
 
     def _post_with_retries(self, body: bytes) -> httpx.Response:
         for delay in RETRY_DELAYS_S:
@@ -164,6 +228,34 @@ class ReceiverClient:
         if not self._secret:
             return {}
         return {"X-Hookrelay-Signature": sign(self._secret, body, int(time.time()))}
+
+
+def _refused_indexes(response: httpx.Response, count: int) -> set[int]:
+    """The batch positions a 422 names; empty when it refused the body as a whole."""
+    if response.status_code != 422:
+        return set()
+    try:
+        errors = response.json()["errors"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    indexes = {int(key) for key in errors if key.isdigit() and int(key) < count}
+    return indexes if len(indexes) == len(errors) else set()
+
+
+def _flattened(messages: Any, path: str = "") -> str:
+    """marshmallow's nested messages as ``user.email: Not a valid email address.``"""
+    if isinstance(messages, dict):
+        return "; ".join(
+            _flattened(value, path if key == "_schema" else f"{path}.{key}".lstrip("."))
+            for key, value in messages.items()
+        )
+    text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+    return f"{path}: {text}" if path else text
+
+
+def _named(event: Any) -> str:
+    event_id = event.get("id") if isinstance(event, dict) else None
+    return f" ({event_id})" if isinstance(event_id, str) else ""
 
 
 def _detail(response: httpx.Response) -> str:

@@ -40,6 +40,7 @@ from dramatiq.middleware import (
 from workers.core import lua
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
+from workers.core.stopping import SingleStop
 from workers.metrics.throughput import DeliveryRate
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
@@ -242,6 +243,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         max_age_ms=settings.retry_max_age_s * 1000,
     )
     middleware = [
+        SingleStop(),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),

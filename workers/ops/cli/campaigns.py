@@ -8,15 +8,17 @@ import json
 import click
 
 from schemas.events import CAMPAIGN_KINDS, CONTROL_ACTIONS, STARTABLE_PLATFORMS
+from workers.campaigns.control import CampaignControl
 from workers.core.connections import redis_client
 from workers.core.platform_settings import platform_off_reason
+from workers.core.readable import readable_time
 from workers.ops.cli.common import settings, store, table
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PlatformError
 from workers.ratelimit.limiter import platform_limiter
 
 
-@click.command()
+@click.command(short_help="Print a campaign's latest statistics.")
 @click.argument("platform")
 @click.argument("campaign_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print what the API answers instead.")
@@ -31,7 +33,7 @@ def stats(platform: str, campaign_id: int, as_json: bool) -> None:
     campaign = summary["campaign"]
     click.echo(
         f"{platform} campaign {campaign_id} ({campaign['kind']}, {campaign['state']}), "
-        f"fetched {summary['fetched_at'] or 'never'}"
+        f"fetched {readable_time(summary['fetched_at']) if summary['fetched_at'] else 'never'}"
     )
     rows = [
         (source, subject, metric, "total", value)
@@ -51,7 +53,7 @@ def stats(platform: str, campaign_id: int, as_json: bool) -> None:
         click.echo(f"{source}: {count} raw rows")
 
 
-@click.group()
+@click.group(short_help="List campaigns; pause, resume, archive one.")
 def campaign() -> None:
     """List followed campaigns; pause, resume or archive one on its platform."""
 
@@ -61,6 +63,12 @@ def campaign() -> None:
 def campaign_list(limit: int) -> None:
     """Campaigns hookrelay started or follows, newest first."""
     runs = store().runs(limit)
+    if not runs:
+        click.echo(
+            "no campaigns yet: a campaign_start event, or the first post-send hook of a "
+            "campaign, adds one"
+        )
+        return
     table(
         ("platform", "id", "kind", "state", "created", "started"),
         [
@@ -69,8 +77,8 @@ def campaign_list(limit: int) -> None:
                 r.campaign_id,
                 r.kind,
                 r.state,
-                f"{r.created_at:%F %T}",
-                r.started_at or "-",
+                readable_time(r.created_at),
+                readable_time(r.started_at),
             )
             for r in runs
         ],
@@ -85,11 +93,11 @@ def _campaign_action(action: str):
         given = settings()
         if given.crm is None:
             raise click.ClickException(platform_off_reason(platform).removesuffix(", then replay"))
-        run = store(given).run(platform, campaign_id)
-        kind = kind or (run.kind if run else "mailing")
         limiter = platform_limiter(redis_client(given.redis_url), given, platform)
+        control = CampaignControl(CrmClient(given.crm, limiter=limiter), store(given))
+        kind = control.kind_of(campaign_id, kind)
         try:
-            CrmClient(given.crm, limiter=limiter).campaign_action(kind, campaign_id, action)
+            control.apply(kind, campaign_id, action)
         except PlatformError as error:
             raise click.ClickException(f"{action} failed: {error}") from None
         click.echo(f"{action}: done ({platform} {kind} campaign {campaign_id})")

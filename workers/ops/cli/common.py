@@ -6,12 +6,14 @@ import click
 
 from workers.campaigns.store import Store
 from workers.core.settings import ConfigError, Settings, load_settings
+from workers.ops.devstack import cli_environ
 
 
 def settings() -> Settings:
-    """The settings, or a click error listing every bad one."""
+    """The settings (with those of a ``make run`` running in this folder under the
+    environment's), or a click error listing every bad one."""
     try:
-        return load_settings()
+        return load_settings(cli_environ())
     except ConfigError as error:
         raise click.ClickException(error.report()) from None
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 
 from workers.campaigns.schema import current_store
 from workers.core.connections import redis_client
+from workers.core.readable import readable_time
 from workers.core.settings import ConfigError
 from workers.ops.cli.common import settings
 from workers.queue.archive import DeadLetterArchive
@@ -28,7 +28,7 @@ def dlq_list(limit: int) -> None:
     letters = dead_letters.list(limit=limit)
     click.echo(f"{dead_letters.count()} dead letter(s)")
     for letter in letters:
-        when = datetime.fromtimestamp(letter.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        when = readable_time(letter.failed_at)
         click.echo(
             f"{letter.id}  {when}  {letter.actor}  {letter.event_id or '-'}  "
             f"attempts={letter.attempts}  {letter.reason[:120]}"

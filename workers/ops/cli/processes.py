@@ -16,19 +16,31 @@ from workers.metrics.multiprocess import prepare_directory
 from workers.ops import devstack
 from workers.ops.cli.common import settings
 from workers.ops.doctor import FAIL, OK, WARN, diagnose
+from workers.ops.embedded_redis import EmbeddedRedisError
 from workers.ops.redis_upgrades import rename_keys
 
 
-@click.command()
-def dev() -> None:
-    """Run everything locally: embedded Redis, the sandbox, web and worker."""
+@click.command(short_help="Run everything locally (what make run runs).")
+@click.option(
+    "--sandbox",
+    envvar="SANDBOX_PLATFORMS",
+    metavar="PLATFORMS",
+    help="Comma-separated platforms the sandbox plays, or 'none' (env SANDBOX_PLATFORMS). "
+    "Default: every platform not configured.",
+)
+def dev(sandbox: str | None) -> None:
+    """Run everything locally: embedded Redis, the sandbox for the platforms not
+    configured, web and worker."""
+    chosen = None if sandbox is None else [p.strip() for p in sandbox.split(",") if p.strip()]
     try:
-        sys.exit(devstack.run())
+        sys.exit(devstack.run(sandbox=[] if chosen == ["none"] else chosen))
     except ConfigError as error:
         raise click.ClickException(error.report()) from None
+    except (devstack.AlreadyRunning, EmbeddedRedisError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
 
 
-@click.command()
+@click.command(short_help="Run the receiver (the Procfile's web).")
 def web() -> None:
     """Run the receiver (the Procfile's web): gunicorn serving webhook:create_app(),
     sized by WEB_CONCURRENCY and WEB_THREADS, listening on PORT."""
@@ -37,7 +49,7 @@ def web() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *config])
 
 
-@click.command()
+@click.command(short_help="Run the workers (the Procfile's worker).")
 @click.option(
     "--processes",
     envvar="WORKER_PROCESSES",
@@ -72,7 +84,7 @@ def worker(processes: int, threads: int) -> None:
     os.execv(sys.executable, argv)
 
 
-@click.command()
+@click.command(short_help="Upgrade the store (the release step).")
 def migrate() -> None:
     """Upgrade the stats store's schema and move Redis keys a release renamed (the
     Procfile's release step); run it once per release, before the new web and worker."""
@@ -95,12 +107,12 @@ def migrate() -> None:
         raise click.ClickException(f"cannot reach Redis to move renamed keys: {error}") from None
 
 
-@click.command()
+@click.command(short_help="Check settings, Redis, store and platforms.")
 def doctor() -> None:
     """Check the configuration, Redis, the store and each platform's credentials (one
     harmless read each); exit 1 if anything must be fixed."""
     failures = 0
-    for finding in diagnose():
+    for finding in diagnose(devstack.cli_environ()):
         colour = {OK: "green", WARN: "yellow", FAIL: "red"}[finding.level]
         level = click.style(f"{finding.level:<4}", fg=colour)
         click.echo(f"{level}  {finding.subject:<13}  {finding.text}")

@@ -11,6 +11,7 @@ from workers.core.settings import VAR_DIR
 from workers.ops import devstack
 from workers.ops.cli.common import settings
 from workers.ops.receiver_client import (
+    Item,
     PostError,
     ReceiverClient,
     Tally,
@@ -19,8 +20,11 @@ from workers.ops.receiver_client import (
     sample_events,
 )
 
+#: Refused events listed one per line; past this, only how many more.
+SHOWN_PROBLEMS = 20
 
-@click.command()
+
+@click.command(short_help="Post events from a file, or a sample.")
 @click.argument("file", type=click.File("r"), required=False)
 @click.option(
     "--url",
@@ -36,12 +40,13 @@ def send(file, url: str | None, key: str | None, batch: int) -> None:
     event per line; - for stdin) with a progress bar, or a sample profile and event.
 
     Busy answers (429, 503) and network errors are retried with the same event ids, so
-    nothing is accepted twice. Exits 1 if any event was refused.
+    nothing is accepted twice. An event the receiver refuses is reported with its line
+    in FILE and the others are sent; exits 1 if any event was refused.
     """
     given = settings()
     key = key or (given.api_keys[0] if given.api_keys else _dev_key())
     try:
-        events = read_events(file) if file else sample_events()
+        items = read_events(file) if file else sample_events()
     except ValueError as error:
         raise click.ClickException(f"{file.name} is neither JSON nor JSON lines: {error}") from None
     receiver = ReceiverClient(
@@ -49,18 +54,27 @@ def send(file, url: str | None, key: str | None, batch: int) -> None:
     )
     tally = Tally()
     try:
-        with click.progressbar(length=len(events), label="sending", hidden=not file) as bar:
-            for chunk, body in batches(events, batch):
-                receiver.post(chunk, body, tally)
+        with click.progressbar(length=len(items), label="sending", hidden=not file) as bar:
+            for chunk in batches(items, batch):
+                receiver.post(chunk, tally)
                 bar.update(len(chunk))
     except PostError as error:
         raise click.ClickException(str(error)) from None
     finally:
         receiver.close()
-    for problem in tally.problems:
+    _report(items, tally, listed=file is None)
+
+
+def _report(items: list[Item], tally: Tally, *, listed: bool) -> None:
+    """The refused events (the first :data:`SHOWN_PROBLEMS`), what was sent, the totals."""
+    for problem in tally.problems[:SHOWN_PROBLEMS]:
         click.echo(problem, err=True)
+    if len(tally.problems) > SHOWN_PROBLEMS:
+        click.echo(f"… and {len(tally.problems) - SHOWN_PROBLEMS} more refused", err=True)
+    if listed:
+        click.echo(f"sent: {', '.join(item.event['id'] for item in items)}")
     click.echo(
-        f"{len(events)} event(s): {tally.accepted} accepted, {tally.duplicates} duplicate(s), "
+        f"{len(items)} event(s): {tally.accepted} accepted, {tally.duplicates} duplicate(s), "
         f"{tally.rejected} refused"
     )
     if tally.rejected:
