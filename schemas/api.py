@@ -18,8 +18,8 @@ _Int = ma.fields.Integer
 class ErrorSchema(Schema):
     """Any refusal other than a validation error (400, 401, 404, 413, 415, 503)."""
 
-    error = _Str(required=True, metadata={"example": "unauthorized"})
-    message = _Str(required=True)
+    error = _Str(required=True, metadata={"description": "The HTTP status's name."})
+    message = _Str(required=True, metadata={"description": "What was wrong, and what to do."})
 
 
 class ValidationErrorsSchema(Schema):

@@ -39,6 +39,10 @@ CONTROL_ACTIONS = ("pause", "resume", "archive")
 STARTABLE_PLATFORMS = ("crm",)
 #: Campaign ids are stored as 64-bit integers.
 MAX_CAMPAIGN_ID = 2**63 - 1
+#: What ``user`` is, wherever it appears.
+WHO = (
+    "Who: at least one of uid, email, phone, wp_token. Updates sharing any of them are one profile."
+)
 #: The range of an event's time: no earlier than this, no later than this after now.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
@@ -68,12 +72,21 @@ class UserSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    uid = NumberOrString(validate=validate.Length(min=1, max=256))
+    uid = NumberOrString(
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "The app's user id (a whole number is taken as its digits)."},
+    )
     email = ma.fields.Email(validate=validate.Length(max=320))
     phone = NumberOrString(
-        validate=validate.Regexp(r"^\+?[0-9]{5,20}$", error="Not a valid phone number.")
+        validate=validate.Regexp(r"^\+?[0-9]{5,20}$", error="Not a valid phone number."),
+        metadata={
+            "description": "5 to 20 digits, an optional leading +.",
+            "example": "+79160000001",
+        },
     )
-    wp_token = ma.fields.String(validate=validate.Length(min=1, max=4096))
+    wp_token = ma.fields.String(
+        validate=validate.Length(min=1, max=4096), metadata={"description": "A push token."}
+    )
 
     @validates_schema
     def _needs_an_identifier(self, data: dict, **kwargs: Any) -> None:
@@ -93,11 +106,21 @@ class CampaignSchema(Schema):
             "are followed for them (pushwoosh_message_code, post-send hooks).",
         ),
     )
-    kind = ma.fields.String(required=True, validate=validate.OneOf(CAMPAIGN_KINDS))
-    id = ma.fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID)
+    kind = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(CAMPAIGN_KINDS),
+        metadata={"description": "Which path starts it: mailings, ab-mailings, auto-mailings."},
     )
-    pushwoosh_message_code = ma.fields.String(validate=validate.Length(min=1, max=128))
+    id = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID),
+        metadata={"description": "The campaign's id at the platform."},
+    )
+    pushwoosh_message_code = ma.fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "Pushwoosh's message code, to follow its statistics too."},
+    )
 
 
 class EventTime(ma.fields.AwareDateTime):
@@ -128,9 +151,23 @@ class _EventSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "The idempotency key: an id seen in the last 24 h is answered as "
+            "a duplicate and not sent again."
+        },
+    )
     type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
-    timestamp = EventTime(required=True)
+    timestamp = EventTime(
+        required=True,
+        metadata={
+            "description": "When it happened: ISO 8601 with an offset (Z or +02:00), from "
+            "2000-01-01 to 24 h after the receiver's clock. A profile's newest update wins.",
+            "example": "2026-11-23T10:00:00Z",
+        },
+    )
 
     @post_load
     def _canonical(self, data: dict, **kwargs: Any) -> dict:
@@ -145,22 +182,45 @@ def _type(name: str) -> ma.fields.String:
 
 class ProfileEventSchema(_EventSchema):
     type = _type("profile")
-    user = ma.fields.Nested(UserSchema, required=True)
-    #: True puts every identifier of ``user`` on the suppression list.
-    unsubscribe = ma.fields.Boolean(truthy={True}, falsy={False})
-    fields = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(min=1, max=256)))
+    user = ma.fields.Nested(UserSchema, required=True, metadata={"description": WHO})
+    unsubscribe = ma.fields.Boolean(
+        truthy={True},
+        falsy={False},
+        metadata={"description": "true puts every identifier of user on the suppression list."},
+    )
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(min=1, max=256)),
+        metadata={
+            "description": "The profile's fields, as the platform names them; only those "
+            "whose value it has not acknowledged yet are sent."
+        },
+    )
 
 
 class TrackEventSchema(_EventSchema):
     type = _type("event")
-    user = ma.fields.Nested(UserSchema, required=True)
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=256))
-    payload = ma.fields.Dict(keys=ma.fields.String())
+    user = ma.fields.Nested(UserSchema, required=True, metadata={"description": WHO})
+    name = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=256),
+        metadata={"description": "The event's name at the platform."},
+    )
+    payload = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={
+            "description": "Sent as the event's payload, with the user's identifiers added "
+            "where it has none of its own."
+        },
+    )
 
 
 class CampaignStartEventSchema(_EventSchema):
     type = _type("campaign_start")
-    campaign = ma.fields.Nested(CampaignSchema, required=True)
+    campaign = ma.fields.Nested(
+        CampaignSchema,
+        required=True,
+        metadata={"description": "The campaign to start, once however often this is sent."},
+    )
 
 
 class _UnknownTypeSchema(_EventSchema):

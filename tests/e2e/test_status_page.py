@@ -1,4 +1,5 @@
-"""``/status`` in headless Chromium: the numbers it shows are the API's and /metrics'.
+"""``/status`` and ``/docs/`` in headless Chromium: the numbers the status page shows
+are the API's and /metrics', and "Try it out" with the example shown works.
 
 Needs Debian's chromium and chromium-driver (``make test`` installs them where it can);
 skipped, saying so, where they are absent.
@@ -50,7 +51,21 @@ def delivered_crm_at_least(found: dict, count: int) -> bool:
     return total(found, "hookrelay_deliveries_total", platform="crm", outcome="delivered") >= count
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, metrics_port):
+    """One stack for both pages (the status page's test stops its workers)."""
+    with running_stack(
+        tmp_path_factory.mktemp("pages"), FOLLOWUP_SCHEDULE="1", METRICS_PORT=str(metrics_port)
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -74,63 +89,96 @@ def cell(browser, selector: str) -> str:
     return browser.find_element(By.CSS_SELECTOR, selector).text.strip()
 
 
-def test_the_status_page_shows_what_the_api_says(tmp_path, browser):
-    metrics_port = free_port()
-    with running_stack(tmp_path, FOLLOWUP_SCHEDULE="1", METRICS_PORT=str(metrics_port)) as stack:
-        sandbox = stack.sandbox
-        sandbox.fault("crm.events", status=400, count=1)
-        stack.post([track_event(seq, "status") for seq in range(EVENTS)] + [campaign_start(77)])
-        wait_for(lambda: len(sandbox.accepted("crm.events")) == EVENTS - 1, timeout_s=60)
-        dlq = wait_for(lambda: stack.http.get("/v1/dlq").json()["letters"], timeout_s=30)
-        stats = wait_for(
-            lambda: stack.http.get("/v1/campaigns/crm/77/stats").json().get("totals"),
-            timeout_s=60,
+def test_the_status_page_shows_what_the_api_says(stack, metrics_port, browser):
+    sandbox = stack.sandbox
+    sandbox.fault("crm.events", status=400, count=1)
+    stack.post([track_event(seq, "status") for seq in range(EVENTS)] + [campaign_start(77)])
+    wait_for(lambda: len(sandbox.accepted("crm.events")) == EVENTS - 1, timeout_s=60)
+    dlq = wait_for(lambda: stack.http.get("/v1/dlq").json()["letters"], timeout_s=30)
+    stats = wait_for(
+        lambda: stack.http.get("/v1/campaigns/crm/77/stats").json().get("totals"),
+        timeout_s=60,
+    )
+    worker_metrics = settled(f"http://127.0.0.1:{metrics_port}/metrics")
+    for worker in stack.workers:
+        worker.stop()
+    metrics = samples(stack.http.get("/metrics").text)
+
+    browser.get(f"{stack.http.base_url}/status")
+    assert browser.title == "hookrelay status"
+
+    for queue in ("crm", "crm.DQ", "campaigns", "stats", "profiles-buffer"):
+        shown = cell(browser, f'tr[data-queue="{queue}"] .depth')
+        assert int(shown) == total(metrics, "hookrelay_queue_depth", queue=queue), queue
+
+    for platform in ("crm", "pushwoosh", "altcraft"):
+        delivered = total(
+            worker_metrics, "hookrelay_deliveries_total", platform=platform, outcome="delivered"
         )
-        worker_metrics = settled(f"http://127.0.0.1:{metrics_port}/metrics")
-        for worker in stack.workers:
-            worker.stop()
-        metrics = samples(stack.http.get("/metrics").text)
+        assert int(cell(browser, f'#deliveries tr[data-platform="{platform}"] .hour')) == delivered
+    assert delivered_crm_at_least(worker_metrics, EVENTS - 1)
+    points = browser.find_element("css selector", "#chart polyline.crm").get_attribute("points")
+    assert len(points.split()) == 60
 
-        browser.get(f"{stack.http.base_url}/status")
-        assert browser.title == "hookrelay status"
+    for platform in ("crm", "pushwoosh", "altcraft"):
+        row = f'#rates tr[data-platform="{platform}"]'
+        current = total(metrics, "hookrelay_rate_limit_current", platform=platform)
+        assert float(cell(browser, f"{row} .current")) == current
+        ceiling = total(metrics, "hookrelay_rate_limit_ceiling", platform=platform)
+        assert float(cell(browser, f"{row} .ceiling")) == ceiling
 
-        for queue in ("crm", "crm.DQ", "campaigns", "stats", "profiles-buffer"):
-            shown = cell(browser, f'tr[data-queue="{queue}"] .depth')
-            assert int(shown) == total(metrics, "hookrelay_queue_depth", queue=queue), queue
+    assert int(cell(browser, "#dead-letters")) == stack.http.get("/v1/dlq").json()["count"]
+    assert cell(browser, f'tr[data-letter="{dlq[0]["id"]}"] .reason') == dlq[0]["reason"]
 
-        for platform in ("crm", "pushwoosh", "altcraft"):
-            delivered = total(
-                worker_metrics, "hookrelay_deliveries_total", platform=platform, outcome="delivered"
-            )
-            assert (
-                int(cell(browser, f'#deliveries tr[data-platform="{platform}"] .hour')) == delivered
-            )
-        assert delivered_crm_at_least(worker_metrics, EVENTS - 1)
-        points = browser.find_element("css selector", "#chart polyline.crm").get_attribute("points")
-        assert len(points.split()) == 60
+    shown = {
+        element.get_attribute("data-key"): element.find_element("tag name", "b").text
+        for element in browser.find_elements("css selector", 'tr[data-campaign="crm:77"] .total')
+    }
+    served = {
+        f"{source}|{subject}|{metric}": value
+        for source, subjects in stats.items()
+        for subject, metrics_ in subjects.items()
+        for metric, value in metrics_.items()
+    }
+    assert shown.keys() == served.keys()
+    for key, value in served.items():
+        assert float(shown[key]) == pytest.approx(value, abs=1e-4), key
 
-        for platform in ("crm", "pushwoosh", "altcraft"):
-            row = f'#rates tr[data-platform="{platform}"]'
-            current = total(metrics, "hookrelay_rate_limit_current", platform=platform)
-            assert float(cell(browser, f"{row} .current")) == current
-            ceiling = total(metrics, "hookrelay_rate_limit_ceiling", platform=platform)
-            assert float(cell(browser, f"{row} .ceiling")) == ceiling
 
-        assert int(cell(browser, "#dead-letters")) == stack.http.get("/v1/dlq").json()["count"]
-        assert cell(browser, f'tr[data-letter="{dlq[0]["id"]}"] .reason') == dlq[0]["reason"]
+def test_try_it_out_with_the_shown_example_is_accepted(stack, browser):
+    """A newcomer at /docs/: authorize with the key, try POST /v1/events as shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import WebDriverWait
 
-        shown = {
-            element.get_attribute("data-key"): element.find_element("tag name", "b").text
-            for element in browser.find_elements(
-                "css selector", 'tr[data-campaign="crm:77"] .total'
-            )
-        }
-        served = {
-            f"{source}|{subject}|{metric}": value
-            for source, subjects in stats.items()
-            for subject, metrics_ in subjects.items()
-            for metric, value in metrics_.items()
-        }
-        assert shown.keys() == served.keys()
-        for key, value in served.items():
-            assert float(shown[key]) == pytest.approx(value, abs=1e-4), key
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    browser.get(f"{stack.http.base_url}/docs/")
+    assert browser.title == "hookrelay API"
+    wait = WebDriverWait(browser, 30)
+
+    def click(selector: str, within=browser):
+        wait.until(lambda _: within.find_element(By.CSS_SELECTOR, selector).is_displayed())
+        within.find_element(By.CSS_SELECTOR, selector).click()
+
+    click(".btn.authorize")
+    wait.until(ready.visibility_of_element_located((By.CSS_SELECTOR, ".auth-container")))
+    [bearer] = [
+        container
+        for container in browser.find_elements(By.CSS_SELECTOR, ".auth-container")
+        if "apiKey" in container.text
+    ]
+    bearer.find_element(By.CSS_SELECTOR, "input").send_keys(API_KEY)
+    click("button.authorize", within=bearer)
+    click("button.btn-done")
+
+    operation = browser.find_element(By.ID, "operations-events-postEvents")
+    click(".opblock-summary", within=operation)
+    click(".try-out__btn", within=operation)
+    click(".btn.execute", within=operation)
+    status = wait.until(
+        lambda _: operation.find_element(
+            By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"
+        ).text.strip()
+    )
+    assert status == "202", operation.text
+    assert "accepted" in operation.find_element(By.CSS_SELECTOR, ".live-responses-table").text

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from werkzeug.http import HTTP_STATUS_CODES
+
+from schemas.events import load_batch
 from webhook.api.operations import OPERATIONS
 
 #: Routes that serve the documentation itself.
@@ -31,3 +34,42 @@ def test_the_document_and_the_browsable_page(client):
     assert page.status_code == 200 and b"swagger-ui" in page.data
     assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
     assert b'"/openapi.json"' in client.get("/docs/swagger-initializer.js").data
+
+
+def test_every_operation_has_a_group_an_id_and_a_summary(client):
+    document = client.get("/openapi.json").get_json()
+    groups = [tag["name"] for tag in document["tags"]]
+    ids = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert set(operation["tags"]) <= set(groups), (method, path)
+            assert operation["summary"], (method, path)
+            ids.append(operation["operationId"])
+    assert len(ids) == len(set(ids))
+
+
+def test_the_shown_examples_are_what_the_receiver_accepts():
+    """ "Try it out" starts from these: each must pass the one definition of the shape."""
+    body = OPERATIONS["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    for name, example in body["examples"].items():
+        assert load_batch(example["value"]), name
+
+
+def test_each_refusal_shows_its_own_example(client):
+    document = client.get("/openapi.json").get_json()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for code, response in operation["responses"].items():
+                media = response.get("content", {}).get("application/json", {})
+                if "example" in media and "error" in media["example"]:
+                    expected = HTTP_STATUS_CODES[int(code)].lower().replace(" ", "_")
+                    assert media["example"]["error"] in (expected, "unavailable"), code
+
+
+def test_the_page_is_titled_and_fields_are_described(client):
+    assert b"<title>hookrelay API</title>" in client.get("/docs/").data
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    profile = schemas["ProfileEvent"]["properties"]
+    assert "offset" in profile["timestamp"]["description"]
+    assert "at least one of uid" in profile["user"]["description"]
+    assert "24 h" in profile["id"]["description"]

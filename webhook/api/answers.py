@@ -19,21 +19,49 @@ ERRORS = {
     503: "Redis did not answer in time: the request may or may not have been done. "
     "Retry after Retry-After seconds, with the same ids.",
 }
+#: What each refusal looks like (the ``error`` is the HTTP status's name).
+ERROR_EXAMPLES = {
+    400: {
+        "error": "bad_request",
+        "message": "The body is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+    },
+    401: {
+        "error": "unauthorized",
+        "message": "Missing or unknown API key (Authorization: Bearer <key>).",
+    },
+    404: {"error": "not_found", "message": "No dead letter 1764600000000-ab12."},
+    413: {
+        "error": "request_entity_too_large",
+        "message": "The body is over the limit of 5 MiB (5,242,880 bytes): split it into "
+        "several requests (a batch holds at most 1,000 events).",
+    },
+    415: {"error": "unsupported_media_type", "message": "Send the body as application/json."},
+    503: {
+        "error": "unavailable",
+        "message": "The queue did not answer in time: this request may or may not have been "
+        "accepted. Retry it with the same ids; whatever was accepted is answered as a "
+        "duplicate.",
+    },
+}
 
 
-def answer(description: str, schema: Any) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def answer(description: str, schema: Any, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
 
 
 def errors(*codes: int) -> dict[int, Any]:
-    answers = {code: answer(ERRORS[code], api.ErrorSchema) for code in codes}
+    answers = {code: answer(ERRORS[code], api.ErrorSchema, ERROR_EXAMPLES[code]) for code in codes}
     if 503 in codes:
         answers[503]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return answers
 
 
 def invalid(description: str = "Invalid input; each error names its field.") -> dict:
-    return {422: answer(description, api.ValidationErrorsSchema)}
+    example = {"errors": {"1": {"user": {"email": ["Not a valid email address."]}}}}
+    return {422: answer(description, api.ValidationErrorsSchema, example)}
 
 
 def path_parameter(name: str, schema: dict[str, Any], description: str = "") -> dict:
@@ -48,8 +76,11 @@ def said(description: str) -> dict[str, str]:
     return {"description": description} if description else {}
 
 
-def json_body(schema: Any, *, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
+def json_body(schema: Any, *, required: bool = True, examples: dict | None = None) -> dict:
+    media: dict[str, Any] = {"schema": schema}
+    if examples:
+        media["examples"] = examples
+    return {"required": required, "content": {"application/json": media}}
 
 
 LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "How many.")

@@ -4,6 +4,8 @@ package, so it works without internet access)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
@@ -17,9 +19,14 @@ def document():
     return build_spec()
 
 
+#: The browser tab's title, in place of "Swagger UI".
+PAGE_TITLE = "hookrelay API"
+
+
 @bp.get("/docs/")
 def browse():
-    return send_from_directory(swagger_ui_path, "index.html")
+    page = (Path(swagger_ui_path) / "index.html").read_text()
+    return page.replace("<title>Swagger UI</title>", f"<title>{PAGE_TITLE}</title>")
 
 
 @bp.get("/docs/swagger-initializer.js")
@@ -27,7 +34,8 @@ def initializer():
     script = (
         'window.onload = () => { window.ui = SwaggerUIBundle({url: "/openapi.json", '
         'dom_id: "#swagger-ui", presets: [SwaggerUIBundle.presets.apis, '
-        "SwaggerUIStandalonePreset], layout: 'StandaloneLayout'}); };"
+        "SwaggerUIStandalonePreset], layout: 'StandaloneLayout', "
+        "persistAuthorization: true, displayRequestDuration: true}); };"
     )
     return script, 200, {"Content-Type": "application/javascript"}
 

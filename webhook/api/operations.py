@@ -45,27 +45,63 @@ EVENT_SCHEMAS = {
     "CampaignStartEvent": CampaignStartEventSchema,
 }
 ONE_EVENT = {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in EVENT_SCHEMAS]}
+EVENT_LIST = {"type": "array", "items": ONE_EVENT, "minItems": 1, "maxItems": MAX_BATCH}
 EVENTS_BODY = {
     "oneOf": [
         ONE_EVENT,
         {
             "type": "object",
-            "properties": {
-                "events": {
-                    "type": "array",
-                    "items": ONE_EVENT,
-                    "minItems": 1,
-                    "maxItems": MAX_BATCH,
-                }
-            },
+            "properties": {"events": EVENT_LIST},
             "required": ["events"],
             "additionalProperties": False,
         },
+        EVENT_LIST,
     ]
 }
+#: What "Try it out" starts from: valid as shown (a repeated id is a duplicate, 202).
+PROFILE_EXAMPLE = {
+    "id": "evt-123",
+    "type": "profile",
+    "timestamp": "2026-11-23T10:00:00Z",
+    "user": {"uid": "42", "email": "a@example.com"},
+    "fields": {"level": 7},
+}
+TRACK_EXAMPLE = {
+    "id": "evt-124",
+    "type": "event",
+    "timestamp": "2026-11-23T10:00:01Z",
+    "user": {"uid": "42"},
+    "name": "login_user",
+    "payload": {"source": "ios"},
+}
+CAMPAIGN_EXAMPLE = {
+    "id": "start-9093",
+    "type": "campaign_start",
+    "timestamp": "2026-11-23T10:00:00Z",
+    "campaign": {"platform": "crm", "kind": "mailing", "id": 9093},
+}
+EVENT_EXAMPLES = {
+    "batch": {
+        "summary": "A profile update and an event, in one batch",
+        "value": {"events": [PROFILE_EXAMPLE, TRACK_EXAMPLE]},
+    },
+    "profile": {"summary": "One profile update", "value": PROFILE_EXAMPLE},
+    "event": {"summary": "One tracking event", "value": TRACK_EXAMPLE},
+    "campaign_start": {"summary": "Start a campaign, once", "value": CAMPAIGN_EXAMPLE},
+}
+#: The groups operations are listed in, in this order.
+TAGS = [
+    {"name": "events", "description": "What the application sends."},
+    {"name": "hooks", "description": "What the platforms call before and after each send."},
+    {"name": "suppressions", "description": "Who must not be sent to."},
+    {"name": "dead letters", "description": "What could not be delivered, to replay."},
+    {"name": "campaigns", "description": "Statistics and pause, resume, archive."},
+    {"name": "operations", "description": "Health, readiness, metrics, the status page."},
+]
 
 
 HOOK = {
+    "tags": ["hooks"],
     "summary": "A platform's pre-send check or post-send report",
     "description": "Parameters come from the query string and/or a JSON body. "
     "stage=pre answers allow or not (suppressions, frequency cap); stage=post "
@@ -90,11 +126,16 @@ HOOK = {
 OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/events": {
         "post": {
+            "tags": ["events"],
+            "operationId": "postEvents",
             "summary": "Accept one event or a batch of up to 1,000",
-            "description": "All or nothing: one invalid event refuses the batch. Ids seen "
-            "in the last 24 h are answered as duplicates and not sent again.",
+            "description": 'A body is one event, {"events": [...]} or a bare array, 1 to '
+            "1,000 events and 5 MiB at most. All or nothing: one invalid event refuses the "
+            "batch, and the 422 names each bad event's index and field. Ids seen in the "
+            "last 24 h are answered as duplicates and not sent again, so a request whose "
+            "answer was lost can always be sent again.",
             "security": BEARER,
-            "requestBody": json_body(EVENTS_BODY),
+            "requestBody": json_body(EVENTS_BODY, examples=EVENT_EXAMPLES),
             "responses": {
                 202: answer("Durably enqueued.", api.AcceptedSchema),
                 **invalid("Each bad event's index and field."),
@@ -103,11 +144,21 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         }
     },
     "/v1/hooks/{platform}": {
-        "post": {**HOOK, "requestBody": json_body(HookSchema, required=False)},
-        "get": {**HOOK, "summary": HOOK["summary"] + ", parameters in the query string"},
+        "post": {
+            **HOOK,
+            "operationId": "postHook",
+            "requestBody": json_body(HookSchema, required=False),
+        },
+        "get": {
+            **HOOK,
+            "operationId": "getHook",
+            "summary": HOOK["summary"] + ", parameters in the query string",
+        },
     },
     "/v1/suppressions": {
         "get": {
+            "tags": ["suppressions"],
+            "operationId": "listSuppressions",
             "summary": "List suppressed identifiers",
             "security": BEARER,
             "parameters": [LIMIT],
@@ -117,6 +168,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         },
         "post": {
+            "tags": ["suppressions"],
+            "operationId": "addSuppression",
             "summary": "Suppress one identifier",
             "security": BEARER,
             "requestBody": json_body(SuppressionSchema),
@@ -129,6 +182,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/suppressions/{suppression_id}": {
         "delete": {
+            "tags": ["suppressions"],
+            "operationId": "removeSuppression",
             "summary": "Remove a suppression",
             "security": BEARER,
             "parameters": [
@@ -139,6 +194,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/dlq": {
         "get": {
+            "tags": ["dead letters"],
+            "operationId": "listDeadLetters",
             "summary": "List dead letters, newest first",
             "security": BEARER,
             "parameters": [LIMIT],
@@ -148,6 +205,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         },
         "delete": {
+            "tags": ["dead letters"],
+            "operationId": "purgeDeadLetters",
             "summary": "Delete every dead letter",
             "security": BEARER,
             "responses": {200: answer("How many.", api.PurgedSchema), **errors(401, 503)},
@@ -155,6 +214,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/dlq/{letter_id}": {
         "get": {
+            "tags": ["dead letters"],
+            "operationId": "showDeadLetter",
             "summary": "One dead letter, with its message",
             "security": BEARER,
             "parameters": [LETTER_ID],
@@ -166,6 +227,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/dlq/{letter_id}/replay": {
         "post": {
+            "tags": ["dead letters"],
+            "operationId": "replayDeadLetter",
             "summary": "Re-enqueue one dead letter",
             "security": BEARER,
             "parameters": [LETTER_ID],
@@ -177,6 +240,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/dlq/replay": {
         "post": {
+            "tags": ["dead letters"],
+            "operationId": "replayAllDeadLetters",
             "summary": "Re-enqueue every dead letter",
             "security": BEARER,
             "responses": {200: answer("How many.", api.ReplayedSchema), **errors(401, 503)},
@@ -184,6 +249,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/campaigns/{platform}/{campaign_id}/stats": {
         "get": {
+            "tags": ["campaigns"],
+            "operationId": "campaignStats",
             "summary": "A campaign's latest totals and time series",
             "security": BEARER,
             "parameters": [PLATFORM, CAMPAIGN_ID],
@@ -195,6 +262,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/campaigns/{platform}/{campaign_id}/{action}": {
         "post": {
+            "tags": ["campaigns"],
+            "operationId": "campaignAction",
             "summary": "Queue a pause, resume or archive of a campaign on its platform",
             "security": BEARER,
             "parameters": [
@@ -214,6 +283,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/status": {
         "get": {
+            "tags": ["operations"],
+            "operationId": "statusPage",
             "summary": "The status page (HTML): queues, deliveries, rate limits, dead letters",
             "description": "A browser gives the API key as the Basic auth password.",
             "security": [*BEARER, {"statusAuth": []}],
@@ -231,12 +302,16 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/healthz": {
         "get": {
+            "tags": ["operations"],
+            "operationId": "health",
             "summary": "The process is up",
             "responses": {200: answer("Up.", api.HealthSchema)},
         }
     },
     "/readyz": {
         "get": {
+            "tags": ["operations"],
+            "operationId": "ready",
             "summary": "Redis and the store answer",
             "responses": {
                 200: answer("Ready.", api.ReadySchema),
@@ -246,6 +321,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/metrics": {
         "get": {
+            "tags": ["operations"],
+            "operationId": "metrics",
             "summary": "Prometheus metrics",
             "responses": {
                 200: {
@@ -262,11 +339,16 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3 document, as a dict."""
     spec = APISpec(
-        title="hookrelay",
+        title="hookrelay API",
         version=version("hookrelay"),
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "Relays application events to marketing platforms."},
+        info={
+            "description": "Relays application events to marketing platforms. "
+            "Authorize with an API key (Bearer) for the API, with the hook user and "
+            "password (Basic) for the hooks."
+        },
+        tags=TAGS,
     )
     spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
     spec.components.security_scheme("hookAuth", {"type": "http", "scheme": "basic"})
