@@ -49,7 +49,7 @@ def test_every_operation_has_a_group_an_id_and_a_summary(client):
 
 
 def test_the_shown_examples_are_what_the_receiver_accepts():
-    """ "Try it out" starts from these: each must pass the one definition of the shape."""
+    """What "Try it out" starts from: each must pass the one definition of the shape."""
     body = OPERATIONS["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     for name, example in body["examples"].items():
         assert load_batch(example["value"]), name
