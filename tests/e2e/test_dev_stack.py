@@ -57,6 +57,19 @@ class DevRun:
         assert not alive, f"left running: {[p.cmdline() for p in alive]}"
         return code
 
+    def clean_up(self) -> None:
+        """After a failed test: leave nothing running (Ctrl-C, then SIGKILL)."""
+        if self.process.poll() is not None:
+            return
+        descendants = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        for process in psutil.wait_procs(descendants, timeout=10)[1]:
+            process.kill()
+
 
 def _clean_environ() -> dict[str, str]:
     """The environment minus anything that would point the stack elsewhere."""
@@ -70,6 +83,20 @@ def scratch():
     shutil.copy(ROOT / "Procfile", directory / "Procfile")
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def dev(scratch):
+    """Starts ``hookrelay dev`` in ``scratch``; whatever a test left running is stopped."""
+    runs: list[DevRun] = []
+
+    def start(**env: str) -> DevRun:
+        runs.append(DevRun(scratch, **env))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.clean_up()
 
 
 def hookrelay(directory: Path, *args: str) -> subprocess.CompletedProcess:
@@ -95,12 +122,11 @@ def listening(run: DevRun, name: str) -> set[str]:
     }
 
 
-def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
-    run = DevRun(scratch, PORT=str(free_port()), METRICS_PORT=str(free_port()))
+def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch, dev):
+    run = dev(PORT=str(free_port()), METRICS_PORT=str(free_port()))
     try:
         wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
     except AssertionError:
-        run.interrupt()
         raise AssertionError(run.text()) from None
     text = run.text()
     curl = re.search(r"curl -sS .*?'\n(?=\n)", text, re.S).group(0)
@@ -143,7 +169,7 @@ def test_dev_prints_a_curl_that_works_and_stops_cleanly(scratch):
     assert "sandbox" not in hookrelay(scratch, "doctor").stdout, "a stopped stack is not found"
 
 
-def test_queued_events_survive_a_restart(scratch):
+def test_queued_events_survive_a_restart(scratch, dev):
     # A platform that is down: events stay queued (retrying) when the stack stops.
     port = str(free_port())
     down = {
@@ -151,7 +177,7 @@ def test_queued_events_survive_a_restart(scratch):
         "CRM_LOGIN": "sandbox",
         "CRM_SECRET": "sandbox-secret",
     }
-    run = DevRun(scratch, PORT=port, **down)
+    run = dev(PORT=port, **down)
     wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
     key = (scratch / "var" / "dev-api-key").read_text().strip()
     event = {
@@ -184,10 +210,10 @@ def test_queued_events_survive_a_restart(scratch):
         server.stop()
 
 
-def test_with_redis_url_set_no_embedded_redis_is_started(scratch):
+def test_with_redis_url_set_no_embedded_redis_is_started(scratch, dev):
     with temporary_redis("hr-ext-") as external:
         port = str(free_port())
-        run = DevRun(scratch, PORT=port, REDIS_URL=external.url)
+        run = dev(PORT=port, REDIS_URL=external.url)
         wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
         assert "embedded redis" not in run.text()
         assert not (scratch / "var" / "redis.sock").exists()

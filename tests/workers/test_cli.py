@@ -45,6 +45,7 @@ def test_list_show_replay_purge(redis_url):
 
     shown = json.loads(run(redis_url, "dlq", "show", letter.id).output)
     assert shown["message"]["args"][0]["id"] == "e1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", shown["failed_at"])
     assert run(redis_url, "dlq", "show", "nope").exit_code == 1
 
     assert run(redis_url, "dlq", "replay").exit_code == 2, "an id or --all is required"

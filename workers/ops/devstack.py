@@ -23,7 +23,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -225,18 +224,13 @@ def _quoted(value: str) -> str:
 @contextlib.contextmanager
 def _sandbox(bin_dir: str):
     """The sandbox on :data:`SANDBOX_PORT`, or on a free port if that one is taken."""
-    port = SANDBOX_PORT if _port_free(SANDBOX_PORT) else 0
-    process = subprocess.Popen(
-        [os.path.join(bin_dir, "python"), "-m", "sandbox", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process, url = _start_sandbox(bin_dir, SANDBOX_PORT)
+    if url is None:
+        process, url = _start_sandbox(bin_dir, 0)
     try:
-        url = process.stdout.readline().strip().rpartition(" ")[2]
-        if not url.startswith("http"):
+        if url is None:
             raise RuntimeError("the sandbox did not start")
-        taken = "" if port else f" (port {SANDBOX_PORT} is taken)"
+        taken = "" if url.endswith(f":{SANDBOX_PORT}") else f" (port {SANDBOX_PORT} is taken)"
         print(
             f"hookrelay: sandbox platforms at {url}{taken}\n"
             f"  what they received: {url}/_sandbox/received "
@@ -248,13 +242,20 @@ def _sandbox(bin_dir: str):
         process.wait(10)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((DEV_HOST, port))
-        except OSError:
-            return False
-    return True
+def _start_sandbox(bin_dir: str, port: int) -> tuple[subprocess.Popen, str | None]:
+    """The sandbox process and its URL, or ``None`` if it could not listen on ``port``."""
+    process = subprocess.Popen(
+        [os.path.join(bin_dir, "python"), "-m", "sandbox", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if port else None,
+        text=True,
+        start_new_session=True,
+    )
+    url = process.stdout.readline().strip().rpartition(" ")[2]
+    if url.startswith("http"):
+        return process, url
+    process.wait(10)
+    return process, None
 
 
 def _release(bin_dir: str, env: dict[str, str]) -> None:

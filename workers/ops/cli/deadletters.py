@@ -42,7 +42,8 @@ def dlq_show(letter_id: str) -> None:
     letter = _dead_letters().show(letter_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {letter_id}")
-    click.echo(json.dumps(letter.__dict__, indent=2, default=str))
+    shown = {**letter.__dict__, "failed_at": readable_time(letter.failed_at)}
+    click.echo(json.dumps(shown, indent=2, default=str))
 
 
 @dlq.command("replay")
