@@ -25,11 +25,14 @@ browser:
 	  apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "chromium not installed: the status page's browser test will be skipped"
 
+# Two pytest processes, a test file each at a time: the end-to-end tests mostly wait
+# (on rate limits, timeouts, restarts), so two files overlap their waits. Files keep
+# their module-wide stacks, and the RabbitMQ tests (one file) never meet.
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,8 +7,8 @@ Down, on Ctrl-C: honcho stops web and worker (the worker puts back what it holds
 then the sandbox, then Redis, which flushes its append-only file — so a second
 ``make run`` carries on with what was queued.
 
-While it runs, ``var/dev.env`` holds the settings it gave its processes that the
-environment did not (the sandbox's URLs, the port, the development key): the
+While it runs, ``var/dev.env`` holds the settings it gave its processes (the
+sandbox's URLs, the port, the development key, and what the environment set): the
 ``hookrelay`` commands run in the same folder read it (:func:`cli_environ`), so
 ``hookrelay doctor`` or ``hookrelay campaign pause`` in a second shell reach this
 stack. It names this process, and is ignored once that process is gone.
@@ -100,11 +100,11 @@ def run(var_dir: Path = VAR_DIR, sandbox: Iterable[str] | None = None) -> int:
     """
     refuse_if_running(var_dir)
     bin_dir = str(Path(sys.executable).parent)
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    given = {"BIND_ADDRESS": DEV_HOST, **env}
-    if not given.get("HOOKRELAY_API_KEYS"):
-        given["HOOKRELAY_API_KEYS"] = dev_api_key(var_dir)
-    settings = load_settings(given)
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {"BIND_ADDRESS": DEV_HOST, **os.environ, "PATH": path}
+    if not env.get("HOOKRELAY_API_KEYS"):
+        env["HOOKRELAY_API_KEYS"] = dev_api_key(var_dir)
+    settings = load_settings(env)
     simulated = sandboxed(settings, sandbox)
     with contextlib.ExitStack() as stack:
         if settings.embedded_redis:
@@ -112,7 +112,6 @@ def run(var_dir: Path = VAR_DIR, sandbox: Iterable[str] | None = None) -> int:
             redis_server.start()
             stack.callback(redis_server.stop)
             print(f"hookrelay: embedded redis at {redis_server.url} (AOF under {var_dir}/)")
-        env.update(given)
         if simulated:
             url = stack.enter_context(_sandbox(bin_dir))
             env.update(sandbox_env(url, simulated), **{SANDBOX_VARIABLE: url})
