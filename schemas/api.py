@@ -150,3 +150,37 @@ class ReadySchema(Schema):
     status = _Str(required=True, validate=validate.OneOf(("ok", "unavailable")))
     redis = _Str(required=True)
     store = _Str(required=True)
+
+
+class SegmentErrorSchema(Schema):
+    """What the Segment-spec routes answer when they refuse a request (the SDKs read
+    both keys)."""
+
+    code = _Str(required=True, metadata={"example": "unauthorized"})
+    message = _Str(required=True)
+
+
+class SegmentReportSchema(Schema):
+    """One message of the request that was not enqueued."""
+
+    index = _Int(required=True, metadata={"description": "Its place in the batch."})
+    code = _Str(metadata={"description": "Why it is invalid."})
+    message = _Str(metadata={"description": "What is wrong with it."})
+    messageId = ma.fields.Raw(allow_none=True)
+    reason = _Str(metadata={"description": "Why it is sent nowhere (dropped)."})
+
+
+class SegmentAcceptedSchema(Schema):
+    success = ma.fields.Boolean(required=True)
+    accepted = _Int(required=True, metadata={"description": "New messages, durably enqueued."})
+    duplicates = _Int(required=True, metadata={"description": "messageIds seen in 24 h."})
+    dropped = ma.fields.List(
+        ma.fields.Nested(SegmentReportSchema),
+        required=True,
+        metadata={"description": "Valid, but sent nowhere (anonymous, alias, page)."},
+    )
+    invalid = ma.fields.List(
+        ma.fields.Nested(SegmentReportSchema),
+        required=True,
+        metadata={"description": "Refused, each with its index; the others were accepted."},
+    )

@@ -20,6 +20,7 @@ from webhook.api import (
     hooks,
     metrics,
     openapi,
+    segment,
     status,
     suppressions,
 )
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
+    segment.register(app, settings.segment_prefix)
     return app
 
 

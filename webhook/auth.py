@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from typing import Any
 
 from flask import request
 from werkzeug.datastructures import Authorization, WWWAuthenticate
@@ -39,6 +40,32 @@ def require_api_key_from_browser() -> None:
     raise Unauthorized(
         "An API key is needed (Basic auth password, or Bearer).", www_authenticate=challenge
     )
+
+
+#: Where a Segment-style SDK may put its write key, besides the body's ``writeKey``.
+WRITE_KEY_HEADER = "X-Write-Key"
+
+
+def require_write_key(in_body: Any) -> None:
+    """Raise 401 unless a write key (``HOOKRELAY_WRITE_KEYS``) or an API key is given
+    the way Segment-style SDKs give it: as the Basic auth user name (empty password),
+    in the ``X-Write-Key`` header, or as the body's ``writeKey``."""
+    settings = current_hub().settings
+    keys = (*settings.write_keys, *settings.api_keys)
+    given = authorization()
+    candidates = [
+        request.headers.get(WRITE_KEY_HEADER),
+        in_body if isinstance(in_body, str) else None,
+    ]
+    if given is not None and given.type == "basic":
+        candidates.append(given.username)
+    if given is not None and given.type == "bearer":
+        candidates.append(given.token)
+    if not any(_known_key(candidate or "", keys) for candidate in candidates):
+        raise Unauthorized(
+            "Missing or unknown write key: give it as the Basic auth user name, "
+            f"the {WRITE_KEY_HEADER} header or the body's writeKey."
+        )
 
 
 def authorization() -> Authorization | None:

@@ -51,11 +51,11 @@ def post(client, body, headers=AUTH, **kwargs):
     )
 
 
-def queued(redis_url: str) -> list[dramatiq.Message]:
-    """The messages waiting on the crm queue, decoded as a worker would."""
+def queued(redis_url: str, queue: str = "crm") -> list[dramatiq.Message]:
+    """The messages waiting on ``queue``, decoded as a worker would."""
     client = redis.Redis.from_url(redis_url)
-    ids = client.lrange("dramatiq:crm", 0, -1)
-    return [dramatiq.Message.decode(client.hget("dramatiq:crm.msgs", i)) for i in ids]
+    ids = client.lrange(f"dramatiq:{queue}", 0, -1)
+    return [dramatiq.Message.decode(client.hget(f"dramatiq:{queue}.msgs", i)) for i in ids]
 
 
 def buffered(redis_url: str) -> list[dict]:

@@ -9,6 +9,8 @@ from schemas import api
 from schemas.events import MAX_CAMPAIGN_ID, PLATFORMS
 
 BEARER = [{"apiKey": []}]
+#: A write key as the Basic auth user name or in X-Write-Key (or the body's writeKey).
+WRITE_KEY = [{"writeKey": []}, {"writeKeyHeader": []}, {"apiKey": []}]
 BASIC = [{"hookAuth": []}]
 ERRORS = {
     400: "The body is not JSON.",
@@ -54,6 +56,48 @@ def answer(description: str, schema: Any, example: Any = None) -> dict[str, Any]
 
 def errors(*codes: int) -> dict[int, Any]:
     answers = {code: answer(ERRORS[code], api.ErrorSchema, ERROR_EXAMPLES[code]) for code in codes}
+    if 503 in codes:
+        answers[503]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    return answers
+
+
+#: What the Segment-spec routes answer instead, as ``{"code", "message"}``.
+SEGMENT_ERRORS = {
+    400: (
+        "Not JSON, not a batch, over 500 KB, or (one message) invalid: not retried.",
+        {
+            "code": "request_too_large",
+            "message": "The request is over 500 KB: send fewer messages per batch.",
+        },
+    ),
+    401: (
+        "Missing or unknown write key: not retried.",
+        {
+            "code": "unauthorized",
+            "message": "Missing or unknown write key: give it as the Basic auth user name, "
+            "the X-Write-Key header or the body's writeKey.",
+        },
+    ),
+    413: (
+        "The body is over 5 MiB.",
+        {"code": "request_entity_too_large", "message": "The body is over the limit of 5 MiB."},
+    ),
+    503: (
+        "Redis did not answer in time: retry after Retry-After seconds (the SDKs do).",
+        {
+            "code": "unavailable",
+            "message": "The queue did not answer in time: this request may or may not have "
+            "been accepted.",
+        },
+    ),
+}
+
+
+def segment_errors(*codes: int) -> dict[int, Any]:
+    answers = {
+        code: answer(SEGMENT_ERRORS[code][0], api.SegmentErrorSchema, SEGMENT_ERRORS[code][1])
+        for code in codes
+    }
     if 503 in codes:
         answers[503]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return answers

@@ -23,6 +23,7 @@ from schemas.events import (
     TrackEventSchema,
 )
 from schemas.hooks import HookSchema, SuppressionSchema
+from schemas.segment import MESSAGE_TYPES, MessageSchema
 from webhook.api.answers import (
     BASIC,
     BEARER,
@@ -31,12 +32,14 @@ from webhook.api.answers import (
     LETTER_ID,
     LIMIT,
     PLATFORM,
+    WRITE_KEY,
     answer,
     errors,
     invalid,
     json_body,
     path_parameter,
     query,
+    segment_errors,
 )
 
 EVENT_SCHEMAS = {
@@ -96,6 +99,7 @@ TAGS = [
     {"name": "suppressions", "description": "Who must not be sent to."},
     {"name": "dead letters", "description": "What could not be delivered, to replay."},
     {"name": "campaigns", "description": "Statistics and pause, resume, archive."},
+    {"name": "segment", "description": "The Segment-spec API, for Segment-style SDKs."},
     {"name": "operations", "description": "Health, readiness, metrics, the status page."},
 ]
 
@@ -120,6 +124,74 @@ HOOK = {
         ),
         **invalid(),
         **errors(401, 404, 413, 503),
+    },
+}
+
+SEGMENT_BATCH_EXAMPLE = {
+    "batch": [
+        {
+            "type": "identify",
+            "messageId": "9f1c1e5e-4a43-4c6b-9a89-3c2f1a5f2f10",
+            "timestamp": "2026-11-23T10:00:00.000+00:00",
+            "userId": "42",
+            "traits": {"email": "a@example.com", "plan": "pro"},
+        },
+        {
+            "type": "track",
+            "messageId": "0b4d7a4e-0d0c-4f51-8a4d-2f8a1c6f0e21",
+            "timestamp": "2026-11-23T10:00:01.000+00:00",
+            "userId": "42",
+            "event": "Order Completed",
+            "properties": {"total": 12.5},
+        },
+    ],
+    "sentAt": "2026-11-23T10:00:02.000+00:00",
+}
+SEGMENT_BATCH = {
+    "type": "object",
+    "properties": {
+        "batch": {"type": "array", "items": {"$ref": "#/components/schemas/SegmentMessage"}},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "writeKey": {"type": "string"},
+    },
+    "required": ["batch"],
+}
+
+
+def segment_operation(name: str, summary: str, body: Any, examples: dict | None = None) -> dict:
+    """A Segment-spec route: accepted item by item, answered the way the SDKs read."""
+    return {
+        "post": {
+            "tags": ["segment"],
+            "operationId": "segment" + name.capitalize(),
+            "summary": summary,
+            "description": "As Segment's HTTP API: each message is accepted or reported on "
+            "its own (invalid, or dropped with the reason); messageId is the idempotency "
+            "key (24 h). 32 KB per message, 500 KB per request (gzip undone).",
+            "security": WRITE_KEY,
+            "requestBody": json_body(body, examples=examples),
+            "responses": {
+                200: answer("Accepted, message by message.", api.SegmentAcceptedSchema),
+                **segment_errors(400, 401, 413, 503),
+            },
+        }
+    }
+
+
+SEGMENT_OPERATIONS = {
+    "/v1/batch": segment_operation(
+        "batch",
+        "Accept a batch of messages (what Segment-style SDKs send)",
+        SEGMENT_BATCH,
+        {"sdk": {"summary": "What an SDK sends", "value": SEGMENT_BATCH_EXAMPLE}},
+    ),
+    **{
+        f"/v1/{kind}": segment_operation(
+            kind,
+            f"Accept {kind} messages one at a time",
+            {"$ref": "#/components/schemas/SegmentMessage"},
+        )
+        for kind in MESSAGE_TYPES
     },
 }
 
@@ -319,6 +391,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         }
     },
+    **SEGMENT_OPERATIONS,
     "/metrics": {
         "get": {
             "tags": ["operations"],
@@ -356,6 +429,14 @@ def build_spec() -> dict[str, Any]:
     for name, schema in EVENT_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
+    spec.components.schema("SegmentMessage", schema=MessageSchema)
+    spec.components.security_scheme(
+        "writeKey",
+        {"type": "http", "scheme": "basic", "description": "The write key as user name."},
+    )
+    spec.components.security_scheme(
+        "writeKeyHeader", {"type": "apiKey", "in": "header", "name": "X-Write-Key"}
+    )
     spec.components.schema("HookRecorded", schema=api.HookRecordedSchema)
     for path, operations in OPERATIONS.items():
         spec.path(path=path, operations=with_server_refusals(operations))

@@ -26,6 +26,7 @@ import environs
 import marshmallow
 from marshmallow.validate import OneOf, Range
 
+from schemas.segment import FORWARDABLE
 from workers.core.platform_settings import (
     DEFAULT_RATE_LIMITS,
     PLATFORM_VARIABLES,
@@ -128,6 +129,14 @@ class Settings:
     events_after_profiles: bool = True
     #: What the platforms report that puts an address on the suppression list.
     suppress_from_feedback: frozenset[str] = frozenset({"hardbounce", "complaint", "unsubscribe"})
+    #: Keys the Segment-spec routes accept besides the API keys (and only they).
+    write_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: A path the Segment-spec routes are also served under (``/segment``), or "".
+    segment_prefix: str = ""
+    #: Which of page, screen, group are delivered as events (the others are dropped).
+    segment_forward: frozenset[str] = frozenset()
+    #: A track of this name starts a campaign; ``None``: none does.
+    segment_campaign_event: str | None = "Campaign Started"
 
     @property
     def rabbitmq(self) -> bool:
@@ -146,6 +155,7 @@ class Settings:
         """Every configured credential, for logs to mask."""
         values = (
             *self.api_keys,
+            *self.write_keys,
             self.signing_secret,
             self.hook_password,
             self.crm and self.crm.secret,
@@ -236,6 +246,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             or ()
             if kind.strip()
         ),
+        **_segment(env),
         "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
         "followup_schedule": tuple(
             int(step)
@@ -266,6 +277,33 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
         ),
     }
+
+
+def _segment(env: _MappingEnv) -> dict:
+    """The Segment-spec API's settings."""
+    keys = env.list("HOOKRELAY_WRITE_KEYS", []) or []
+    forward = env.list("SEGMENT_FORWARD", [], validate=_forwardable) or []
+    return {
+        "write_keys": tuple(key.strip() for key in keys if key.strip()),
+        "segment_prefix": (env.str("SEGMENT_PATH_PREFIX", "", validate=_path_prefix) or "").rstrip(
+            "/"
+        ),
+        "segment_forward": frozenset(kind.strip().lower() for kind in forward if kind.strip()),
+        "segment_campaign_event": env.str("SEGMENT_CAMPAIGN_EVENT", "Campaign Started") or None,
+    }
+
+
+def _forwardable(values: list[str]) -> None:
+    unknown = sorted({v.strip().lower() for v in values if v.strip()} - set(FORWARDABLE))
+    if unknown:
+        raise marshmallow.ValidationError(
+            f"unknown type(s) {', '.join(unknown)}; expected some of {', '.join(FORWARDABLE)}"
+        )
+
+
+def _path_prefix(value: str) -> None:
+    if value and (not value.startswith("/") or "//" in value or not value.strip("/")):
+        raise marshmallow.ValidationError(f"expected a path such as /segment, got {value!r}")
 
 
 def _address(value: str) -> None:

@@ -12,6 +12,12 @@ EVENTS = Counter(
     "Events posted to /v1/events, by type and outcome (accepted, duplicate, rejected).",
     ["type", "outcome"],
 )
+SEGMENT_MESSAGES = Counter(
+    "hookrelay_segment_messages",
+    "Messages posted to the Segment-spec routes, by type and outcome (accepted, "
+    "duplicate, dropped, invalid).",
+    ["type", "outcome"],
+)
 HOOKS = Counter(
     "hookrelay_hooks",
     "Platform hooks answered, by stage and outcome (allowed, refused, recorded, rejected).",

@@ -1,0 +1,216 @@
+"""The Segment-spec API's messages (``POST /v1/batch``, ``/v1/identify``, …) and what
+each becomes: the one place their shape and their mapping onto hookrelay's events are
+defined (the README's table says the same).
+
+A message is read leniently, as Segment's own API reads it (unknown fields are kept out,
+not refused), then mapped (:func:`to_event`) onto one hookrelay event, which must then
+pass :func:`schemas.events.load_event` like any other. A message that maps to nothing
+(an anonymous one, an ``alias``, a ``page`` not forwarded) is :class:`Dropped` with the
+reason, never an error.
+
+Mapping:
+
+- ``identify`` → a ``profile`` update: ``userId`` → ``uid``; ``traits.email`` /
+  ``traits.phone`` → ``email`` / ``phone``; ``context.device.token`` → ``wp_token``; the
+  other traits → ``fields``, nested objects flattened with ``_`` (``address.city`` is
+  ``address_city``). The traits are ``traits``, or ``context.traits`` where there are
+  none (RudderStack's SDK sends them there only).
+- ``track`` → an ``event``: ``event`` → ``name``, ``properties`` → ``payload``. A track
+  named like the configured campaign event (``Campaign Started``) is a
+  ``campaign_start`` instead, from ``properties.campaign_id``, ``.kind`` (default
+  ``mailing``) and ``.pushwoosh_message_code``.
+- ``page``, ``screen``, ``group``: an ``event`` named ``page``, ``screen`` or ``group``
+  when forwarded (the payload: ``properties`` or ``traits``, with ``name`` /
+  ``groupId``), else dropped.
+- ``alias``: dropped, counted. hookrelay keeps no anonymous profiles to merge, and a
+  profile cannot carry two ``uid`` values.
+- The user is ``userId``, else whatever identifier the traits or the context carry
+  (``context.traits`` too, where RudderStack copies them). ``anonymousId`` alone is no
+  one the platforms know: dropped, "identify the user first".
+
+Times: ``timestamp`` is corrected for the sender's clock the way the spec says,
+``receivedAt - (sentAt - timestamp)``, when the batch says when it was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import EXCLUDE, Schema, ValidationError, validate
+
+from .events import CAMPAIGN_KINDS, NumberOrString
+
+MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+#: What may be delivered as an ``event`` instead of being dropped (``SEGMENT_FORWARD``).
+FORWARDABLE = ("page", "screen", "group")
+#: Segment's own limits: one message, one request (after gzip is undone).
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+#: A ``uid`` key in traits would be ambiguous: identifiers come from these only.
+IDENTITY_TRAITS = ("email", "phone")
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A message accepted but not sent anywhere, and why."""
+
+    reason: str
+
+
+class MessageSchema(Schema):
+    """One Segment message, as far as hookrelay reads it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    type = ma.fields.String(required=True, validate=validate.OneOf(MESSAGE_TYPES))
+    messageId = NumberOrString(validate=validate.Length(min=1, max=200))
+    timestamp = ma.fields.AwareDateTime(allow_none=True)
+    originalTimestamp = ma.fields.AwareDateTime(allow_none=True)
+    userId = NumberOrString(allow_none=True, validate=validate.Length(min=1, max=256))
+    anonymousId = NumberOrString(allow_none=True)
+    traits = ma.fields.Dict(allow_none=True)
+    context = ma.fields.Dict(allow_none=True)
+    event = ma.fields.String(validate=validate.Length(min=1, max=256))
+    properties = ma.fields.Dict(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    groupId = NumberOrString(allow_none=True)
+    previousId = NumberOrString(allow_none=True)
+
+
+class BatchSchema(Schema):
+    """``POST /v1/batch``: the messages stay raw here, each is read on its own."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    batch = ma.fields.List(ma.fields.Raw(), required=True)
+    sentAt = ma.fields.AwareDateTime(allow_none=True)
+    writeKey = ma.fields.String(allow_none=True)
+
+
+MESSAGE = MessageSchema()
+BATCH = BatchSchema()
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How messages map (the ``SEGMENT_*`` settings)."""
+
+    #: Which of :data:`FORWARDABLE` are delivered as events.
+    forward: frozenset[str] = frozenset()
+    #: A track of this name starts a campaign (``None``: none does).
+    campaign_event: str | None = "Campaign Started"
+
+
+def message_id(raw: dict[str, Any], given: str | None) -> str:
+    """The message's idempotency key: its ``messageId``, else a digest of the message
+    (so a resent copy is still the same message)."""
+    if given:
+        return given
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def corrected_time(
+    message: dict[str, Any], received_at: datetime, sent_at: datetime | None
+) -> datetime:
+    """When it happened by the receiver's clock: ``receivedAt - (sentAt - timestamp)``."""
+    happened = message.get("timestamp") or message.get("originalTimestamp")
+    if happened is None:
+        return received_at
+    if sent_at is None:
+        return happened
+    try:
+        return received_at - (sent_at - happened)
+    except OverflowError:
+        raise ValidationError(
+            {"timestamp": ["Too far from sentAt to be corrected for the sender's clock."]}
+        ) from None
+
+
+def to_event(message: dict[str, Any], event_id: str, when: str, mapping: Mapping) -> Any:
+    """The hookrelay event a loaded message becomes (still to be validated as one), or
+    :class:`Dropped`."""
+    kind = message["type"]
+    if kind == "alias":
+        return Dropped("alias is not sent: hookrelay keeps no anonymous profiles to merge")
+    if kind in FORWARDABLE and kind not in mapping.forward:
+        return Dropped(f"{kind} messages are not forwarded (SEGMENT_FORWARD)")
+    base = {"id": event_id, "timestamp": when}
+    if (
+        kind == "track"
+        and mapping.campaign_event
+        and message.get("event") == mapping.campaign_event
+    ):
+        return {**base, "type": "campaign_start", "campaign": _campaign(message)}
+    user = _user(message)
+    if not user:
+        return Dropped(
+            "no userId, email, phone or push token: anonymous messages are not sent "
+            "(identify the user first)"
+        )
+    if kind == "identify":
+        traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+        fields = {k: v for k, v in traits.items() if k not in IDENTITY_TRAITS}
+        return {**base, "type": "profile", "user": user, "fields": flattened(fields)}
+    if kind == "track":
+        if "event" not in message:
+            raise ValidationError({"event": ["Missing data for required field."]})
+        payload = message.get("properties") or {}
+        return {**base, "type": "event", "user": user, "name": message["event"], "payload": payload}
+    return {**base, "type": "event", "user": user, "name": kind, "payload": _forwarded(message)}
+
+
+def _user(message: dict[str, Any]) -> dict[str, str]:
+    """The identifiers the message carries: ``userId``, then the traits' (its own, then
+    ``context.traits``), then the context's push token."""
+    context = message.get("context") or {}
+    user: dict[str, str] = {}
+    if message.get("userId"):
+        user["uid"] = message["userId"]
+    for traits in (message.get("traits") or {}, context.get("traits") or {}):
+        if isinstance(traits, dict):
+            for kind in IDENTITY_TRAITS:
+                if traits.get(kind) and kind not in user:
+                    user[kind] = str(traits[kind])
+    device = context.get("device")
+    if isinstance(device, dict) and device.get("token"):
+        user["wp_token"] = str(device["token"])
+    return user
+
+
+def _campaign(message: dict[str, Any]) -> dict[str, Any]:
+    properties = message.get("properties") or {}
+    campaign = {
+        "platform": properties.get("platform", "crm"),
+        "kind": properties.get("kind", CAMPAIGN_KINDS[0]),
+        "id": properties.get("campaign_id"),
+    }
+    if properties.get("pushwoosh_message_code"):
+        campaign["pushwoosh_message_code"] = properties["pushwoosh_message_code"]
+    return campaign
+
+
+def _forwarded(message: dict[str, Any]) -> dict[str, Any]:
+    if message["type"] == "group":
+        return {**(message.get("traits") or {}), "groupId": message.get("groupId")}
+    return {**(message.get("properties") or {}), "name": message.get("name")}
+
+
+def flattened(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as flat fields: ``{"address": {"city": "X"}}`` is
+    ``{"address_city": "X"}``; lists and other values are kept as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flattened(value, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,47 @@
+"""Reading a request body the way every ingestion route does: whole (a chunked one
+refused past the limit too), and parsed as JSON refusing what no platform can take."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from flask import current_app, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+#: A JSON escape of a UTF-16 surrogate, the only way a lone one gets into a body.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def read_body() -> bytes:
+    """The body, refusing one over the limit with a 413 even when it came without a
+    ``Content-Length`` (chunked): Werkzeug then stops reading at the limit, silently."""
+    raw = request.get_data(cache=False)
+    if request.content_length is None and len(raw) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+    return raw
+
+
+def parse_json(raw: bytes) -> tuple[Any, bool]:
+    """The body, and whether it may hold a value no platform can take (a float out of
+    range, a lone surrogate escape), which only then is looked for (schemas/values.py).
+    Raises :class:`BadRequest` when it is not JSON."""
+    out_of_range: list[str] = []
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            out_of_range.append(text)
+        return value
+
+    try:
+        payload = json.loads(raw, parse_float=parse_float, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"The body is not valid JSON: {error}") from None
+    return payload, bool(out_of_range) or SURROGATE_ESCAPE.search(raw) is not None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in JSON")

@@ -1,0 +1,246 @@
+"""The Segment-spec HTTP API: ``POST /v1/batch`` and ``/v1/<type>``, as Segment-style
+SDKs (Segment's, RudderStack's) send them, so that an app switches by changing one
+host name. Also under ``SEGMENT_PATH_PREFIX`` when one is set.
+
+What differs from ``/v1/events``, because the SDKs expect it:
+
+- the write key comes as the Basic auth user name, ``X-Write-Key`` or ``writeKey``
+  (webhook/auth.py), and a request needs no signature (the SDKs cannot sign; one that
+  comes is checked);
+- a gzip body (``Content-Encoding: gzip``) is undone, at most :data:`MAX_BATCH_BYTES`;
+- a batch is taken item by item: a malformed message is reported in the answer and
+  dropped, the others are accepted;
+- success is ``200`` (older SDKs retry anything else), a permanent refusal ``400`` or
+  ``401`` (they give up), a transient one ``503`` with ``Retry-After`` (they retry), and
+  every error body is ``{"code", "message"}`` (they read both).
+
+Each message becomes a hookrelay event (schemas/segment.py) and goes through the same
+validation, dedup (``messageId``, 24 h), queues and delivery as ``/v1/events``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from flask import Blueprint, Flask, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+
+from schemas.events import load_event
+from schemas.segment import (
+    BATCH,
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    MESSAGE,
+    MESSAGE_TYPES,
+    Dropped,
+    Mapping,
+    corrected_time,
+    message_id,
+    to_event,
+)
+from schemas.values import unsendable
+from webhook import auth
+from webhook.api.bodies import parse_json, read_body
+from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE
+from webhook.hub import current_hub
+from webhook.intake.headroom import RedisFull
+from workers.metrics.counters import SEGMENT_MESSAGES
+
+bp = Blueprint("segment", __name__)
+
+
+def register(app: Flask, prefix: str) -> None:
+    """Serve the routes at the root and, when ``prefix`` is set, under it as well."""
+    app.register_blueprint(bp)
+    if prefix:
+        app.register_blueprint(bp, url_prefix=prefix, name="segment_prefixed")
+
+
+class Invalid(Exception):
+    """One message that cannot be accepted: ``code`` and ``message`` as the SDKs read."""
+
+    def __init__(self, message: str, code: str = "invalid_message") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@bp.post("/v1/batch")
+def batch():
+    payload = _payload()
+    if not isinstance(payload, dict):
+        raise BadRequest('The body must be {"batch": [...]}.')
+    auth.require_write_key(payload.get("writeKey"))
+    try:
+        loaded = BATCH.load(payload)
+    except ValidationError as error:
+        raise BadRequest(f"Not a batch: {_said(error.messages)}") from None
+    return _accept(loaded["batch"], loaded.get("sentAt"))
+
+
+def single(kind: str):
+    """``POST /v1/identify``, ``/v1/track``, …: one message, its type from the path."""
+    payload = _payload()
+    if not isinstance(payload, dict):
+        raise BadRequest("The body must be one message, a JSON object.")
+    auth.require_write_key(payload.get("writeKey"))
+    try:
+        sent_at = BATCH.fields["sentAt"].deserialize(payload.get("sentAt"))
+    except ValidationError:
+        sent_at = None
+    answer = _accept([{**payload, "type": kind}], sent_at)
+    if answer["invalid"]:
+        raise Invalid(answer["invalid"][0]["message"])
+    return answer
+
+
+for _kind_route in MESSAGE_TYPES:
+    bp.add_url_rule(
+        f"/v1/{_kind_route}",
+        endpoint=_kind_route,
+        view_func=single,
+        methods=["POST"],
+        defaults={"kind": _kind_route},
+    )
+
+
+def _payload() -> Any:
+    raw = _unzipped(read_body())
+    if len(raw) > MAX_BATCH_BYTES:
+        raise Invalid(
+            f"The request is over {MAX_BATCH_BYTES // 1024} KB: send fewer messages per batch.",
+            code="request_too_large",
+        )
+    signature = request.headers.get(auth.SIGNATURE_HEADER)
+    secret = current_hub().settings.signing_secret
+    if signature is not None and secret:
+        auth.check_signature(signature, raw, secret)
+    payload, _ = parse_json(raw)
+    return payload
+
+
+def _unzipped(raw: bytes) -> bytes:
+    """The body with ``Content-Encoding: gzip`` undone, never more than one byte past
+    the batch limit (a small body may unzip to gigabytes)."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "identity":
+        return raw
+    if encoding != "gzip":
+        raise Invalid(f"Content-Encoding {encoding!r} is not supported: send gzip or none.")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return inflater.decompress(raw, MAX_BATCH_BYTES + 1)
+    except zlib.error as error:
+        raise Invalid(f"The body is not valid gzip: {error}", code="invalid_request") from None
+
+
+def _accept(items: list[Any], sent_at: datetime | None) -> dict[str, Any]:
+    """Map and validate each message; enqueue those that are valid and go somewhere."""
+    hub = current_hub()
+    mapping = Mapping(hub.settings.segment_forward, hub.settings.segment_campaign_event)
+    received_at = datetime.now(UTC)
+    events, kinds, invalid, dropped = [], [], [], []
+    for index, item in enumerate(items):
+        try:
+            kind, event = _mapped(item, received_at, sent_at, mapping)
+        except Invalid as error:
+            invalid.append({"index": index, "code": error.code, "message": error.message})
+            SEGMENT_MESSAGES.labels(_kind(item), "invalid").inc()
+            continue
+        if isinstance(event, Dropped):
+            dropped.append(
+                {"index": index, "messageId": item.get("messageId"), "reason": event.reason}
+            )
+            SEGMENT_MESSAGES.labels(kind, "dropped").inc()
+            continue
+        events.append(event)
+        kinds.append(kind)
+    accepted = duplicates = 0
+    if events:
+        hub.headroom.check()
+        result = hub.queue.submit(events)
+        accepted, duplicates = result.accepted, result.duplicates
+        for kind, new in zip(kinds, result.new, strict=True):
+            SEGMENT_MESSAGES.labels(kind, "accepted" if new else "duplicate").inc()
+    return {
+        "success": True,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "dropped": dropped,
+        "invalid": invalid,
+    }
+
+
+def _mapped(
+    item: Any, received_at: datetime, sent_at: datetime | None, mapping: Mapping
+) -> tuple[str, Any]:
+    """(the message's type, the hookrelay event it is or :class:`Dropped`)."""
+    if not isinstance(item, dict):
+        raise Invalid("Each message must be a JSON object.")
+    if len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
+        raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
+    try:
+        message = MESSAGE.load(item)
+        when = _iso(corrected_time(message, received_at, sent_at))
+        event_id = message_id(item, message.get("messageId"))
+        event = to_event(message, event_id, when, mapping)
+        if isinstance(event, Dropped):
+            return message["type"], event
+        problems = unsendable(event)
+        if problems:
+            raise ValidationError(problems)
+        return message["type"], load_event(event)
+    except ValidationError as error:
+        raise Invalid(_said(error.messages)) from None
+
+
+def _iso(moment: datetime) -> str:
+    try:
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:
+        raise ValidationError({"timestamp": ["Out of any range a date can have."]}) from None
+
+
+def _said(messages: Any, path: str = "") -> str:
+    """marshmallow's nested messages as one line: ``timestamp: Not a valid datetime.``"""
+    if isinstance(messages, dict):
+        return "; ".join(
+            _said(value, path if key == "_schema" else f"{path}.{key}".lstrip("."))
+            for key, value in messages.items()
+        )
+    text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+    return f"{path}: {text}" if path else text
+
+
+def _kind(item: Any) -> str:
+    kind = item.get("type") if isinstance(item, dict) else None
+    return kind if kind in MESSAGE_TYPES else "unknown"
+
+
+@bp.errorhandler(Invalid)
+def _invalid(error: Invalid):
+    return {"code": error.code, "message": error.message}, 400
+
+
+@bp.errorhandler(HTTPException)
+@bp.errorhandler(RequestEntityTooLarge)
+def _refused(error: HTTPException):
+    code = error.name.lower().replace(" ", "_")
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return {"code": code, "message": error.description}, error.code, headers
+
+
+@bp.errorhandler(redis.RedisError)
+@bp.errorhandler(RedisFull)
+def _unavailable(error: Exception):
+    message = f"Nothing was accepted: {error}" if isinstance(error, RedisFull) else UNAVAILABLE
+    return (
+        {"code": "unavailable", "message": message},
+        503,
+        {"Retry-After": str(REDIS_RETRY_AFTER_S)},
+    )
