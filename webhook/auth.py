@@ -1,7 +1,17 @@
-"""Who may post events: a Bearer key, and an HMAC signature when a secret is set.
+"""Who may post events: a Bearer key (or a write key, on the Segment-spec routes), and a
+signature when secrets are set (``HOOKRELAY_SIGNING_SECRET``, comma-separated).
 
-Signature header: ``X-Hookrelay-Signature: t=<unix seconds>,v1=<hex>`` where the hex is
-HMAC-SHA256(secret, ``"<t>." + raw body``). Comparisons run in constant time.
+Two signature forms, each checked against every secret of its kind (so a secret can be
+rotated by configuring the new one beside the old):
+
+- Standard Webhooks, for ``whsec_…`` secrets: ``webhook-id``, ``webhook-timestamp``
+  (within 5 minutes) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of
+  "id.timestamp.body">``, several space-separated), verified by the
+  ``standardwebhooks`` package itself;
+- the older ``X-Hookrelay-Signature: t=<unix seconds>,v1=<hex>``, the hex being
+  HMAC-SHA256(secret, ``"<t>." + raw body``), for the other secrets.
+
+Comparisons run in constant time.
 """
 
 from __future__ import annotations
@@ -11,10 +21,12 @@ import time
 from typing import Any
 
 from flask import request
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug.datastructures import Authorization, WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from webhook.hub import current_hub
+from workers.core.settings import STANDARD_WEBHOOKS_PREFIX as STANDARD_PREFIX
 from workers.core.signing import sign
 
 SIGNATURE_HEADER = "X-Hookrelay-Signature"
@@ -88,6 +100,58 @@ def _known_key(token: str, keys: tuple[str, ...]) -> bool:
     # Compare against every key so timing does not tell which one nearly matched.
     matches = [hmac.compare_digest(token.encode(), key.encode()) for key in keys]
     return bool(token) and any(matches)
+
+
+#: The Standard Webhooks headers; ``webhook-id`` also names the request's events.
+STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+def check_signed(body: bytes, secrets: tuple[str, ...], *, required: bool) -> None:
+    """Raise 401 unless the request is signed with one of ``secrets``, in either form.
+    An unsigned request passes where a signature is not ``required`` (the Segment-spec
+    routes: SDKs cannot sign), and so does any request when there is no secret."""
+    if not secrets:
+        return
+    standard = tuple(secret for secret in secrets if secret.startswith(STANDARD_PREFIX))
+    older = tuple(secret for secret in secrets if not secret.startswith(STANDARD_PREFIX))
+    if request.headers.get("webhook-signature") is not None:
+        _check_standard(body, standard)
+    elif request.headers.get(SIGNATURE_HEADER) is not None:
+        _check_older(request.headers[SIGNATURE_HEADER], body, older)
+    elif required:
+        raise _unauthorized(
+            "A signature is needed: the Standard Webhooks headers (webhook-id, "
+            f"webhook-timestamp, webhook-signature) or {SIGNATURE_HEADER}."
+        )
+
+
+def _check_standard(body: bytes, secrets: tuple[str, ...]) -> None:
+    if not secrets:
+        raise _unauthorized("webhook-signature given, but no whsec_ secret is configured.")
+    headers = {name: request.headers.get(name, "") for name in STANDARD_HEADERS}
+    problem = "No matching signature found"
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(body, headers, json_parse=False)
+            return
+        except WebhookVerificationError as error:
+            problem = str(error)
+        except (ValueError, UnicodeError):
+            problem = "Malformed webhook-signature or body"
+    raise _unauthorized(f"Standard Webhooks signature refused: {problem}.")
+
+
+def _check_older(header: str, body: bytes, secrets: tuple[str, ...]) -> None:
+    if not secrets:
+        raise _unauthorized(f"{SIGNATURE_HEADER} given, but only whsec_ secrets are configured.")
+    refusal: Unauthorized | None = None
+    for secret in secrets:
+        try:
+            check_signature(header, body, secret)
+            return
+        except Unauthorized as error:
+            refusal = error
+    raise refusal
 
 
 def check_signature(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -132,3 +133,15 @@ def test_busy_answers_are_retried_with_the_same_body():
         sender.close()
     assert tally.accepted == 3
     assert len(bodies) == 3 and len(set(bodies)) == 1
+
+
+def test_a_whsec_secret_signs_the_standard_webhooks_way(redis_url, tmp_path):
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET=secret)
+    (tmp_path / "events.jsonl").write_text(json.dumps(event(1)) + "\n")
+    with serving(create_app(settings)) as url:
+        result = send(
+            url, redis_url, str(tmp_path / "events.jsonl"), HOOKRELAY_SIGNING_SECRET=secret
+        )
+    assert result.exit_code == 0, result.output
+    assert "1 event(s): 1 accepted" in result.output

@@ -23,14 +23,13 @@ def post_events():
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
     raw = read_body()
-    if hub.settings.signing_secret:
-        signature = request.headers.get(auth.SIGNATURE_HEADER)
-        auth.check_signature(signature, raw, hub.settings.signing_secret)
+    auth.check_signed(raw, hub.settings.signing_secrets, required=True)
     try:
         payload, suspicious = parse_json(raw)
     except BadRequest:
         EVENTS.labels("unknown", "rejected").inc()
         raise
+    payload = with_webhook_ids(payload, request.headers.get("webhook-id"))
     try:
         events = load_batch(payload, check_values=suspicious)
     except BatchValidationError as error:
@@ -47,6 +46,26 @@ def post_events():
     for event, new in zip(events, result.new, strict=True):
         EVENTS.labels(event["type"], "accepted" if new else "duplicate").inc()
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
+
+
+def with_webhook_ids(payload: Any, webhook_id: str | None) -> Any:
+    """Events without an ``id`` get one from the Standard Webhooks ``webhook-id``: the
+    id itself for a single event, ``<webhook-id>.<index>`` in a batch. A sender that
+    retries with the same ``webhook-id`` then has its events answered as duplicates."""
+    if not webhook_id:
+        return payload
+    if isinstance(payload, dict) and "events" not in payload:
+        return payload if "id" in payload else {"id": webhook_id, **payload}
+    items = payload.get("events") if isinstance(payload, dict) else payload
+    if not isinstance(items, list):
+        return payload
+    named = [
+        {"id": f"{webhook_id}.{index}", **item}
+        if isinstance(item, dict) and "id" not in item
+        else item
+        for index, item in enumerate(items)
+    ]
+    return {**payload, "events": named} if isinstance(payload, dict) else named
 
 
 def _claimed_types(payload: Any) -> list[str]:

@@ -116,10 +116,7 @@ def _payload() -> Any:
             f"The request is over {MAX_BATCH_BYTES // 1024} KB: send fewer messages per batch.",
             code="request_too_large",
         )
-    signature = request.headers.get(auth.SIGNATURE_HEADER)
-    secret = current_hub().settings.signing_secret
-    if signature is not None and secret:
-        auth.check_signature(signature, raw, secret)
+    auth.check_signed(raw, current_hub().settings.signing_secrets, required=False)
     payload, _ = parse_json(raw)
     return payload
 

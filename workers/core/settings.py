@@ -13,6 +13,7 @@ says it is not configured. Nothing outside ``hookrelay dev`` points at the sandb
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import os
@@ -35,6 +36,9 @@ from workers.core.platform_settings import (
     PushwooshConfig,
     read_platforms,
 )
+
+#: How a Standard Webhooks secret starts (the others sign as X-Hookrelay-Signature).
+STANDARD_WEBHOOKS_PREFIX = "whsec_"
 
 #: Where the embedded Redis, the SQLite store and the development key live.
 VAR_DIR = Path("var")
@@ -95,7 +99,9 @@ class Settings:
     database_url: str
     port: int
     api_keys: tuple[str, ...] = field(repr=False)
-    signing_secret: str | None = field(repr=False)
+    #: Secrets a request to the receiver may be signed with: ``whsec_…`` ones the
+    #: Standard Webhooks way, others as ``X-Hookrelay-Signature``; empty: unsigned.
+    signing_secrets: tuple[str, ...] = field(repr=False)
     hook_user: str | None
     hook_password: str | None = field(repr=False)
     #: A platform's config, or ``None`` when it is off (see the module docstring).
@@ -156,7 +162,7 @@ class Settings:
         values = (
             *self.api_keys,
             *self.write_keys,
-            self.signing_secret,
+            *self.signing_secrets,
             self.hook_password,
             self.crm and self.crm.secret,
             self.pushwoosh and self.pushwoosh.api_token,
@@ -222,7 +228,11 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
         "port": env.int("PORT", 8000, validate=Range(min=1, max=65535)),
         "api_keys": tuple(k.strip() for k in env.list("HOOKRELAY_API_KEYS", []) or [] if k.strip()),
-        "signing_secret": env.str("HOOKRELAY_SIGNING_SECRET", None) or None,
+        "signing_secrets": tuple(
+            secret.strip()
+            for secret in env.list("HOOKRELAY_SIGNING_SECRET", [], validate=_signing_secrets) or []
+            if secret.strip()
+        ),
         "hook_user": env.str("HOOKRELAY_HOOK_USER", None),
         "hook_password": env.str("HOOKRELAY_HOOK_PASSWORD", None),
         **read_platforms(env, source, problems),
@@ -291,6 +301,22 @@ def _segment(env: _MappingEnv) -> dict:
         "segment_forward": frozenset(kind.strip().lower() for kind in forward if kind.strip()),
         "segment_campaign_event": env.str("SEGMENT_CAMPAIGN_EVENT", "Campaign Started") or None,
     }
+
+
+def _signing_secrets(values: list[str]) -> None:
+    """A ``whsec_`` secret must be base64 of 24 to 64 bytes, as Standard Webhooks says."""
+    for value in (v.strip() for v in values):
+        if not value.startswith(STANDARD_WEBHOOKS_PREFIX):
+            continue
+        try:
+            key = base64.b64decode(value.removeprefix(STANDARD_WEBHOOKS_PREFIX), validate=True)
+        except ValueError:
+            key = b""
+        if not 24 <= len(key) <= 64:
+            raise marshmallow.ValidationError(
+                "a whsec_ secret is whsec_ and the base64 of 24 to 64 random bytes "
+                "(e.g. whsec_$(openssl rand -base64 32))"
+            )
 
 
 def _forwardable(values: list[str]) -> None:

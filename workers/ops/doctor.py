@@ -63,7 +63,9 @@ def diagnose(environ: Mapping[str, str] | None = None) -> Iterator[Finding]:
 def check_configuration(settings: Settings) -> Iterator[Finding]:
     keys = len(settings.api_keys)
     hooks = "on" if settings.hook_user and settings.hook_password else "off"
-    signing = "on" if settings.signing_secret else "off"
+    signing = (
+        f"on ({len(settings.signing_secrets)} secret(s))" if settings.signing_secrets else "off"
+    )
     yield Finding(
         "configuration", OK, f"read: {keys} API key(s), hooks {hooks}, signatures {signing}"
     )

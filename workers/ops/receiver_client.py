@@ -6,6 +6,7 @@ try did land is answered as duplicates, not delivered twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -15,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
 from schemas.events import MAX_BATCH
+from workers.core.settings import STANDARD_WEBHOOKS_PREFIX
 from workers.core.signing import sign
 
 #: Keep each request well under the receiver's 5 MiB limit.
@@ -157,7 +160,8 @@ class ReceiverClient:
     Parameters:
       url: the receiver's root, e.g. ``http://127.0.0.1:8000``.
       api_key: sent as ``Authorization: Bearer``.
-      signing_secret: when set, each body is signed as the receiver expects.
+      signing_secret: when set, each body is signed with it, the Standard Webhooks way
+        for a ``whsec_`` secret.
       sleep: how to wait between retries (tests pass a no-op).
     """
 
@@ -225,9 +229,20 @@ class ReceiverClient:
             return None
 
     def _sign(self, body: bytes) -> dict[str, str]:
+        """The signature headers: Standard Webhooks for a ``whsec_`` secret (the id
+        stays the same for the same body, so a retry is the same message), else
+        ``X-Hookrelay-Signature``."""
         if not self._secret:
             return {}
-        return {"X-Hookrelay-Signature": sign(self._secret, body, int(time.time()))}
+        if not self._secret.startswith(STANDARD_WEBHOOKS_PREFIX):
+            return {"X-Hookrelay-Signature": sign(self._secret, body, int(time.time()))}
+        message_id = "msg_" + hashlib.sha256(body).hexdigest()[:32]
+        now = datetime.now(UTC)
+        return {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(self._secret).sign(message_id, now, body.decode()),
+        }
 
 
 def _refused_indexes(response: httpx.Response, count: int) -> set[int]:

@@ -49,9 +49,8 @@ def send(file, url: str | None, key: str | None, batch: int) -> None:
         items = read_events(file) if file else sample_events()
     except ValueError as error:
         raise click.ClickException(f"{file.name} is neither JSON nor JSON lines: {error}") from None
-    receiver = ReceiverClient(
-        url or f"http://127.0.0.1:{given.port}", key, signing_secret=given.signing_secret
-    )
+    secret = given.signing_secrets[0] if given.signing_secrets else None
+    receiver = ReceiverClient(url or f"http://127.0.0.1:{given.port}", key, signing_secret=secret)
     tally = Tally()
     try:
         with click.progressbar(length=len(items), label="sending", hidden=not file) as bar:
