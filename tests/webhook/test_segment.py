@@ -240,3 +240,15 @@ def test_times_no_date_can_hold_are_invalid_not_errors(segment, redis_url):
     assert answer.status_code == 200
     [report] = answer.json["invalid"]
     assert report["message"].startswith("timestamp:")
+
+
+def test_a_value_no_platform_can_take_makes_only_its_message_invalid(segment, redis_url):
+    good = json.dumps(track(1))
+    bad = json.dumps(track(2)).replace('"total": 12.5', '"total": 1e400')
+    body = f'{{"batch": [{good}, {bad}]}}'
+    answer = segment.post(
+        "/v1/batch", data=body, headers=basic(WRITE_KEY), content_type="application/json"
+    )
+    assert answer.json["accepted"] == 1
+    [report] = answer.json["invalid"]
+    assert report["index"] == 1 and "payload.total" in report["message"]

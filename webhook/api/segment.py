@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,9 +71,21 @@ class Invalid(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class Body:
+    """A request's parsed JSON, and which per-message checks it can need: a message can
+    only be over 32 KB in a body over 32 KB, and only a body with an infinite number or
+    a surrogate escape can hold a value no platform takes (webhook/api/bodies.py)."""
+
+    payload: Any
+    suspicious: bool
+    large: bool
+
+
 @bp.post("/v1/batch")
 def batch():
-    payload = _payload()
+    body = _body()
+    payload = body.payload
     if not isinstance(payload, dict):
         raise BadRequest('The body must be {"batch": [...]}.')
     auth.require_write_key(payload.get("writeKey"))
@@ -80,12 +93,13 @@ def batch():
         loaded = BATCH.load(payload)
     except ValidationError as error:
         raise BadRequest(f"Not a batch: {_said(error.messages)}") from None
-    return _accept(loaded["batch"], loaded.get("sentAt"))
+    return _accept(loaded["batch"], loaded.get("sentAt"), body)
 
 
 def single(kind: str):
     """``POST /v1/identify``, ``/v1/track``, …: one message, its type from the path."""
-    payload = _payload()
+    body = _body()
+    payload = body.payload
     if not isinstance(payload, dict):
         raise BadRequest("The body must be one message, a JSON object.")
     auth.require_write_key(payload.get("writeKey"))
@@ -93,7 +107,7 @@ def single(kind: str):
         sent_at = BATCH.fields["sentAt"].deserialize(payload.get("sentAt"))
     except ValidationError:
         sent_at = None
-    answer = _accept([{**payload, "type": kind}], sent_at)
+    answer = _accept([{**payload, "type": kind}], sent_at, body)
     if answer["invalid"]:
         raise Invalid(answer["invalid"][0]["message"])
     return answer
@@ -109,7 +123,7 @@ for _kind_route in MESSAGE_TYPES:
     )
 
 
-def _payload() -> Any:
+def _body() -> Body:
     raw = _unzipped(read_body())
     if len(raw) > MAX_BATCH_BYTES:
         raise Invalid(
@@ -117,8 +131,8 @@ def _payload() -> Any:
             code="request_too_large",
         )
     auth.check_signed(raw, current_hub().settings.signing_secrets, required=False)
-    payload, _ = parse_json(raw)
-    return payload
+    payload, suspicious = parse_json(raw)
+    return Body(payload, suspicious, large=len(raw) > MAX_MESSAGE_BYTES)
 
 
 def _unzipped(raw: bytes) -> bytes:
@@ -136,7 +150,7 @@ def _unzipped(raw: bytes) -> bytes:
         raise Invalid(f"The body is not valid gzip: {error}", code="invalid_request") from None
 
 
-def _accept(items: list[Any], sent_at: datetime | None) -> dict[str, Any]:
+def _accept(items: list[Any], sent_at: datetime | None, body: Body) -> dict[str, Any]:
     """Map and validate each message; enqueue those that are valid and go somewhere."""
     hub = current_hub()
     mapping = Mapping(hub.settings.segment_forward, hub.settings.segment_campaign_event)
@@ -144,7 +158,7 @@ def _accept(items: list[Any], sent_at: datetime | None) -> dict[str, Any]:
     events, kinds, invalid, dropped = [], [], [], []
     for index, item in enumerate(items):
         try:
-            kind, event = _mapped(item, received_at, sent_at, mapping)
+            kind, event = _mapped(item, received_at, sent_at, mapping, body)
         except Invalid as error:
             invalid.append({"index": index, "code": error.code, "message": error.message})
             SEGMENT_MESSAGES.labels(_kind(item), "invalid").inc()
@@ -174,12 +188,12 @@ def _accept(items: list[Any], sent_at: datetime | None) -> dict[str, Any]:
 
 
 def _mapped(
-    item: Any, received_at: datetime, sent_at: datetime | None, mapping: Mapping
+    item: Any, received_at: datetime, sent_at: datetime | None, mapping: Mapping, body: Body
 ) -> tuple[str, Any]:
     """(the message's type, the hookrelay event it is or :class:`Dropped`)."""
     if not isinstance(item, dict):
         raise Invalid("Each message must be a JSON object.")
-    if len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
+    if body.large and len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
         raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
     try:
         message = MESSAGE.load(item)
@@ -188,7 +202,7 @@ def _mapped(
         event = to_event(message, event_id, when, mapping)
         if isinstance(event, Dropped):
             return message["type"], event
-        problems = unsendable(event)
+        problems = unsendable(event) if body.suspicious else None
         if problems:
             raise ValidationError(problems)
         return message["type"], load_event(event)

@@ -1,0 +1,112 @@
+"""Segment-spec ingest benchmark: events/s through ``POST /v1/batch`` with 100-message
+batches as the SDKs send them (plain and gzip), side by side with ``POST /v1/events``
+batches of 100 on the same server, in one run.
+
+    python -m bench.segment [--duration 10] [--processes 2] [--connections 16]
+
+One embedded Redis with ``appendfsync always`` (as ``make run``), one ``web`` with the
+Procfile's gunicorn settings, no worker. Every id is unique. The messages are
+``identify`` calls carrying the same profile as the ``/v1/events`` rows, so both paths
+write the same thing; the gzip bodies are compressed by the load generator before the
+run, as an SDK compresses before sending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from workers.ops.embedded_redis import EmbeddedRedis
+
+from .ingest import EVENT, HEADERS, gunicorn
+from .load import http_request, run_load
+
+WRITE_KEY = "bench-write-key"
+MESSAGE = (
+    '{{"type": "identify", "messageId": "s-{seq}-{i}", "userId": "u{seq}",'
+    ' "timestamp": "2026-11-23T10:00:00.000+00:00",'
+    ' "traits": {{"email": "user{seq}@example.com", "level": 7, "vip": true, "country": "DE"}},'
+    ' "context": {{"library": {{"name": "analytics-python", "version": "2.4.0"}}}}}}'
+)
+SEGMENT_HEADERS = {
+    "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
+    "Content-Type": "application/json",
+}
+
+
+def events_batch(seq: int) -> bytes:
+    events = ",".join(EVENT.format(seq=seq, i=i) for i in range(100))
+    return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
+
+
+def segment_body(seq: int) -> bytes:
+    messages = ",".join(MESSAGE.format(seq=seq, i=i) for i in range(100))
+    return f'{{"batch": [{messages}], "sentAt": "2026-11-23T10:00:01.000+00:00"}}'.encode()
+
+
+def segment_batch(seq: int) -> bytes:
+    return http_request("/v1/batch", segment_body(seq), SEGMENT_HEADERS)
+
+
+def segment_gzip(seq: int) -> bytes:
+    headers = {**SEGMENT_HEADERS, "Content-Encoding": "gzip"}
+    return http_request("/v1/batch", gzip.compress(segment_body(seq), 6), headers)
+
+
+SCENARIOS = (
+    ("/v1/events, batch of 100", events_batch),
+    ("/v1/batch, 100 messages", segment_batch),
+    ("/v1/batch, 100 messages, gzip", segment_gzip),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument("--connections", type=int, default=16, help="connections per process")
+    args = parser.parse_args()
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync="always")
+    server.start()
+    results = []
+    try:
+        app = "webhook:create_app()"
+        with gunicorn(app, server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY) as served:
+            for label, make_request in SCENARIOS:
+                load = {"processes": args.processes, "connections": args.connections}
+                run_load(served.port, make_request, duration_s=1, **load)
+                results.append(
+                    (label, run_load(served.port, make_request, duration_s=args.duration, **load))
+                )
+    finally:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
+    print_table(results, args)
+
+
+def print_table(results, args) -> None:
+    print(
+        f"\nSegment-spec ingest, {os.cpu_count()} cores, {args.duration:.0f} s per scenario, "
+        f"{args.processes}x{args.connections} keep-alive connections, Redis appendfsync always\n"
+    )
+    print("| body | requests/s | events/s | p50 ms | p99 ms | errors | vs /v1/events |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    reference = results[0][1].rate
+    for label, result in results:
+        print(
+            f"| {label} | {result.rate:,.0f} | {result.rate * 100:,.0f} | "
+            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
+            f"{result.errors} | {result.rate / reference:.0%} |"
+        )
+    ratios = {label: round(result.rate / reference, 3) for label, result in results}
+    print("vs /v1/events batches:", json.dumps(ratios))
+
+
+if __name__ == "__main__":
+    main()
