@@ -1,11 +1,14 @@
-"""Segment's and RudderStack's own Python SDKs, pointed at a live ``web``: what they send
-through their background consumers arrives at the platform once, mapped; a wrong write
-key is given up on at once; a Redis pause is retried through, nothing lost or doubled."""
+"""Segment's and RudderStack's own Python SDKs, and Segment's Node.js SDK (from the npm
+registry, where Node.js is installed), pointed at a live ``web``: what they send through
+their background consumers arrives at the platform once, mapped; a wrong write key is
+given up on at once; a Redis pause is retried through, nothing lost or doubled."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import subprocess
 import time
 from collections import Counter
 
@@ -126,3 +129,56 @@ def test_a_redis_pause_is_retried_through_and_nothing_doubles(stack, caplog):
         interval_s=0.5,
     )
     assert set(events.values()) == {1}, "each event once, though some requests were retried"
+
+
+NODE_SCRIPT = """
+const { Analytics } = require("@segment/analytics-node");
+const [host, writeKey, tag, users] = process.argv.slice(2);
+const analytics = new Analytics({ writeKey, host, flushAt: 100, flushInterval: 200 });
+analytics.on("error", (error) => { console.error(String(error)); process.exitCode = 1; });
+for (let n = 0; n < Number(users); n++) {
+  const traits = { email: `${tag}${n}@example.com`, plan: "pro", address: { city: "Riga" } };
+  analytics.identify({ userId: `${tag}${n}`, traits });
+  analytics.track({ userId: `${tag}${n}`, event: "Order Completed", properties: { n, tag } });
+}
+analytics.closeAndFlush({ timeout: 60000 });
+"""
+
+
+@pytest.fixture(scope="module")
+def node_sdk(tmp_path_factory):
+    """A folder with @segment/analytics-node installed from the npm registry, or skip."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are not installed: Segment's Node.js SDK is not tested")
+    folder = tmp_path_factory.mktemp("node-sdk")
+    installed = subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", "@segment/analytics-node@2"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if installed.returncode != 0:
+        pytest.skip(f"npm could not install @segment/analytics-node: {installed.stderr[-300:]}")
+    (folder / "send.js").write_text(NODE_SCRIPT)
+    return folder
+
+
+def test_segments_node_sdk_arrives_once_each(stack, node_sdk):
+    tag, users = "node-", 1000
+    sent = subprocess.run(
+        ["node", "send.js", str(stack.http.base_url), WRITE_KEY, tag, str(users)],
+        cwd=node_sdk,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sent.returncode == 0, sent.stderr
+
+    def arrived():
+        profiles, events = at_platform(stack, tag)
+        return len(profiles) == users and len(events) == users and (profiles, events)
+
+    profiles, events = wait_for(arrived, timeout_s=90, interval_s=0.5)
+    assert set(events.values()) == {1}
+    assert profiles[f"{tag}7"]["fields"] == {"plan": "pro", "address_city": "Riga"}
