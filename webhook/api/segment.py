@@ -31,6 +31,7 @@ from flask import Blueprint, Flask, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from schemas.errors import one_line
 from schemas.events import load_event
 from schemas.segment import (
     BATCH,
@@ -84,25 +85,19 @@ class Body:
 
 @bp.post("/v1/batch")
 def batch():
-    body = _body()
+    body = _authorized_body('The body must be {"batch": [...]}.')
     payload = body.payload
-    if not isinstance(payload, dict):
-        raise BadRequest('The body must be {"batch": [...]}.')
-    auth.require_write_key(payload.get("writeKey"))
     try:
         loaded = BATCH.load(payload)
     except ValidationError as error:
-        raise BadRequest(f"Not a batch: {_said(error.messages)}") from None
+        raise BadRequest(f"Not a batch: {one_line(error.messages)}") from None
     return _accept(loaded["batch"], loaded.get("sentAt"), body)
 
 
 def single(kind: str):
     """``POST /v1/identify``, ``/v1/track``, …: one message, its type from the path."""
-    body = _body()
+    body = _authorized_body("The body must be one message, a JSON object.")
     payload = body.payload
-    if not isinstance(payload, dict):
-        raise BadRequest("The body must be one message, a JSON object.")
-    auth.require_write_key(payload.get("writeKey"))
     try:
         sent_at = BATCH.fields["sentAt"].deserialize(payload.get("sentAt"))
     except ValidationError:
@@ -121,6 +116,15 @@ for _kind_route in MESSAGE_TYPES:
         methods=["POST"],
         defaults={"kind": _kind_route},
     )
+
+
+def _authorized_body(shape: str) -> Body:
+    """The body, once it is a JSON object (else a 400 saying ``shape``) with a write key."""
+    body = _body()
+    if not isinstance(body.payload, dict):
+        raise BadRequest(shape)
+    auth.require_write_key(body.payload.get("writeKey"))
+    return body
 
 
 def _body() -> Body:
@@ -207,7 +211,7 @@ def _mapped(
             raise ValidationError(problems)
         return message["type"], load_event(event)
     except ValidationError as error:
-        raise Invalid(_said(error.messages)) from None
+        raise Invalid(one_line(error.messages)) from None
 
 
 def _iso(moment: datetime) -> str:
@@ -215,17 +219,6 @@ def _iso(moment: datetime) -> str:
         return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     except OverflowError:
         raise ValidationError({"timestamp": ["Out of any range a date can have."]}) from None
-
-
-def _said(messages: Any, path: str = "") -> str:
-    """marshmallow's nested messages as one line: ``timestamp: Not a valid datetime.``"""
-    if isinstance(messages, dict):
-        return "; ".join(
-            _said(value, path if key == "_schema" else f"{path}.{key}".lstrip("."))
-            for key, value in messages.items()
-        )
-    text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
-    return f"{path}: {text}" if path else text
 
 
 def _kind(item: Any) -> str:

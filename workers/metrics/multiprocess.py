@@ -27,7 +27,7 @@ def prepare_directory(base: Path, group: str) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     for stale in base.glob(f"{group}-*"):
         pid = stale.name.rpartition("-")[2]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not process_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     directory = (base / f"{group}-{os.getpid()}").resolve()
     shutil.rmtree(directory, ignore_errors=True)
@@ -36,7 +36,7 @@ def prepare_directory(base: Path, group: str) -> Path:
     return directory
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

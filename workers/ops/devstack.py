@@ -36,6 +36,7 @@ import httpx
 from schemas.events import PLATFORMS
 from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.core.settings import VAR_DIR, Settings, load_settings
+from workers.metrics.multiprocess import process_alive
 from workers.ops.embedded_redis import EmbeddedRedis
 
 READY_TIMEOUT_S = 60
@@ -154,7 +155,7 @@ def read_running_stack(var_dir: Path = VAR_DIR) -> dict[str, str] | None:
         return None
     values = {k: v for k, v in dotenv.dotenv_values(path).items() if v is not None}
     pid = values.get(PID_VARIABLE, "")
-    return values if pid.isdigit() and _alive(int(pid)) else None
+    return values if pid.isdigit() and process_alive(int(pid)) else None
 
 
 def cli_environ(var_dir: Path = VAR_DIR) -> Mapping[str, str]:
@@ -162,16 +163,6 @@ def cli_environ(var_dir: Path = VAR_DIR) -> Mapping[str, str]:
     what a ``make run`` running in this folder gave its processes."""
     running = read_running_stack(var_dir)
     return os.environ if running is None else {**running, **os.environ}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from schemas.errors import one_line
 from schemas.events import MAX_BATCH
 from workers.core.settings import STANDARD_WEBHOOKS_PREFIX
 from workers.core.signing import sign
@@ -208,7 +209,7 @@ class ReceiverClient:
                 return
             errors = response.json()["errors"]
             for index in sorted(refused):
-                tally.refuse([items[index]], _flattened(errors[str(index)]))
+                tally.refuse([items[index]], one_line(errors[str(index)]))
             items = [item for index, item in enumerate(items) if index not in refused]
 
     def _post_with_retries(self, body: bytes) -> httpx.Response:
@@ -255,17 +256,6 @@ def _refused_indexes(response: httpx.Response, count: int) -> set[int]:
         return set()
     indexes = {int(key) for key in errors if key.isdigit() and int(key) < count}
     return indexes if len(indexes) == len(errors) else set()
-
-
-def _flattened(messages: Any, path: str = "") -> str:
-    """marshmallow's nested messages as ``user.email: Not a valid email address.``"""
-    if isinstance(messages, dict):
-        return "; ".join(
-            _flattened(value, path if key == "_schema" else f"{path}.{key}".lstrip("."))
-            for key, value in messages.items()
-        )
-    text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
-    return f"{path}: {text}" if path else text
 
 
 def _named(event: Any) -> str:
