@@ -165,7 +165,7 @@ def test_try_it_out_with_the_shown_example_is_accepted(stack, browser):
     [bearer] = [
         container
         for container in browser.find_elements(By.CSS_SELECTOR, ".auth-container")
-        if "apiKey" in container.text
+        if container.find_element(By.TAG_NAME, "h4").text.split()[0] == "apiKey"
     ]
     bearer.find_element(By.CSS_SELECTOR, "input").send_keys(API_KEY)
     click("button.authorize", within=bearer)
