@@ -104,7 +104,8 @@ def single(kind: str):
         sent_at = None
     answer = _accept([{**payload, "type": kind}], sent_at, body)
     if answer["invalid"]:
-        raise Invalid(answer["invalid"][0]["message"])
+        [refused] = answer["invalid"]
+        raise Invalid(refused["message"], refused["code"])
     return answer
 
 
