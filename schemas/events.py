@@ -11,7 +11,7 @@ timestamp becomes an ISO-8601 string in UTC and absent optional keys are left ou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -25,10 +25,22 @@ from marshmallow import (
     validates_schema,
 )
 
+from schemas.fast import fast_event
+from schemas.limits import (
+    EARLIEST_EVENT,
+    EMAIL_MAX,
+    FIELD_NAME_LENGTH,
+    ID_LENGTH,
+    IDENTIFIERS,
+    MAX_AHEAD,
+    NAME_LENGTH,
+    PHONE_PATTERN,
+    UID_LENGTH,
+    WP_TOKEN_LENGTH,
+)
 from schemas.values import unsendable
 
 MAX_BATCH = 1000
-IDENTIFIERS = ("uid", "email", "phone", "wp_token")
 EVENT_TYPES = ("profile", "event", "campaign_start")
 PLATFORMS = ("crm", "pushwoosh", "altcraft")
 CAMPAIGN_KINDS = ("mailing", "ab", "automated")
@@ -43,9 +55,6 @@ MAX_CAMPAIGN_ID = 2**63 - 1
 WHO = (
     "Who: at least one of uid, email, phone, wp_token. Updates sharing any of them are one profile."
 )
-#: The range of an event's time: no earlier than this, no later than this after now.
-EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_AHEAD = timedelta(days=1)
 
 
 class BatchValidationError(Exception):
@@ -73,19 +82,19 @@ class UserSchema(Schema):
         unknown = RAISE
 
     uid = NumberOrString(
-        validate=validate.Length(min=1, max=256),
+        validate=validate.Length(*UID_LENGTH),
         metadata={"description": "The app's user id (a whole number is taken as its digits)."},
     )
-    email = ma.fields.Email(validate=validate.Length(max=320))
+    email = ma.fields.Email(validate=validate.Length(max=EMAIL_MAX))
     phone = NumberOrString(
-        validate=validate.Regexp(r"^\+?[0-9]{5,20}$", error="Not a valid phone number."),
+        validate=validate.Regexp(PHONE_PATTERN, error="Not a valid phone number."),
         metadata={
             "description": "5 to 20 digits, an optional leading +.",
             "example": "+79160000001",
         },
     )
     wp_token = ma.fields.String(
-        validate=validate.Length(min=1, max=4096), metadata={"description": "A push token."}
+        validate=validate.Length(*WP_TOKEN_LENGTH), metadata={"description": "A push token."}
     )
 
     @validates_schema
@@ -153,7 +162,7 @@ class _EventSchema(Schema):
 
     id = ma.fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200),
+        validate=validate.Length(*ID_LENGTH),
         metadata={
             "description": "The idempotency key: an id seen in the last 24 h is answered as "
             "a duplicate and not sent again."
@@ -189,7 +198,7 @@ class ProfileEventSchema(_EventSchema):
         metadata={"description": "true puts every identifier of user on the suppression list."},
     )
     fields = ma.fields.Dict(
-        keys=ma.fields.String(validate=validate.Length(min=1, max=256)),
+        keys=ma.fields.String(validate=validate.Length(*FIELD_NAME_LENGTH)),
         metadata={
             "description": "The profile's fields, as the platform names them; only those "
             "whose value it has not acknowledged yet are sent."
@@ -202,7 +211,7 @@ class TrackEventSchema(_EventSchema):
     user = ma.fields.Nested(UserSchema, required=True, metadata={"description": WHO})
     name = ma.fields.String(
         required=True,
-        validate=validate.Length(min=1, max=256),
+        validate=validate.Length(*NAME_LENGTH),
         metadata={"description": "The event's name at the platform."},
     )
     payload = ma.fields.Dict(
@@ -239,7 +248,18 @@ _UNKNOWN_TYPE = _UnknownTypeSchema()
 
 
 def load_event(data: Any) -> dict:
-    """Validate one event; raise :class:`marshmallow.ValidationError` naming each field."""
+    """Validate one event; raise :class:`marshmallow.ValidationError` naming each field.
+
+    The common case takes the fast path (schemas/fast.py), which answers only where
+    the schema would answer the same; everything else goes through the schema."""
+    fast = fast_event(data)
+    if fast is not None:
+        return fast
+    return load_by_schema(data)
+
+
+def load_by_schema(data: Any) -> dict:
+    """:func:`load_event` through the marshmallow schemas alone."""
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["Each event must be a JSON object."]})
     event_type = data.get("type")

@@ -97,6 +97,64 @@ class BatchSchema(Schema):
 MESSAGE = MessageSchema()
 BATCH = BatchSchema()
 
+#: The fast path of :func:`load_message`: each field's plain type and, for strings,
+#: their length bounds; a message holding anything else goes through the schema.
+_PLAIN_STRINGS = {
+    "type": (False, None),
+    "messageId": (False, (1, 200)),
+    "userId": (True, (1, 256)),
+    "anonymousId": (True, None),
+    "event": (False, (1, 256)),
+    "name": (True, None),
+    "groupId": (True, None),
+    "previousId": (True, None),
+}
+_PLAIN_OBJECTS = ("traits", "context", "properties")
+_PLAIN_TIMES = ("timestamp", "originalTimestamp")
+
+
+def load_message(raw: Any) -> dict[str, Any]:
+    """One message loaded as :data:`MESSAGE` loads it (raising its
+    :class:`~marshmallow.ValidationError`), the plain case without running it
+    (tests/unit/test_fast_events.py checks the two agree)."""
+    fast = _plain_message(raw)
+    return fast if fast is not None else MESSAGE.load(raw)
+
+
+def _plain_message(raw: Any) -> dict[str, Any] | None:
+    if type(raw) is not dict or raw.get("type") not in MESSAGE_TYPES:
+        return None
+    loaded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _PLAIN_STRINGS:
+            nullable, length = _PLAIN_STRINGS[key]
+            if value is None and nullable:
+                loaded[key] = None
+                continue
+            if type(value) is not str or (length and not length[0] <= len(value) <= length[1]):
+                return None
+            loaded[key] = value
+        elif key in _PLAIN_OBJECTS:
+            if value is not None and type(value) is not dict:
+                return None
+            loaded[key] = None if value is None else dict(value)
+        elif key in _PLAIN_TIMES:
+            moment = _aware(value)
+            if moment is None and value is not None:
+                return None
+            loaded[key] = moment
+    return loaded
+
+
+def _aware(value: Any) -> datetime | None:
+    if type(value) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None and moment.utcoffset() is not None else None
+
 
 @dataclass(frozen=True)
 class Mapping:

@@ -37,11 +37,11 @@ from schemas.segment import (
     BATCH,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
-    MESSAGE,
     MESSAGE_TYPES,
     Dropped,
     Mapping,
     corrected_time,
+    load_message,
     message_id,
     to_event,
 )
@@ -201,7 +201,7 @@ def _mapped(
     if body.large and len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
         raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
     try:
-        message = MESSAGE.load(item)
+        message = load_message(item)
         when = _iso(corrected_time(message, received_at, sent_at))
         event_id = message_id(item, message.get("messageId"))
         event = to_event(message, event_id, when, mapping)

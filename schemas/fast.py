@@ -1,0 +1,145 @@
+"""The fast path of :func:`schemas.events.load_event`, for the events nearly every
+request carries.
+
+The marshmallow schemas in schemas/events.py are the one definition of an event's
+shape, and running them is most of what a request costs. :func:`fast_event` takes the
+plain case: a ``profile`` or ``event`` whose every field has the type the schema
+expects (strings where it wants strings, objects where it wants objects) and passes
+the same checks, the limits taken from schemas/limits.py and the e-mail check being
+marshmallow's own validator. It then builds the same canonical dict the schema would.
+Anything else (a campaign start, a number as an id, a missing or unknown field, a
+value of another type) is ``None`` and goes through the schema, which says what is
+wrong. It never refuses anything itself.
+
+tests/unit/test_fast_events.py checks, with hypothesis, that whenever it answers the
+schema accepts the same input and answers the same.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError, validate
+
+from .limits import (
+    EARLIEST_EVENT,
+    EMAIL_MAX,
+    FIELD_NAME_LENGTH,
+    ID_LENGTH,
+    IDENTIFIERS,
+    MAX_AHEAD,
+    NAME_LENGTH,
+    PHONE_PATTERN,
+    UID_LENGTH,
+    WP_TOKEN_LENGTH,
+)
+
+_KEYS = {
+    "profile": frozenset({"id", "type", "timestamp", "user", "fields", "unsubscribe"}),
+    "event": frozenset({"id", "type", "timestamp", "user", "name", "payload"}),
+}
+_EMAIL = validate.Email()
+_PHONE = re.compile(PHONE_PATTERN)
+
+
+def fast_event(data: Any) -> dict | None:
+    """The canonical event, or ``None`` where only the schema may decide."""
+    if type(data) is not dict:
+        return None
+    kind = data.get("type")
+    allowed = _KEYS.get(kind) if type(kind) is str else None
+    if allowed is None or not data.keys() <= allowed:
+        return None
+    event_id, when, user = data.get("id"), _time(data.get("timestamp")), _user(data.get("user"))
+    if not _text(event_id, ID_LENGTH) or when is None or user is None:
+        return None
+    event = {"id": event_id, "type": kind, "timestamp": when, "user": user}
+    rest = _profile(data) if kind == "profile" else _track(data)
+    return None if rest is None else {**event, **rest}
+
+
+def _profile(data: dict) -> dict | None:
+    rest: dict[str, Any] = {}
+    if "unsubscribe" in data:
+        if type(data["unsubscribe"]) is not bool:
+            return None
+        rest["unsubscribe"] = data["unsubscribe"]
+    if "fields" in data:
+        fields = _mapping(data["fields"], FIELD_NAME_LENGTH)
+        if fields is None:
+            return None
+        rest["fields"] = fields
+    return rest
+
+
+def _track(data: dict) -> dict | None:
+    name = data.get("name")
+    if not _text(name, NAME_LENGTH):
+        return None
+    rest: dict[str, Any] = {"name": name}
+    if "payload" in data:
+        payload = _mapping(data["payload"], None)
+        if payload is None:
+            return None
+        rest["payload"] = payload
+    return rest
+
+
+def _user(user: Any) -> dict | None:
+    if type(user) is not dict or not user or not user.keys() <= set(IDENTIFIERS):
+        return None
+    if not all(type(value) is str for value in user.values()):
+        return None
+    checks = {"uid": _uid, "email": _email, "phone": _phone, "wp_token": _wp_token}
+    return dict(user) if all(checks[kind](value) for kind, value in user.items()) else None
+
+
+def _uid(value: str) -> bool:
+    return _text(value, UID_LENGTH)
+
+
+def _email(value: str) -> bool:
+    if len(value) > EMAIL_MAX:
+        return False
+    try:
+        _EMAIL(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _phone(value: str) -> bool:
+    return _PHONE.match(value) is not None
+
+
+def _wp_token(value: str) -> bool:
+    return _text(value, WP_TOKEN_LENGTH)
+
+
+def _time(value: Any) -> str | None:
+    """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
+    if type(value) is not str:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
+            return None
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):
+        return None
+
+
+def _mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
+    if type(value) is not dict:
+        return None
+    if key_length is not None and not all(_text(key, key_length) for key in value):
+        return None
+    return dict(value)
+
+
+def _text(value: Any, length: tuple[int, int]) -> bool:
+    return type(value) is str and length[0] <= len(value) <= length[1]
