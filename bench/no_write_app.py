@@ -15,7 +15,7 @@ from webhook.intake.queue import SubmitResult
 
 class _NoWrite:
     def submit(self, events: list[dict]) -> SubmitResult:
-        return SubmitResult(accepted=len(events), duplicates=0)
+        return SubmitResult(accepted=len(events), duplicates=0, new=(True,) * len(events))
 
 
 def create_app() -> Flask:
