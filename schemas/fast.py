@@ -92,8 +92,7 @@ def _user(user: Any) -> dict | None:
         return None
     if not all(type(value) is str for value in user.values()):
         return None
-    checks = {"uid": _uid, "email": _email, "phone": _phone, "wp_token": _wp_token}
-    return dict(user) if all(checks[kind](value) for kind, value in user.items()) else None
+    return dict(user) if all(_CHECKS[kind](value) for kind, value in user.items()) else None
 
 
 def _uid(value: str) -> bool:
@@ -118,18 +117,30 @@ def _wp_token(value: str) -> bool:
     return _text(value, WP_TOKEN_LENGTH)
 
 
-def _time(value: Any) -> str | None:
-    """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
+#: Each identifier's check, as the schema's validators check it.
+_CHECKS = {"uid": _uid, "email": _email, "phone": _phone, "wp_token": _wp_token}
+
+
+def aware_time(value: Any) -> datetime | None:
+    """``value`` as marshmallow's ``AwareDateTime`` reads it (``datetime.fromisoformat``,
+    with an offset), or ``None`` where it would not."""
     if type(value) is not str:
         return None
     try:
         moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            return None
-        if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None and moment.utcoffset() is not None else None
+
+
+def _time(value: Any) -> str | None:
+    """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
+    moment = aware_time(value)
+    try:
+        if moment is None or not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
             return None
         return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError):
+    except OverflowError:
         return None
 
 

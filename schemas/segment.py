@@ -44,6 +44,7 @@ import marshmallow as ma
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
 
 from .events import CAMPAIGN_KINDS, NumberOrString
+from .fast import aware_time
 
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: What may be delivered as an ``event`` instead of being dropped (``SEGMENT_FORWARD``).
@@ -139,21 +140,11 @@ def _plain_message(raw: Any) -> dict[str, Any] | None:
                 return None
             loaded[key] = None if value is None else dict(value)
         elif key in _PLAIN_TIMES:
-            moment = _aware(value)
+            moment = aware_time(value)
             if moment is None and value is not None:
                 return None
             loaded[key] = moment
     return loaded
-
-
-def _aware(value: Any) -> datetime | None:
-    if type(value) is not str:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None and moment.utcoffset() is not None else None
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,14 @@ def register(app: Flask) -> None:
     app.register_error_handler(RedisFull, _redis_full)
 
 
+def error_code(error: HTTPException) -> str:
+    """The name an error answer gives its status: ``request_entity_too_large``."""
+    return error.name.lower().replace(" ", "_")
+
+
 def _http_error(error: HTTPException):
     response = error.get_response()
-    code = error.name.lower().replace(" ", "_")
-    response.set_data(json.dumps({"error": code, "message": error.description}))
+    response.set_data(json.dumps({"error": error_code(error), "message": error.description}))
     response.content_type = "application/json"
     return response
 

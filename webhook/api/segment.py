@@ -48,7 +48,7 @@ from schemas.segment import (
 from schemas.values import unsendable
 from webhook import auth
 from webhook.api.bodies import parse_json, read_body
-from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE
+from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
 from webhook.intake.headroom import RedisFull
 from workers.metrics.counters import SEGMENT_MESSAGES
@@ -235,9 +235,8 @@ def _invalid(error: Invalid):
 @bp.errorhandler(HTTPException)
 @bp.errorhandler(RequestEntityTooLarge)
 def _refused(error: HTTPException):
-    code = error.name.lower().replace(" ", "_")
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return {"code": code, "message": error.description}, error.code, headers
+    return {"code": error_code(error), "message": error.description}, error.code, headers
 
 
 @bp.errorhandler(redis.RedisError)
