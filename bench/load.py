@@ -8,7 +8,8 @@ would fire in bursts of ``processes * connections`` requests, and the percentile
 show the burst queueing rather than the server. Paced latencies are measured from each
 request's scheduled time, so a server that falls behind shows it in the percentiles
 instead of slowing the load down. Request bytes are built from a template with a
-per-request counter, so every event id is unique, and responses are parsed just enough
+per-request counter that no other run of the process repeats, so every event id is
+unique (a warm-up's too), and responses are parsed just enough
 to find their end. Counts and latencies are collected per process and merged.
 """
 
@@ -20,6 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import count
+
+#: Where each run's sequence numbers start: far enough apart that no two runs meet.
+_FIRST_SEQS = count(0, 10**9)
 
 
 @dataclass
@@ -70,24 +75,39 @@ def _read_response(sock: socket.socket, buffer: bytearray) -> int:
     return int(head.split(b" ", 2)[1])
 
 
-def _connection_loop(port, make_request, started, deadline, start_seq, step, out, lock, interval):
-    sock, buffer, seq = None, bytearray(), start_seq
+@dataclass(frozen=True)
+class _Plan:
+    """What every connection of one run shares."""
+
+    port: int
+    make_request: Callable[[int], bytes]
+    started: float
+    deadline: float
+    first_seq: int
+    total: int
+    interval: float
+
+
+def _connection_loop(plan: _Plan, position: int, out, lock) -> None:
+    """One connection's requests; ``position`` is its place among all the run's
+    connections, which sets its first sequence number and its stagger on a paced run."""
+    sock, buffer, seq = None, bytearray(), plan.first_seq + position
     done = errors = 0
     latencies = []
-    scheduled = started + interval * start_seq / step
-    time.sleep(max(0.0, started - time.monotonic()))
-    while time.monotonic() < deadline:
-        request = make_request(seq)
-        seq += step
-        if interval:
-            scheduled += interval
+    scheduled = plan.started + plan.interval * position / plan.total
+    time.sleep(max(0.0, plan.started - time.monotonic()))
+    while time.monotonic() < plan.deadline:
+        request = plan.make_request(seq)
+        seq += plan.total
+        if plan.interval:
+            scheduled += plan.interval
             time.sleep(max(0.0, scheduled - time.monotonic()))
             began = scheduled
         else:
             began = time.monotonic()
         try:
             if sock is None:
-                sock = socket.create_connection(("127.0.0.1", port))
+                sock = socket.create_connection(("127.0.0.1", plan.port))
                 buffer.clear()
             sock.sendall(request)
             status = _read_response(sock, buffer)
@@ -104,23 +124,10 @@ def _connection_loop(port, make_request, started, deadline, start_seq, step, out
         out.append((done, errors, latencies))
 
 
-def _process(port, make_request, started, duration_s, connections, index, total, queue, interval):
+def _process(plan: _Plan, first_position: int, connections: int, queue) -> None:
     out, lock = [], threading.Lock()
     threads = [
-        threading.Thread(
-            target=_connection_loop,
-            args=(
-                port,
-                make_request,
-                started,
-                started + duration_s,
-                index * connections + i,
-                total,
-                out,
-                lock,
-                interval,
-            ),
-        )
+        threading.Thread(target=_connection_loop, args=(plan, first_position + i, out, lock))
         for i in range(connections)
     ]
     for thread in threads:
@@ -139,16 +146,25 @@ def run_load(
     connections: int = 8,
     rate_per_s: float | None = None,
 ) -> Result:
-    """Drive ``port`` for ``duration_s``; ``make_request(seq)`` builds request ``seq``."""
+    """Drive ``port`` for ``duration_s``; ``make_request(seq)`` builds request ``seq``.
+    Every run of this process gets sequence numbers no earlier run had (a warm-up's
+    ids are not repeated as duplicates by the run measured after it)."""
     queue = multiprocessing.get_context("fork").Queue()
     total = processes * connections
-    interval = total / rate_per_s if rate_per_s else 0.0
     # A start shortly ahead, on the clock every process shares, so staggering holds.
     started = time.monotonic() + 0.2
+    plan = _Plan(
+        port=port,
+        make_request=make_request,
+        started=started,
+        deadline=started + duration_s,
+        first_seq=next(_FIRST_SEQS),
+        total=total,
+        interval=total / rate_per_s if rate_per_s else 0.0,
+    )
     workers = [
         multiprocessing.get_context("fork").Process(
-            target=_process,
-            args=(port, make_request, started, duration_s, connections, i, total, queue, interval),
+            target=_process, args=(plan, i * connections, connections, queue)
         )
         for i in range(processes)
     ]

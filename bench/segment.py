@@ -5,7 +5,10 @@ batches of 100 on the same server, in one run.
     python -m bench.segment [--duration 10] [--processes 2] [--connections 16]
 
 One embedded Redis with ``appendfsync always`` (as ``make run``), one ``web`` with the
-Procfile's gunicorn settings, no worker. Every id is unique. The messages are
+Procfile's gunicorn settings, no worker. Every id is unique. The scenarios take turns
+for ``--rounds`` rounds, each measured run on an emptied Redis, so neither a slower
+minute of a shared machine nor the data an earlier scenario left favours one of them;
+the ratio printed is the median of the rounds' ratios. The messages are
 ``identify`` calls carrying the same profile as the ``/v1/events`` rows, so both paths
 write the same thing; the gzip bodies are compressed by the load generator before the
 run, as an SDK compresses before sending.
@@ -19,13 +22,16 @@ import gzip
 import json
 import os
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
+
+import redis
 
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from .ingest import EVENT, HEADERS, gunicorn
-from .load import http_request, run_load
+from .load import Result, http_request, run_load
 
 WRITE_KEY = "bench-write-key"
 MESSAGE = (
@@ -68,44 +74,58 @@ SCENARIOS = (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each scenario")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
     parser.add_argument("--connections", type=int, default=16, help="connections per process")
     args = parser.parse_args()
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync="always")
     server.start()
-    results = []
+    runs: dict[str, list[Result]] = {label: [] for label, _ in SCENARIOS}
     try:
-        app = "webhook:create_app()"
-        with gunicorn(app, server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY) as served:
-            for label, make_request in SCENARIOS:
-                load = {"processes": args.processes, "connections": args.connections}
-                run_load(served.port, make_request, duration_s=1, **load)
-                results.append(
-                    (label, run_load(served.port, make_request, duration_s=args.duration, **load))
-                )
+        with gunicorn("webhook:create_app()", server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY) as served:
+            load = {"processes": args.processes, "connections": args.connections}
+            for _ in range(args.rounds):
+                for label, make_request in SCENARIOS:
+                    run_load(served.port, make_request, duration_s=1, **load)
+                    redis.Redis.from_url(server.url).flushdb()
+                    result = run_load(served.port, make_request, duration_s=args.duration, **load)
+                    runs[label].append(result)
     finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
-    print_table(results, args)
+    print_table(runs, args)
 
 
-def print_table(results, args) -> None:
+def print_table(runs: dict[str, list[Result]], args) -> None:
     print(
-        f"\nSegment-spec ingest, {os.cpu_count()} cores, {args.duration:.0f} s per scenario, "
-        f"{args.processes}x{args.connections} keep-alive connections, Redis appendfsync always\n"
+        f"\nSegment-spec ingest, {os.cpu_count()} cores, {args.rounds} rounds of "
+        f"{args.duration:.0f} s per scenario, {args.processes}x{args.connections} keep-alive "
+        "connections, Redis appendfsync always\n"
     )
-    print("| body | requests/s | events/s | p50 ms | p99 ms | errors | vs /v1/events |")
+    print("| body | requests/s | events/s | p50 ms | p99 ms | errors | vs /v1/events (median) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    reference = results[0][1].rate
-    for label, result in results:
+    reference = next(iter(runs.values()))
+    ratios = {}
+    for label, results in runs.items():
+        merged = merged_result(results)
+        pairs = zip(results, reference, strict=True)
+        ratios[label] = round(statistics.median(r.rate / ref.rate for r, ref in pairs), 3)
         print(
-            f"| {label} | {result.rate:,.0f} | {result.rate * 100:,.0f} | "
-            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
-            f"{result.errors} | {result.rate / reference:.0%} |"
+            f"| {label} | {merged.rate:,.0f} | {merged.rate * 100:,.0f} | "
+            f"{merged.percentile(0.5):.1f} | {merged.percentile(0.99):.1f} | "
+            f"{merged.errors} | {ratios[label]:.0%} |"
         )
-    ratios = {label: round(result.rate / reference, 3) for label, result in results}
-    print("vs /v1/events batches:", json.dumps(ratios))
+    print("vs /v1/events batches, median of the rounds:", json.dumps(ratios))
+
+
+def merged_result(results: list[Result]) -> Result:
+    return Result(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies_ms=[latency for r in results for latency in r.latencies_ms],
+    )
 
 
 if __name__ == "__main__":

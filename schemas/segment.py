@@ -90,13 +90,35 @@ class BatchSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    batch = ma.fields.List(ma.fields.Raw(), required=True)
+    batch = ma.fields.List(ma.fields.Raw(allow_none=True), required=True)
     sentAt = ma.fields.AwareDateTime(allow_none=True)
     writeKey = ma.fields.String(allow_none=True)
 
 
 MESSAGE = MessageSchema()
 BATCH = BatchSchema()
+
+
+def load_batch(raw: Any) -> tuple[list[Any], datetime | None]:
+    """A ``/v1/batch`` body's messages (each still raw) and its ``sentAt``, as
+    :data:`BATCH` loads them (raising its :class:`~marshmallow.ValidationError`), the
+    plain case without running it (tests/unit/test_fast_events.py checks they agree)."""
+    fast = _plain_batch(raw)
+    if fast is not None:
+        return fast
+    loaded = BATCH.load(raw)
+    return loaded["batch"], loaded.get("sentAt")
+
+
+def _plain_batch(raw: Any) -> tuple[list[Any], datetime | None] | None:
+    if type(raw) is not dict or type(raw.get("batch")) is not list:
+        return None
+    sent_at, write_key = raw.get("sentAt"), raw.get("writeKey")
+    moment = aware_time(sent_at)
+    if (moment is None and sent_at is not None) or type(write_key) not in (str, type(None)):
+        return None
+    return raw["batch"], moment
+
 
 #: The fast path of :func:`load_message`: each field's plain type and, for strings,
 #: their length bounds; a message holding anything else goes through the schema.
@@ -138,7 +160,7 @@ def _plain_message(raw: Any) -> dict[str, Any] | None:
         elif key in _PLAIN_OBJECTS:
             if value is not None and type(value) is not dict:
                 return None
-            loaded[key] = None if value is None else dict(value)
+            loaded[key] = value
         elif key in _PLAIN_TIMES:
             moment = aware_time(value)
             if moment is None and value is not None:
@@ -220,14 +242,14 @@ def _user(message: dict[str, Any]) -> dict[str, str]:
     """The identifiers the message carries: ``userId``, then the traits' (its own, then
     ``context.traits``), then the context's push token."""
     context = message.get("context") or {}
-    user: dict[str, str] = {}
-    if message.get("userId"):
-        user["uid"] = message["userId"]
-    for traits in (message.get("traits") or {}, context.get("traits") or {}):
-        if isinstance(traits, dict):
+    user_id = message.get("userId")
+    user: dict[str, str] = {"uid": user_id} if user_id else {}
+    for traits in (message.get("traits"), context.get("traits")):
+        if traits and isinstance(traits, dict):
             for kind in IDENTITY_TRAITS:
-                if traits.get(kind) and kind not in user:
-                    user[kind] = str(traits[kind])
+                value = traits.get(kind)
+                if value and kind not in user:
+                    user[kind] = str(value)
     device = context.get("device")
     if isinstance(device, dict) and device.get("token"):
         user["wp_token"] = str(device["token"])
@@ -255,6 +277,8 @@ def _forwarded(message: dict[str, Any]) -> dict[str, Any]:
 def flattened(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects as flat fields: ``{"address": {"city": "X"}}`` is
     ``{"address_city": "X"}``; lists and other values are kept as they are."""
+    if not prefix and not any(type(value) is dict for value in values.values()):
+        return values
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from schemas.events import load_by_schema
 from schemas.fast import fast_event
-from schemas.segment import MESSAGE, _plain_message
+from schemas.segment import BATCH, MESSAGE, _plain_batch, _plain_message
 
 from .test_event_schemas import CAMPAIGN, PROFILE, TRACK
 
@@ -181,3 +181,35 @@ def test_whenever_a_plain_message_is_loaded_fast_the_schema_loads_the_same(raw):
     fast = _plain_message(copy.deepcopy(raw))
     if fast is not None:
         assert MESSAGE.load(copy.deepcopy(raw)) == fast
+
+
+BATCHES = st.fixed_dictionaries(
+    {},
+    optional={
+        "batch": st.lists(MESSAGES | JSON, max_size=3) | JSON,
+        "sentAt": TIMES | st.none(),
+        "writeKey": st.text(max_size=8) | st.none() | JSON,
+        "context": JSON,
+    },
+)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(BATCHES | JSON)
+@example({"batch": [], "sentAt": "2026-11-23T10:00:00"})
+@example({"batch": [], "writeKey": 7})
+@example({"batch": [{"type": "track"}], "sentAt": "2026-11-23T10:00:00Z", "writeKey": "k"})
+def test_whenever_a_plain_batch_is_read_fast_the_schema_reads_the_same(raw):
+    fast = _plain_batch(copy.deepcopy(raw))
+    if fast is not None:
+        loaded = BATCH.load(copy.deepcopy(raw))
+        assert (loaded["batch"], loaded.get("sentAt")) == fast
+
+
+def test_an_sdk_batch_takes_the_fast_path():
+    sdk_batch = {"batch": [{"type": "track"}], "sentAt": "2026-11-23T10:00:00.123Z"}
+    assert _plain_batch(sdk_batch) == (
+        [{"type": "track"}],
+        datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC),
+    )
+    assert _plain_batch({"batch": [], "sentAt": "yesterday"}) is None

@@ -159,13 +159,14 @@ def test_a_bad_message_is_reported_and_dropped_and_the_rest_accepted(segment, re
         "not a message",
         track(3, properties={"blob": "x" * 40_000}),
         {"type": "track", "messageId": "no-event", "userId": "u"},
+        None,
         track(4),
     ]
     answer = post_batch(segment, messages)
     assert answer.status_code == 200
     assert answer.json["accepted"] == 2
     reported = {item["index"]: item for item in answer.json["invalid"]}
-    assert set(reported) == {1, 2, 3, 4}
+    assert set(reported) == {1, 2, 3, 4, 5}
     assert reported[1]["message"].startswith("timestamp:")
     assert reported[3]["code"] == "message_too_large"
     assert "event" in reported[4]["message"]

@@ -11,7 +11,7 @@ from schemas.events import EVENT_TYPES, MAX_BATCH, BatchValidationError, load_ba
 from webhook import auth
 from webhook.api.bodies import parse_json, read_body
 from webhook.hub import current_hub
-from workers.metrics.counters import EVENTS
+from workers.metrics.counters import EVENTS, count_each
 
 bp = Blueprint("events", __name__)
 
@@ -33,8 +33,7 @@ def post_events():
     try:
         events = load_batch(payload, check_values=suspicious)
     except BatchValidationError as error:
-        for event_type in _claimed_types(payload):
-            EVENTS.labels(event_type, "rejected").inc()
+        count_each(EVENTS, ((event_type, "rejected") for event_type in _claimed_types(payload)))
         return {"errors": error.errors}, 422
     for event in events:
         if event.get("unsubscribe"):
@@ -43,9 +42,13 @@ def post_events():
             )
     hub.headroom.check()
     result = hub.queue.submit(events)
-    for event, new in zip(events, result.new, strict=True):
-        EVENTS.labels(event["type"], "accepted" if new else "duplicate").inc()
+    outcomes = zip(events, result.new, strict=True)
+    count_each(EVENTS, ((event["type"], _outcome(new)) for event, new in outcomes))
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
+
+
+def _outcome(new: bool) -> str:
+    return "accepted" if new else "duplicate"
 
 
 def with_webhook_ids(payload: Any, webhook_id: str | None) -> Any:

@@ -41,6 +41,7 @@ from schemas.segment import (
     Dropped,
     Mapping,
     corrected_time,
+    load_batch,
     load_message,
     message_id,
     to_event,
@@ -51,7 +52,7 @@ from webhook.api.bodies import parse_json, read_body
 from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
 from webhook.intake.headroom import RedisFull
-from workers.metrics.counters import SEGMENT_MESSAGES
+from workers.metrics.counters import SEGMENT_MESSAGES, count_each
 
 bp = Blueprint("segment", __name__)
 
@@ -86,12 +87,11 @@ class Body:
 @bp.post("/v1/batch")
 def batch():
     body = _authorized_body('The body must be {"batch": [...]}.')
-    payload = body.payload
     try:
-        loaded = BATCH.load(payload)
+        items, sent_at = load_batch(body.payload)
     except ValidationError as error:
         raise BadRequest(f"Not a batch: {one_line(error.messages)}") from None
-    return _accept(loaded["batch"], loaded.get("sentAt"), body)
+    return _accept(items, sent_at, body)
 
 
 def single(kind: str):
@@ -160,19 +160,19 @@ def _accept(items: list[Any], sent_at: datetime | None, body: Body) -> dict[str,
     hub = current_hub()
     mapping = Mapping(hub.settings.segment_forward, hub.settings.segment_campaign_event)
     received_at = datetime.now(UTC)
-    events, kinds, invalid, dropped = [], [], [], []
+    events, kinds, invalid, dropped, outcomes = [], [], [], [], []
     for index, item in enumerate(items):
         try:
             kind, event = _mapped(item, received_at, sent_at, mapping, body)
         except Invalid as error:
             invalid.append({"index": index, "code": error.code, "message": error.message})
-            SEGMENT_MESSAGES.labels(_kind(item), "invalid").inc()
+            outcomes.append((_kind(item), "invalid"))
             continue
         if isinstance(event, Dropped):
             dropped.append(
                 {"index": index, "messageId": item.get("messageId"), "reason": event.reason}
             )
-            SEGMENT_MESSAGES.labels(kind, "dropped").inc()
+            outcomes.append((kind, "dropped"))
             continue
         events.append(event)
         kinds.append(kind)
@@ -182,7 +182,8 @@ def _accept(items: list[Any], sent_at: datetime | None, body: Body) -> dict[str,
         result = hub.queue.submit(events)
         accepted, duplicates = result.accepted, result.duplicates
         for kind, new in zip(kinds, result.new, strict=True):
-            SEGMENT_MESSAGES.labels(kind, "accepted" if new else "duplicate").inc()
+            outcomes.append((kind, "accepted" if new else "duplicate"))
+    count_each(SEGMENT_MESSAGES, outcomes)
     return {
         "success": True,
         "accepted": accepted,

@@ -5,6 +5,9 @@ may count (how processes add up: workers/metrics/multiprocess.py)."""
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Histogram
 
 EVENTS = Counter(
@@ -61,3 +64,10 @@ DELIVERY_LATENCY = Histogram(
     ["platform"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400),
 )
+
+
+def count_each(counter: Counter, labels: Iterable[tuple[str, ...]]) -> None:
+    """Add one to ``counter`` per item of ``labels`` (one label tuple each), with one
+    increment per distinct tuple: a batch of 100 alike costs one, not 100."""
+    for values, times in Tally(labels).items():
+        counter.labels(*values).inc(times)
