@@ -32,6 +32,7 @@ from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.schedule import FollowupScheduler
 from workers.campaigns.store import Store
 from workers.core.connections import redis_client
+from workers.core.replication import Replication
 from workers.core.settings import Settings, load_settings
 from workers.metrics.backlog import BacklogCollector, DepthReader
 from workers.metrics.throughput import DeliveryRate
@@ -62,13 +63,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def build_hub(settings: Settings) -> Hub:
-    client = redis_client(settings.redis_url)
+    client = redis_client(settings)
     scheduler = FollowupScheduler.from_settings(client, settings)
     dead_letters = DeadLetterQueue.from_settings(client, settings)
     return Hub(
         settings=settings,
         redis=client,
-        queue=EventQueue(client, events_after_profiles=settings.events_after_profiles),
+        queue=EventQueue(
+            client,
+            events_after_profiles=settings.events_after_profiles,
+            replication=Replication.from_settings(settings),
+        ),
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
         dead_letters=dead_letters,

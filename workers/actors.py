@@ -76,7 +76,7 @@ class ActorServices:
 
 def build_services(settings: Settings, store: Store) -> ActorServices:
     """The clients, each behind its platform's shared rate limit, and what uses them."""
-    shared_state = redis_client(settings.redis_url)
+    shared_state = redis_client(settings)
     clients = {
         name: platform_client(settings, name, platform_limiter(shared_state, settings, name))
         for name in CLIENTS

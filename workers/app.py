@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def profile_flusher(settings: Settings) -> ProfileFlusher:
-    buffer = ProfileBuffer.from_settings(redis_client(settings.redis_url), settings)
+    buffer = ProfileBuffer.from_settings(redis_client(settings), settings)
     return ProfileFlusher(buffer, claim_timeout_s=settings.worker.heartbeat_timeout_s)
 
 

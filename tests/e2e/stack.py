@@ -55,13 +55,16 @@ class Stack:
     """Settings suit tests: fast dead-worker detection and short backoff; ``env``
     overrides them."""
 
-    def __init__(self, log_dir: Path, redis_server: EmbeddedRedis, *, workers: int, **env: str):
+    def __init__(
+        self, log_dir: Path, redis_server: EmbeddedRedis | None, *, workers: int, **env: str
+    ):
+        """Without ``redis_server``, ``env`` says where Redis is (``REDIS_SENTINELS``)."""
         self.log_dir = log_dir
         self.redis = redis_server
         self.sandbox = Sandbox()
         port = free_port()
         self.env = {
-            "REDIS_URL": self.redis.url,
+            **({"REDIS_URL": redis_server.url} if redis_server else {}),
             "HOOKRELAY_API_KEYS": API_KEY,
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",

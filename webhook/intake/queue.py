@@ -13,14 +13,17 @@ import json
 from dataclasses import dataclass
 
 import redis
+from redis.exceptions import NoScriptError
 
 from workers.core import lua
+from workers.core.replication import Replication
 from workers.profiles.coalesce import buffered_identity, identity_keys
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import PROFILE_BUFFER, ROUTES
 
 DEDUP_TTL_S = 24 * 3600
+UNREPLICATED = Replication()
 #: The types that take part in ordering: a profile update opens, an event waits.
 ORDERED = ("profile", "event")
 DEDUP_PREFIX = "hookrelay:seen:"
@@ -46,6 +49,7 @@ class EventQueue:
       events_after_profiles: record what an ``event`` must wait for, so that it reaches
         the platform after the profile updates of its user accepted before it
         (``EVENTS_AFTER_PROFILES``; workers/profiles/order.py).
+      replication: replicas that must confirm each submit (``REDIS_MIN_REPLICAS``).
     """
 
     def __init__(
@@ -55,7 +59,10 @@ class EventQueue:
         namespace: str = NAMESPACE,
         dedup_ttl_s: int = DEDUP_TTL_S,
         events_after_profiles: bool = True,
+        replication: Replication = UNREPLICATED,
     ) -> None:
+        self._client = client
+        self._replication = replication
         self._namespace = namespace
         self._ordered = events_after_profiles
         self._dedup_ttl_s = dedup_ttl_s
@@ -73,9 +80,24 @@ class EventQueue:
         ]
         for event in events:
             args += [event["id"], *_destination(event, ordered=self._ordered)]
-        new = tuple(bool(flag) for flag in self._script(args=args))
+        new = tuple(bool(flag) for flag in self._enqueue(args))
         accepted = sum(new)
         return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
+
+    def _enqueue(self, args: list) -> list:
+        """Run the script; with ``REDIS_MIN_REPLICAS``, with ``WAIT`` in the same round
+        trip (raising :class:`NotReplicated` if too few replicas confirm)."""
+        if not self._replication.replicas:
+            return self._script(args=args)
+
+        def evalsha(pipe):
+            pipe.evalsha(self._script.sha, 0, *args)
+
+        try:
+            return self._replication.pipelined(self._client, evalsha)
+        except NoScriptError:  # a new primary after a failover, or a flushed one
+            self._client.script_load(_SCRIPT)
+            return self._replication.pipelined(self._client, evalsha)
 
 
 def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str, str | bytes]:

@@ -92,7 +92,26 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class SentinelConfig:
+    """Where Sentinel is (``REDIS_SENTINELS``) and what it calls the primary."""
+
+    addresses: tuple[tuple[str, int], ...]
+    master: str = "mymaster"
+    #: ``REDIS_SENTINEL_PASSWORD``: the Sentinels' own, if they ask for one.
+    password: str | None = field(default=None, repr=False)
+    #: ``REDIS_PASSWORD``: the primary's and replicas', found through Sentinel.
+    redis_password: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """A readable stand-in for ``REDIS_URL`` (logs, ``doctor``)."""
+        hosts = ",".join(f"{host}:{port}" for host, port in self.addresses)
+        return f"redis+sentinel://{hosts}/{self.master}"
+
+
+@dataclass(frozen=True)
 class Settings:
+    #: ``REDIS_URL``; with Sentinel, :attr:`SentinelConfig.url`.
     redis_url: str
     broker_url: str
     embedded_redis: bool
@@ -133,6 +152,12 @@ class Settings:
     web_read_timeout_s: float = 10.0
     #: An event waits for the profile updates of its user accepted before it.
     events_after_profiles: bool = True
+    #: Find the primary through Sentinel (``REDIS_SENTINELS``) instead of ``REDIS_URL``.
+    sentinel: SentinelConfig | None = None
+    #: Replicas that must confirm a write before it counts (``WAIT``), and how long
+    #: they may take (workers/core/replication.py).
+    redis_min_replicas: int = 0
+    redis_replica_timeout_ms: int = 100
     #: What the platforms report that puts an address on the suppression list.
     suppress_from_feedback: frozenset[str] = frozenset({"hardbounce", "complaint", "unsubscribe"})
     #: Keys the Segment-spec routes accept besides the API keys (and only they).
@@ -167,6 +192,8 @@ class Settings:
             self.crm and self.crm.secret,
             self.pushwoosh and self.pushwoosh.api_token,
             self.altcraft and self.altcraft.token,
+            self.sentinel and self.sentinel.password,
+            self.sentinel and self.sentinel.redis_password,
             *(
                 urlsplit(url).password
                 for url in (self.redis_url, self.broker_url, self.database_url)
@@ -220,11 +247,19 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
     """The settings' values; problems environs cannot see go into ``problems``."""
     positive = Range(min=1)
     redis_url = env.str("REDIS_URL", None, validate=_redis_url)
-    resolved_redis_url = redis_url or embedded_redis_url()
+    sentinel = _sentinel(env, problems)
+    if sentinel and redis_url:
+        problems["REDIS_URL"] = "set together with REDIS_SENTINELS: give one of the two"
+    resolved_redis_url = sentinel.url if sentinel else redis_url or embedded_redis_url()
     return {
         "redis_url": resolved_redis_url,
         "broker_url": _broker_url(env, resolved_redis_url, problems),
-        "embedded_redis": redis_url is None,
+        "embedded_redis": redis_url is None and sentinel is None,
+        "sentinel": sentinel,
+        "redis_min_replicas": env.int("REDIS_MIN_REPLICAS", 0, validate=Range(min=0, max=16)),
+        "redis_replica_timeout_ms": env.int(
+            "REDIS_REPLICA_TIMEOUT_MS", 100, validate=Range(min=1, max=60_000)
+        ),
         "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
         "port": env.int("PORT", 8000, validate=Range(min=1, max=65535)),
         "api_keys": tuple(k.strip() for k in env.list("HOOKRELAY_API_KEYS", []) or [] if k.strip()),
@@ -339,6 +374,24 @@ def _address(value: str) -> None:
         raise marshmallow.ValidationError(
             f"expected an IPv4 address to listen on (0.0.0.0, 127.0.0.1), got {value!r}"
         ) from None
+
+
+def _sentinel(env: _MappingEnv, problems: dict[str, str]) -> SentinelConfig | None:
+    """``REDIS_SENTINELS`` (``host:port``, comma-separated) and what goes with it."""
+    listed = [item.strip() for item in env.list("REDIS_SENTINELS", []) or [] if item.strip()]
+    master = env.str("REDIS_SENTINEL_MASTER", "mymaster")
+    password = env.str("REDIS_SENTINEL_PASSWORD", None)
+    redis_password = env.str("REDIS_PASSWORD", None)
+    if not listed:
+        return None
+    addresses = []
+    for item in listed:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            problems["REDIS_SENTINELS"] = f"expected host:port items, comma-separated, got {item!r}"
+            return None
+        addresses.append((host.strip("[]"), int(port)))
+    return SentinelConfig(tuple(addresses), master, password or None, redis_password or None)
 
 
 def _redis_url(value: str) -> None:

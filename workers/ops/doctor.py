@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from schemas.events import PLATFORMS
 from workers.campaigns.schema import revisions
 from workers.campaigns.store import Store
-from workers.core.connections import embedded_redis_absent, redis_client
+from workers.core.connections import REDIS_TIMEOUTS, embedded_redis_absent, redis_client
 from workers.core.platform_settings import PLATFORM_VARIABLES
-from workers.core.settings import ConfigError, Settings, load_settings
+from workers.core.settings import ConfigError, SentinelConfig, Settings, load_settings
 from workers.metrics.backlog import BrokerUnavailable
 from workers.metrics.rabbitmq import RabbitmqDepths
 from workers.ops.devstack import SANDBOX_VARIABLE, platform_mode
@@ -93,7 +93,7 @@ def check_redis(settings: Settings) -> Iterator[Finding]:
             "redis", FAIL, "REDIS_URL is not set and the embedded Redis is not running (make run)"
         )
         return None
-    client = redis_client(settings.redis_url)
+    client = redis_client(settings)
     try:
         info = client.info()
     except redis.RedisError as error:
@@ -115,7 +115,67 @@ def check_redis(settings: Settings) -> Iterator[Finding]:
             f"maxmemory-policy is {policy}: Redis may evict queued events "
             "(set maxmemory-policy noeviction)",
         )
+    yield from check_replicas(settings, client.info("replication"))
+    if settings.sentinel is not None:
+        yield from check_sentinels(settings.sentinel)
     return client
+
+
+def check_replicas(settings: Settings, replication: dict) -> Iterator[Finding]:
+    """How many replicas follow the primary, how far behind, against REDIS_MIN_REPLICAS."""
+    offset = replication.get("master_repl_offset", 0)
+    online = [
+        value
+        for key, value in replication.items()
+        if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+    ]
+    lags = ", ".join(
+        f"{r.get('ip')}:{r.get('port')} {offset - r.get('offset', 0)} bytes / {r.get('lag', '?')} s"
+        for r in online
+    )
+    required = settings.redis_min_replicas
+    if len(online) < required:
+        yield Finding(
+            "redis",
+            FAIL,
+            f"{len(online)} replicas online, REDIS_MIN_REPLICAS={required}: every event "
+            "is refused (503) until enough are back",
+        )
+    elif online:
+        yield Finding("redis", OK, f"{len(online)} replicas online, behind by {lags}")
+    elif settings.sentinel is not None:
+        yield Finding("redis", WARN, "no replica online: Sentinel has nothing to fail over to")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def check_sentinels(config: SentinelConfig) -> Iterator[Finding]:
+    """Whether every Sentinel answers and names the same primary."""
+    named: dict[str, list[str]] = {}
+    for host, port in config.addresses:
+        sentinel = redis.Redis(host, port, password=config.password, **REDIS_TIMEOUTS)
+        try:
+            address = sentinel.sentinel_get_master_addr_by_name(config.master)
+        except redis.RedisError as error:
+            yield Finding("redis", WARN, f"Sentinel {host}:{port} does not answer: {error}")
+            continue
+        finally:
+            sentinel.close()
+        primary = f"{_text(address[0])}:{_text(address[1])}" if address else "none"
+        named.setdefault(primary, []).append(f"{host}:{port}")
+    if len(named) == 1 and "none" not in named:
+        [(primary, agreeing)] = named.items()
+        yield Finding(
+            "redis",
+            OK,
+            f"{len(agreeing)} of {len(config.addresses)} Sentinels name {primary} "
+            f"the primary of {config.master!r}",
+        )
+    elif named:
+        views = "; ".join(f"{', '.join(who)}: {primary}" for primary, who in named.items())
+        yield Finding("redis", FAIL, f"the Sentinels disagree on {config.master!r}: {views}")
 
 
 def check_rabbitmq(settings: Settings) -> Finding:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection, Iterator, Sequence
+from functools import partial
 from importlib.resources import files
 
 import dramatiq
@@ -39,6 +40,7 @@ from dramatiq.middleware import (
 
 from workers.core import lua
 from workers.core.connections import redis_client
+from workers.core.replication import Replication
 from workers.core.settings import Settings
 from workers.core.stopping import SingleStop
 from workers.metrics.throughput import DeliveryRate
@@ -236,7 +238,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
     Redis queues. With ``BROKER_URL=amqp://…`` it is RabbitMQ, fed from those Redis
     queues by a relay."""
     worker = settings.worker
-    client = redis_client(settings.redis_url)
+    client = redis_client(settings)
     policy = RetryPolicy(
         min_backoff_ms=worker.retry_min_backoff_ms,
         max_backoff_ms=worker.retry_max_backoff_ms,
@@ -250,7 +252,10 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         Callbacks(),
         Pipelines(),
         DeliveryPolicy(
-            policy, DeadLetterQueue.from_settings(client, settings), DeliveryRate(client)
+            policy,
+            DeadLetterQueue.from_settings(client, settings),
+            DeliveryRate(client),
+            confirm=partial(Replication.from_settings(settings).confirm, client),
         ),
         *extra,
     ]

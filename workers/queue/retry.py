@@ -120,10 +120,13 @@ class DeliveryPolicy(Middleware):
         policy: RetryPolicy,
         dead_letters: DeadLetterQueue,
         throughput: DeliveryRate | None = None,
+        confirm: Callable[[], object] = lambda: None,
     ) -> None:
         self.policy = policy
         self.dead_letters = dead_letters
         self.throughput = throughput
+        #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
+        self.confirm = confirm
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         attempts = message.options.get("retries", 0) + 1
@@ -142,6 +145,7 @@ class DeliveryPolicy(Middleware):
             logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
             retry = message.copy(options={"retries": attempts - 1})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
+            _until_stored(self.confirm, subject)
         elif isinstance(decision, RetryLater):
             fields = _outcome(message, platform, "retried", attempts, status)
             RETRIES.labels(platform, type(exception).__name__).inc()
@@ -155,6 +159,7 @@ class DeliveryPolicy(Middleware):
             )
             retry = message.copy(options={"retries": attempts})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
+            _until_stored(self.confirm, subject)
         else:
             fields = _outcome(message, platform, "dead_lettered", attempts, status)
             DEAD_LETTERED.labels(platform).inc()
@@ -166,6 +171,7 @@ class DeliveryPolicy(Middleware):
                 ),
                 subject,
             )
+            _until_stored(self.confirm, subject)
 
     def _count_delivery(self, platform: str) -> None:
         """For the status page's chart; a Redis hiccup here must not fail a delivery

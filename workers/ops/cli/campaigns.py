@@ -93,7 +93,7 @@ def _campaign_action(action: str):
         given = settings()
         if given.crm is None:
             raise click.ClickException(platform_off_reason(platform).removesuffix(", then replay"))
-        limiter = platform_limiter(redis_client(given.redis_url), given, platform)
+        limiter = platform_limiter(redis_client(given), given, platform)
         control = CampaignControl(CrmClient(given.crm, limiter=limiter), store(given))
         kind = control.kind_of(campaign_id, kind)
         try:

@@ -78,7 +78,7 @@ def _dead_letters() -> DeadLetterQueue:
     except ConfigError as error:
         raise click.ClickException(error.report()) from None
     return DeadLetterQueue(
-        redis_client(loaded.redis_url),
+        redis_client(loaded),
         overflow=DeadLetterArchive(store.engine),
         redis_cap=loaded.dlq_redis_max,
     )

@@ -100,7 +100,7 @@ def migrate() -> None:
     if embedded_redis_absent(given):
         return
     try:
-        for what, moved in rename_keys(redis_client(given.redis_url)):
+        for what, moved in rename_keys(redis_client(given)):
             if moved:
                 click.echo(f"redis: moved {moved} key(s) of {what} to their new name")
     except redis.RedisError as error:

@@ -1,0 +1,165 @@
+"""REDIS_MIN_REPLICAS on a real primary and replica: a 202 means a replica has the
+events; a replica that does not confirm in time turns the answer into a 503 (retry with
+the same ids), and the workers confirm what they store before acknowledging."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+import redis
+from dramatiq.brokers.stub import StubBroker
+
+from webhook import create_app
+from workers.core.replication import NotReplicated, Replication
+from workers.core.settings import load_settings
+from workers.ops.doctor import check_replicas
+from workers.queue import retry
+from workers.queue.deadletters import DeadLetterQueue
+
+from ..conftest import make_settings
+from ..support import API_KEY
+from ..topology import Topology
+from .test_deadletters import failed_message, rejected
+
+EVENT = {
+    "id": "r-1",
+    "type": "event",
+    "timestamp": "2026-11-23T10:00:00Z",
+    "user": {"uid": "u1"},
+    "name": "purchase",
+}
+
+
+@pytest.fixture(scope="module")
+def topology() -> Iterator[Topology]:
+    servers = Topology(replicas=1)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture
+def primary_url(topology: Topology) -> str:
+    topology.primary.client().flushall()
+    return f"redis://127.0.0.1:{topology.primary.port}/0"
+
+
+def receiver(url: str, replicas: int):
+    settings = make_settings(url, REDIS_MIN_REPLICAS=str(replicas), REDIS_REPLICA_TIMEOUT_MS="200")
+    return create_app(settings).test_client()
+
+
+def test_a_202_means_the_replica_has_the_events(topology, primary_url):
+    client = receiver(primary_url, replicas=1)
+    answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    assert answer.status_code == 202, answer.text
+    # Read the replica at once: WAIT returned only after it had the write.
+    assert topology.replicas[0].client().exists("hookrelay:seen:r-1")
+
+
+def test_a_replica_that_does_not_confirm_makes_it_a_503_to_retry(topology, primary_url):
+    client = receiver(primary_url, replicas=1)
+    topology.replicas[0].pause()
+    try:
+        answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"]
+        assert "Retry it with the same ids" in answer.json["message"]
+        segment = client.post(
+            "/v1/track",
+            json={"userId": "u2", "event": "E", "messageId": "m-1"},
+            headers=auth(),
+        )
+        assert (segment.status_code, segment.json["code"]) == (503, "unavailable")
+    finally:
+        topology.replicas[0].resume()
+    retried = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    # The primary had taken it: the retry is its duplicate, and now replicated.
+    assert (retried.status_code, retried.json) == (202, {"accepted": 0, "duplicates": 1})
+
+
+def test_without_min_replicas_a_paused_replica_changes_nothing(topology, primary_url):
+    client = receiver(primary_url, replicas=0)
+    topology.replicas[0].pause()
+    try:
+        answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    finally:
+        topology.replicas[0].resume()
+    assert answer.status_code == 202
+
+
+def test_confirm_waits_for_what_the_pool_wrote_on_another_connection(topology, primary_url):
+    client = topology.primary.client()
+    replication = Replication(replicas=1, timeout_ms=200)
+    client.set("stored-retry", "1")
+    replication.confirm(client)
+    assert topology.replicas[0].client().get("stored-retry") == "1"
+    topology.replicas[0].pause()
+    try:
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
+            replication.confirm(client)
+    finally:
+        topology.replicas[0].resume()
+    assert Replication(replicas=0).confirm(client) is None, "off: never waits"
+
+
+def test_more_replicas_required_than_exist_refuses_every_event(topology, primary_url):
+    client = receiver(primary_url, replicas=2)
+    answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    assert answer.status_code == 503
+
+
+def test_sentinel_settings_are_read_and_checked():
+    settings = load_settings(
+        {
+            "REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380",
+            "REDIS_SENTINEL_MASTER": "queues",
+            "REDIS_SENTINEL_PASSWORD": "s3cret",
+            "REDIS_PASSWORD": "r3dis",
+        }
+    )
+    assert settings.sentinel.addresses == (("10.0.0.1", 26379), ("::1", 26380))
+    assert settings.redis_url == "redis+sentinel://10.0.0.1:26379,::1:26380/queues"
+    assert not settings.embedded_redis
+    assert {"s3cret", "r3dis"} <= set(settings.secrets())
+    with pytest.raises(Exception, match="REDIS_SENTINELS"):
+        load_settings({"REDIS_SENTINELS": "10.0.0.1"})
+    with pytest.raises(Exception, match="REDIS_URL"):
+        load_settings({"REDIS_SENTINELS": "10.0.0.1:26379", "REDIS_URL": "redis://x:6379"})
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}"}
+
+
+def test_doctor_counts_the_replicas_against_what_is_required(topology, primary_url):
+    replication = topology.primary.client().info("replication")
+    enough = make_settings(primary_url, REDIS_MIN_REPLICAS="1")
+    [finding] = check_replicas(enough, replication)
+    assert (finding.level, finding.text.split(",")[0]) == ("ok", "1 replicas online")
+    [finding] = check_replicas(make_settings(primary_url, REDIS_MIN_REPLICAS="2"), replication)
+    assert finding.level == "fail"
+    assert "REDIS_MIN_REPLICAS=2: every event is refused" in finding.text
+
+
+def test_a_worker_holds_a_dead_letter_until_a_replica_has_it(topology, primary_url, monkeypatch):
+    """The original is acknowledged once this returns: not before a replica has the
+    letter (the replica's link held, then let go)."""
+    monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.05)
+    client = redis.Redis.from_url(primary_url)
+    policy = retry.DeliveryPolicy(
+        retry.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
+        DeadLetterQueue(client),
+        confirm=partial(Replication(replicas=1, timeout_ms=100).confirm, client),
+    )
+    link = topology.links[0]
+    link.hold()
+    released = threading.Timer(0.8, link.release)
+    released.start()
+    message, started = failed_message("e-held"), time.monotonic()
+    policy.after_process_message(StubBroker(), message, exception=rejected())
+    assert time.monotonic() - started >= 0.7, "returned before the replica had the letter"
+    assert topology.replicas[0].client().zscore("hookrelay:dlq:index", message.message_id)
