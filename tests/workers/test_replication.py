@@ -20,9 +20,10 @@ from workers.ops.doctor import check_replicas
 from workers.queue import retry
 from workers.queue.deadletters import DeadLetterQueue
 
-from ..conftest import make_settings
+from ..conftest import TEST_DATABASE_URL, UNCALLED_PLATFORMS, make_settings
 from ..support import API_KEY
 from ..topology import Topology
+from ..webhook.test_hooks import HOOK_AUTH
 from .test_deadletters import failed_message, rejected
 
 EVENT = {
@@ -36,7 +37,7 @@ EVENT = {
 
 @pytest.fixture(scope="module")
 def topology() -> Iterator[Topology]:
-    servers = Topology(replicas=1)
+    servers = Topology(replicas=1, sentinels=1)
     yield servers
     servers.stop()
 
@@ -163,3 +164,29 @@ def test_a_worker_holds_a_dead_letter_until_a_replica_has_it(topology, primary_u
     policy.after_process_message(StubBroker(), message, exception=rejected())
     assert time.monotonic() - started >= 0.7, "returned before the replica had the letter"
     assert topology.replicas[0].client().zscore("hookrelay:dlq:index", message.message_id)
+
+
+def test_through_sentinel_every_receiver_path_reaches_the_primary(topology):
+    """Events, and pre-send hooks (which keep a connection per thread), land on the
+    server Sentinel names, not on a default host."""
+    topology.primary.client().flushall()
+    settings = load_settings(
+        {
+            "REDIS_SENTINELS": topology.sentinel_addresses,
+            "HOOKRELAY_API_KEYS": API_KEY,
+            "DATABASE_URL": TEST_DATABASE_URL,
+            "HOOKRELAY_HOOK_USER": "crm",
+            "HOOKRELAY_HOOK_PASSWORD": "s3cret",
+            **UNCALLED_PLATFORMS,
+        }
+    )
+    client = create_app(settings).test_client()
+    answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    assert answer.status_code == 202, answer.text
+    hook = client.post("/v1/hooks/crm?stage=pre&campaign_id=9093&uid=u-hook", headers=HOOK_AUTH)
+    assert hook.status_code == 200, hook.text
+    suppressed = client.post("/v1/suppressions", json={"uid": "u-hook"}, headers=auth())
+    assert suppressed.status_code == 201, suppressed.text
+    hook = client.post("/v1/hooks/crm?stage=pre&campaign_id=9093&uid=u-hook", headers=HOOK_AUTH)
+    assert hook.json["allow"] is False, "the hook read the suppression on the primary"
+    assert topology.primary.client().exists("hookrelay:seen:r-1")

@@ -100,6 +100,9 @@ class PreSendGate:
             return self._call(connection, command)
 
     def _call(self, connection: AbstractConnection, command: tuple) -> list:
+        # Connect the way the pool does: through Sentinel, only ``connect()`` asks where
+        # the primary is (a first send alone would go to the connection's default host).
+        connection.connect()
         try:
             connection.send_command(*command)
             return connection.read_response()
