@@ -47,6 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.relay
 	$(BIN)/python -m bench.footprint
 	$(BIN)/python -m bench.drain
+	$(BIN)/python -m bench.capacity
+	$(BIN)/python -m bench.replicas
 
 clean:
 	rm -rf $(VENV) var
