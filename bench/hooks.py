@@ -45,8 +45,8 @@ import redis
 from webhook.gate.gate import PreSendGate
 from workers.ops.embedded_redis import EmbeddedRedis
 
-from .ingest import Served, gunicorn
 from .load import Result, http_request, percentile, run_load
+from .serve import Served, gunicorn
 
 USER, PASSWORD = "bench", "hook-secret"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}

@@ -1,18 +1,22 @@
 """Ingest benchmark: accepted events/s of ``POST /v1/events``, side by side with an empty
 Flask endpoint served by the same gunicorn settings, in one run.
 
-    python -m bench.ingest [--duration 10] [--processes 2] [--connections 8]
+    python -m bench.ingest [--duration 5] [--rounds 3] [--processes 2] [--connections 8]
 
-Starts private embedded Redis servers, then for each server below the Procfile's
-gunicorn configuration, and drives it with single events and with batches of 100. No
-worker runs, so the queue only grows; every event id is unique, so nothing is a
-duplicate. Rows:
+Starts private embedded Redis servers, then each server below with the Procfile's
+gunicorn configuration, and drives them with single events and with batches of 100,
+16 connections in all. No worker runs; every event id is unique, so nothing is a
+duplicate. The variants take turns for ``--rounds`` rounds, each measured run on
+emptied Redis servers, so neither a slower minute of a shared machine nor a fuller
+Redis favours one; the ratio printed is the median of the rounds'. Rows:
 
 - empty Flask 202: the baseline, an endpoint that does nothing.
 - hookrelay: the receiver as shipped, on Redis with ``appendfsync always`` (``make run``).
 - hookrelay, fsync everysec: the same on a Redis that fsyncs once a second.
 - no Redis write: the receiver with the write stubbed out (diagnostic; see
   ``bench/no_write_app.py``), i.e. what auth, parsing and validation cost alone.
+- Flask + marshmallow + Celery ``send_task``: what users would write instead
+  (``bench/celery_peer.py``, in a virtual environment of its own), on the same Redis.
 """
 
 from __future__ import annotations
@@ -21,25 +25,19 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
+import statistics
 import tempfile
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
 
 import redis
 
-from workers.campaigns.schema import migrate
 from workers.ops.embedded_redis import EmbeddedRedis
-from workers.queue.routes import PROFILE_BUFFER
 
+from .celery_peer import peer_gunicorn
 from .load import Result, http_request, run_load
+from .serve import API_KEY, gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
-API_KEY = "bench-key"
 EVENT = (
     '{{"id": "b-{seq}-{i}", "type": "profile", "timestamp": "2026-11-23T10:00:00Z",'
     ' "user": {{"uid": "u{seq}", "email": "user{seq}@example.com"}},'
@@ -57,131 +55,89 @@ def batch_of_100(seq: int) -> bytes:
     return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
 
 
-@dataclass(frozen=True)
-class Served:
-    """A gunicorn serving on ``port``; ``pid`` is its master's."""
-
-    port: int
-    pid: int
-
-
-@contextmanager
-def gunicorn(app_spec: str, redis_url: str, **settings: str):
-    """The receiver's gunicorn settings (see the Procfile) serving ``app_spec``."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    store_dir = tempfile.mkdtemp(prefix="hookrelay-bench-")
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "REDIS_URL": redis_url,
-        "HOOKRELAY_API_KEYS": API_KEY,
-        "DATABASE_URL": f"sqlite:///{store_dir}/stats.db",
-        **settings,
-    }
-    migrate(env["DATABASE_URL"])
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--config",
-        "python:webhook.gunicorn_conf",
-        app_spec,
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port)
-        yield Served(port, process.pid)
-    finally:
-        process.terminate()
-        process.wait(20)
-        shutil.rmtree(store_dir, ignore_errors=True)
-
-
-def _wait_for_port(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def measure(app_spec, redis_url, make_request, args) -> Result:
-    with gunicorn(app_spec, redis_url) as server:
-        port = server.port
-        run_load(
-            port, make_request, duration_s=1, processes=args.processes, connections=args.connections
-        )  # warm-up
-        return run_load(
-            port,
-            make_request,
-            duration_s=args.duration,
-            processes=args.processes,
-            connections=args.connections,
-        )
+BODIES = (("single event", 1, single), ("batch of 100", 100, batch_of_100))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
     parser.add_argument("--processes", type=int, default=2, help="load generator processes")
-    parser.add_argument("--connections", type=int, default=16, help="connections per process")
+    parser.add_argument("--connections", type=int, default=8, help="connections per process")
     args = parser.parse_args()
-
-    servers = {
+    redis_servers = {
         fsync: EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync=fsync)
         for fsync in ("always", "everysec")
     }
-    for server in servers.values():
+    for server in redis_servers.values():
         server.start()
-    always, everysec = servers["always"].url, servers["everysec"].url
+    always, everysec = redis_servers["always"].url, redis_servers["everysec"].url
     variants = [
-        ("empty Flask 202", "bench.empty_app:create_app()", always),
-        ("hookrelay", "webhook:create_app()", always),
-        ("hookrelay, fsync everysec", "webhook:create_app()", everysec),
-        ("no Redis write (diagnostic)", "bench.no_write_app:create_app()", always),
+        ("empty Flask 202", lambda: gunicorn("bench.empty_app:create_app()", always)),
+        ("hookrelay", lambda: gunicorn("webhook:create_app()", always)),
+        ("hookrelay, fsync everysec", lambda: gunicorn("webhook:create_app()", everysec)),
+        (
+            "no Redis write (diagnostic)",
+            lambda: gunicorn("bench.no_write_app:create_app()", always),
+        ),
+        ("Flask + marshmallow + Celery send_task", lambda: peer_gunicorn(always)),
     ]
-    rows = []
+    runs: dict[tuple[str, str], list[Result]] = {}
+    load = {"processes": args.processes, "connections": args.connections}
     try:
-        for label, size, make_request in (
-            ("single event", 1, single),
-            ("batch of 100", 100, batch_of_100),
-        ):
-            results = [
-                (name, measure(spec, url, make_request, args)) for name, spec, url in variants
-            ]
-            rows.append((label, size, results))
-        queued = redis.Redis.from_url(always).llen(f"{PROFILE_BUFFER}:pending")
+        with ExitStack() as stack:
+            served = {name: stack.enter_context(serve()) for name, serve in variants}
+            for _ in range(args.rounds):
+                for body, _, make_request in BODIES:
+                    for name, server in served.items():
+                        run_load(server.port, make_request, duration_s=1, **load)
+                        for url in (always, everysec):
+                            redis.Redis.from_url(url).flushall()
+                        result = run_load(
+                            server.port, make_request, duration_s=args.duration, **load
+                        )
+                        runs.setdefault((body, name), []).append(result)
+            names = list(served)
     finally:
-        for server in servers.values():
+        for server in redis_servers.values():
             server.stop()
             shutil.rmtree(server.directory, ignore_errors=True)
-    print_table(rows, args, queued)
+    print_table(runs, names, args)
 
 
-def print_table(rows, args, queued: int) -> None:
+def print_table(runs: dict[tuple[str, str], list[Result]], names: list[str], args) -> None:
     print(
-        f"\ningest, {os.cpu_count()} cores, {args.duration:.0f} s per scenario, "
-        f"{args.processes}x{args.connections} keep-alive connections\n"
+        f"\ningest, {os.cpu_count()} cores, {args.rounds} rounds of {args.duration:.0f} s per "
+        f"variant, {args.processes * args.connections} keep-alive connections "
+        f"({args.processes} processes), each run on an emptied Redis\n"
     )
     print("| body | server | requests/s | events/s | p50 ms | p99 ms | errors | vs empty |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for label, size, results in rows:
-        empty = results[0][1]
-        for name, result in results:
-            ratio = result.rate / empty.rate
+    ratios = {}
+    for body, size, _ in BODIES:
+        empty = runs[(body, names[0])]
+        for name in names:
+            results = runs[(body, name)]
+            merged = merged_result(results)
+            pairs = zip(results, empty, strict=True)
+            ratio = statistics.median(r.rate / e.rate for r, e in pairs)
+            ratios[f"{body}: {name}"] = round(ratio, 3)
             print(
-                f"| {label} | {name} | {result.rate:,.0f} | {result.rate * size:,.0f} | "
-                f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
-                f"{result.errors} | {ratio:.0%} |"
+                f"| {body} | {name} | {merged.rate:,.0f} | {merged.rate * size:,.0f} | "
+                f"{merged.percentile(0.5):.1f} | {merged.percentile(0.99):.1f} | "
+                f"{merged.errors} | {ratio:.0%} |"
             )
-    print(f"\nprofile updates the shipped receiver left in Redis's buffer: {queued:,}")
-    ratios = {
-        label: round(results[1][1].rate / results[0][1].rate, 3) for label, _, results in rows
-    }
-    print("hookrelay / empty:", json.dumps(ratios))
+    print("vs empty, median of the rounds:", json.dumps(ratios))
+
+
+def merged_result(results: list[Result]) -> Result:
+    """Several runs of one variant as one: their requests over their summed time."""
+    return Result(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies_ms=[latency for r in results for latency in r.latencies_ms],
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ from contextlib import ExitStack
 
 from tests.topology import Topology
 
-from .ingest import batch_of_100, gunicorn, single
+from .ingest import batch_of_100, merged_result, single
 from .load import Result, run_load
-from .segment import merged_result
+from .serve import gunicorn
 
 VARIANTS = (
     ("no replica wait", {"REDIS_MIN_REPLICAS": "0"}),

@@ -30,8 +30,9 @@ import redis
 
 from workers.ops.embedded_redis import EmbeddedRedis
 
-from .ingest import EVENT, HEADERS, gunicorn
+from .ingest import EVENT, HEADERS, merged_result
 from .load import Result, http_request, run_load
+from .serve import gunicorn
 
 WRITE_KEY = "bench-write-key"
 MESSAGE = (
@@ -117,15 +118,6 @@ def print_table(runs: dict[str, list[Result]], args) -> None:
             f"{merged.errors} | {ratios[label]:.0%} |"
         )
     print("vs /v1/events batches, median of the rounds:", json.dumps(ratios))
-
-
-def merged_result(results: list[Result]) -> Result:
-    return Result(
-        requests=sum(r.requests for r in results),
-        errors=sum(r.errors for r in results),
-        seconds=sum(r.seconds for r in results),
-        latencies_ms=[latency for r in results for latency in r.latencies_ms],
-    )
 
 
 if __name__ == "__main__":

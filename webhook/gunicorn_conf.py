@@ -64,6 +64,7 @@ worker_class = "webhook.server.BufferingThreadWorker"
 keepalive = 30
 graceful_timeout = 20
 accesslog = None
+logger_class = "webhook.server.AccessLogOff"
 logconfig_dict = logs.dict_config(
     log_format=_settings.log_format, level=_settings.log_level, secrets=_settings.secrets()
 )

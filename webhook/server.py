@@ -25,6 +25,7 @@ import time
 from collections import deque
 from functools import partial
 
+from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from webhook import MAX_BODY_BYTES
@@ -132,3 +133,14 @@ class BufferingThreadWorker(ThreadWorker):
 
 
 _WAITING, _ARRIVED, _GONE = object(), object(), object()
+
+
+class AccessLogOff(Logger):
+    """gunicorn's logger, minus an access line per request that goes nowhere: gunicorn
+    formats one whenever a logging configuration is given, and ours drops
+    ``gunicorn.access`` (workers/core/logs.py). An access log file, if one is set
+    (``--access-logfile``), still gets its lines."""
+
+    def access(self, resp, req, environ, request_time):
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)

@@ -12,16 +12,13 @@ append-only file within about a second, not before the answer (webhook/journal.p
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from dataclasses import dataclass
 from uuid import uuid4
 
 import redis
-from redis.connection import AbstractConnection
-from redis.exceptions import NoScriptError
 
 from schemas.identities import identity_key
+from webhook.direct import DirectScript
 from webhook.journal import Journal
 from workers.campaigns.suppressions import SUPPRESSIONS, SuppressionList
 from workers.core import lua
@@ -31,7 +28,6 @@ FREQUENCY_PREFIX = "hookrelay:frequency:"
 WINDOW_MS = 24 * 3600 * 1000
 
 _SCRIPT = lua.source(__package__, "decide.lua", lua.CLOCK)
-_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _PERSIST = lua.source(__package__, "persist.lua", lua.CLOCK)
 
 
@@ -53,7 +49,7 @@ class PreSendGate:
     ) -> None:
         self._client = client
         self._cap = cap or 0
-        self._local = threading.local()
+        self._decide = DirectScript(client, _SCRIPT, retry_timeouts=True)
         self._persist = client.register_script(_PERSIST)
         self._suppressions = SuppressionList(client)
         self.journal = Journal(
@@ -65,7 +61,11 @@ class PreSendGate:
         keys = [identity_key(kind, value) for kind, value in recipient.items()]
         counts = [FREQUENCY_PREFIX + key for key in keys]
         send_id = str(uuid4()) if self._cap else ""
-        allowed, reason, *at = self._run_script(
+        # A platform calls the pre-hook once per recipient: the hottest call in the
+        # receiver, so it runs on the thread's own connection. A call retried after a
+        # broken connection or a timeout may count one allowed send twice, which errs
+        # toward the cap.
+        allowed, reason, *at = self._decide(
             [SUPPRESSIONS, *counts], [self._cap, WINDOW_MS, send_id, *keys]
         )
         if allowed and self._cap:
@@ -79,45 +79,6 @@ class PreSendGate:
             value for i in range(0, len(entries), 3) for value in entries[i + 1 : i + 3]
         ]
         self._persist(keys=entries[::3], args=[WINDOW_MS, *times_and_ids])
-
-    def _run_script(self, keys: list[str], args: list) -> list:
-        """Run ``decide.lua`` on this thread's own connection.
-
-        A platform calls the pre-hook once per recipient, so this is the hottest call
-        in the receiver. The client's pool, retry and bookkeeping layers cost more CPU
-        than the round trip itself (bench/hooks.py), so the call goes straight to a
-        connection the thread keeps. It still does what those layers are for here:
-        reconnect and retry once after a broken connection (a restarted Redis), and
-        load the script again when Redis has lost it. As with the client's own retry,
-        a retried call may count one allowed send twice, which errs toward the cap.
-        """
-        command = ("EVALSHA", _SHA, len(keys), *keys, *args)
-        connection = self._connection()
-        try:
-            return self._call(connection, command)
-        except (redis.ConnectionError, redis.TimeoutError):
-            connection.disconnect()
-            return self._call(connection, command)
-
-    def _call(self, connection: AbstractConnection, command: tuple) -> list:
-        # Connect the way the pool does: through Sentinel, only ``connect()`` asks where
-        # the primary is (a first send alone would go to the connection's default host).
-        connection.connect()
-        try:
-            connection.send_command(*command)
-            return connection.read_response()
-        except NoScriptError:
-            self._client.script_load(_SCRIPT)
-            connection.send_command(*command)
-            return connection.read_response()
-
-    def _connection(self) -> AbstractConnection:
-        """This thread's connection, made with the pool's settings; closed with the thread."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            pool = self._client.connection_pool
-            connection = self._local.connection = pool.connection_class(**pool.connection_kwargs)
-        return connection
 
     def suppress(self, user: dict[str, str], reason: str = "", source: str = "api") -> list[str]:
         """Suppress every identifier of ``user`` at once (idempotent); return their ids."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 from redis.exceptions import NoScriptError
 
+from webhook.direct import DirectScript
 from workers.core import lua
 from workers.core.replication import Replication
 from workers.profiles.coalesce import buffered_identity, identity_keys
@@ -66,7 +67,7 @@ class EventQueue:
         self._namespace = namespace
         self._ordered = events_after_profiles
         self._dedup_ttl_s = dedup_ttl_s
-        self._script = client.register_script(_SCRIPT)
+        self._script = DirectScript(client, _SCRIPT, retry_timeouts=False)
 
     def submit(self, events: list[dict]) -> SubmitResult:
         args: list[str | bytes | int] = [
@@ -88,7 +89,7 @@ class EventQueue:
         """Run the script; with ``REDIS_MIN_REPLICAS``, with ``WAIT`` in the same round
         trip (raising :class:`NotReplicated` if too few replicas confirm)."""
         if not self._replication.replicas:
-            return self._script(args=args)
+            return self._script([], args)
 
         def evalsha(pipe):
             pipe.evalsha(self._script.sha, 0, *args)
@@ -96,7 +97,7 @@ class EventQueue:
         try:
             return self._replication.pipelined(self._client, evalsha)
         except NoScriptError:  # a new primary after a failover, or a flushed one
-            self._client.script_load(_SCRIPT)
+            self._script.load()
             return self._replication.pipelined(self._client, evalsha)
 
 

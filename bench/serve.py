@@ -1,0 +1,75 @@
+"""Serving an app the way the receiver is served, for the benchmarks: the Procfile's
+gunicorn configuration on a free loopback port, with its own SQLite store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.campaigns.schema import migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-key"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Served:
+    """A gunicorn serving on ``port``; ``pid`` is its master's."""
+
+    port: int
+    pid: int
+
+
+@contextmanager
+def gunicorn(app_spec: str, redis_url: str, **settings: str):
+    """The receiver's gunicorn settings (see the Procfile) serving ``app_spec``."""
+    port = free_port()
+    store_dir = tempfile.mkdtemp(prefix="hookrelay-bench-")
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "REDIS_URL": redis_url,
+        "HOOKRELAY_API_KEYS": API_KEY,
+        "DATABASE_URL": f"sqlite:///{store_dir}/stats.db",
+        **settings,
+    }
+    migrate(env["DATABASE_URL"])
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--config",
+        "python:webhook.gunicorn_conf",
+        app_spec,
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield Served(port, process.pid)
+    finally:
+        process.terminate()
+        process.wait(20)
+        shutil.rmtree(store_dir, ignore_errors=True)
+
+
+def wait_for_port(port: int, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
