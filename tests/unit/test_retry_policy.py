@@ -86,3 +86,28 @@ def test_the_retry_is_stored_before_the_original_can_be_acknowledged(monkeypatch
     policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
     policy.after_process_message(Broker(), message, exception=retryable(retry_after=2))
     assert attempts == [2000, 2000, 2000], "kept trying until Redis took it"
+
+
+def test_a_failed_attempt_has_a_traceback_only_when_the_actor_did_not_expect_it(caplog):
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    from workers.queue import retry
+
+    broker = StubBroker()
+    enqueued = []
+    broker.enqueue = lambda message, delay=None: enqueued.append(message)
+
+    @dramatiq.actor(broker=broker, actor_name="calls_crm", throws=(errors.PlatformError,))
+    def calls_crm():
+        pass
+
+    message = calls_crm.message().copy(message_timestamp=int(1e15))
+    policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
+    with caplog.at_level("WARNING", logger="workers.queue.retry"):
+        policy.after_process_message(broker, message, exception=retryable(retry_after=2))
+        policy.after_process_message(broker, message, exception=KeyError("a bug"))
+    expected, unexpected = caplog.records
+    assert expected.exc_info is None, "a platform's answer needs no traceback"
+    assert unexpected.exc_info[1].args == ("a bug",)
+    assert len(enqueued) == 2, "both are retried"

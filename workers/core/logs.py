@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -150,6 +151,9 @@ def wants_json(log_format: str) -> bool:
     return log_format == "json" or (log_format == "auto" and not os.isatty(2))
 
 
+#: The logger of Dramatiq's worker threads, which log every failed message.
+DRAMATIQ_WORKER_THREAD = "dramatiq.worker.WorkerThread"
+
 #: Libraries that log each request or each failed attempt, raised to these levels: our
 #: own lines say what happened (a delivery's outcome, a paused relay) once.
 QUIET_LOGGERS = {"httpx": logging.WARNING, "pika": logging.CRITICAL, "alembic": logging.WARNING}
@@ -164,13 +168,43 @@ def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(max(level, quiet))
     if not root.handlers:
-        root.addHandler(logging.StreamHandler())
+        root.addHandler(StderrHandler())
     formatter = Masked(as_json=wants_json(log_format), secrets=secrets)
     outages = ConsumerOutages()
+    failures = logging.getLogger(DRAMATIQ_WORKER_THREAD)
+    if not any(isinstance(f, DramatiqFailureLines) for f in failures.filters):
+        failures.addFilter(DramatiqFailureLines())
     for handler in root.handlers:
         handler.setFormatter(formatter)
         handler.addFilter(MessagesById())
         handler.addFilter(outages)
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not what it was when
+    the handler was made: Dramatiq's child processes point it at the pipe through which
+    their parent writes every process's lines whole (workers/main.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class DramatiqFailureLines(logging.Filter):
+    """Drops Dramatiq's "Failed to process message …" lines: the delivery policy's own
+    line for the same failure says more (retried when, or dead-lettered why) and carries
+    the traceback where the error was not an expected one (workers/queue/retry.py), so
+    a failed attempt is one line, not two."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to process message")
 
 
 def dict_config(*, log_format: str, level: int, secrets: Iterable[str]) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,20 @@ from workers.ratelimit.limiter import SharedRateLimiter
 logger = logging.getLogger(__name__)
 
 #: Connect fast, give the platform a while to answer, never wait forever.
+#: The HTTP status of the platform call each thread made last, for the log line of the
+#: delivery it made it for (workers/queue/retry.py).
+_last_call = threading.local()
+
+
+def last_status() -> int | None:
+    """The status of this thread's last platform call since :func:`forget_status`."""
+    return getattr(_last_call, "status", None)
+
+
+def forget_status() -> None:
+    _last_call.status = None
+
+
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
 
@@ -75,6 +90,7 @@ class PlatformClient:
         url = str(request.url)
         with self._rate_limited(), self._mapped_transport_errors(method, url):
             response = self._http.send(request)
+        _last_call.status = response.status_code
         PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
         if response.status_code == 429 and self._limiter is not None:
             rate = self._limiter.slow_down()

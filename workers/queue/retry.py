@@ -37,6 +37,7 @@ from dramatiq.middleware import Middleware
 from workers.core.background import FailureStreak
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
+from workers.platforms.base import forget_status, last_status
 from workers.platforms.errors import PermanentError
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 
@@ -128,19 +129,25 @@ class DeliveryPolicy(Middleware):
         #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
         self.confirm = confirm
 
+    def before_process_message(self, broker, message):
+        forget_status()
+
     def after_process_message(self, broker, message, *, result=None, exception=None):
         attempts = message.options.get("retries", 0) + 1
         age_ms = int(time.time() * 1000) - message.message_timestamp
         platform = platform_of(broker, message)
         subject = describe(message)
         if exception is None:
-            fields = _outcome(message, platform, "delivered", attempts, None)
+            fields = _outcome(message, platform, "delivered", attempts, last_status())
             DELIVERY_LATENCY.labels(platform).observe(max(0, age_ms) / 1000)
             logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
             self._count_delivery(platform)
             return
         decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
         status = getattr(exception, "status", None)
+        # Dramatiq's own line for a failure is dropped (workers/core/logs.py): this one
+        # carries the traceback of an error the actor does not expect.
+        trace = None if _expected(broker, message, exception) else exception
         if isinstance(decision, RetryLater) and isinstance(exception, Postponed):
             logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
             retry = message.copy(options={"retries": attempts - 1})
@@ -156,6 +163,7 @@ class DeliveryPolicy(Middleware):
                 decision.delay_ms / 1000,
                 exception,
                 extra=fields,
+                exc_info=trace,
             )
             retry = message.copy(options={"retries": attempts})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
@@ -163,7 +171,9 @@ class DeliveryPolicy(Middleware):
         else:
             fields = _outcome(message, platform, "dead_lettered", attempts, status)
             DEAD_LETTERED.labels(platform).inc()
-            logger.error("%s dead-lettered: %s", subject, decision.reason, extra=fields)
+            logger.error(
+                "%s dead-lettered: %s", subject, decision.reason, extra=fields, exc_info=trace
+            )
             letter = _dead_letter_as(broker, message, exception, subject)
             _until_stored(
                 lambda: self.dead_letters.add(
@@ -198,6 +208,16 @@ def _dead_letter_as(broker, message, exception: BaseException, subject: str):
     except Exception:
         logger.exception("Letting go of what %s held", subject)
         return message
+
+
+def _expected(broker, message, exception: BaseException) -> bool:
+    """Whether ``exception`` is one the actor declares it ``throws`` (a platform's
+    answer, a postponement), which needs no traceback."""
+    try:
+        throws = broker.get_actor(message.actor_name).options.get("throws")
+    except ActorNotFound:
+        return False
+    return bool(throws) and isinstance(exception, throws)
 
 
 def platform_of(broker, message) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -75,12 +74,10 @@ def worker(processes: int, threads: int) -> None:
         click.echo(error.report("hookrelay worker"), err=True)
         sys.exit(2)
     prepare_directory(VAR_DIR / "metrics", "worker")
-    argv = [sys.executable, "-m", "dramatiq", "workers.app"]
+    argv = [sys.executable, "-m", "workers.main", "workers.app", "--skip-logging"]
     argv += ["--processes", str(processes), "--threads", str(threads)]
     if given.metrics_port:
         argv += ["--fork-function", "workers.metrics.exposition:serve"]
-    if given.log_level <= logging.DEBUG:
-        argv.append("--verbose")
     os.execv(sys.executable, argv)
 
 
