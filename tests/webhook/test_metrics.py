@@ -9,7 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from webhook import create_app
 from workers.campaigns.schema import upgrade
 from workers.campaigns.store import Store
+from workers.queue.broker import SweepingRedisBroker
 from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import NAMESPACE
 from workers.queue.routes import QUEUES
 from workers.ratelimit.limiter import platform_limiter
 
@@ -119,3 +121,31 @@ def test_an_unreachable_rabbitmq_leaves_the_redis_gauges(redis_url, tmp_path):
     page = client.get("/status", headers=AUTH)
     assert page.status_code == 200
     assert "RabbitMQ did not answer" in page.get_data(as_text=True)
+
+
+def test_messages_are_counted_where_they_are_not_only_in_queues(client, redis_url):
+    """A platform's outage leaves retries in the delay consumers' hands (workers'
+    acknowledgement sets): counted as delayed, not as nothing."""
+    client.post("/v1/events", json={"events": [track(f"s{n}") for n in range(4)]}, headers=AUTH)
+    broker = SweepingRedisBroker(
+        client=redis.Redis.from_url(redis_url), namespace=NAMESPACE, middleware=[]
+    )
+    broker.declare_queue("crm")
+    consumer = broker.consume("crm", prefetch=2)
+    taken = [next(consumer), next(consumer)]
+    broker.enqueue(taken[0].copy(options={"retries": 1}), delay=60_000)
+    consumer.ack(taken[0])
+    # A worker's delay consumer fetches it at once and holds it until it is due.
+    assert next(broker.consume("crm.DQ", prefetch=1)).options["retries"] == 1
+    broker.sweep()  # the heartbeat that names the worker
+
+    samples = scrape(client)
+
+    def state(name):
+        return samples[("hookrelay_messages", (("state", name),))]
+
+    assert (state("waiting"), state("in_flight"), state("delayed")) == (2, 1, 1)
+    assert samples[("hookrelay_queue_depth", (("queue", "crm.DQ"),))] == 0, "the old view"
+    page = client.get("/status", headers=AUTH).get_data(as_text=True)
+    assert '<td class="n" data-state="delayed">1</td>' in page
+    assert '<td class="n" data-state="in_flight">1</td>' in page

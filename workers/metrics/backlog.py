@@ -49,10 +49,16 @@ class QueueReading:
     oldest_age_s: float | None
 
 
+#: The states :attr:`Backlog.states` counts messages in (``hookrelay_messages``).
+STATES = ("waiting", "in_flight", "delayed", "dead_lettered")
+
+
 @dataclass(frozen=True)
 class Backlog:
     queues: list[QueueReading]
     dead_letters: int
+    #: Messages per state, counted where they are (see :meth:`BacklogCollector.states`).
+    states: dict[str, int]
     #: platform → (current shared rate, configured ceiling), requests/s.
     rates: dict[str, tuple[float, float]]
     #: False when RabbitMQ is the broker and did not answer (its queues are missing).
@@ -113,15 +119,57 @@ class BacklogCollector:
         pending = self._client.llen(f"{PROFILE_BUFFER}:pending")
         queues.append(QueueReading("profiles-buffer", pending, None))
         queues.append(QueueReading("delayed-later", self._client.zcard(DUE_KEY), None))
+        dead_letters = self._dead_letters.count()
         return Backlog(
             queues=queues,
-            dead_letters=self._dead_letters.count(),
+            dead_letters=dead_letters,
+            states=self.states(queues, dead_letters),
             rates={
                 limiter.name: (limiter.current_rate(), limiter.ceiling)
                 for limiter in self._limiters
             },
             broker_up=broker_up,
         )
+
+    def states(self, queues: list[QueueReading], dead_letters: int) -> dict[str, int]:
+        """Messages per state, counted where they really are, not only in the queues:
+
+        - ``waiting``: in a queue, for a worker to take (with RabbitMQ: its queues);
+        - ``in_flight``: taken by a worker (its prefetch or a thread), in that worker's
+          acknowledgement set until it finishes;
+        - ``delayed``: waiting out a delay, retries in their backoff among them: in a
+          delay queue, in the acknowledgement set of the worker whose delay consumer
+          holds them until due, or in the due set when due past the horizon;
+        - ``dead_lettered``: given up, waiting to be replayed or purged.
+
+        A worker's acknowledgement sets are where retrying messages spend a platform's
+        outage, so without them a deployment in trouble reads as idle. With RabbitMQ
+        as the broker, the messages its consumers hold are RabbitMQ's to count (its
+        unacknowledged messages) and are not included."""
+        listed = [(q.name.removeprefix("outbox."), q.depth) for q in queues]
+        listed = [(name, depth) for name, depth in listed if name in self._queues]
+        held = list((self._held() if self._broker is None else {}).items())
+        later = sum(q.depth for q in queues if q.name == "delayed-later")
+        return {
+            "waiting": sum(depth for name, depth in listed if not _delayed(name)),
+            "in_flight": sum(count for name, count in held if not _delayed(name)),
+            "delayed": sum(depth for name, depth in [*listed, *held] if _delayed(name)) + later,
+            "dead_lettered": dead_letters,
+        }
+
+    def _held(self) -> dict[str, int]:
+        """Per queue, the messages in the acknowledgement sets of every worker with a
+        heartbeat (a dead one's until the sweep gives them back)."""
+        workers = self._client.zrange(f"{NAMESPACE}:__heartbeats__", 0, -1)
+        with self._client.pipeline(transaction=False) as pipe:
+            for worker in workers:
+                for queue in self._queues:
+                    pipe.scard(f"{NAMESPACE}:__acks__.{worker.decode()}.{queue}")
+            counts = pipe.execute() if workers else []
+        held = dict.fromkeys(self._queues, 0)
+        for index, count in enumerate(counts):
+            held[self._queues[index % len(self._queues)]] += count
+        return held
 
     def _redis_queues(self, *, prefix: str) -> Iterator[QueueReading]:
         """The Redis queues, each named ``prefix`` + its queue name."""
@@ -178,6 +226,16 @@ class BacklogCollector:
             "Dead letters waiting to be replayed or purged.",
             value=backlog.dead_letters,
         )
+        states = GaugeMetricFamily(
+            "hookrelay_messages",
+            "Messages by state, counted where they are: waiting in a queue, in_flight "
+            "with a worker, delayed (retries in their backoff among them, held by "
+            "workers' delay consumers included), dead_lettered.",
+            labels=["state"],
+        )
+        for state in STATES:
+            states.add_metric([state], backlog.states[state])
+        yield states
         rate = GaugeMetricFamily(
             "hookrelay_rate_limit_current",
             "Each platform's shared rate in force (requests/s; lowered after a 429).",
@@ -212,3 +270,7 @@ class BacklogCollector:
         with contextlib.suppress(ValueError, KeyError, TypeError):
             return Message.decode(data).message_timestamp
         return None
+
+
+def _delayed(queue: str) -> bool:
+    return queue.endswith(".DQ")
