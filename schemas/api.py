@@ -7,7 +7,7 @@ is generated from these schemas, and the API tests check live answers against it
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import Schema, validate
+from marshmallow import RAISE, Schema, validate
 
 from .events import CAMPAIGN_KINDS, PLATFORMS
 
@@ -92,6 +92,35 @@ class DeadLetterListSchema(Schema):
 
 
 class ReplayedSchema(Schema):
+    replayed = _Int(required=True)
+
+
+class ReplaySelectionSchema(Schema):
+    """``POST /v1/dlq/replay``'s body: which dead letters to replay (all, without one)."""
+
+    class Meta:
+        unknown = RAISE
+
+    platform = ma.fields.String(validate=validate.OneOf(PLATFORMS))
+    actor = ma.fields.String(validate=validate.Length(min=1, max=64))
+    reason = ma.fields.String(
+        validate=validate.Length(min=1, max=500), metadata={"description": "A substring."}
+    )
+    status = ma.fields.Integer(strict=True, validate=validate.Range(min=100, max=599))
+    since = ma.fields.AwareDateTime(metadata={"description": "Failed at or after."})
+    until = ma.fields.AwareDateTime(metadata={"description": "Failed before."})
+    ids = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=256)),
+        validate=validate.Length(max=100_000),
+        metadata={"description": "Letter ids or event ids."},
+    )
+    dry_run = ma.fields.Boolean(
+        load_default=False, metadata={"description": "Count them, replay nothing."}
+    )
+
+
+class SelectionReplayedSchema(Schema):
+    matched = _Int(required=True)
     replayed = _Int(required=True)
 
 

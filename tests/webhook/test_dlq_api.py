@@ -9,6 +9,7 @@ from workers.campaigns.schema import migrate
 from workers.queue.deadletters import DeadLetterQueue
 
 from ..conftest import make_settings
+from ..workers.test_cli import letters_to_select
 from ..workers.test_deadletters import failed_message, rejected
 from .test_events import AUTH
 
@@ -35,7 +36,7 @@ def test_list_show_replay_purge(client, redis_url):
 
     assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).json == {"replayed": 1}
     assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).status_code == 404
-    assert client.post("/v1/dlq/replay", headers=AUTH).json == {"replayed": 1}
+    assert client.post("/v1/dlq/replay", headers=AUTH).json == {"matched": 1, "replayed": 1}
     assert redis.Redis.from_url(redis_url).llen("dramatiq:crm") == 2
 
     dlq.add(failed_message("e3"), reason="r", error=rejected(), attempts=1)
@@ -59,3 +60,19 @@ def test_letters_past_the_redis_cap_are_listed_shown_and_replayed_the_same(redis
     assert shown["message"]["args"][0]["id"] == "e2"
     assert client.post(f"/v1/dlq/{archived.id}/replay", headers=AUTH).json == {"replayed": 1}
     assert client.get("/v1/dlq", headers=AUTH).json["count"] == 1
+
+
+def test_replay_by_filters_with_a_dry_run_and_field_errors(client, redis_url):
+    letters_to_select(redis_url)
+    counted = client.post("/v1/dlq/replay", json={"platform": "crm", "dry_run": True}, headers=AUTH)
+    assert counted.json == {"matched": 2, "replayed": 0}
+    window = {"since": "2026-11-02T00:00:00Z", "until": "2026-11-04T00:00:00Z"}
+    assert client.post("/v1/dlq/replay", json=window, headers=AUTH).json == {
+        "matched": 2,
+        "replayed": 2,
+    }
+    by_ids = client.post("/v1/dlq/replay", json={"ids": ["s1", "s4"]}, headers=AUTH)
+    assert by_ids.json == {"matched": 2, "replayed": 2}
+    refused = client.post("/v1/dlq/replay", json={"status": "4xx", "colour": 1}, headers=AUTH)
+    assert refused.status_code == 422
+    assert set(refused.json["errors"]) == {"status", "colour"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ from workers.campaigns.campaign import Campaign
 from workers.campaigns.schema import upgrade
 from workers.campaigns.store import Store
 from workers.ops.cli import main
+from workers.platforms import errors
 from workers.queue.deadletters import DeadLetterQueue
 
 from .test_deadletters import failed_message, rejected
@@ -108,3 +110,58 @@ def test_every_command_has_help():
         assert summary and not summary.startswith("Options:"), f"{path} has no description"
         listed = result.output.partition("Commands:")[2]
         assert "..." not in listed, f"{path}: a command's summary is cut off"
+
+
+def letters_to_select(redis_url: str) -> list:
+    """Four dead letters that differ by platform, status, reason and time."""
+    dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    made = []
+    for event_id, platform, status, reason, failed_at in (
+        ("s1", "crm", 400, "permanent: bad email", "2026-11-01T10:00:00Z"),
+        ("s2", "crm", 503, "retries ran out after 24 h", "2026-11-02T10:00:00Z"),
+        ("s3", "pushwoosh", 400, "permanent: Bad Email", "2026-11-03T10:00:00Z"),
+        ("s4", "altcraft", None, "poison value", "2026-11-04T10:00:00Z"),
+    ):
+        error = errors.Rejected(
+            "refused", platform=platform, method="POST", url="http://x/", status=status
+        )
+        letter = dlq.add(failed_message(event_id), reason=reason, error=error, attempts=1)
+        moment = datetime.fromisoformat(failed_at).timestamp()
+        client = redis.Redis.from_url(redis_url)
+        entry = json.loads(client.hget("hookrelay:dlq:entries", letter.id))
+        client.hset("hookrelay:dlq:entries", letter.id, json.dumps({**entry, "failed_at": moment}))
+        client.zadd("hookrelay:dlq:index", {letter.id: moment})
+        made.append(letter)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["--platform", "crm"], {"s1", "s2"}),
+        (["--reason", "bad email"], {"s1", "s3"}),
+        (["--status", "400", "--platform", "pushwoosh"], {"s3"}),
+        (["--since", "2026-11-02", "--until", "2026-11-04"], {"s2", "s3"}),
+        (["--actor", "crm_post_event", "--reason", "poison"], {"s4"}),
+    ],
+)
+def test_replay_selects_by_filters_and_a_dry_run_only_counts(redis_url, filters, expected):
+    letters_to_select(redis_url)
+    dry = run(redis_url, "dlq", "replay", *filters, "--dry-run")
+    assert dry.output == f"would replay {len(expected)}\n"
+    done = run(redis_url, "dlq", "replay", *filters, "--rate", "1000")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.endswith(f"replayed {len(expected)}\n")
+    left = {letter.event_id for letter in DeadLetterQueue(redis.Redis.from_url(redis_url)).list()}
+    assert left == {"s1", "s2", "s3", "s4"} - expected
+
+
+def test_replay_takes_event_ids_from_a_file_and_refuses_mixed_forms(redis_url, tmp_path):
+    letters = letters_to_select(redis_url)
+    listed = tmp_path / "ids.txt"
+    listed.write_text(f"s2\n\n{letters[3].id}\nnot-a-letter\n")
+    assert run(redis_url, "dlq", "replay", "--ids-from", str(listed)).stdout.endswith(
+        "replayed 2\n"
+    )
+    assert run(redis_url, "dlq", "replay", "--all", "--platform", "crm").exit_code == 2
+    assert run(redis_url, "dlq", "replay", letters[0].id, "--reason", "x").exit_code == 2

@@ -50,6 +50,7 @@ def test_entries_keep_their_reason_and_list_newest_first(redis_url):
     assert shown.error == {
         "error": "Rejected",
         "message": str(rejected()),
+        "platform": "crm",
         "status": 400,
         "body": '{"detail": "bad"}',
         "url": "http://x/api/v1/events/",

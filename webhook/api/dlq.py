@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
+from schemas.api import ReplaySelectionSchema
 from webhook import auth
 from webhook.hub import current_hub
+from workers.queue.deadletters import Selection
+
+REPLAY_SELECTION = ReplaySelectionSchema()
 
 bp = Blueprint("dlq", __name__, url_prefix="/v1/dlq")
 
@@ -38,8 +43,21 @@ def replay_letter(letter_id: str):
 
 
 @bp.post("/replay")
-def replay_all():
-    return {"replayed": current_hub().dead_letters.replay_all()}
+def replay_selected():
+    """Replay every dead letter, or those the body's filters select (``dry_run``: count
+    them only); each moves in one atomic step."""
+    try:
+        given = REPLAY_SELECTION.load(request.get_json(silent=True) or {})
+    except ValidationError as error:
+        return {"errors": error.messages}, 422
+    dry_run = given.pop("dry_run")
+    ids = given.pop("ids", None)
+    times = {key: given.pop(key).timestamp() for key in ("since", "until") if key in given}
+    selection = Selection(ids=None if ids is None else frozenset(ids), **times, **given)
+    dead_letters = current_hub().dead_letters
+    chosen = dead_letters.select(selection)
+    replayed = 0 if dry_run else sum(dead_letters.replay(letter) for letter in chosen)
+    return {"matched": len(chosen), "replayed": replayed}
 
 
 @bp.delete("")

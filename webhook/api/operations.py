@@ -313,10 +313,15 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/dlq/replay": {
         "post": {
             "tags": ["dead letters"],
-            "operationId": "replayAllDeadLetters",
-            "summary": "Re-enqueue every dead letter",
+            "operationId": "replayDeadLetters",
+            "summary": "Re-enqueue every dead letter, or those the filters select",
             "security": BEARER,
-            "responses": {200: answer("How many.", api.ReplayedSchema), **errors(401, 503)},
+            "requestBody": json_body(api.ReplaySelectionSchema, required=False),
+            "responses": {
+                200: answer("How many matched, and were replayed.", api.SelectionReplayedSchema),
+                **invalid(),
+                **errors(401, 503),
+            },
         }
     },
     "/v1/campaigns/{platform}/{campaign_id}/stats": {

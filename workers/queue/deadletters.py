@@ -55,6 +55,47 @@ class DeadLetter:
         return {key: value for key, value in self.__dict__.items() if key != "message"}
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which dead letters a bulk replay takes: those that meet every criterion given.
+
+    ``platform``, ``actor`` and ``status`` (the platform's HTTP status) are compared
+    exactly, ``reason`` as a case-insensitive substring; ``since`` and ``until`` bound
+    when the letter failed (Unix seconds, ``until`` excluded); ``ids`` are letter ids
+    or event ids (a list a user kept).
+    """
+
+    platform: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    status: int | None = None
+    since: float | None = None
+    until: float | None = None
+    ids: frozenset[str] | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether any criterion other than ``ids`` is given."""
+        criteria = (self.platform, self.actor, self.reason, self.status, self.since, self.until)
+        return any(value is not None for value in criteria)
+
+    def matches(self, letter: DeadLetter) -> bool:
+        error = letter.error or {}
+        return (
+            (self.platform is None or error.get("platform") == self.platform)
+            and (self.actor is None or letter.actor == self.actor)
+            and (self.reason is None or self.reason.lower() in letter.reason.lower())
+            and (self.status is None or error.get("status") == self.status)
+            and (self.since is None or letter.failed_at >= self.since)
+            and (self.until is None or letter.failed_at < self.until)
+            and (self.ids is None or bool({letter.id, letter.event_id} & self.ids))
+        )
+
+
+def _age(letter: DeadLetter) -> float:
+    return letter.failed_at
+
+
 class DeadLetterQueue:
     """The dead letters: in Redis up to ``redis_cap``, then in ``overflow`` (the SQL
     store, workers/queue/archive.py), listed, replayed and purged as one queue.
@@ -86,15 +127,26 @@ class DeadLetterQueue:
         return cls(client, overflow=overflow, redis_cap=settings.dlq_redis_max)
 
     def add(
-        self, message: dramatiq.Message, *, reason: str, error: BaseException, attempts: int
+        self,
+        message: dramatiq.Message,
+        *,
+        reason: str,
+        error: BaseException,
+        attempts: int,
+        platform: str | None = None,
     ) -> DeadLetter:
+        """Keep ``message``; ``platform`` is the one its actor calls (the error's own,
+        for a platform's answer), which a bulk replay can select by."""
+        details = error_details(error)
+        if platform and "platform" not in details:
+            details["platform"] = platform
         letter = DeadLetter(
             id=message.message_id,
             actor=message.actor_name,
             queue=message.queue_name.removesuffix(".DQ"),
             event_id=event_id_of(message),
             reason=reason,
-            error=error_details(error),
+            error=details,
             attempts=attempts,
             failed_at=time.time(),
             message=message.asdict(),
@@ -160,6 +212,16 @@ class DeadLetterQueue:
             ids += self._overflow.ids()
         return sum(self.replay(letter_id) for letter_id in ids)
 
+    def select(self, selection: Selection) -> list[str]:
+        """The ids of the entries ``selection`` takes, oldest first."""
+        letters = [
+            DeadLetter(**json.loads(raw)) for _, raw in self._client.hscan_iter(ENTRIES, count=500)
+        ]
+        if self._overflow is not None:
+            letters += [DeadLetter(**entry) for entry in self._overflow.newest(10**9)]
+        chosen = sorted((letter for letter in letters if selection.matches(letter)), key=_age)
+        return [letter.id for letter in chosen]
+
     def purge(self) -> int:
         """Delete every entry; return how many there were."""
         with self._client.pipeline(transaction=True) as pipe:
@@ -190,5 +252,5 @@ def error_details(error: BaseException) -> dict[str, Any]:
     """What the dead-letter queue keeps about the error that ended a message."""
     details: dict[str, Any] = {"error": type(error).__name__, "message": str(error)}
     if isinstance(error, PlatformError):
-        details.update(status=error.status, body=error.body, url=error.url)
+        details.update(platform=error.platform, status=error.status, body=error.body, url=error.url)
     return details

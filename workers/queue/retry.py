@@ -177,7 +177,11 @@ class DeliveryPolicy(Middleware):
             letter = _dead_letter_as(broker, message, exception, subject)
             _until_stored(
                 lambda: self.dead_letters.add(
-                    letter, reason=decision.reason, error=exception, attempts=attempts
+                    letter,
+                    reason=decision.reason,
+                    error=exception,
+                    attempts=attempts,
+                    platform=platform,
                 ),
                 subject,
             )

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
+from datetime import UTC
 
 import click
 
+from schemas.events import PLATFORMS
 from workers.campaigns.schema import current_store
 from workers.core.connections import redis_client
 from workers.core.readable import readable_time
 from workers.core.settings import ConfigError
 from workers.ops.cli.common import settings
 from workers.queue.archive import DeadLetterArchive
-from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.deadletters import DeadLetterQueue, Selection
+
+#: What ``--since`` and ``--until`` take, read as UTC.
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 @click.group()
@@ -46,20 +53,65 @@ def dlq_show(letter_id: str) -> None:
     click.echo(json.dumps(shown, indent=2, default=str))
 
 
-@dlq.command("replay")
+@dlq.command("replay", short_help="Replay one dead letter, all, or those filters select.")
 @click.argument("letter_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
-def dlq_replay(letter_id: str | None, replay_all: bool) -> None:
-    """Re-enqueue one dead letter (by id) or all of them (--all)."""
-    if bool(letter_id) == replay_all:
-        raise click.UsageError("give either a dead letter id or --all")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Only this platform's.")
+@click.option("--actor", help="Only this actor's (crm_post_event, crm_upsert_profiles, ...).")
+@click.option("--reason", help="Only those whose reason contains this (any case).")
+@click.option("--status", type=int, help="Only those the platform answered with this status.")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="Failed at or after (UTC).")
+@click.option("--until", type=click.DateTime(DATE_FORMATS), help="Failed before (UTC).")
+@click.option(
+    "--ids-from",
+    type=click.File(),
+    help="Only the letter or event ids listed in this file, one per line ('-': stdin).",
+)
+@click.option("--dry-run", is_flag=True, help="Say how many would go, replay nothing.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=100.0,
+    show_default=True,
+    help="Letters replayed per second, at most.",
+)
+def dlq_replay(letter_id: str | None, replay_all: bool, dry_run: bool, rate: float, **given):
+    """Re-enqueue one dead letter (by id), all of them (--all), or those the filters
+    select; each moves in one atomic step."""
+    selection = _selection(**given)
+    chosen = sum(bool(x) for x in (letter_id, replay_all, selection is not None))
+    if chosen != 1:
+        raise click.UsageError("give a dead letter id, --all, or filters (one of the three)")
     dead_letters = _dead_letters()
-    if replay_all:
-        click.echo(f"replayed {dead_letters.replay_all()}")
-    elif dead_letters.replay(letter_id):
+    if letter_id:
+        if not dead_letters.replay(letter_id):
+            raise click.ClickException(f"no dead letter {letter_id}")
         click.echo("replayed 1")
-    else:
-        raise click.ClickException(f"no dead letter {letter_id}")
+        return
+    ids = dead_letters.select(selection or Selection())
+    if dry_run:
+        click.echo(f"would replay {len(ids)}")
+        return
+    replayed = 0
+    with click.progressbar(ids, label="replaying", file=sys.stderr) as letters:
+        for letter in letters:
+            started = time.monotonic()
+            replayed += dead_letters.replay(letter)
+            time.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
+    click.echo(f"replayed {replayed}")
+
+
+def _selection(*, ids_from, since, until, **criteria) -> Selection | None:
+    """The filters given, or ``None`` when there are none."""
+    ids = None
+    if ids_from is not None:
+        ids = frozenset(line.strip() for line in ids_from if line.strip())
+    times = {
+        "since": since.replace(tzinfo=UTC).timestamp() if since else None,
+        "until": until.replace(tzinfo=UTC).timestamp() if until else None,
+    }
+    selection = Selection(ids=ids, **times, **criteria)
+    return selection if selection.narrowed or ids is not None else None
 
 
 @dlq.command("purge")
