@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .serve import Served, free_port, wait_for_port
+from .serve import free_port, serving
 
 VENV = Path(tempfile.gettempdir()) / "hookrelay-bench-celery-peer"
 REQUIREMENTS = ("celery[redis]>=5.4,<6", "flask>=3.1,<4", "marshmallow>=3.20,<5", "gunicorn>=23")
@@ -99,10 +99,5 @@ def peer_gunicorn(redis_url: str):
         "peer_app:create_app()",
     ]
     env = {**os.environ, "PEER_BROKER_URL": broker_url(redis_url)}
-    process = subprocess.Popen(command, cwd=venv, env=env, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        yield Served(port, process.pid)
-    finally:
-        process.terminate()
-        process.wait(20)
+    with serving(command, port, cwd=venv, env=env) as served:
+        yield served

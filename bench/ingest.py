@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,7 +34,7 @@ import redis
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from .celery_peer import peer_gunicorn
-from .load import Result, http_request, run_load
+from .load import Result, http_request, run_load, table_row
 from .serve import API_KEY, gunicorn
 
 EVENT = (
@@ -115,29 +114,11 @@ def print_table(runs: dict[tuple[str, str], list[Result]], names: list[str], arg
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     ratios = {}
     for body, size, _ in BODIES:
-        empty = runs[(body, names[0])]
         for name in names:
-            results = runs[(body, name)]
-            merged = merged_result(results)
-            pairs = zip(results, empty, strict=True)
-            ratio = statistics.median(r.rate / e.rate for r, e in pairs)
+            row, ratio = table_row([body, name], runs[(body, name)], runs[(body, names[0])], size)
             ratios[f"{body}: {name}"] = round(ratio, 3)
-            print(
-                f"| {body} | {name} | {merged.rate:,.0f} | {merged.rate * size:,.0f} | "
-                f"{merged.percentile(0.5):.1f} | {merged.percentile(0.99):.1f} | "
-                f"{merged.errors} | {ratio:.0%} |"
-            )
+            print(row)
     print("vs empty, median of the rounds:", json.dumps(ratios))
-
-
-def merged_result(results: list[Result]) -> Result:
-    """Several runs of one variant as one: their requests over their summed time."""
-    return Result(
-        requests=sum(r.requests for r in results),
-        errors=sum(r.errors for r in results),
-        seconds=sum(r.seconds for r in results),
-        latencies_ms=[latency for r in results for latency in r.latencies_ms],
-    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -179,3 +180,32 @@ def run_load(
         seconds=duration_s,
         latencies_ms=[lat for p in parts for lat in p[2]],
     )
+
+
+def merged(results: list[Result]) -> Result:
+    """Several runs of one variant as one: their requests over their summed time."""
+    return Result(
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        seconds=sum(r.seconds for r in results),
+        latencies_ms=[latency for r in results for latency in r.latencies_ms],
+    )
+
+
+def table_row(labels: list[str], runs: list[Result], reference: list[Result], size: int):
+    """A markdown row for one variant's runs, merged (requests/s, events/s for ``size``
+    events a request, p50, p99, errors), ending with the median over the rounds of its
+    rate against ``reference``'s run of the same round; returns (row, that ratio)."""
+    total = merged(runs)
+    pairs = zip(runs, reference, strict=True)
+    ratio = statistics.median(run.rate / other.rate for run, other in pairs)
+    cells = [
+        *labels,
+        f"{total.rate:,.0f}",
+        f"{total.rate * size:,.0f}",
+        f"{total.percentile(0.5):.1f}",
+        f"{total.percentile(0.99):.1f}",
+        str(total.errors),
+        f"{ratio:.0%}",
+    ]
+    return "| " + " | ".join(cells) + " |", ratio

@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 from contextlib import ExitStack
 
 from tests.topology import Topology
 
-from .ingest import batch_of_100, merged_result, single
-from .load import Result, run_load
+from .ingest import batch_of_100, single
+from .load import Result, run_load, table_row
 from .serve import gunicorn
 
 VARIANTS = (
@@ -79,16 +78,9 @@ def print_table(runs: dict[tuple[str, str], list[Result]], args, online: int) ->
     for body, size, _ in BODIES:
         reference = runs[(body, VARIANTS[0][0])]
         for label, _ in VARIANTS:
-            results = runs[(body, label)]
-            merged = merged_result(results)
-            pairs = zip(results, reference, strict=True)
-            ratio = statistics.median(r.rate / ref.rate for r, ref in pairs)
+            row, ratio = table_row([body, label], runs[(body, label)], reference, size)
             ratios[f"{body}, {label}"] = round(ratio, 3)
-            print(
-                f"| {body} | {label} | {merged.rate:,.0f} | {merged.rate * size:,.0f} | "
-                f"{merged.percentile(0.5):.1f} | {merged.percentile(0.99):.1f} | "
-                f"{merged.errors} | {ratio:.0%} |"
-            )
+            print(row)
     print("vs no replica wait, median of the rounds:", json.dumps(ratios))
 
 

@@ -22,7 +22,6 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import tempfile
 from pathlib import Path
 
@@ -30,8 +29,8 @@ import redis
 
 from workers.ops.embedded_redis import EmbeddedRedis
 
-from .ingest import EVENT, HEADERS, merged_result
-from .load import Result, http_request, run_load
+from .ingest import EVENT, HEADERS
+from .load import Result, http_request, run_load, table_row
 from .serve import gunicorn
 
 WRITE_KEY = "bench-write-key"
@@ -109,14 +108,9 @@ def print_table(runs: dict[str, list[Result]], args) -> None:
     reference = next(iter(runs.values()))
     ratios = {}
     for label, results in runs.items():
-        merged = merged_result(results)
-        pairs = zip(results, reference, strict=True)
-        ratios[label] = round(statistics.median(r.rate / ref.rate for r, ref in pairs), 3)
-        print(
-            f"| {label} | {merged.rate:,.0f} | {merged.rate * 100:,.0f} | "
-            f"{merged.percentile(0.5):.1f} | {merged.percentile(0.99):.1f} | "
-            f"{merged.errors} | {ratios[label]:.0%} |"
-        )
+        row, ratio = table_row([label], results, reference, 100)
+        ratios[label] = round(ratio, 3)
+        print(row)
     print("vs /v1/events batches, median of the rounds:", json.dumps(ratios))
 
 

@@ -54,14 +54,23 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
         "python:webhook.gunicorn_conf",
         app_spec,
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    try:
+        with serving(command, port, cwd=ROOT, env=env) as served:
+            yield served
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
+
+
+@contextmanager
+def serving(command: list[str], port: int, *, cwd: Path, env: dict[str, str]):
+    """Run ``command`` until the block ends, once something listens on ``port``."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield Served(port, process.pid)
     finally:
         process.terminate()
         process.wait(20)
-        shutil.rmtree(store_dir, ignore_errors=True)
 
 
 def wait_for_port(port: int, timeout_s: float = 30) -> None:

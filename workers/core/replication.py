@@ -54,8 +54,6 @@ class Replication:
     def pipelined(self, client: redis.Redis, write: Callable[[redis.client.Pipeline], Any]):
         """Run ``write(pipe)`` (queueing one command) and ``WAIT`` on one connection;
         return that command's answer, or raise :class:`NotReplicated`."""
-        if not self.replicas:
-            return write(client)
         with client.pipeline(transaction=False) as pipe:
             write(pipe)
             pipe.wait(self.replicas, self.timeout_ms)
