@@ -118,7 +118,15 @@ def test_the_status_page_shows_what_the_api_says(stack, metrics_port, browser):
         assert int(cell(browser, f'#deliveries tr[data-platform="{platform}"] .hour')) == delivered
     assert delivered_crm_at_least(worker_metrics, EVENTS - 1)
     points = browser.find_element("css selector", "#chart polyline.crm").get_attribute("points")
-    assert len(points.split()) == 60
+    assert len(points.split()) == 59, "the finished minutes; the one under way is a mark"
+    assert browser.find_elements("css selector", "#chart circle.crm.now")
+    ticks = [t.text for t in browser.find_elements("css selector", "#chart text.tick")]
+    assert len(ticks) == 6 and all(label.endswith("0") for label in ticks), ticks
+    assert [t.text for t in browser.find_elements("css selector", "#legend text")] == [
+        "crm",
+        "pushwoosh",
+        "altcraft",
+    ]
 
     for platform in ("crm", "pushwoosh", "altcraft"):
         row = f'#rates tr[data-platform="{platform}"]'

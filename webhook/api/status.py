@@ -10,7 +10,7 @@ as the password of Basic auth.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, render_template, request
 
@@ -26,6 +26,8 @@ REFRESH_S = 10
 CHART_MINUTES = 60
 RECENT_CAMPAIGNS = 10
 NEWEST_DEAD_LETTERS = 5
+#: Room around the chart's plot for the axis labels and the legend.
+CHART_LEFT, CHART_TOP = 40, 18
 
 
 @bp.get("/status")
@@ -36,13 +38,14 @@ def page():
         hub.store.summary(run.platform, run.campaign_id) for run in hub.store.runs(RECENT_CAMPAIGNS)
     ]
     refresh = request.args.get("refresh", REFRESH_S, type=int)
+    now = datetime.now(UTC)
     return render_template(
         "status.html",
-        now=readable_time(datetime.now(UTC)),
+        now=readable_time(now),
         refresh=max(1, refresh or REFRESH_S),
         backlog=hub.backlog.read(),
         series=series,
-        chart=chart_lines(series),
+        chart=chart_lines(series, now),
         minutes=CHART_MINUTES,
         dead_letters=hub.dead_letters.list(limit=NEWEST_DEAD_LETTERS),
         dropped_fields=hub.dropped_fields.read(),
@@ -58,14 +61,41 @@ def number(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:.4f}".rstrip("0")
 
 
-def chart_lines(series: dict[str, list[int]], width: int = 600, height: int = 120) -> dict:
-    """SVG polyline points per platform, scaled to the busiest minute."""
+def chart_lines(
+    series: dict[str, list[int]], now: datetime, width: int = 600, height: int = 120
+) -> dict:
+    """SVG coordinates for the chart: each platform's finished minutes as a line scaled
+    to the busiest minute, the minute under way as a mark of its own (half a minute's
+    count is not a drop), a time axis in UTC every 10 minutes, and the peak."""
+    minutes = max((len(counts) for counts in series.values()), default=0)
     peak = max((max(counts) for counts in series.values() if counts), default=0) or 1
-    lines = {}
+    step = width / max(1, minutes - 1)
+
+    def x(index: int) -> float:
+        return CHART_LEFT + index * step
+
+    def y(count: int) -> float:
+        return CHART_TOP + height - count * height / peak
+
+    lines, current = {}, {}
     for platform, counts in series.items():
-        step = width / max(1, len(counts) - 1)
-        lines[platform] = " ".join(
-            f"{index * step:.1f},{height - count * height / peak:.1f}"
-            for index, count in enumerate(counts)
-        )
-    return {"width": width, "height": height, "peak": peak, "lines": lines}
+        lines[platform] = " ".join(f"{x(i):.1f},{y(c):.1f}" for i, c in enumerate(counts[:-1]))
+        if counts:
+            current[platform] = (round(x(len(counts) - 1), 1), round(y(counts[-1]), 1), counts[-1])
+    first = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    ticks = [
+        (round(x(index), 1), f"{first + timedelta(minutes=index):%H:%M}")
+        for index in range(minutes)
+        if (first + timedelta(minutes=index)).minute % 10 == 0
+    ]
+    return {
+        "width": width,
+        "height": height,
+        "left": CHART_LEFT,
+        "top": CHART_TOP,
+        "bottom": CHART_TOP + height,
+        "peak": peak,
+        "lines": lines,
+        "current": current,
+        "ticks": ticks,
+    }
