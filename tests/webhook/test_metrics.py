@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import redis
 from dramatiq import Message
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,6 +20,7 @@ from workers.ratelimit.limiter import platform_limiter
 from ..conftest import make_settings
 from ..rabbitmq import RABBITMQ_URL, purge, rabbitmq_or_skip
 from ..support import free_port
+from ..workers.test_cli import letters_to_select
 from ..workers.test_deadletters import failed_message, rejected
 from .test_events import AUTH, profile, track
 
@@ -149,3 +152,25 @@ def test_messages_are_counted_where_they_are_not_only_in_queues(client, redis_ur
     page = client.get("/status", headers=AUTH).get_data(as_text=True)
     assert '<td class="n" data-state="delayed">1</td>' in page
     assert '<td class="n" data-state="in_flight">1</td>' in page
+
+
+def test_the_status_page_groups_dead_letters_by_reason_with_their_ids(client, redis_url):
+    letters = letters_to_select(redis_url)
+    again = DeadLetterQueue(redis.Redis.from_url(redis_url)).add(
+        failed_message("s5"), reason="retries ran out after 24 h", error=rejected(), attempts=9
+    )
+    page = client.get("/status", headers=AUTH).get_data(as_text=True)
+    groups = re.findall(GROUP_ROW, page)
+    assert [(reason, int(count)) for reason, count, _ in groups] == [
+        ("retries ran out after 24 h", 2),
+        ("poison value", 1),
+        ("permanent: Bad Email", 1),
+        ("permanent: bad email", 1),
+    ]
+    assert re.findall(r"<code>([^<]+)</code>", groups[0][2]) == [again.id, letters[1].id]
+
+
+GROUP_ROW = re.compile(
+    r'<td class="reason">([^<]*)</td><td class="n count">(\d+)</td>\s*'
+    r'<td class="ids">(.*?)</td>'
+)

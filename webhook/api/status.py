@@ -10,6 +10,7 @@ as the password of Basic auth.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, render_template, request
@@ -18,6 +19,7 @@ from schemas.events import PLATFORMS
 from webhook import auth
 from webhook.hub import current_hub
 from workers.core.readable import readable_time
+from workers.queue.deadletters import DeadLetter
 
 bp = Blueprint("status", __name__)
 bp.before_request(auth.require_api_key_from_browser)
@@ -26,6 +28,8 @@ REFRESH_S = 10
 CHART_MINUTES = 60
 RECENT_CAMPAIGNS = 10
 NEWEST_DEAD_LETTERS = 5
+#: The newest dead letters grouped by reason, and the ids shown per reason.
+GROUPED_DEAD_LETTERS, IDS_PER_REASON = 500, 3
 #: Room around the chart's plot for the axis labels and the legend.
 CHART_LEFT, CHART_TOP = 40, 18
 
@@ -48,10 +52,31 @@ def page():
         chart=chart_lines(series, now),
         minutes=CHART_MINUTES,
         dead_letters=hub.dead_letters.list(limit=NEWEST_DEAD_LETTERS),
+        reasons=by_reason(hub.dead_letters.list(limit=GROUPED_DEAD_LETTERS)),
         dropped_fields=hub.dropped_fields.read(),
         readable_time=readable_time,
         campaigns=[summary for summary in campaigns if summary],
     )
+
+
+@dataclass
+class Reason:
+    """Dead letters that failed for one reason: how many, and the newest ones' ids."""
+
+    reason: str
+    count: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+def by_reason(letters: list[DeadLetter]) -> list[Reason]:
+    """``letters`` (newest first) grouped by their reason, the commonest first."""
+    groups: dict[str, Reason] = {}
+    for letter in letters:
+        group = groups.setdefault(letter.reason, Reason(letter.reason))
+        group.count += 1
+        if len(group.ids) < IDS_PER_REASON:
+            group.ids.append(letter.id)
+    return sorted(groups.values(), key=lambda group: -group.count)
 
 
 @bp.app_template_filter("number")
