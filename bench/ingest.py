@@ -21,7 +21,6 @@ Redis favours one; the ratio printed is the median of the rounds'. Rows:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -34,7 +33,7 @@ import redis
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from .celery_peer import peer_gunicorn
-from .load import Result, http_request, run_load, table_row
+from .load import Result, http_request, round_arguments, run_load, table_row
 from .serve import API_KEY, gunicorn
 
 EVENT = (
@@ -58,12 +57,7 @@ BODIES = (("single event", 1, single), ("batch of 100", 100, batch_of_100))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
-    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
-    parser.add_argument("--connections", type=int, default=8, help="connections per process")
-    args = parser.parse_args()
+    args = round_arguments(__doc__, connections=8)
     redis_servers = {
         fsync: EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync=fsync)
         for fsync in ("always", "everysec")

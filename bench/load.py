@@ -15,6 +15,7 @@ to find their end. Counts and latencies are collected per process and merged.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import socket
 import statistics
@@ -209,3 +210,15 @@ def table_row(labels: list[str], runs: list[Result], reference: list[Result], si
         f"{ratio:.0%}",
     ]
     return "| " + " | ".join(cells) + " |", ratio
+
+
+def round_arguments(doc: str, *, connections: int) -> argparse.Namespace:
+    """The command line of a bench whose variants take turns in rounds."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
+    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--connections", type=int, default=connections, help="connections per process"
+    )
+    return parser.parse_args()

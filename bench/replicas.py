@@ -16,15 +16,14 @@ answer (``WAIT`` returns once the replica has the write in memory).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from contextlib import ExitStack
 
 from tests.topology import Topology
 
-from .ingest import batch_of_100, single
-from .load import Result, run_load, table_row
+from .ingest import BODIES
+from .load import Result, round_arguments, run_load, table_row
 from .serve import gunicorn
 
 VARIANTS = (
@@ -32,16 +31,10 @@ VARIANTS = (
     ("1 replica, 100 ms", {"REDIS_MIN_REPLICAS": "1"}),
     ("1 replica, 1000 ms", {"REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_TIMEOUT_MS": "1000"}),
 )
-BODIES = (("single event", 1, single), ("batch of 100", 100, batch_of_100))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each variant")
-    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
-    parser.add_argument("--connections", type=int, default=16, help="connections per process")
-    args = parser.parse_args()
+    args = round_arguments(__doc__, connections=16)
     topology = Topology(replicas=1)
     url = f"redis://127.0.0.1:{topology.primary.port}/0"
     runs: dict[tuple[str, str], list[Result]] = {}

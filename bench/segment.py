@@ -16,7 +16,6 @@ run, as an SDK compresses before sending.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import gzip
 import json
@@ -30,7 +29,7 @@ import redis
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from .ingest import EVENT, HEADERS
-from .load import Result, http_request, run_load, table_row
+from .load import Result, http_request, round_arguments, run_load, table_row
 from .serve import gunicorn
 
 WRITE_KEY = "bench-write-key"
@@ -73,12 +72,7 @@ SCENARIOS = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each scenario")
-    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
-    parser.add_argument("--connections", type=int, default=16, help="connections per process")
-    args = parser.parse_args()
+    args = round_arguments(__doc__, connections=16)
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync="always")
     server.start()
     runs: dict[str, list[Result]] = {label: [] for label, _ in SCENARIOS}

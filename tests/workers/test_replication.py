@@ -48,8 +48,18 @@ def primary_url(topology: Topology) -> str:
     return f"redis://127.0.0.1:{topology.primary.port}/0"
 
 
-def receiver(url: str, replicas: int):
-    settings = make_settings(url, REDIS_MIN_REPLICAS=str(replicas), REDIS_REPLICA_TIMEOUT_MS="200")
+#: How long a replica that is up may take to confirm: ``WAIT`` answers as soon as it
+#: has, so this only bounds a failure, and a loaded machine (a replica fsyncing every
+#: write beside other tests' servers) can take hundreds of milliseconds.
+PATIENT_MS = 10_000
+#: For a replica that cannot confirm (paused, or not there): any wait ends the same.
+SHORT_MS = 200
+
+
+def receiver(url: str, replicas: int, timeout_ms: int = PATIENT_MS):
+    settings = make_settings(
+        url, REDIS_MIN_REPLICAS=str(replicas), REDIS_REPLICA_TIMEOUT_MS=str(timeout_ms)
+    )
     return create_app(settings).test_client()
 
 
@@ -62,7 +72,7 @@ def test_a_202_means_the_replica_has_the_events(topology, primary_url):
 
 
 def test_a_replica_that_does_not_confirm_makes_it_a_503_to_retry(topology, primary_url):
-    client = receiver(primary_url, replicas=1)
+    client = receiver(primary_url, replicas=1, timeout_ms=SHORT_MS)
     topology.replicas[0].pause()
     try:
         answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
@@ -77,7 +87,9 @@ def test_a_replica_that_does_not_confirm_makes_it_a_503_to_retry(topology, prima
         assert (segment.status_code, segment.json["code"]) == (503, "unavailable")
     finally:
         topology.replicas[0].resume()
-    retried = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
+    retried = receiver(primary_url, replicas=1).post(
+        "/v1/events", json={"events": [EVENT]}, headers=auth()
+    )
     # The primary had taken it: the retry is its duplicate, and now replicated.
     assert (retried.status_code, retried.json) == (202, {"accepted": 0, "duplicates": 1})
 
@@ -94,21 +106,20 @@ def test_without_min_replicas_a_paused_replica_changes_nothing(topology, primary
 
 def test_confirm_waits_for_what_the_pool_wrote_on_another_connection(topology, primary_url):
     client = topology.primary.client()
-    replication = Replication(replicas=1, timeout_ms=200)
     client.set("stored-retry", "1")
-    replication.confirm(client)
+    Replication(replicas=1, timeout_ms=PATIENT_MS).confirm(client)
     assert topology.replicas[0].client().get("stored-retry") == "1"
     topology.replicas[0].pause()
     try:
         with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
-            replication.confirm(client)
+            Replication(replicas=1, timeout_ms=SHORT_MS).confirm(client)
     finally:
         topology.replicas[0].resume()
     assert Replication(replicas=0).confirm(client) is None, "off: never waits"
 
 
 def test_more_replicas_required_than_exist_refuses_every_event(topology, primary_url):
-    client = receiver(primary_url, replicas=2)
+    client = receiver(primary_url, replicas=2, timeout_ms=SHORT_MS)
     answer = client.post("/v1/events", json={"events": [EVENT]}, headers=auth())
     assert answer.status_code == 503
 
