@@ -51,9 +51,7 @@ def replay_selected():
     except ValidationError as error:
         return {"errors": error.messages}, 422
     dry_run = given.pop("dry_run")
-    ids = given.pop("ids", None)
-    times = {key: given.pop(key).timestamp() for key in ("since", "until") if key in given}
-    selection = Selection(ids=None if ids is None else frozenset(ids), **times, **given)
+    selection = Selection.of(**given)
     dead_letters = current_hub().dead_letters
     chosen = dead_letters.select(selection)
     replayed = 0 if dry_run else sum(dead_letters.replay(letter) for letter in chosen)

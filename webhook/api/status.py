@@ -42,6 +42,7 @@ def page():
         hub.store.summary(run.platform, run.campaign_id) for run in hub.store.runs(RECENT_CAMPAIGNS)
     ]
     refresh = request.args.get("refresh", REFRESH_S, type=int)
+    letters = hub.dead_letters.list(limit=GROUPED_DEAD_LETTERS)
     now = datetime.now(UTC)
     return render_template(
         "status.html",
@@ -51,8 +52,8 @@ def page():
         series=series,
         chart=chart_lines(series, now),
         minutes=CHART_MINUTES,
-        dead_letters=hub.dead_letters.list(limit=NEWEST_DEAD_LETTERS),
-        reasons=by_reason(hub.dead_letters.list(limit=GROUPED_DEAD_LETTERS)),
+        dead_letters=letters[:NEWEST_DEAD_LETTERS],
+        reasons=by_reason(letters),
         dropped_fields=hub.dropped_fields.read(),
         readable_time=readable_time,
         campaigns=[summary for summary in campaigns if summary],

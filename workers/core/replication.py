@@ -58,22 +58,14 @@ class Replication:
             write(pipe)
             pipe.wait(self.replicas, self.timeout_ms)
             answer, confirmed = pipe.execute()
-        self._check(confirmed)
-        return answer
-
-    def confirm(self, client: redis.Redis) -> None:
-        """Make sure the replicas have every write the primary took so far."""
-        if not self.replicas:
-            return
-        with client.pipeline(transaction=False) as pipe:
-            pipe.incr(MARKER)
-            pipe.wait(self.replicas, self.timeout_ms)
-            _, confirmed = pipe.execute()
-        self._check(confirmed)
-
-    def _check(self, confirmed: int) -> None:
         if confirmed < self.replicas:
             raise NotReplicated(
                 f"{confirmed} of the {self.replicas} replicas required (REDIS_MIN_REPLICAS) "
                 f"confirmed the write within {self.timeout_ms} ms"
             )
+        return answer
+
+    def confirm(self, client: redis.Redis) -> None:
+        """Make sure the replicas have every write the primary took so far."""
+        if self.replicas:
+            self.pipelined(client, lambda pipe: pipe.incr(MARKER))

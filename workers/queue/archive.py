@@ -63,14 +63,13 @@ class DeadLetterArchive:
         query = sa.select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.failed_at.desc()).limit(limit)
         return self._entries(query)
 
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, in no order."""
+        return self._entries(sa.select(DEAD_LETTERS))
+
     def get(self, letter_id: str) -> dict[str, Any] | None:
         found = self._entries(sa.select(DEAD_LETTERS).where(DEAD_LETTERS.c.id == letter_id))
         return found[0] if found else None
-
-    def ids(self) -> list[str]:
-        with self.engine.connect() as connection:
-            query = sa.select(DEAD_LETTERS.c.id).order_by(DEAD_LETTERS.c.failed_at)
-            return list(connection.execute(query).scalars())
 
     def delete(self, letter_id: str) -> bool:
         with self.engine.begin() as connection:

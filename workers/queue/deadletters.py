@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -73,6 +75,24 @@ class Selection:
     until: float | None = None
     ids: frozenset[str] | None = None
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        ids: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        **criteria: Any,
+    ) -> Selection:
+        """The selection of filters as a caller reads them: times as datetimes (UTC
+        where they name no zone), ids as any iterable."""
+        return cls(
+            ids=None if ids is None else frozenset(ids),
+            since=_seconds(since),
+            until=_seconds(until),
+            **criteria,
+        )
+
     @property
     def narrowed(self) -> bool:
         """Whether any criterion other than ``ids`` is given."""
@@ -90,6 +110,12 @@ class Selection:
             and (self.until is None or letter.failed_at < self.until)
             and (self.ids is None or bool({letter.id, letter.event_id} & self.ids))
         )
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _age(letter: DeadLetter) -> float:
@@ -207,10 +233,7 @@ class DeadLetterQueue:
 
     def replay_all(self) -> int:
         """Re-enqueue every entry; return how many were moved."""
-        ids = [i.decode() for i in self._client.zrange(INDEX, 0, -1)]
-        if self._overflow is not None:
-            ids += self._overflow.ids()
-        return sum(self.replay(letter_id) for letter_id in ids)
+        return sum(self.replay(letter_id) for letter_id in self.select(Selection()))
 
     def select(self, selection: Selection) -> list[str]:
         """The ids of the entries ``selection`` takes, oldest first."""
@@ -218,7 +241,7 @@ class DeadLetterQueue:
             DeadLetter(**json.loads(raw)) for _, raw in self._client.hscan_iter(ENTRIES, count=500)
         ]
         if self._overflow is not None:
-            letters += [DeadLetter(**entry) for entry in self._overflow.newest(10**9)]
+            letters += [DeadLetter(**entry) for entry in self._overflow.entries()]
         chosen = sorted((letter for letter in letters if selection.matches(letter)), key=_age)
         return [letter.id for letter in chosen]
 

@@ -201,10 +201,7 @@ class DeliveryPolicy(Middleware):
 def _dead_letter_as(broker, message, exception: BaseException, subject: str):
     """What the actor's ``dead_letter_as`` makes of ``message``, or ``message`` itself
     (without one, or when it fails: the letter is kept as it came, its replay retries)."""
-    try:
-        hook = broker.get_actor(message.actor_name).options.get("dead_letter_as")
-    except ActorNotFound:
-        return message
+    hook = _actor_option(broker, message, "dead_letter_as")
     if hook is None:
         return message
     try:
@@ -217,20 +214,23 @@ def _dead_letter_as(broker, message, exception: BaseException, subject: str):
 def _expected(broker, message, exception: BaseException) -> bool:
     """Whether ``exception`` is one the actor declares it ``throws`` (a platform's
     answer, a postponement), which needs no traceback."""
-    try:
-        throws = broker.get_actor(message.actor_name).options.get("throws")
-    except ActorNotFound:
-        return False
+    throws = _actor_option(broker, message, "throws")
     return bool(throws) and isinstance(exception, throws)
 
 
 def platform_of(broker, message) -> str:
     """The platform ``message``'s actor calls, from its ``platform`` option."""
-    try:
-        platform = broker.get_actor(message.actor_name).options.get("platform", "unknown")
-    except ActorNotFound:
-        return "unknown"
+    platform = _actor_option(broker, message, "platform", "unknown")
     return platform(message.args) if callable(platform) else platform
+
+
+def _actor_option(broker, message, name: str, default=None):
+    """Option ``name`` of ``message``'s actor, or ``default`` (also for an actor this
+    broker does not know)."""
+    try:
+        return broker.get_actor(message.actor_name).options.get(name, default)
+    except ActorNotFound:
+        return default
 
 
 def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dict:

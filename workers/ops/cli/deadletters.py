@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC
 
 import click
 
@@ -101,16 +100,10 @@ def dlq_replay(letter_id: str | None, replay_all: bool, dry_run: bool, rate: flo
     click.echo(f"replayed {replayed}")
 
 
-def _selection(*, ids_from, since, until, **criteria) -> Selection | None:
+def _selection(*, ids_from, **criteria) -> Selection | None:
     """The filters given, or ``None`` when there are none."""
-    ids = None
-    if ids_from is not None:
-        ids = frozenset(line.strip() for line in ids_from if line.strip())
-    times = {
-        "since": since.replace(tzinfo=UTC).timestamp() if since else None,
-        "until": until.replace(tzinfo=UTC).timestamp() if until else None,
-    }
-    selection = Selection(ids=ids, **times, **criteria)
+    ids = None if ids_from is None else [line.strip() for line in ids_from if line.strip()]
+    selection = Selection.of(ids=ids, **criteria)
     return selection if selection.narrowed or ids is not None else None
 
 
