@@ -28,6 +28,7 @@ from workers.campaigns.store import Store
 from workers.campaigns.suppressions import SuppressionList
 from workers.core.connections import redis_client
 from workers.core.settings import Settings
+from workers.health.circuit import CircuitBreaker
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError
 from workers.platforms.registry import CLIENTS, platform_client
@@ -75,10 +76,16 @@ class ActorServices:
 
 
 def build_services(settings: Settings, store: Store) -> ActorServices:
-    """The clients, each behind its platform's shared rate limit, and what uses them."""
+    """The clients, each behind its platform's shared rate limit and circuit breaker,
+    and what uses them."""
     shared_state = redis_client(settings)
     clients = {
-        name: platform_client(settings, name, platform_limiter(shared_state, settings, name))
+        name: platform_client(
+            settings,
+            name,
+            platform_limiter(shared_state, settings, name),
+            CircuitBreaker(shared_state, name, settings.circuit),
+        )
         for name in CLIENTS
     }
     scheduler = FollowupScheduler.from_settings(shared_state, settings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import dramatiq
 import pytest
 
 from workers.platforms import errors
@@ -111,3 +114,54 @@ def test_a_failed_attempt_has_a_traceback_only_when_the_actor_did_not_expect_it(
     assert expected.exc_info is None, "a platform's answer needs no traceback"
     assert unexpected.exc_info[1].args == ("a bug",)
     assert len(enqueued) == 2, "both are retried"
+
+
+def circuit_open(wait_ms=2_000, probe_ms=30_000):
+    return errors.CircuitOpen(wait_ms=wait_ms, probe_ms=probe_ms, **CONTEXT)
+
+
+def test_an_open_circuit_is_waited_out_however_old_the_message():
+    decision = POLICY.decide(attempts=40, age_ms=10**9, error=circuit_open(), jitter=lambda: 0)
+    assert decision == RetryLater(2_000), "never given up for an open circuit"
+
+
+@pytest.mark.parametrize(
+    ("paused_ms", "spread_ms"),
+    [(0, 30_000), (60_000, 60_000), (10**8, 4 * 30_000)],
+)
+def test_a_paused_message_spreads_its_return_more_the_longer_it_waited(paused_ms, spread_ms):
+    decision = POLICY.decide(
+        attempts=1, age_ms=0, error=circuit_open(), jitter=lambda: 0.999, paused_ms=paused_ms
+    )
+    assert 2_000 + 0.99 * spread_ms < decision.delay_ms < 2_000 + spread_ms
+
+
+def test_a_pause_counts_no_attempt_and_its_time_is_not_age():
+    from dramatiq.brokers.stub import StubBroker
+
+    from workers.queue import retry
+
+    broker = StubBroker()
+    enqueued = []
+    broker.enqueue = lambda message, delay=None: enqueued.append((message, delay))
+    hour_ago = int(time.time() * 1000) - 3_600_000
+    message = dramatiq_message(hour_ago, {"retries": 3, "paused_ms": 3_500_000})
+    policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
+    policy.after_process_message(broker, message, exception=circuit_open())
+    [(paused, delay)] = enqueued
+    assert paused.options["retries"] == 3, "no attempt counted"
+    assert paused.options["paused_ms"] == 3_500_000 + delay
+    policy.after_process_message(broker, paused, exception=retryable())
+    (retried, _) = enqueued[-1]
+    assert retried.options["retries"] == 4, "an hour old, but only 100 s of it failing"
+
+
+def dramatiq_message(timestamp_ms: int, options: dict) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name="crm",
+        actor_name="crm_post_event",
+        args=({"id": "e"},),
+        kwargs={},
+        options=options,
+        message_timestamp=timestamp_ms,
+    )

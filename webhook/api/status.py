@@ -1,7 +1,7 @@
 """``GET /status``: one HTML page an operator keeps open. It refreshes itself and shows
-what waits (queues, dead letters), what flows (deliveries per minute per platform, the
-shared rate limits in force) and what came back (profile fields the platform dropped,
-recent campaigns' latest totals).
+what waits (queues, dead letters), what flows (deliveries per minute per platform, each
+platform's health, circuit and shared rate limit in force) and what came back (profile
+fields the platform dropped, recent campaigns' latest totals).
 
 Every number is read when the page is asked for, from the same places the API and
 ``/metrics`` read: Redis and the stats store. An API key is needed; a browser gives it
@@ -56,6 +56,7 @@ def page():
         reasons=by_reason(letters),
         dropped_fields=hub.dropped_fields.read(),
         readable_time=readable_time,
+        probe_s=hub.settings.circuit.probe_s,
         campaigns=[summary for summary in campaigns if summary],
     )
 

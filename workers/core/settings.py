@@ -92,6 +92,19 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class CircuitConfig:
+    """When a failing platform stops being called, and how it is probed
+    (``CIRCUIT_*``; workers/health/circuit.py)."""
+
+    enabled: bool = True
+    failure_ratio: float = 0.5
+    window_s: float = 120.0
+    min_calls: int = 20
+    failing_s: float = 60.0
+    probe_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class SentinelConfig:
     """Where Sentinel is (``REDIS_SENTINELS``) and what it calls the primary."""
 
@@ -168,6 +181,8 @@ class Settings:
     segment_forward: frozenset[str] = frozenset()
     #: A track of this name starts a campaign; ``None``: none does.
     segment_campaign_event: str | None = "Campaign Started"
+    #: The circuit breaker's thresholds.
+    circuit: CircuitConfig = CircuitConfig()
 
     @property
     def rabbitmq(self) -> bool:
@@ -313,6 +328,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         "web_read_timeout_s": env.float(
             "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
         ),
+        "circuit": _circuit(env),
         "worker": WorkerConfig(
             heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
             sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
@@ -322,6 +338,20 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
         ),
     }
+
+
+def _circuit(env: _MappingEnv) -> CircuitConfig:
+    above_zero = Range(min=0, min_inclusive=False)
+    return CircuitConfig(
+        enabled=env.bool("CIRCUIT_BREAKER", True),
+        failure_ratio=env.float(
+            "CIRCUIT_FAILURE_RATIO", 0.5, validate=Range(min=0, max=1, min_inclusive=False)
+        ),
+        window_s=env.float("CIRCUIT_WINDOW_S", 120, validate=Range(min=1, max=3600)),
+        min_calls=env.int("CIRCUIT_MIN_CALLS", 20, validate=Range(min=1)),
+        failing_s=env.float("CIRCUIT_FAILING_S", 60, validate=above_zero),
+        probe_s=env.float("CIRCUIT_PROBE_S", 30, validate=above_zero),
+    )
 
 
 def _segment(env: _MappingEnv) -> dict:

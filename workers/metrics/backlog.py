@@ -23,6 +23,7 @@ from dramatiq import Message
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
+from workers.health.report import Health, PlatformHealth
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DUE_KEY
 from workers.queue.layout import NAMESPACE
@@ -61,6 +62,8 @@ class Backlog:
     states: dict[str, int]
     #: platform → (current shared rate, configured ceiling), requests/s.
     rates: dict[str, tuple[float, float]]
+    #: platform → its calls' record and circuit (workers/health/report.py).
+    health: dict[str, Health]
     #: False when RabbitMQ is the broker and did not answer (its queues are missing).
     broker_up: bool = True
 
@@ -71,7 +74,8 @@ class BacklogCollector:
     Parameters:
       client: the Redis holding the broker's queues, the dead letters and the limits.
       queues: the Dramatiq queue names; each one's delay queue is reported too.
-      limiters: the platforms' shared limiters, whose current rate is reported.
+      limiters: the platforms' shared limiters, whose current rate is reported, and
+        whose platforms' health and circuits are.
       broker: RabbitMQ's depths when it is the broker; the Redis queues are then its
         outbox.
     """
@@ -89,6 +93,7 @@ class BacklogCollector:
         self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
         self._limiters = list(limiters)
         self._dead_letters = dead_letters or DeadLetterQueue(client)
+        self._health = PlatformHealth(client)
         self._broker = broker
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -128,6 +133,7 @@ class BacklogCollector:
                 limiter.name: (limiter.current_rate(), limiter.ceiling)
                 for limiter in self._limiters
             },
+            health=self._health.read(limiter.name for limiter in self._limiters),
             broker_up=broker_up,
         )
 
@@ -251,6 +257,14 @@ class BacklogCollector:
             ceiling.add_metric([platform], configured)
         yield rate
         yield ceiling
+        circuit = GaugeMetricFamily(
+            "hookrelay_circuit_open",
+            "1 while a platform's circuit breaker is open (its deliveries paused), else 0.",
+            labels=["platform"],
+        )
+        for platform, health in backlog.health.items():
+            circuit.add_metric([platform], int(health.open))
+        yield circuit
 
     def _queue_state(self, key: str) -> tuple[int, float | None]:
         """How many messages wait in the queue at ``key``, and the oldest one's timestamp

@@ -52,6 +52,11 @@ PROFILE_FIELDS_DROPPED = Counter(
     "Profile fields sent that the platform's echo left out (undeclared), by field name.",
     ["field"],
 )
+CIRCUIT_TRANSITIONS = Counter(
+    "hookrelay_circuit_transitions",
+    "A platform's circuit breaker opening or closing, by platform and to (open, closed).",
+    ["platform", "to"],
+)
 RATE_LIMIT_WAIT = Histogram(
     "hookrelay_rate_limit_wait_seconds",
     "How long each platform call waited for its shared rate limit.",

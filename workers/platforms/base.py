@@ -12,10 +12,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
+from workers.health.circuit import CircuitBreaker
 from workers.metrics.counters import PLATFORM_CALLS, RATE_LIMIT_WAIT
 from workers.platforms import errors
 from workers.ratelimit.limiter import SharedRateLimiter
@@ -51,6 +52,8 @@ class PlatformClient:
       timeout: an :class:`httpx.Timeout`; bounded by default.
       limiter: the platform's shared rate limit; every call waits for a slot, and a
         429 slows the shared rate down.
+      circuit: the platform's shared circuit breaker; a call waits (raises
+        :class:`~.errors.CircuitOpen`) while it is open, and every answer is recorded.
       transport: for unit tests only; the real thing is used otherwise.
     """
 
@@ -65,9 +68,11 @@ class PlatformClient:
         headers: dict[str, str] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limiter: SharedRateLimiter | None = None,
+        circuit: CircuitBreaker | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._limiter = limiter
+        self._circuit = circuit
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
@@ -88,9 +93,11 @@ class PlatformClient:
         """
         request = self._build(method, path, **kwargs)
         url = str(request.url)
+        self._admit(method, url)
         with self._rate_limited(), self._mapped_transport_errors(method, url):
             response = self._http.send(request)
         _last_call.status = response.status_code
+        self._record(method, url, response.status_code)
         PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
         if response.status_code == 429 and self._limiter is not None:
             rate = self._limiter.slow_down()
@@ -130,6 +137,31 @@ class PlatformClient:
         """
         return None
 
+    def _admit(self, method: str, url: str) -> None:
+        """Raise :class:`~.errors.CircuitOpen` while the platform's circuit is open
+        (but for the one probe call an interval)."""
+        if self._circuit is None:
+            return
+        admission = self._circuit.admit()
+        if not admission.go:
+            raise errors.CircuitOpen(
+                platform=self.platform,
+                method=method,
+                url=url,
+                wait_ms=admission.wait_ms,
+                probe_ms=int(self._circuit.config.probe_s * 1000),
+            )
+
+    def _record(self, method: str, url: str, status: int) -> None:
+        """Tell the circuit whether the platform answered (any status but a 5xx, 408
+        or 425 means it works)."""
+        if self._circuit is None:
+            return
+        if errors.error_class_for_status(status) is errors.ServerError:
+            self._circuit.failed(f"{method} {url} -> {status}")
+        else:
+            self._circuit.succeeded()
+
     @contextlib.contextmanager
     def _rate_limited(self) -> Iterator[None]:
         """Wait for a slot of the shared limit; mark it sent once the call is over."""
@@ -150,10 +182,16 @@ class PlatformClient:
             yield
         except httpx.TimeoutException as exc:
             PLATFORM_CALLS.labels(self.platform, "timeout").inc()
-            raise errors.Timeout(f"timed out ({type(exc).__name__})", **context) from exc
+            self._failed(errors.Timeout(f"timed out ({type(exc).__name__})", **context), exc)
         except httpx.TransportError as exc:
             PLATFORM_CALLS.labels(self.platform, "connection_failed").inc()
-            raise errors.ConnectionFailed(f"connection failed: {exc}", **context) from exc
+            self._failed(errors.ConnectionFailed(f"connection failed: {exc}", **context), exc)
+
+    def _failed(self, error: errors.PlatformError, cause: Exception) -> NoReturn:
+        """Tell the circuit that the platform could not answer; raise ``error``."""
+        if self._circuit is not None:
+            self._circuit.failed(error)
+        raise error from cause
 
     def _raise_for_status(
         self, method: str, url: str, response: httpx.Response, expect: tuple[int, ...]

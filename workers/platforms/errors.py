@@ -8,12 +8,14 @@
     │   ├── ConnectionFailed    refused, reset, DNS, TLS ...
     │   ├── RateLimited         429 (retry_after from Retry-After)
     │   └── ServerError         5xx, 408, 425
-    └── PermanentError          retrying cannot help: dead-letter it
-        ├── Unauthorized        401, 403
-        ├── NotFound            404
-        ├── Rejected            any other 4xx, or an error stated in a 2xx body
-        ├── Unsendable          the request could not be built: nothing was sent
-        └── NotConfigured       the platform is off here: nothing was sent
+    ├── PermanentError          retrying cannot help: dead-letter it
+    │   ├── Unauthorized        401, 403
+    │   ├── NotFound            404
+    │   ├── Rejected            any other 4xx, or an error stated in a 2xx body
+    │   ├── Unsendable          the request could not be built: nothing was sent
+    │   └── NotConfigured       the platform is off here: nothing was sent
+    └── CircuitOpen             the platform fails persistently: nothing was sent;
+                                wait for the probe (``wait_ms``), never give up for it
 
 Classification happens once, here, from a status code or a transport exception; the
 actors only look at the class.
@@ -113,6 +115,24 @@ class NotConfigured(PermanentError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+
+class CircuitOpen(PlatformError):
+    """The platform's circuit is open (workers/health/circuit.py): nothing was sent.
+    The next probe may go in ``wait_ms``; the delivery waits, counting no attempt."""
+
+    def __init__(
+        self, *, platform: str, method: str, url: str, wait_ms: int, probe_ms: int
+    ) -> None:
+        super().__init__(
+            f"circuit open, next probe in {wait_ms / 1000:.1f} s",
+            platform=platform,
+            method=method,
+            url=url,
+        )
+        self.wait_ms = wait_ms
+        #: The probe interval, which paused deliveries spread their return over.
+        self.probe_ms = probe_ms
 
 
 _RETRYABLE_4XX = {408: ServerError, 425: ServerError, 429: RateLimited}

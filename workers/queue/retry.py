@@ -14,6 +14,13 @@ An actor that must wait for something (an event for its user's profile update) r
 :class:`Postponed`: the message is tried again after exactly that pause, which counts as
 no failed attempt, and is given up only at ``max_age_ms`` like any other.
 
+A platform whose circuit is open (:class:`~workers.platforms.errors.CircuitOpen`) was
+not called: the message waits for the next probe, plus a spread that grows with how
+long it has waited (up to :data:`MAX_SPREAD_PROBES` probe intervals), so a large
+backlog neither churns through Redis every interval nor comes back in one burst when
+the circuit closes. That wait counts as no attempt, the message is never given up for
+it, and its time is kept in the message (``paused_ms``) and left out of its age.
+
 Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
 does; dead-lettering stores the message with its reason, then acknowledges it. The
 write must succeed before the original is acknowledged, so while it fails (Redis away
@@ -38,12 +45,14 @@ from workers.core.background import FailureStreak
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status
-from workers.platforms.errors import PermanentError
+from workers.platforms.errors import CircuitOpen, PermanentError
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 
 logger = logging.getLogger(__name__)
 
 REDIS_RETRY_S = 1.0
+#: A paused message comes back within this many probe intervals after the next probe.
+MAX_SPREAD_PROBES = 4
 
 
 class Postponed(Exception):
@@ -83,8 +92,13 @@ class RetryPolicy:
         age_ms: int,
         error: BaseException,
         jitter: Callable[[], float] = random.random,
+        paused_ms: int = 0,
     ) -> RetryLater | GiveUp:
-        """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1)."""
+        """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1);
+        ``paused_ms``: how long the message has waited for open circuits already."""
+        if isinstance(error, CircuitOpen):
+            spread = min(MAX_SPREAD_PROBES * error.probe_ms, max(error.probe_ms, paused_ms))
+            return RetryLater(error.wait_ms + int(spread * jitter()))
         if isinstance(error, PermanentError):
             return GiveUp(f"permanent: {error}")
         if isinstance(error, Postponed):
@@ -134,7 +148,8 @@ class DeliveryPolicy(Middleware):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         attempts = message.options.get("retries", 0) + 1
-        age_ms = int(time.time() * 1000) - message.message_timestamp
+        paused_ms = message.options.get("paused_ms", 0)
+        age_ms = int(time.time() * 1000) - message.message_timestamp - paused_ms
         platform = platform_of(broker, message)
         subject = describe(message)
         if exception is None:
@@ -143,14 +158,19 @@ class DeliveryPolicy(Middleware):
             logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
             self._count_delivery(platform)
             return
-        decision = self.policy.decide(attempts=attempts, age_ms=age_ms, error=exception)
+        decision = self.policy.decide(
+            attempts=attempts, age_ms=age_ms, error=exception, paused_ms=paused_ms
+        )
         status = getattr(exception, "status", None)
         # Dramatiq's own line for a failure is dropped (workers/core/logs.py): this one
         # carries the traceback of an error the actor does not expect.
         trace = None if _expected(broker, message, exception) else exception
-        if isinstance(decision, RetryLater) and isinstance(exception, Postponed):
+        if isinstance(decision, RetryLater) and isinstance(exception, Postponed | CircuitOpen):
             logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
-            retry = message.copy(options={"retries": attempts - 1})
+            options = {"retries": attempts - 1}
+            if isinstance(exception, CircuitOpen):
+                options["paused_ms"] = paused_ms + decision.delay_ms
+            retry = message.copy(options=options)
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
             _until_stored(self.confirm, subject)
         elif isinstance(decision, RetryLater):
