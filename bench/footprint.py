@@ -17,11 +17,15 @@ dead-letter queue), on a Redis emptied between rows. Rows:
   accepted, flushed, delivered and acknowledged: its dedup key plus the saved profile
   state, kept 30 days (workers/profiles/buffer.py).
 - dead letter: an ``event`` message given up on with a 400 from the platform.
+- trace, delivered: the trace the workers keep of an event delivered at its first
+  attempt (``taken`` and ``delivered``), beyond its dedup key, for TRACE_RETENTION_S.
+- trace, retried once: the same for an event that failed once with a 503 first.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import tempfile
@@ -35,10 +39,12 @@ from dramatiq.brokers.redis import RedisBroker
 
 from webhook.intake.queue import EventQueue
 from workers.ops.embedded_redis import EmbeddedRedis
-from workers.platforms.errors import Rejected
+from workers.platforms.errors import Rejected, ServerError
 from workers.profiles.buffer import ProfileBuffer
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import NAMESPACE
+from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.trace.trace import EventTrace
 
 TIMESTAMP = "2026-11-23T10:00:00Z"
 GOAL_BYTES = 150
@@ -112,6 +118,40 @@ def dead_letters(client: redis.Redis, count: int) -> None:
         letters.add(message, reason="refused by crm (400)", error=error, attempts=1)
 
 
+class NoActors:
+    """A broker that knows no actor and takes any retry: enough for the policy."""
+
+    def get_actor(self, name: str):
+        raise dramatiq.errors.ActorNotFound(name)
+
+    def enqueue(self, message, delay=None):
+        return message
+
+
+def traced(client: redis.Redis, count: int, *, failures: int) -> None:
+    """What the delivery policy writes of ``count`` events, each failing ``failures``
+    times before its delivery."""
+    retry = RetryPolicy(min_backoff_ms=1000, max_backoff_ms=60_000, max_age_ms=86_400_000)
+    policy = DeliveryPolicy(retry, dead_letters=None, trace=EventTrace(client, 7 * 86400))
+    error = ServerError(
+        "unexpected answer (expected 201)",
+        platform="crm",
+        method="POST",
+        url="https://crm.example.com/api/v1/events/",
+        status=503,
+        body='{"detail": "Service unavailable"}',
+    )
+    broker = NoActors()
+    logging.getLogger("workers.queue.retry").setLevel(logging.ERROR)
+    for n in range(count):
+        message = dramatiq.Message("crm", "crm_post_event", (event(n),), {}, {})
+        for _ in range(failures):
+            policy.before_process_message(broker, message)
+            policy.after_process_message(broker, message, exception=error)
+        policy.before_process_message(broker, message)
+        policy.after_process_message(broker, message)
+
+
 def acknowledge_all(client: redis.Redis, queue: str) -> None:
     """Take and acknowledge every message of ``queue``, as a worker does after delivery."""
     broker = RedisBroker(client=client, namespace=NAMESPACE, middleware=[])
@@ -134,6 +174,8 @@ ROWS: list[tuple[str, str, Callable[[redis.Redis, int], None]]] = [
     ("event, delivered (steady state)", "event", events_delivered),
     ("profile, delivered", "profile", profiles_delivered),
     ("dead letter", "letter", dead_letters),
+    ("trace, delivered", "event", lambda client, count: traced(client, count, failures=0)),
+    ("trace, retried once", "event", lambda client, count: traced(client, count, failures=1)),
 ]
 
 

@@ -82,6 +82,70 @@ class DeadLetterSummarySchema(Schema):
     failed_at = ma.fields.Float(required=True, metadata={"description": "Unix seconds."})
 
 
+#: Where an event can be (workers/trace/reader.py).
+TRACE_STATES = (
+    "queued",
+    "buffered",
+    "in_flight",
+    "retrying",
+    "postponed",
+    "paused",
+    "delivered",
+    "dead_lettered",
+    "up_to_date",
+    "unknown",
+)
+_Time = _Str  # ISO 8601 in UTC, to the millisecond
+
+
+class TraceAttemptSchema(Schema):
+    """One attempt's outcome. ``wait_ms``: its wait for the rate limit; ``answer``: a
+    failed call's answer, truncated to 200 characters and masked."""
+
+    at = _Time(required=True)
+    outcome = _Str(
+        required=True,
+        validate=validate.OneOf(("delivered", "retried", "postponed", "paused", "dead_lettered")),
+    )
+    actor = _Str()
+    attempt = _Int()
+    platform = _Str()
+    status = _Int()
+    error = _Str(metadata={"description": "The error's class: ServerError, Timeout ..."})
+    reason = _Str()
+    answer = _Str()
+    wait_ms = _Int()
+    next_attempt_at = _Time()
+    dlq = _Str(metadata={"description": "The dead letter's id."})
+
+
+class TraceBatchSchema(Schema):
+    """The profile batch a profile update's fields went out in; ``behind``: the batch
+    its profile was still in, which the update waits behind for the next one."""
+
+    id = _Str(required=True, allow_none=True)
+    at = _Time()
+    behind = ma.fields.Boolean()
+    state = _Str(required=True, validate=validate.OneOf(TRACE_STATES))
+    attempts = ma.fields.List(ma.fields.Nested(TraceAttemptSchema), required=True)
+    next_attempt_at = _Time(allow_none=True)
+    dead_letter = _Str(allow_none=True)
+
+
+class EventTraceSchema(Schema):
+    """Where an event is, and its delivery attempts (no payload is kept)."""
+
+    id = _Str(required=True)
+    state = _Str(required=True, validate=validate.OneOf(TRACE_STATES))
+    type = _Str(required=True, allow_none=True)
+    accepted_at = _Time(required=True, allow_none=True)
+    attempts = ma.fields.List(ma.fields.Nested(TraceAttemptSchema), required=True)
+    duplicates = ma.fields.List(_Time(), required=True)
+    next_attempt_at = _Time(required=True, allow_none=True)
+    dead_letter = _Str(required=True, allow_none=True)
+    batch = ma.fields.Nested(TraceBatchSchema, required=True, allow_none=True)
+
+
 class DeadLetterSchema(DeadLetterSummarySchema):
     message = ma.fields.Dict(required=True, metadata={"description": "The Dramatiq message."})
 

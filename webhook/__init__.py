@@ -23,6 +23,7 @@ from webhook.api import (
     segment,
     status,
     suppressions,
+    traces,
 )
 from webhook.gate.gate import PreSendGate
 from webhook.hub import EXTENSION, Hub
@@ -39,13 +40,25 @@ from workers.metrics.throughput import DeliveryRate
 from workers.profiles.echo import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
-from workers.queue.routes import QUEUES
+from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, QUEUES
 from workers.ratelimit.limiter import platform_limiter
+from workers.trace.reader import TraceReader
 
 #: Largest accepted body (5 MiB; README, "Sending events").
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
-BLUEPRINTS = (events, health, dlq, hooks, suppressions, campaigns, metrics, openapi, status)
+BLUEPRINTS = (
+    events,
+    traces,
+    health,
+    dlq,
+    hooks,
+    suppressions,
+    campaigns,
+    metrics,
+    openapi,
+    status,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -73,6 +86,7 @@ def build_hub(settings: Settings) -> Hub:
             client,
             events_after_profiles=settings.events_after_profiles,
             replication=Replication.from_settings(settings),
+            trace_retention_s=settings.trace_retention_s,
         ),
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
@@ -89,6 +103,7 @@ def build_hub(settings: Settings) -> Hub:
         ),
         throughput=DeliveryRate(client),
         dropped_fields=DroppedFields(client),
+        traces=TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S),
     )
 
 

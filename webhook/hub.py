@@ -18,6 +18,7 @@ from workers.metrics.throughput import DeliveryRate
 from workers.profiles.echo import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
+from workers.trace.reader import TraceReader
 
 EXTENSION = "hookrelay"
 
@@ -40,6 +41,8 @@ class Hub:
     throughput: DeliveryRate
     #: The profile fields the platform's echo left out (workers/profiles/echo.py).
     dropped_fields: DroppedFields
+    #: Each event's trace (workers/trace).
+    traces: TraceReader
 
     def start(self) -> None:
         """Start the journals that write hook counts through the append-only file

@@ -146,3 +146,64 @@ def test_killed_worker_backlog_is_delivered_by_the_next_worker(fresh):
     assert set(seqs) == set(range(total))
     redelivered = sum(count - 1 for count in seqs.values())
     print(f"\nkill -9 after {delivered_before}/{total}: {redelivered} delivered twice")
+
+
+def trace_of(stack, event_id: str) -> dict:
+    response = stack.http.get(f"/v1/events/{event_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def settled(stack, event_id: str, state: str) -> dict:
+    return wait_for(
+        lambda: (shown := trace_of(stack, event_id))["state"] == state and shown,
+        timeout_s=30,
+    )
+
+
+def test_the_trace_shows_each_attempt_and_where_the_event_ended(fresh):
+    fresh.sandbox.faults(
+        "crm.events", {"status": 503, "count": 1}, {"status": 201, "count": 1}, {"status": 400}
+    )
+    fresh.post([track_event(0, "trace")])
+    shown = settled(fresh, "trace-e0", "delivered")
+    assert shown["type"] == "event" and shown["accepted_at"]
+    retried, delivered = shown["attempts"]
+    assert (retried["outcome"], retried["status"], retried["error"]) == (
+        "retried",
+        503,
+        "ServerError",
+    )
+    assert retried["next_attempt_at"] > retried["at"] and "simulated 503" in retried["answer"]
+    assert (delivered["outcome"], delivered["status"], delivered["attempt"]) == (
+        "delivered",
+        201,
+        2,
+    )
+    assert delivered["platform"] == "crm" and delivered["wait_ms"] >= 0
+    assert "payload" not in json.dumps(shown), "no payload is kept"
+
+    fresh.post([track_event(1, "trace")])
+    letter = settled(fresh, "trace-e1", "dead_lettered")
+    assert letter["attempts"][-1]["status"] == 400
+    assert json.loads(fresh.hookrelay("dlq", "show", letter["dead_letter"]))["event_id"] == (
+        "trace-e1"
+    )
+    printed = fresh.hookrelay("events", "show", "trace-e1")
+    assert printed.startswith("event trace-e1 (event): dead_lettered")
+    assert f"hookrelay dlq show {letter['dead_letter']}" in printed
+
+
+def test_a_profile_updates_trace_shows_its_batch_and_that_batchs_outcome(fresh):
+    fresh.post([profile_event(1, "trace")])
+    shown = settled(fresh, "trace-p1", "delivered")
+    assert shown["type"] == "profile"
+    batch = shown["batch"]
+    assert batch["id"] and not batch["behind"]
+    [attempt] = batch["attempts"]
+    assert (attempt["outcome"], attempt["status"], attempt["actor"]) == (
+        "delivered",
+        202,
+        "crm_upsert_profiles",
+    )
+    assert f"{batch['id']}: delivered" in fresh.hookrelay("events", "show", "trace-p1")

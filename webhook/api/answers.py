@@ -133,6 +133,7 @@ CAMPAIGN_ID = path_parameter(
     "campaign_id", {"type": "integer", "minimum": 0, "maximum": MAX_CAMPAIGN_ID}
 )
 LETTER_ID = path_parameter("letter_id", {"type": "string"})
+EVENT_ID = path_parameter("event_id", {"type": "string"})
 HOOK_QUERY = [
     query(name, {"type": "string"}, "Or in the body; the body wins.")
     for name in ("stage", "uid", "email", "phone", "wp_token", "campaign_id", "message_id", "kind")

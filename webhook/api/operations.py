@@ -28,6 +28,7 @@ from webhook.api.answers import (
     BASIC,
     BEARER,
     CAMPAIGN_ID,
+    EVENT_ID,
     HOOK_QUERY,
     LETTER_ID,
     LIMIT,
@@ -283,6 +284,19 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "security": BEARER,
             "responses": {200: answer("How many.", api.PurgedSchema), **errors(401, 503)},
         },
+    },
+    "/v1/events/{event_id}": {
+        "get": {
+            "tags": ["events"],
+            "operationId": "traceEvent",
+            "summary": "Where an event is, and each of its delivery attempts",
+            "security": BEARER,
+            "parameters": [EVENT_ID],
+            "responses": {
+                200: answer("Its trace.", api.EventTraceSchema),
+                **errors(401, 404, 503),
+            },
+        }
     },
     "/v1/dlq/{letter_id}": {
         "get": {

@@ -1,7 +1,8 @@
 -- Deduplicate and enqueue a request's events in one atomic step.
 --
 -- ARGV = [namespace, dedup_prefix, dedup_ttl_s, sequence, order_prefix,
---         after_prefix, order_ttl_s, (event_id, kind, destination, extra, keys, data) ...]
+--         after_prefix, order_ttl_s, trace_prefix, trace_ttl_s, trace_max,
+--         (event_id, kind, destination, extra, keys, data) ...]
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
 --   enqueue_message (workers/queue/layout.lua); extra is the message id. keys (a JSON
@@ -13,9 +14,13 @@
 --   oldest pending update came. Each of keys gets the number as its open update.
 --
 -- Only events whose id was not seen within the TTL are written. Returns one flag per
--- event: 1 written, 0 duplicate. A dedup key never exists without its event.
+-- event: 1 written, 0 duplicate. A dedup key never exists without its event; its value
+-- says what the event became, 1 a message, 2 a buffered profile update (both shared
+-- integers: they cost nothing), for its trace (workers/trace). A duplicate adds an
+-- entry to the event's trace when traces are kept (trace_ttl_s > 0).
 local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
 local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 local now = now_ms()
 local flags = {}
 
@@ -37,11 +42,18 @@ local function open_update(number, keys)
     end
 end
 
-for i = 8, #ARGV, 6 do
+local function note_duplicate(event_id)
+    local trace = trace_prefix .. event_id
+    redis.call("rpush", trace, '{"at":' .. now .. ',"do":"duplicate"}')
+    redis.call("ltrim", trace, -trace_max, -1)
+    redis.call("expire", trace, trace_ttl)
+end
+
+for i = 11, #ARGV, 6 do
     local event_id, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local extra, keys, data = ARGV[i + 3], cjson.decode(ARGV[i + 4]), ARGV[i + 5]
-    -- The value is never read: "1" is one of Redis's shared integers, so it costs nothing.
-    if redis.call("set", prefix .. event_id, 1, "NX", "EX", ttl) then
+    local became = kind == "queue" and 1 or 2
+    if redis.call("set", prefix .. event_id, became, "NX", "EX", ttl) then
         if kind == "queue" then
             note_waits(event_id, keys)
             enqueue_message(namespace, destination, extra, data)
@@ -54,6 +66,9 @@ for i = 8, #ARGV, 6 do
         end
         flags[#flags + 1] = 1
     else
+        if trace_ttl > 0 then
+            note_duplicate(event_id)
+        end
         flags[#flags + 1] = 0
     end
 end

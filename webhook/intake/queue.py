@@ -21,13 +21,12 @@ from workers.core.replication import Replication
 from workers.profiles.coalesce import buffered_identity, identity_keys
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
-from workers.queue.routes import PROFILE_BUFFER, ROUTES
+from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
+from workers.trace.trace import MAX_ENTRIES, PREFIX
 
-DEDUP_TTL_S = 24 * 3600
 UNREPLICATED = Replication()
 #: The types that take part in ordering: a profile update opens, an event waits.
 ORDERED = ("profile", "event")
-DEDUP_PREFIX = "hookrelay:seen:"
 
 _SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA)
 
@@ -51,6 +50,8 @@ class EventQueue:
         the platform after the profile updates of its user accepted before it
         (``EVENTS_AFTER_PROFILES``; workers/profiles/order.py).
       replication: replicas that must confirm each submit (``REDIS_MIN_REPLICAS``).
+      trace_retention_s: how long a duplicate's note in its event's trace is kept
+        (``TRACE_RETENTION_S``; 0: none is written).
     """
 
     def __init__(
@@ -61,8 +62,10 @@ class EventQueue:
         dedup_ttl_s: int = DEDUP_TTL_S,
         events_after_profiles: bool = True,
         replication: Replication = UNREPLICATED,
+        trace_retention_s: int = 0,
     ) -> None:
         self._client = client
+        self._trace_retention_s = trace_retention_s
         self._replication = replication
         self._namespace = namespace
         self._ordered = events_after_profiles
@@ -78,6 +81,9 @@ class EventQueue:
             ORDER_PREFIX,
             AFTER_PREFIX,
             ORDER_TTL_S,
+            PREFIX,
+            self._trace_retention_s,
+            MAX_ENTRIES,
         ]
         for event in events:
             args += [event["id"], *_destination(event, ordered=self._ordered)]

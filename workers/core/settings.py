@@ -183,6 +183,8 @@ class Settings:
     segment_campaign_event: str | None = "Campaign Started"
     #: The circuit breaker's thresholds.
     circuit: CircuitConfig = CircuitConfig()
+    #: How long an event's trace is kept after its last entry; 0: none is kept.
+    trace_retention_s: int = 7 * 86400
 
     @property
     def rabbitmq(self) -> bool:
@@ -329,6 +331,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
         ),
         "circuit": _circuit(env),
+        "trace_retention_s": env.int("TRACE_RETENTION_S", 7 * 86400, validate=Range(min=0)),
         "worker": WorkerConfig(
             heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
             sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),

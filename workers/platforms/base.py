@@ -23,9 +23,9 @@ from workers.ratelimit.limiter import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
-#: Connect fast, give the platform a while to answer, never wait forever.
-#: The HTTP status of the platform call each thread made last, for the log line of the
-#: delivery it made it for (workers/queue/retry.py).
+#: The HTTP status of the platform call each thread made last, and how long its calls
+#: waited for the rate limit, for the log line and trace of the delivery it made them
+#: for (workers/queue/retry.py).
 _last_call = threading.local()
 
 
@@ -34,10 +34,18 @@ def last_status() -> int | None:
     return getattr(_last_call, "status", None)
 
 
+def rate_limit_waited_ms() -> int:
+    """How long this thread's calls waited for their rate limit since
+    :func:`forget_status`, in milliseconds."""
+    return round(getattr(_last_call, "waited_s", 0.0) * 1000)
+
+
 def forget_status() -> None:
     _last_call.status = None
+    _last_call.waited_s = 0.0
 
 
+#: Connect fast, give the platform a while to answer, never wait forever.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
 
@@ -170,6 +178,7 @@ class PlatformClient:
             return
         grant = self._limiter.acquire()
         RATE_LIMIT_WAIT.labels(self.platform).observe(grant.waited_s)
+        _last_call.waited_s = getattr(_last_call, "waited_s", 0.0) + grant.waited_s
         try:
             yield
         finally:

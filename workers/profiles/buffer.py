@@ -38,9 +38,11 @@ later batches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
@@ -52,11 +54,13 @@ from workers.core import lua
 from workers.core.settings import Settings
 from workers.profiles.coalesce import (
     NUDGE,
+    RECORDS,
     RELEASE,
     Profile,
     batches,
     buffered_identity,
     identity_key,
+    identity_keys,
     merge,
     update_ids,
 )
@@ -64,6 +68,7 @@ from workers.profiles.order import ORDER_PREFIX
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER, REBUFFER
+from workers.trace.trace import EventTrace, trace_key
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +113,7 @@ class ProfileBuffer:
     batch_max: most profiles in one batch (``PROFILE_BATCH_MAX``).
     flush_ms: longest an update waits in the buffer (``PROFILE_FLUSH_MS``).
     dead_letters: where updates that cannot be merged go (default: Redis's, uncapped).
+    trace: where each update's batch is traced (workers/trace); none by default.
     """
 
     def __init__(
@@ -117,9 +123,11 @@ class ProfileBuffer:
         batch_max: int,
         flush_ms: int,
         dead_letters: DeadLetterQueue | None = None,
+        trace: EventTrace | None = None,
     ) -> None:
         self._client = client
         self._dead_letters = dead_letters or DeadLetterQueue(client)
+        self._trace = trace
         self.batch_max = batch_max
         self.flush_ms = flush_ms
         self._script = client.register_script(_SCRIPT)
@@ -133,6 +141,7 @@ class ProfileBuffer:
             batch_max=settings.profile_batch_max,
             flush_ms=settings.profile_flush_ms,
             dead_letters=DeadLetterQueue.from_settings(client, settings),
+            trace=EventTrace(client, settings.trace_retention_s),
         )
 
     def due(self) -> bool:
@@ -231,6 +240,7 @@ class ProfileBuffer:
         if not committed:
             logger.warning("Profile claim %s was reclaimed before it committed.", claim_id)
             return 0
+        self._trace_batches(raw, profiles, {batch_id for batch_id, _ in packed})
         logger.info(
             "Flushed %d profile items onto %d profiles; %d batches of %d profiles sent.",
             len(raw),
@@ -239,6 +249,27 @@ class ProfileBuffer:
             sum(len(batch) for _, batch in packed),
         )
         return len(packed)
+
+    def _trace_batches(self, raw: list[bytes], profiles: list[Profile], new: set[str]) -> None:
+        """Trace, for each update this flush merged, the batch its profile went out in,
+        or the unacknowledged one it waits behind (``behind``); no batch when the
+        platform already has everything it says."""
+        if self._trace is None or not self._trace.on:
+            return
+        owners = {key: profile.owner for profile in profiles for key in profile.keys}
+        now_ms = int(time.time() * 1000)
+        entries = []
+        for item in raw:
+            with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
+                update = _parse(item)
+                if update.get("type") in RECORDS or not update.get("id"):
+                    continue
+                owner = next((owners[k] for k in identity_keys(update) if k in owners), None)
+                entry = {"at": now_ms, "do": "batched", "batch": owner}
+                if owner is not None and owner not in new:
+                    entry["behind"] = True
+                entries.append((trace_key(update["id"]), entry))
+        self._trace.add_many(entries)
 
     def _merge(self, items: list[dict]) -> list[Profile]:
         return merge(items, self._saved_states(items))

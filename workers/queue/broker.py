@@ -51,6 +51,7 @@ from workers.queue.relay import Relay
 from workers.queue.retry import DeliveryPolicy, RetryPolicy
 from workers.queue.routes import QUEUES
 from workers.queue.sweeper import Sweeper
+from workers.trace.trace import EventTrace
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +257,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
             DeadLetterQueue.from_settings(client, settings),
             DeliveryRate(client),
             confirm=partial(Replication.from_settings(settings).confirm, client),
+            trace=EventTrace(client, settings.trace_retention_s),
         ),
         *extra,
     ]

@@ -44,9 +44,10 @@ from dramatiq.middleware import Middleware
 from workers.core.background import FailureStreak
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
-from workers.platforms.base import forget_status, last_status
+from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
 from workers.platforms.errors import CircuitOpen, PermanentError
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
+from workers.trace.trace import EventTrace, answer_excerpt, batch_key, trace_key
 
 logger = logging.getLogger(__name__)
 
@@ -136,15 +137,20 @@ class DeliveryPolicy(Middleware):
         dead_letters: DeadLetterQueue,
         throughput: DeliveryRate | None = None,
         confirm: Callable[[], object] = lambda: None,
+        trace: EventTrace | None = None,
     ) -> None:
         self.policy = policy
         self.dead_letters = dead_letters
         self.throughput = throughput
+        #: Each attempt and its outcome, for ``GET /v1/events/<id>`` (workers/trace).
+        self.trace = trace
         #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
         self.confirm = confirm
 
     def before_process_message(self, broker, message):
         forget_status()
+        attempt = message.options.get("retries", 0) + 1
+        self._trace(message, "taken", attempt=attempt, accepted=self._accepted(message))
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         attempts = message.options.get("retries", 0) + 1
@@ -157,6 +163,15 @@ class DeliveryPolicy(Middleware):
             DELIVERY_LATENCY.labels(platform).observe(max(0, age_ms) / 1000)
             logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
             self._count_delivery(platform)
+            self._trace(
+                message,
+                "delivered",
+                accepted=self._accepted(message),
+                attempt=attempts,
+                platform=platform,
+                status=last_status(),
+                wait_ms=rate_limit_waited_ms(),
+            )
             return
         decision = self.policy.decide(
             attempts=attempts, age_ms=age_ms, error=exception, paused_ms=paused_ms
@@ -170,6 +185,9 @@ class DeliveryPolicy(Middleware):
             options = {"retries": attempts - 1}
             if isinstance(exception, CircuitOpen):
                 options["paused_ms"] = paused_ms + decision.delay_ms
+            kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
+            due = int(time.time() * 1000) + decision.delay_ms
+            self._trace(message, kind, reason=str(exception), next=due)
             retry = message.copy(options=options)
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
             _until_stored(self.confirm, subject)
@@ -188,6 +206,7 @@ class DeliveryPolicy(Middleware):
             retry = message.copy(options={"retries": attempts})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
             _until_stored(self.confirm, subject)
+            self._trace_failure(message, "retried", attempts, platform, exception, decision)
         else:
             fields = _outcome(message, platform, "dead_lettered", attempts, status)
             DEAD_LETTERED.labels(platform).inc()
@@ -206,6 +225,45 @@ class DeliveryPolicy(Middleware):
                 subject,
             )
             _until_stored(self.confirm, subject)
+            self._trace_failure(
+                message, "dead_lettered", attempts, platform, exception, dlq=letter.message_id
+            )
+
+    @staticmethod
+    def _accepted(message) -> int | None:
+        """When ``message`` was accepted, on its first attempt's entries (later ones
+        need not repeat it)."""
+        return message.message_timestamp if not message.options.get("retries") else None
+
+    def _trace(self, message, kind: str, **fields) -> None:
+        """One entry in the trace of ``message``'s event (or profile batch)."""
+        if self.trace is None or not self.trace.on:
+            return
+        key = trace_key_of(message)
+        if key is not None:
+            entry = {"at": int(time.time() * 1000), "do": kind, "actor": message.actor_name}
+            self.trace.add(key, {**entry, **fields})
+
+    def _trace_failure(
+        self, message, kind: str, attempt: int, platform: str, exception, decision=None, **fields
+    ) -> None:
+        """A failed attempt's entry: the error, the platform's answer and, when it is
+        retried, when the next attempt is due."""
+        due = decision.delay_ms if isinstance(decision, RetryLater) else None
+        self._trace(
+            message,
+            kind,
+            accepted=self._accepted(message),
+            attempt=attempt,
+            platform=platform,
+            status=getattr(exception, "status", None),
+            error=type(exception).__name__,
+            reason=str(exception),
+            answer=answer_excerpt(getattr(exception, "body", None)),
+            wait_ms=rate_limit_waited_ms(),
+            next=None if due is None else int(time.time() * 1000) + due,
+            **fields,
+        )
 
     def _count_delivery(self, platform: str) -> None:
         """For the status page's chart; a Redis hiccup here must not fail a delivery
@@ -284,6 +342,16 @@ def _until_stored(write: Callable[[], object], subject: str) -> None:
         else:
             streak.succeeded()
             return
+
+
+def trace_key_of(message) -> str | None:
+    """Where ``message``'s attempts are traced: its event's trace, or its profile
+    batch's; ``None`` for a message of neither (a statistics fetch)."""
+    event_id = event_id_of(message)
+    if isinstance(event_id, str) and event_id:  # a campaign's id is a number: not an event
+        return trace_key(event_id)
+    batch = message.kwargs.get("batch") if isinstance(message.kwargs, dict) else None
+    return batch_key(batch) if batch else None
 
 
 def describe(message) -> str:

@@ -16,6 +16,11 @@ from workers.queue.layout import Route
 #: Where profile updates wait to be coalesced (workers/profiles/buffer.py).
 PROFILE_BUFFER = "hookrelay:profiles"
 
+#: Each accepted id's dedup key, kept for the dedup window (webhook/intake/queue.py);
+#: its value says whether the event became a message or a buffered profile update.
+DEDUP_PREFIX = "hookrelay:seen:"
+DEDUP_TTL_S = 24 * 3600
+
 ROUTES = {
     "event": Route("crm_post_event", "crm"),
     "campaign_start": Route("start_campaign", "campaigns"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workers.ops.cli import campaigns, deadletters, processes, sending
+from workers.ops.cli import campaigns, deadletters, events, processes, sending
 
 
 @click.group()
@@ -20,6 +20,7 @@ for command in (
     processes.doctor,
     sending.send,
     deadletters.dlq,
+    events.events,
     campaigns.stats,
     campaigns.campaign,
 ):

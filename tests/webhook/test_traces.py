@@ -1,0 +1,63 @@
+"""``GET /v1/events/<id>`` before any worker took the event: what the receiver's own
+writes tell (the dedup key), duplicates, and unknown ids."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from ..conftest import make_settings
+from ..support import API_KEY
+from .test_events import AUTH, profile, track
+
+
+def post(client, events):
+    response = client.post("/v1/events", json={"events": events}, headers=AUTH)
+    assert response.status_code == 202, response.json
+    return response.json
+
+
+def test_an_accepted_event_is_queued_and_a_profile_update_buffered(client):
+    before = time.time()
+    post(client, [track("t-1"), profile("t-2")])
+    event = client.get("/v1/events/t-1", headers=AUTH).json
+    update = client.get("/v1/events/t-2", headers=AUTH).json
+    assert (event["state"], event["type"]) == ("queued", "event")
+    assert (update["state"], update["type"]) == ("buffered", "profile")
+    accepted = datetime.fromisoformat(event["accepted_at"]).timestamp()
+    assert before - 1.5 < accepted < time.time() + 0.5, "from the dedup key's time to live"
+    assert event["attempts"] == [] and event["duplicates"] == []
+
+
+def test_a_duplicate_submission_is_on_the_trace(client):
+    post(client, [track("t-3")])
+    assert post(client, [track("t-3")]) == {"accepted": 0, "duplicates": 1}
+    shown = client.get("/v1/events/t-3", headers=AUTH).json
+    assert len(shown["duplicates"]) == 1 and shown["state"] == "queued"
+
+
+def test_an_unknown_id_is_a_404_that_says_which_and_why(client):
+    response = client.get("/v1/events/nope/with-slash", headers=AUTH)
+    assert response.status_code == 404
+    message = response.json["message"]
+    assert message.startswith("No event nope/with-slash: not accepted in the last 24 h")
+    assert "TRACE_RETENTION_S" in message
+
+
+def test_it_needs_an_api_key(client):
+    assert client.get("/v1/events/t-1").status_code == 401
+
+
+def test_with_traces_off_a_duplicate_writes_nothing(redis_url):
+    import redis
+
+    from webhook import create_app
+
+    client = create_app(make_settings(redis_url, TRACE_RETENTION_S="0")).test_client()
+    post(client, [track("t-4")])
+    post(client, [track("t-4")])
+    assert not redis.Redis.from_url(redis_url).exists("hookrelay:trace:t-4")
+    assert (
+        client.get("/v1/events/t-4", headers={"Authorization": f"Bearer {API_KEY}"}).json["state"]
+        == "queued"
+    )

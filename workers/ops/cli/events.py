@@ -1,0 +1,70 @@
+"""``hookrelay events show``: where an event is, and what happened to it on the way
+(workers/trace)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from workers.core.connections import redis_client
+from workers.ops.cli.common import settings
+from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
+from workers.trace.reader import TraceReader
+
+
+@click.group()
+def events() -> None:
+    """Look up accepted events."""
+
+
+@events.command("show", short_help="Show where an event is and its delivery attempts.")
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="As GET /v1/events/<id> answers.")
+def events_show(event_id: str, as_json: bool) -> None:
+    """Show an event's state, delivery attempts and (a profile update's) batch."""
+    given = settings()
+    reader = TraceReader(redis_client(given), dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    report = reader.show(event_id)
+    if report is None:
+        raise click.ClickException(
+            f"no event {event_id}: not accepted in the last 24 h, and no trace of it is "
+            f"kept (TRACE_RETENTION_S={given.trace_retention_s})"
+        )
+    if as_json:
+        click.echo(json.dumps(report.asdict(), indent=2))
+        return
+    click.echo(f"event {report.id} ({report.type or 'type unknown'}): {report.state}")
+    click.echo(f"  accepted      {report.accepted_at or '-'}")
+    if report.next_attempt_at:
+        click.echo(f"  next attempt  {report.next_attempt_at}")
+    if report.dead_letter:
+        click.echo(
+            f"  dead letter   {report.dead_letter} (hookrelay dlq show {report.dead_letter})"
+        )
+    for moment in report.duplicates:
+        click.echo(f"  duplicate     {moment}")
+    _attempts(report.attempts)
+    if report.batch is not None:
+        batch = report.batch
+        if batch["id"] is None:
+            click.echo("  batch         none: the platform already had all it said")
+            return
+        waits = " (waits behind it, then goes in the profile's next batch)"
+        click.echo(f"  batch         {batch['id']}: {batch['state']}{waits * batch['behind']}")
+        _attempts(batch["attempts"])
+
+
+def _attempts(attempts: list[dict]) -> None:
+    for attempt in attempts:
+        parts = [
+            attempt["at"],
+            attempt.get("platform", "-"),
+            attempt["outcome"],
+            str(attempt.get("status") or attempt.get("error") or ""),
+        ]
+        if "wait_ms" in attempt:
+            parts.append(f"rate-limit wait {attempt['wait_ms']} ms")
+        if attempt.get("reason"):
+            parts.append(attempt["reason"])
+        click.echo("    " + "  ".join(part for part in parts if part))

@@ -1,0 +1,139 @@
+"""An event's trace read back: what happened to it and where it is now
+(workers/trace/trace.py says what is written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+
+from workers.trace.trace import batch_key, decoded, trace_key
+
+#: The dedup key's value: what the receiver made of the event (webhook/intake/enqueue.lua).
+QUEUED, BUFFERED = b"1", b"2"
+
+#: The state an event is in after each kind of entry.
+STATE_AFTER = {
+    "taken": "in_flight",
+    "delivered": "delivered",
+    "retried": "retrying",
+    "postponed": "postponed",
+    "paused": "paused",
+    "dead_lettered": "dead_lettered",
+}
+
+
+@dataclass
+class EventReport:
+    """``GET /v1/events/<id>``'s answer; times are ISO 8601 in UTC."""
+
+    id: str
+    #: ``queued``, ``buffered``, ``in_flight``, ``retrying``, ``postponed`` (waiting
+    #: for its user's earlier profile update), ``paused`` (its platform's circuit is
+    #: open), ``delivered``, ``dead_lettered``, or for a profile update ``up_to_date``
+    #: (nothing in it newer than what the platform has); ``unknown`` when only its
+    #: oldest entries are left.
+    state: str
+    type: str | None = None
+    accepted_at: str | None = None
+    attempts: list[dict] = field(default_factory=list)
+    #: When the same id was submitted again (answered as a duplicate).
+    duplicates: list[str] = field(default_factory=list)
+    next_attempt_at: str | None = None
+    dead_letter: str | None = None
+    #: A profile update's batch: its id, state and attempts.
+    batch: dict | None = None
+
+    def asdict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class TraceReader:
+    def __init__(self, client: redis.Redis, *, dedup_prefix: str, dedup_ttl_s: int) -> None:
+        self._client = client
+        self._dedup_prefix = dedup_prefix
+        self._dedup_ttl_ms = dedup_ttl_s * 1000
+
+    def show(self, event_id: str) -> EventReport | None:
+        """What is known of ``event_id``; ``None`` if it was not accepted within the
+        dedup window and has no trace (never seen, or expired)."""
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.get(self._dedup_prefix + event_id)
+            pipe.pttl(self._dedup_prefix + event_id)
+            pipe.lrange(trace_key(event_id), 0, -1)
+            pipe.time()
+            seen, ttl_ms, raw, (seconds, micros) = pipe.execute()
+        entries = list(decoded(raw))
+        if seen is None and not entries:
+            return None
+        now_ms = seconds * 1000 + micros // 1000
+        report = EventReport(id=event_id, state=_initial_state(seen))
+        report.type = {QUEUED: "event", BUFFERED: "profile"}.get(seen)
+        if seen is not None and ttl_ms > 0:
+            report.accepted_at = _iso(now_ms - (self._dedup_ttl_ms - ttl_ms))
+        for entry in entries:
+            self._apply(report, entry)
+        return report
+
+    def _apply(self, report: EventReport, entry: dict) -> None:
+        kind = entry.get("do")
+        if kind == "duplicate":
+            report.duplicates.append(_iso(entry["at"]))
+            return
+        if kind == "batched":
+            report.type = "profile"
+            report.batch = self._batch(entry)
+            report.state = report.batch["state"]
+            return
+        if entry.get("accepted") and report.accepted_at is None:
+            report.accepted_at = _iso(entry["accepted"])
+        if entry.get("type"):
+            report.type = entry["type"]
+        report.state = STATE_AFTER.get(kind, report.state)
+        report.next_attempt_at = _iso(entry["next"]) if "next" in entry else None
+        if kind == "dead_lettered":
+            report.dead_letter = entry.get("dlq")
+        if kind != "taken":
+            report.attempts.append(_attempt(entry))
+
+    def _batch(self, entry: dict) -> dict:
+        """The batch a profile update's fields went out in, with its attempts."""
+        batch = entry.get("batch")
+        if batch is None:
+            return {"id": None, "state": "up_to_date", "attempts": []}
+        inner = EventReport(id=batch, state="queued")
+        for step in decoded(self._client.lrange(batch_key(batch), 0, -1)):
+            self._apply(inner, step)
+        return {
+            "id": batch,
+            "at": _iso(entry["at"]),
+            "behind": bool(entry.get("behind")),
+            "state": inner.state,
+            "attempts": inner.attempts,
+            "next_attempt_at": inner.next_attempt_at,
+            "dead_letter": inner.dead_letter,
+        }
+
+
+def _initial_state(seen: bytes | None) -> str:
+    if seen == BUFFERED:
+        return "buffered"
+    return "queued" if seen is not None else "unknown"
+
+
+def _attempt(entry: dict) -> dict:
+    attempt = {name: value for name, value in entry.items() if name not in ("at", "do", "next")}
+    attempt["at"] = _iso(entry["at"])
+    attempt["outcome"] = entry.get("do")
+    if "next" in entry:
+        attempt["next_attempt_at"] = _iso(entry["next"])
+    return attempt
+
+
+def _iso(ms: float) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

@@ -1,0 +1,110 @@
+"""Each event's trace: its delivery attempts and their outcomes, for
+``GET /v1/events/<id>`` and ``hookrelay events show``.
+
+The receiver writes nothing for it: the event's dedup key already says it was accepted
+(its remaining time to live tells when) and whether it is a queued message or a
+buffered profile update. The workers add an entry when they take a message
+(``taken``) and when they are done with that attempt (``delivered``, ``retried``,
+``postponed``, ``paused``, ``dead_lettered``), the profile flush one per update
+(``batched``: the batch its profile went out in, or waits behind), and the receiver one
+per duplicate submission. A profile batch has its own trace, under its batch id.
+
+Each trace is a Redis list of small JSON objects, its newest :data:`MAX_ENTRIES` kept,
+expiring ``TRACE_RETENTION_S`` after its last write; an attempt's outcome takes the
+place of its ``taken`` entry (``trace.lua``), so a delivered event costs one entry. No
+payload goes in it (the event's fields, the platform's answer to a success): only what
+delivery needs debugging by, and a failed call's answer truncated to
+:data:`ANSWER_LIMIT` characters and masked as log lines are. Writing is best effort: a
+trace that cannot be written (Redis away or full) never holds back a delivery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+
+import orjson
+import redis
+
+from workers.core import lua
+from workers.core.background import FailureStreak
+from workers.core.logs import mask
+
+logger = logging.getLogger(__name__)
+
+_APPEND = lua.read(__package__, "trace.lua")
+PREFIX = "hookrelay:trace:"
+BATCH_PREFIX = "hookrelay:trace-batch:"
+MAX_ENTRIES = 50
+ANSWER_LIMIT = 200
+
+
+def trace_key(event_id: str) -> str:
+    return PREFIX + event_id
+
+
+def batch_key(batch: str) -> str:
+    return BATCH_PREFIX + batch
+
+
+def answer_excerpt(body: str | None) -> str | None:
+    """A failed call's answer as a trace keeps it: truncated, then masked."""
+    if not body:
+        return None
+    return mask(body[:ANSWER_LIMIT])
+
+
+class EventTrace:
+    """Appends trace entries (see the module docstring).
+
+    Parameters:
+      client: the deployment's Redis.
+      retention_s: how long a trace lives after its last entry; 0: traces are off.
+    """
+
+    def __init__(self, client: redis.Redis, retention_s: int) -> None:
+        self._client = client
+        self.retention_s = retention_s
+        self._append = client.register_script(_APPEND)
+        self._streak = FailureStreak(logger, "Writing event traces", expected=(redis.RedisError,))
+        # An entry that cannot be encoded is a bug: logged with its traceback, once.
+
+    @property
+    def on(self) -> bool:
+        return self.retention_s > 0
+
+    def add(self, key: str, entry: dict) -> None:
+        """Append ``entry`` to the trace at ``key`` (see :func:`trace_key`)."""
+        self.add_many([(key, entry)])
+
+    def add_many(self, entries: Iterable[tuple[str, dict]]) -> None:
+        """Append each ``(key, entry)``, in one round trip."""
+        if not self.on:
+            return
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                for key, entry in entries:
+                    settles = "1" if entry.get("do") != "taken" else "0"
+                    data = orjson.dumps(_without_none(entry))
+                    self._append(
+                        keys=[key], args=[data, self.retention_s, MAX_ENTRIES, settles], client=pipe
+                    )
+                pipe.execute()
+        except (redis.RedisError, TypeError, ValueError) as error:
+            self._streak.failed(error)
+        else:
+            self._streak.succeeded()
+
+
+def _without_none(entry: dict) -> dict:
+    return {name: value for name, value in entry.items() if value is not None}
+
+
+def decoded(raw: Iterable[bytes]) -> Iterator[dict]:
+    """A trace's entries as dicts, skipping any that cannot be read."""
+    for item in raw:
+        try:
+            entry = orjson.loads(item)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            yield entry
