@@ -4,12 +4,15 @@ started as separate processes from the Procfile's own command lines."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import threading
 import time
 from collections import Counter
 
 import pytest
 
-from ..support import Sandbox, wait_for
+from ..support import BIN_DIR, Sandbox, wait_for
 from .stack import running_stack
 
 TIMESTAMP = "2026-11-23T10:00:00Z"
@@ -207,3 +210,45 @@ def test_a_profile_updates_trace_shows_its_batch_and_that_batchs_outcome(fresh):
         "crm_upsert_profiles",
     )
     assert f"{batch['id']}: delivered" in fresh.hookrelay("events", "show", "trace-p1")
+
+
+def read_stream(stack, query: str, lines: list, connected: threading.Event) -> None:
+    with stack.http.stream("GET", f"/v1/tail?{query}", timeout=60) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith(":"):
+                connected.set()
+            elif line.startswith("data: "):
+                lines.append(json.loads(line.removeprefix("data: ")))
+
+
+def test_the_live_tail_streams_outcomes_as_they_happen(fresh):
+    lines: list[dict] = []
+    connected = threading.Event()
+    reader = threading.Thread(
+        target=read_stream, args=(fresh, "type=event&limit=6", lines, connected)
+    )
+    cli = subprocess.Popen(
+        [str(BIN_DIR / "hookrelay"), "tail", "--outcome", "delivered", "--limit", "3"],
+        env={**os.environ, **fresh.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reader.start()
+    assert connected.wait(10)
+    assert cli.stderr.readline().startswith("Following outcomes")
+    fresh.post([track_event(n, "tail") for n in range(3)] + [profile_event(9, "tail")])
+    reader.join(60)
+    assert not reader.is_alive(), "the stream ends after its limit"
+    accepted = [line for line in lines if line["outcome"] == "accepted"]
+    delivered = [line for line in lines if line["outcome"] == "delivered"]
+    assert {line["event_id"] for line in accepted} == {f"tail-e{n}" for n in range(3)}
+    assert {line["event_id"] for line in delivered} == {f"tail-e{n}" for n in range(3)}
+    assert all(line["platform"] == "crm" and line["status"] == 201 for line in delivered)
+    assert all(line["latency_ms"] >= 0 for line in delivered)
+    assert all(line["type"] == "event" for line in lines)
+    printed, _ = cli.communicate(timeout=60)
+    assert len(printed.splitlines()) == 3 and "  delivered  " in printed
+    assert fresh.http.get("/v1/tail?outcome=lost").status_code == 400

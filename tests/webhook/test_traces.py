@@ -3,6 +3,7 @@ writes tell (the dedup key), duplicates, and unknown ids."""
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import datetime
 
@@ -61,3 +62,16 @@ def test_with_traces_off_a_duplicate_writes_nothing(redis_url):
         client.get("/v1/events/t-4", headers={"Authorization": f"Bearer {API_KEY}"}).json["state"]
         == "queued"
     )
+
+
+def test_the_status_pages_search_box_opens_an_events_trace(client):
+    post(client, [track("t-5")])
+    basic = {"Authorization": "Basic " + base64.b64encode(f":{API_KEY}".encode()).decode()}
+    page = client.get("/status", headers=basic).get_data(as_text=True)
+    assert 'action="status/event"' in page
+    shown = client.get("/status/event?id=t-5", headers=basic)
+    assert shown.status_code == 200 and '<span id="state">queued</span>' in shown.get_data(
+        as_text=True
+    )
+    missing = client.get("/status/event?id=nope", headers=basic)
+    assert missing.status_code == 404 and "No event nope" in missing.get_data(as_text=True)

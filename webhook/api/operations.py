@@ -16,7 +16,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from schemas import api
 from schemas.events import (
+    EVENT_TYPES,
     MAX_BATCH,
+    PLATFORMS,
     STARTABLE_PLATFORMS,
     CampaignStartEventSchema,
     ProfileEventSchema,
@@ -42,6 +44,7 @@ from webhook.api.answers import (
     query,
     segment_errors,
 )
+from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 
 EVENT_SCHEMAS = {
     "ProfileEvent": ProfileEventSchema,
@@ -298,6 +301,33 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         }
     },
+    "/v1/tail": {
+        "get": {
+            "tags": ["events"],
+            "operationId": "tailOutcomes",
+            "summary": "Every outcome from now on (accepted, delivered, retried, "
+            "dead-lettered), as server-sent events",
+            "description": "One `data:` line of JSON per outcome: `outcome`, `at` (Unix "
+            "ms), `event_id`, `type`, and for a worker's: `platform`, `status`, "
+            "`latency_ms` (from acceptance), `attempt`. Accepted events name no platform. "
+            "The stream ends after `limit` outcomes, or after an hour (an EventSource "
+            "reconnects by itself).",
+            "security": BEARER,
+            "parameters": [
+                query("platform", {"type": "string", "enum": list(PLATFORMS)}),
+                query("outcome", {"type": "string", "enum": list(TAIL_OUTCOMES)}),
+                query("type", {"type": "string", "enum": list(EVENT_TYPES)}),
+                query("limit", {"type": "integer", "minimum": 1}, "End after this many."),
+            ],
+            "responses": {
+                200: {
+                    "description": "The stream.",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                **errors(400, 401, 503),
+            },
+        }
+    },
     "/v1/dlq/{letter_id}": {
         "get": {
             "tags": ["dead letters"],
@@ -376,7 +406,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "get": {
             "tags": ["operations"],
             "operationId": "statusPage",
-            "summary": "The status page (HTML): queues, deliveries, rate limits, dead letters",
+            "summary": "The status page (HTML): messages, queues, deliveries, platforms' "
+            "health, dead letters",
             "description": "A browser gives the API key as the Basic auth password.",
             "security": [*BEARER, {"statusAuth": []}],
             "parameters": [
@@ -385,6 +416,27 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "responses": {
                 200: {
                     "description": "The page; it reloads itself.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                **errors(401, 503),
+            },
+        }
+    },
+    "/status/event": {
+        "get": {
+            "tags": ["operations"],
+            "operationId": "statusEventPage",
+            "summary": "The status page's event search (HTML): one event's trace",
+            "description": "A browser gives the API key as the Basic auth password.",
+            "security": [*BEARER, {"statusAuth": []}],
+            "parameters": [query("id", {"type": "string"}, "The event id.")],
+            "responses": {
+                200: {
+                    "description": "The event's trace (or the empty search form).",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                404: {
+                    "description": "No such event, or its trace expired.",
                     "content": {"text/html": {"schema": {"type": "string"}}},
                 },
                 **errors(401, 503),

@@ -61,6 +61,15 @@ def page():
     )
 
 
+@bp.get("/status/event")
+def event():
+    """The search box's answer: one event's trace, as ``hookrelay events show`` tells it."""
+    event_id = request.args.get("id", "").strip()
+    report = current_hub().traces.show(event_id) if event_id else None
+    status = 200 if report is not None or not event_id else 404
+    return render_template("event.html", event_id=event_id, report=report), status
+
+
 @dataclass
 class Reason:
     """Dead letters that failed for one reason: how many, and the newest ones' ids."""

@@ -1,13 +1,25 @@
-"""``GET /v1/events/<id>``: where an event is, and what happened to it on the way
-(workers/trace)."""
+"""``GET /v1/events/<id>``: where an event is, and what happened to it on the way;
+``GET /v1/tail``: every outcome as it happens, as server-sent events (workers/trace)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-from werkzeug.exceptions import NotFound
+import json
+import time
 
+from flask import Blueprint, Response, request, stream_with_context
+from werkzeug.exceptions import BadRequest, NotFound
+
+from schemas.events import EVENT_TYPES, PLATFORMS
 from webhook import auth
 from webhook.hub import current_hub
+from workers.trace.tail import OUTCOMES, Tail
+
+#: The filters ``GET /v1/tail`` takes, and the values each may have.
+TAIL_FILTERS = {"platform": PLATFORMS, "outcome": OUTCOMES, "type": EVENT_TYPES}
+#: A comment line this often keeps proxies from closing a quiet stream.
+HEARTBEAT_S = 15
+#: A stream ends after this, freeing its web thread (an EventSource reconnects).
+MAX_STREAM_S = 3600
 
 bp = Blueprint("traces", __name__)
 
@@ -24,3 +36,43 @@ def show(event_id: str):
             "entry: TRACE_RETENTION_S)."
         )
     return report.asdict()
+
+
+@bp.get("/v1/tail")
+def tail():
+    """Outcomes from now on, one ``data:`` line of JSON each; ``platform``, ``outcome``
+    and ``type`` select, ``limit`` ends the stream after that many."""
+    auth.require_api_key()
+    chosen = {name: request.args.get(name) for name in TAIL_FILTERS}
+    for name, value in chosen.items():
+        if value is not None and value not in TAIL_FILTERS[name]:
+            raise BadRequest(f"{name}: must be one of {', '.join(TAIL_FILTERS[name])}.")
+    limit = request.args.get("limit")
+    if limit is not None and not (limit.isdigit() and int(limit) >= 1):
+        raise BadRequest("limit: must be a whole number, 1 or more.")
+    limit = None if limit is None else int(limit)
+    follow = Tail(current_hub().redis).follow(
+        platform=chosen["platform"], outcome=chosen["outcome"], event_type=chosen["type"]
+    )
+
+    def stream():
+        sent, quiet, ends = 0, 0, time.monotonic() + MAX_STREAM_S
+        yield ": following hookrelay's outcomes\n\n"
+        for item in follow:
+            if time.monotonic() > ends:
+                return
+            if item is None:
+                quiet += 1
+                if quiet % HEARTBEAT_S == 0:
+                    yield ": keep-alive\n\n"
+                continue
+            yield f"data: {json.dumps(item)}\n\n"
+            sent += 1
+            if limit is not None and sent >= limit:
+                return
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

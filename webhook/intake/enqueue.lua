@@ -1,8 +1,8 @@
 -- Deduplicate and enqueue a request's events in one atomic step.
 --
 -- ARGV = [namespace, dedup_prefix, dedup_ttl_s, sequence, order_prefix,
---         after_prefix, order_ttl_s, trace_prefix, trace_ttl_s, trace_max,
---         (event_id, kind, destination, extra, keys, data) ...]
+--         after_prefix, order_ttl_s, trace_prefix, trace_ttl_s, trace_max, tail,
+--         tail_max, (event_id, type, kind, destination, extra, keys, data) ...]
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
 --   enqueue_message (workers/queue/layout.lua); extra is the message id. keys (a JSON
@@ -17,10 +17,14 @@
 -- event: 1 written, 0 duplicate. A dedup key never exists without its event; its value
 -- says what the event became, 1 a message, 2 a buffered profile update (both shared
 -- integers: they cost nothing), for its trace (workers/trace). A duplicate adds an
--- entry to the event's trace when traces are kept (trace_ttl_s > 0).
+-- entry to the event's trace when traces are kept (trace_ttl_s > 0). The accepted
+-- events are one entry of the live tail stream (workers/trace/tail.py): "<id> <type>"
+-- lines, the stream capped at about tail_max entries.
 local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
 local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local tail, tail_max = ARGV[11], ARGV[12]
+local accepted = {}
 local now = now_ms()
 local flags = {}
 
@@ -49,9 +53,9 @@ local function note_duplicate(event_id)
     redis.call("expire", trace, trace_ttl)
 end
 
-for i = 11, #ARGV, 6 do
-    local event_id, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    local extra, keys, data = ARGV[i + 3], cjson.decode(ARGV[i + 4]), ARGV[i + 5]
+for i = 13, #ARGV, 7 do
+    local event_id, event_type, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local extra, keys, data = ARGV[i + 4], cjson.decode(ARGV[i + 5]), ARGV[i + 6]
     local became = kind == "queue" and 1 or 2
     if redis.call("set", prefix .. event_id, became, "NX", "EX", ttl) then
         if kind == "queue" then
@@ -65,11 +69,16 @@ for i = 11, #ARGV, 6 do
             redis.call("set", destination .. ":since", now, "NX")
         end
         flags[#flags + 1] = 1
+        accepted[#accepted + 1] = event_id .. " " .. event_type
     else
         if trace_ttl > 0 then
             note_duplicate(event_id)
         end
         flags[#flags + 1] = 0
     end
+end
+if #accepted > 0 then
+    redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
+        "outcome", "accepted", "at", now, "events", table.concat(accepted, "\n"))
 end
 return flags

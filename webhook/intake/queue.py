@@ -22,6 +22,8 @@ from workers.profiles.coalesce import buffered_identity, identity_keys
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
+from workers.trace.tail import KEY as TAIL_KEY
+from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 from workers.trace.trace import MAX_ENTRIES, PREFIX
 
 UNREPLICATED = Replication()
@@ -84,9 +86,11 @@ class EventQueue:
             PREFIX,
             self._trace_retention_s,
             MAX_ENTRIES,
+            TAIL_KEY,
+            TAIL_MAX,
         ]
         for event in events:
-            args += [event["id"], *_destination(event, ordered=self._ordered)]
+            args += [event["id"], event["type"], *_destination(event, ordered=self._ordered)]
         new = tuple(bool(flag) for flag in self._enqueue(args))
         accepted = sum(new)
         return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)

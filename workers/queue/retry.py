@@ -47,11 +47,18 @@ from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
 from workers.platforms.errors import CircuitOpen, PermanentError
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
+from workers.queue.routes import PROFILE_BATCH, ROUTES
+from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 from workers.trace.trace import EventTrace, answer_excerpt, batch_key, trace_key
 
 logger = logging.getLogger(__name__)
 
 REDIS_RETRY_S = 1.0
+#: The event type the live tail names each actor's outcomes by.
+TYPE_OF_ACTOR = {
+    **{route.actor_name: event_type for event_type, route in ROUTES.items()},
+    PROFILE_BATCH.actor_name: "profile",
+}
 #: A paused message comes back within this many probe intervals after the next probe.
 MAX_SPREAD_PROBES = 4
 
@@ -236,13 +243,27 @@ class DeliveryPolicy(Middleware):
         return message.message_timestamp if not message.options.get("retries") else None
 
     def _trace(self, message, kind: str, **fields) -> None:
-        """One entry in the trace of ``message``'s event (or profile batch)."""
-        if self.trace is None or not self.trace.on:
+        """One entry in the trace of ``message``'s event (or profile batch) and, for an
+        attempt's outcome, one in the live tail."""
+        traced = traced_as(message)
+        if self.trace is None or traced is None:
             return
-        key = trace_key_of(message)
-        if key is not None:
-            entry = {"at": int(time.time() * 1000), "do": kind, "actor": message.actor_name}
-            self.trace.add(key, {**entry, **fields})
+        key, subject = traced
+        now_ms = int(time.time() * 1000)
+        entry = {"at": now_ms, "do": kind, "actor": message.actor_name, **fields}
+        tail = None
+        if kind in TAIL_OUTCOMES:
+            tail = {
+                "outcome": kind,
+                "at": now_ms,
+                "event_id": subject,
+                "type": TYPE_OF_ACTOR.get(message.actor_name, message.actor_name),
+                "platform": fields.get("platform"),
+                "status": fields.get("status"),
+                "latency_ms": now_ms - message.message_timestamp,
+                "attempt": fields.get("attempt"),
+            }
+        self.trace.add(key, entry, tail=tail)
 
     def _trace_failure(
         self, message, kind: str, attempt: int, platform: str, exception, decision=None, **fields
@@ -344,14 +365,15 @@ def _until_stored(write: Callable[[], object], subject: str) -> None:
             return
 
 
-def trace_key_of(message) -> str | None:
-    """Where ``message``'s attempts are traced: its event's trace, or its profile
-    batch's; ``None`` for a message of neither (a statistics fetch)."""
+def traced_as(message) -> tuple[str, str] | None:
+    """Where ``message``'s attempts are traced, and the id the tail names it by: its
+    event's trace, or its profile batch's; ``None`` for a message of neither (a
+    statistics fetch)."""
     event_id = event_id_of(message)
     if isinstance(event_id, str) and event_id:  # a campaign's id is a number: not an event
-        return trace_key(event_id)
+        return trace_key(event_id), event_id
     batch = message.kwargs.get("batch") if isinstance(message.kwargs, dict) else None
-    return batch_key(batch) if batch else None
+    return (batch_key(batch), batch) if batch else None
 
 
 def describe(message) -> str:

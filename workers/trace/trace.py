@@ -28,6 +28,8 @@ import redis
 from workers.core import lua
 from workers.core.background import FailureStreak
 from workers.core.logs import mask
+from workers.trace.tail import KEY as TAIL_KEY
+from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +56,12 @@ def answer_excerpt(body: str | None) -> str | None:
 
 
 class EventTrace:
-    """Appends trace entries (see the module docstring).
+    """Appends trace entries (see the module docstring), and outcomes to the live tail.
 
     Parameters:
       client: the deployment's Redis.
-      retention_s: how long a trace lives after its last entry; 0: traces are off.
+      retention_s: how long a trace lives after its last entry; 0: traces are off
+        (the tail is not).
     """
 
     def __init__(self, client: redis.Redis, retention_s: int) -> None:
@@ -72,16 +75,21 @@ class EventTrace:
     def on(self) -> bool:
         return self.retention_s > 0
 
-    def add(self, key: str, entry: dict) -> None:
-        """Append ``entry`` to the trace at ``key`` (see :func:`trace_key`)."""
-        self.add_many([(key, entry)])
+    def add(self, key: str, entry: dict, tail: dict | None = None) -> None:
+        """Append ``entry`` to the trace at ``key`` (see :func:`trace_key`) and, in the
+        same round trip, ``tail`` to the live tail (workers/trace/tail.py)."""
+        self.add_many([(key, entry)], tail=tail)
 
-    def add_many(self, entries: Iterable[tuple[str, dict]]) -> None:
+    def add_many(self, entries: Iterable[tuple[str, dict]], tail: dict | None = None) -> None:
         """Append each ``(key, entry)``, in one round trip."""
-        if not self.on:
+        entries = list(entries) if self.on else []
+        if not entries and tail is None:
             return
         try:
             with self._client.pipeline(transaction=False) as pipe:
+                if tail is not None:
+                    fields = {name: value for name, value in tail.items() if value is not None}
+                    pipe.xadd(TAIL_KEY, fields, maxlen=TAIL_MAX, approximate=True)
                 for key, entry in entries:
                     settles = "1" if entry.get("do") != "taken" else "0"
                     data = orjson.dumps(_without_none(entry))

@@ -21,6 +21,7 @@ for command in (
     sending.send,
     deadletters.dlq,
     events.events,
+    events.tail,
     campaigns.stats,
     campaigns.campaign,
 ):

@@ -1,5 +1,5 @@
-"""``hookrelay events show``: where an event is, and what happened to it on the way
-(workers/trace)."""
+"""``hookrelay events show``: where an event is, and what happened to it on the way;
+``hookrelay tail``: every outcome as it happens (workers/trace)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import json
 
 import click
 
+from schemas.events import EVENT_TYPES, PLATFORMS
 from workers.core.connections import redis_client
+from workers.core.readable import readable_time
 from workers.ops.cli.common import settings
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
 from workers.trace.reader import TraceReader
+from workers.trace.tail import OUTCOMES, Tail
 
 
 @click.group()
@@ -68,3 +71,40 @@ def _attempts(attempts: list[dict]) -> None:
         if attempt.get("reason"):
             parts.append(attempt["reason"])
         click.echo("    " + "  ".join(part for part in parts if part))
+
+
+@click.command(short_help="Follow every outcome as it happens.")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Only this platform's.")
+@click.option("--outcome", type=click.Choice(OUTCOMES), help="Only this outcome.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only this type.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many.")
+def tail(platform: str | None, outcome: str | None, event_type: str | None, limit) -> None:
+    """Print each outcome from now on (accepted, delivered, retried, dead-lettered):
+    when, what, the event's type and id, and for a delivery attempt the platform, its
+    status and the time since acceptance. Ctrl-C stops."""
+    follow = Tail(redis_client(settings())).follow(
+        platform=platform, outcome=outcome, event_type=event_type
+    )
+    click.echo("Following outcomes (Ctrl-C stops).", err=True)
+    shown = 0
+    for item in follow:
+        if item is None:
+            continue
+        click.echo(_outcome_line(item))
+        shown += 1
+        if limit is not None and shown >= limit:
+            return
+
+
+def _outcome_line(item: dict) -> str:
+    parts = [
+        readable_time(int(item["at"]) / 1000),
+        item["outcome"],
+        item.get("type", "-"),
+        item.get("event_id", "-"),
+    ]
+    if "platform" in item:
+        parts.append(f"{item['platform']} {item.get('status', '-')}")
+    if "latency_ms" in item:
+        parts.append(f"{item['latency_ms'] / 1000:.1f} s after acceptance")
+    return "  ".join(map(str, parts))
