@@ -76,3 +76,21 @@ def test_a_trace_redis_cannot_take_holds_back_no_delivery(redis_url):
     policy.before_process_message(broker, message)
     policy.after_process_message(broker, message, exception=FAILURE)
     assert len(broker.enqueued) == 1, "retried all the same"
+
+
+def test_a_wait_that_repeats_is_one_entry(redis_url):
+    from workers.queue.retry import Postponed
+
+    client = redis.Redis.from_url(redis_url)
+    policy, reader, message = setup(client)
+    broker = Broker()
+    wait = Postponed("an earlier profile update of its user is not delivered yet", delay_ms=200)
+    for _ in range(5):
+        policy.before_process_message(broker, message)
+        policy.after_process_message(broker, message, exception=wait)
+        message = broker.enqueued[-1]
+    policy.before_process_message(broker, message)
+    policy.after_process_message(broker, message)
+    shown = reader.show("ev-1")
+    assert [a["outcome"] for a in shown.attempts] == ["postponed", "delivered"]
+    assert shown.state == "delivered"

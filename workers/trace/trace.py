@@ -37,6 +37,8 @@ _APPEND = lua.read(__package__, "trace.lua")
 PREFIX = "hookrelay:trace:"
 BATCH_PREFIX = "hookrelay:trace-batch:"
 MAX_ENTRIES = 50
+#: Outcomes that are waits, which a repeat of replaces rather than adds to.
+WAITS = ("postponed", "paused")
 ANSWER_LIMIT = 200
 
 
@@ -91,11 +93,12 @@ class EventTrace:
                     fields = {name: value for name, value in tail.items() if value is not None}
                     pipe.xadd(TAIL_KEY, fields, maxlen=TAIL_MAX, approximate=True)
                 for key, entry in entries:
-                    settles = "1" if entry.get("do") != "taken" else "0"
+                    kind = entry.get("do")
+                    settles = "1" if kind != "taken" else "0"
+                    repeats = kind if kind in WAITS else ""
                     data = orjson.dumps(_without_none(entry))
-                    self._append(
-                        keys=[key], args=[data, self.retention_s, MAX_ENTRIES, settles], client=pipe
-                    )
+                    args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
+                    self._append(keys=[key], args=args, client=pipe)
                 pipe.execute()
         except (redis.RedisError, TypeError, ValueError) as error:
             self._streak.failed(error)
