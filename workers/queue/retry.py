@@ -162,12 +162,13 @@ class DeliveryPolicy(Middleware):
     def after_process_message(self, broker, message, *, result=None, exception=None):
         attempts = message.options.get("retries", 0) + 1
         paused_ms = message.options.get("paused_ms", 0)
-        age_ms = int(time.time() * 1000) - message.message_timestamp - paused_ms
+        elapsed_ms = int(time.time() * 1000) - message.message_timestamp
+        age_ms = elapsed_ms - paused_ms
         platform = platform_of(broker, message)
         subject = describe(message)
         if exception is None:
             fields = _outcome(message, platform, "delivered", attempts, last_status())
-            DELIVERY_LATENCY.labels(platform).observe(max(0, age_ms) / 1000)
+            DELIVERY_LATENCY.labels(platform).observe(max(0, elapsed_ms) / 1000)
             logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
             self._count_delivery(platform)
             self._trace(
