@@ -23,10 +23,14 @@ EVENTS = 300
 IN_FLIGHT_S = 0.5
 
 
-def circuit_open_metric(stack) -> float:
+def gauge(stack, name: str, label: str) -> float:
     text = stack.http.get("/metrics").text
-    found = re.search(r'^hookrelay_circuit_open\{platform="crm"\} (\S+)$', text, re.M)
+    found = re.search(rf"^{name}\{{{label}\}} (\S+)$", text, re.M)
     return float(found[1]) if found else -1
+
+
+def circuit_open_metric(stack) -> float:
+    return gauge(stack, "hookrelay_circuit_open", 'platform="crm"')
 
 
 def test_a_platform_down_for_longer_than_retries_last_gets_one_probe_per_interval(tmp_path):
@@ -47,6 +51,7 @@ def test_a_platform_down_for_longer_than_retries_last_gets_one_probe_per_interva
         opened_at = health.read(["crm"])["crm"].opened_at.timestamp()
         status = stack.http.get("/status", auth=("", API_KEY)).text
         assert "circuit open" in status
+        wait_for(lambda: gauge(stack, "hookrelay_messages", 'state="paused"') > 0, timeout_s=10)
         time.sleep(max(0.0, broke + OUTAGE_S - time.time()))
         stack.sandbox.http.delete("/_sandbox/faults").raise_for_status()
         healed_at = time.time()

@@ -138,9 +138,16 @@ def test_the_status_page_shows_what_the_api_says(stack, metrics_port, browser):
     assert int(cell(browser, "#dead-letters")) == stack.http.get("/v1/dlq").json()["count"]
     assert cell(browser, f'tr[data-letter="{dlq[0]["id"]}"] .reason') == dlq[0]["reason"]
 
+    row = 'tr[data-campaign="crm:77"]'
+    report = stats["crm.report"]
+    for column, metric in [("sends", "sum_sended"), ("delivered", "sum_delivered")]:
+        expected = sum(metrics_[metric] for metrics_ in report.values())
+        assert float(cell(browser, f"{row} .{column}")) == pytest.approx(expected), column
+    assert cell(browser, f"{row} .next-fetch") == "\u2013", "its one-step schedule is over"
+    browser.find_element("css selector", f"{row} details summary").click()
     shown = {
         element.get_attribute("data-key"): element.find_element("tag name", "b").text
-        for element in browser.find_elements("css selector", 'tr[data-campaign="crm:77"] .total')
+        for element in browser.find_elements("css selector", f"{row} .total")
     }
     served = {
         f"{source}|{subject}|{metric}": value

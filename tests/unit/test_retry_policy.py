@@ -151,9 +151,11 @@ def test_a_pause_counts_no_attempt_and_its_time_is_not_age():
     [(paused, delay)] = enqueued
     assert paused.options["retries"] == 3, "no attempt counted"
     assert paused.options["paused_ms"] == 3_500_000 + delay
+    assert paused.options["waits"] == "paused", "the backlog counts it as paused"
     policy.after_process_message(broker, paused, exception=retryable())
     (retried, _) = enqueued[-1]
     assert retried.options["retries"] == 4, "an hour old, but only 100 s of it failing"
+    assert retried.options["waits"] == "retrying"
 
 
 def dramatiq_message(timestamp_ms: int, options: dict) -> dramatiq.Message:

@@ -148,10 +148,39 @@ def test_messages_are_counted_where_they_are_not_only_in_queues(client, redis_ur
         return samples[("hookrelay_messages", (("state", name),))]
 
     assert (state("waiting"), state("in_flight"), state("delayed")) == (2, 1, 1)
+    assert (state("retrying"), state("paused")) == (0, 0), "not delayed by the policy"
     assert samples[("hookrelay_queue_depth", (("queue", "crm.DQ"),))] == 0, "the old view"
     page = client.get("/status", headers=AUTH).get_data(as_text=True)
     assert '<td class="n" data-state="delayed">1</td>' in page
     assert '<td class="n" data-state="in_flight">1</td>' in page
+
+
+def test_retrying_and_paused_messages_are_told_from_other_delayed_ones(client, redis_url):
+    """What the delivery policy delayed says why (its ``waits`` option), wherever it
+    waits: a delay queue, a delay consumer's hands, or the due set."""
+    client.post("/v1/events", json={"events": [track(f"w{n}") for n in range(4)]}, headers=AUTH)
+    broker = SweepingRedisBroker(
+        client=redis.Redis.from_url(redis_url), namespace=NAMESPACE, middleware=[]
+    )
+    broker.declare_queue("crm")
+    consumer = broker.consume("crm", prefetch=4)
+    taken = [next(consumer) for _ in range(4)]
+    delays = [("retrying", 60_000), ("retrying", 10**9), ("paused", 60_000), (None, 60_000)]
+    for message, (waits, delay) in zip(taken, delays, strict=True):
+        options = {"retries": 1} if waits is None else {"retries": 1, "waits": waits}
+        broker.enqueue(message.copy(options=options), delay=delay)
+        consumer.ack(message)
+    broker.sweep()
+
+    samples = scrape(client)
+
+    def state(name):
+        return samples[("hookrelay_messages", (("state", name),))]
+
+    assert (state("retrying"), state("paused"), state("delayed")) == (2, 1, 1)
+    assert samples[("hookrelay_queue_depth", (("queue", "delayed-later"),))] == 1, "due set"
+    page = client.get("/status", headers=AUTH).get_data(as_text=True)
+    assert '<td class="n" data-state="retrying">2</td>' in page
 
 
 def test_the_status_page_groups_dead_letters_by_reason_with_their_ids(client, redis_url):

@@ -41,9 +41,10 @@ def page():
     campaigns = [
         hub.store.summary(run.platform, run.campaign_id) for run in hub.store.runs(RECENT_CAMPAIGNS)
     ]
+    now = datetime.now(UTC)
+    rows = [campaign_row(summary, hub.settings, now) for summary in campaigns if summary]
     refresh = request.args.get("refresh", REFRESH_S, type=int)
     letters = hub.dead_letters.list(limit=GROUPED_DEAD_LETTERS)
-    now = datetime.now(UTC)
     return render_template(
         "status.html",
         now=readable_time(now),
@@ -57,7 +58,8 @@ def page():
         dropped_fields=hub.dropped_fields.read(),
         readable_time=readable_time,
         probe_s=hub.settings.circuit.probe_s,
-        campaigns=[summary for summary in campaigns if summary],
+        campaigns=rows,
+        campaign_columns=CAMPAIGN_COLUMNS,
     )
 
 
@@ -68,6 +70,63 @@ def event():
     report = current_hub().traces.show(event_id) if event_id else None
     status = 200 if report is not None or not event_id else 404
     return render_template("event.html", event_id=event_id, report=report), status
+
+
+#: The campaigns table's columns: where each number comes from, the first
+#: (source, metric) with a value winning; a metric ending in ``*`` sums every metric
+#: it begins (docs/platforms.md says what each platform reports).
+CAMPAIGN_COLUMNS = {
+    "sends": [("crm.report", "sum_sended"), ("pushwoosh.totals", "sends")],
+    "delivered": [("crm.report", "sum_delivered")],
+    "opened": [("crm.report", "sum_opened"), ("pushwoosh.totals", "conversion_opens")],
+    "clicked": [("crm.report", "sum_clicked")],
+    "bounced": [("pushwoosh.bounces", "bounces_*")],
+}
+
+
+def campaign_row(summary: dict, settings, now: datetime) -> dict:
+    """One campaign as the table shows it: its columns' numbers (``None``: no source
+    reported it yet), its next scheduled fetch, and its full summary for the details."""
+    totals = summary["totals"]
+    return {
+        **summary,
+        "columns": {
+            name: column_value(totals, candidates) for name, candidates in CAMPAIGN_COLUMNS.items()
+        },
+        "next_fetch": next_fetch(
+            summary["campaign"]["started_at"],
+            settings.followup_schedule,
+            settings.followup_time_scale,
+            now,
+        ),
+    }
+
+
+def column_value(totals: dict, candidates: list[tuple[str, str]]) -> float | None:
+    """The sum over subjects of the first candidate ``(source, metric)`` reported."""
+    for source, metric in candidates:
+        values = [
+            value
+            for metrics in totals.get(source, {}).values()
+            for name, value in metrics.items()
+            if name == metric or (metric.endswith("*") and name.startswith(metric[:-1]))
+        ]
+        if values:
+            return sum(values)
+    return None
+
+
+def next_fetch(
+    started_at: str | None, schedule: tuple[int, ...], scale: float, now: datetime
+) -> datetime | None:
+    """When the follow-up schedule fetches a campaign's statistics next (``None``: it
+    has not started, or its schedule is over)."""
+    if started_at is None:
+        return None
+    start = datetime.fromisoformat(started_at)
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    due = (start + timedelta(seconds=step * scale) for step in schedule)
+    return next((moment for moment in due if moment > now), None)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from workers.health.report import Health, PlatformHealth
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DUE_KEY
-from workers.queue.layout import NAMESPACE
+from workers.queue.layout import NAMESPACE, WAITS
 from workers.queue.routes import PROFILE_BUFFER
 from workers.ratelimit.limiter import SharedRateLimiter
 
@@ -51,7 +52,10 @@ class QueueReading:
 
 
 #: The states :attr:`Backlog.states` counts messages in (``hookrelay_messages``).
-STATES = ("waiting", "in_flight", "delayed", "dead_lettered")
+STATES = ("waiting", "in_flight", "delayed", "retrying", "paused", "dead_lettered")
+#: Delayed messages read to tell retrying and paused ones from the rest, per place;
+#: beyond this many, a random sample of this size gives the shares.
+WAITS_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -143,9 +147,14 @@ class BacklogCollector:
         - ``waiting``: in a queue, for a worker to take (with RabbitMQ: its queues);
         - ``in_flight``: taken by a worker (its prefetch or a thread), in that worker's
           acknowledgement set until it finishes;
-        - ``delayed``: waiting out a delay, retries in their backoff among them: in a
-          delay queue, in the acknowledgement set of the worker whose delay consumer
-          holds them until due, or in the due set when due past the horizon;
+        - ``delayed``, ``retrying``, ``paused``: waiting out a delay, in a delay
+          queue, in the acknowledgement set of the worker whose delay consumer holds
+          them until due, or in the due set when due past the horizon; ``retrying``
+          ones are a failed attempt's backoff, ``paused`` ones wait for an open
+          circuit's probe, the others are delayed (a scheduled fetch, an event
+          waiting for its user's profile update). Which is which is read from the
+          messages themselves (their ``waits`` option): all of them up to
+          :data:`WAITS_SAMPLE` per place, a random sample of that many beyond;
         - ``dead_lettered``: given up, waiting to be replayed or purged.
 
         A worker's acknowledgement sets are where retrying messages spend a platform's
@@ -156,12 +165,36 @@ class BacklogCollector:
         listed = [(name, depth) for name, depth in listed if name in self._queues]
         held = list((self._held() if self._broker is None else {}).items())
         later = sum(q.depth for q in queues if q.name == "delayed-later")
+        per_queue = Counter()
+        for name, depth in [*listed, *held]:
+            if _delayed(name):
+                per_queue[name] += depth
+        delayed = Counter()
+        for name, depth in per_queue.items():
+            if depth:
+                delayed.update(_split(depth, self._waits(f"{NAMESPACE}:{name}.msgs")))
+        if later:
+            delayed.update(_split(later, self._waits(f"{DUE_KEY}.msgs", due=True)))
         return {
             "waiting": sum(depth for name, depth in listed if not _delayed(name)),
             "in_flight": sum(count for name, count in held if not _delayed(name)),
-            "delayed": sum(depth for name, depth in [*listed, *held] if _delayed(name)) + later,
+            "delayed": delayed["delayed"],
+            "retrying": delayed["retrying"],
+            "paused": delayed["paused"],
             "dead_lettered": dead_letters,
         }
+
+    def _waits(self, key: str, *, due: bool = False) -> dict[str, float]:
+        """The share of the messages stored under ``key`` (a delay queue's messages, or
+        the due set's) that wait for each reason: ``retrying``, ``paused``, ``delayed``."""
+        if self._client.hlen(key) <= WAITS_SAMPLE:
+            values = self._client.hvals(key)
+        else:
+            pairs = self._client.hrandfield(key, WAITS_SAMPLE, withvalues=True)
+            values = pairs[1::2]
+        tally = Counter(_waits_for(value, due=due) for value in values)
+        total = sum(tally.values()) or 1
+        return {reason: count / total for reason, count in tally.items()}
 
     def _held(self) -> dict[str, int]:
         """Per queue, the messages in the acknowledgement sets of every worker with a
@@ -235,8 +268,8 @@ class BacklogCollector:
         states = GaugeMetricFamily(
             "hookrelay_messages",
             "Messages by state, counted where they are: waiting in a queue, in_flight "
-            "with a worker, delayed (retries in their backoff among them, held by "
-            "workers' delay consumers included), dead_lettered.",
+            "with a worker, delayed, retrying (a failed attempt's backoff) or paused (an "
+            "open circuit), held by workers' delay consumers included, dead_lettered.",
             labels=["state"],
         )
         for state in STATES:
@@ -288,3 +321,23 @@ class BacklogCollector:
 
 def _delayed(queue: str) -> bool:
     return queue.endswith(".DQ")
+
+
+def _waits_for(value: bytes, *, due: bool) -> str:
+    """What one stored delayed message waits for (a due set entry is its delay queue,
+    a newline, then the message)."""
+    data = value.partition(b"\n")[2] if due else value
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        waits = Message.decode(data).options.get(WAITS)
+        if waits in ("retrying", "paused"):
+            return waits
+    return "delayed"
+
+
+def _split(count: int, shares: dict[str, float]) -> Counter:
+    """``count`` messages split by ``shares``, rounded so that the parts add up."""
+    if not shares:
+        return Counter(delayed=count)
+    parts = Counter({reason: int(count * share) for reason, share in shares.items()})
+    parts["delayed"] += count - sum(parts.values())
+    return parts

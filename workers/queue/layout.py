@@ -27,6 +27,12 @@ from dramatiq.common import dq_name
 
 from workers.core import lua
 
+#: The message option saying what a delayed message waits for, when the delivery
+#: policy delayed it: ``retrying`` (a failed attempt's backoff), ``postponed`` (its
+#: user's earlier profile update), ``paused`` (an open circuit). The backlog counts
+#: delayed messages by it (workers/metrics/backlog.py).
+WAITS = "waits"
+
 #: The Dramatiq namespace of every queue key.
 NAMESPACE = "dramatiq"
 

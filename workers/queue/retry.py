@@ -47,6 +47,7 @@ from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
 from workers.platforms.errors import CircuitOpen, PermanentError
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
+from workers.queue.layout import WAITS
 from workers.queue.routes import PROFILE_BATCH, ROUTES
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 from workers.trace.trace import EventTrace, answer_excerpt, batch_key, trace_key
@@ -190,10 +191,10 @@ class DeliveryPolicy(Middleware):
         trace = None if _expected(broker, message, exception) else exception
         if isinstance(decision, RetryLater) and isinstance(exception, Postponed | CircuitOpen):
             logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
-            options = {"retries": attempts - 1}
+            kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
+            options = {"retries": attempts - 1, WAITS: kind}
             if isinstance(exception, CircuitOpen):
                 options["paused_ms"] = paused_ms + decision.delay_ms
-            kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
             due = int(time.time() * 1000) + decision.delay_ms
             self._trace(message, kind, reason=str(exception), next=due)
             retry = message.copy(options=options)
@@ -211,7 +212,7 @@ class DeliveryPolicy(Middleware):
                 extra=fields,
                 exc_info=trace,
             )
-            retry = message.copy(options={"retries": attempts})
+            retry = message.copy(options={"retries": attempts, WAITS: "retrying"})
             _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
             _until_stored(self.confirm, subject)
             self._trace_failure(message, "retried", attempts, platform, exception, decision)
