@@ -159,6 +159,20 @@ def test_the_status_page_shows_what_the_api_says(stack, metrics_port, browser):
     for key, value in served.items():
         assert float(shown[key]) == pytest.approx(value, abs=1e-4), key
 
+    assert cell(browser, '#rates tr[data-platform="crm"] .state') == "healthy", "4xx answer"
+    assert cell(browser, '#rates tr[data-platform="crm"] .errors-5').startswith("0 % of ")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    lettered = dlq[0]["event_id"]
+    delivered_id = next(f"status-e{n}" for n in range(EVENTS) if f"status-e{n}" != lettered)
+    for event_id, state in [(delivered_id, "delivered"), (lettered, "dead lettered")]:
+        search = browser.find_element("css selector", "#event-search input[name=id]")
+        search.clear()
+        search.send_keys(event_id)
+        search.submit()
+        WebDriverWait(browser, 10).until(lambda _, wanted=event_id: wanted in browser.title)
+        assert cell(browser, "#state") == state, event_id
+
 
 def test_try_it_out_with_the_shown_example_is_accepted(stack, browser):
     """A newcomer at /docs/: authorize with the key, try POST /v1/events as shown."""

@@ -14,7 +14,9 @@ from workers.profiles import buffer as profiles
 from workers.profiles.buffer import BUFFER, ProfileBuffer
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.routes import PROFILE_BATCH
+from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BATCH
+from workers.trace.reader import TraceReader
+from workers.trace.trace import EventTrace
 
 from ..conftest import make_settings
 from ..webhook.test_events import post
@@ -324,3 +326,27 @@ def test_ordering_off_records_nothing(redis_url):
     track = {"type": "event", "id": "e", "name": "paid", "user": {"uid": "1"}}
     post(receiver, {"events": [update("p", "1", 1, x=1), {**track, "timestamp": stamp(2)}]})
     assert not client.keys(f"{ORDER_PREFIX}*") and not client.keys(f"{AFTER_PREFIX}*")
+
+
+def test_an_update_behind_a_batch_in_flight_is_traced_to_the_batch_it_goes_out_in(
+    receiver, redis_url
+):
+    client = redis.Redis.from_url(redis_url)
+    buffer = ProfileBuffer(
+        client, batch_max=500, flush_ms=1000, trace=EventTrace(client, retention_s=3600)
+    )
+    traces = TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    post(receiver, update("a", "1", 1, x="old"))
+    buffer.flush()
+    [message] = batch_messages(client)
+    first = message.kwargs["batch"]
+    attempt = buffer.attempt(message.args[0], first)
+    post(receiver, update("b", "1", 2, x="new"))
+    buffer.flush()
+    assert traces.show("b").batch["id"] == first and traces.show("b").batch["behind"]
+    buffer.acknowledge(attempt)  # of x="old" only
+    assert buffer.flush() == 1
+    [following] = batch_messages(client)
+    shown = traces.show("b").batch
+    assert shown["id"] == following.kwargs["batch"] != first and not shown["behind"]
+    assert traces.show("a").batch["id"] == first

@@ -53,6 +53,7 @@ from schemas.events import IDENTIFIERS
 from workers.core import lua
 from workers.core.settings import Settings
 from workers.profiles.coalesce import (
+    MAX_WAITING,
     NUDGE,
     RECORDS,
     RELEASE,
@@ -234,13 +235,15 @@ class ProfileBuffer:
             )
             profiles = self._merge_apart(raw)
         packed = self._assign(profiles)
+        traced = self._trace_plan(raw, profiles, {batch_id for batch_id, _ in packed})
         committed = self._script(
             keys=[BUFFER], args=["commit", claim_id, *self._commit_args(profiles, packed)]
         )
         if not committed:
             logger.warning("Profile claim %s was reclaimed before it committed.", claim_id)
             return 0
-        self._trace_batches(raw, profiles, {batch_id for batch_id, _ in packed})
+        if traced:
+            self._trace.add_many(traced)
         logger.info(
             "Flushed %d profile items onto %d profiles; %d batches of %d profiles sent.",
             len(raw),
@@ -250,26 +253,42 @@ class ProfileBuffer:
         )
         return len(packed)
 
-    def _trace_batches(self, raw: list[bytes], profiles: list[Profile], new: set[str]) -> None:
-        """Trace, for each update this flush merged, the batch its profile went out in,
-        or the unacknowledged one it waits behind (``behind``); no batch when the
-        platform already has everything it says."""
+    def _trace_plan(
+        self, raw: list[bytes], profiles: list[Profile], new: set[str]
+    ) -> list[tuple[str, dict]]:
+        """The trace entry of each update this flush merged: the batch its profile goes
+        out in, or (``behind``) the one in flight it waits behind, its id then kept on
+        the profile until a later flush packs that profile into a batch of its own; and
+        the entries of the ids that waited so. One that finds nothing left to send went
+        out in the retry of the batch it waited behind, which its trace already names.
+        Run before the commit, which saves the ids kept."""
         if self._trace is None or not self._trace.on:
-            return
-        owners = {key: profile.owner for profile in profiles for key in profile.keys}
+            return []
+        by_key = {key: profile for profile in profiles for key in profile.keys}
         now_ms = int(time.time() * 1000)
-        entries = []
+        entries = [
+            (trace_key(event_id), {"at": now_ms, "do": "batched", "batch": profile.owner})
+            for profile in profiles
+            if profile.owner in new
+            for event_id in profile.waiting
+        ]
+        for profile in profiles:
+            if profile.owner in new or not profile.unsent:
+                profile.waiting = []
         for item in raw:
             with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
                 update = _parse(item)
                 if update.get("type") in RECORDS or not update.get("id"):
                     continue
-                owner = next((owners[k] for k in identity_keys(update) if k in owners), None)
-                entry = {"at": now_ms, "do": "batched", "batch": owner}
-                if owner is not None and owner not in new:
+                profile = next((by_key[k] for k in identity_keys(update) if k in by_key), None)
+                if profile is None:
+                    continue
+                entry = {"at": now_ms, "do": "batched", "batch": profile.owner}
+                if profile.owner is not None and profile.owner not in new:
                     entry["behind"] = True
+                    profile.waiting = [*profile.waiting, update["id"]][-MAX_WAITING:]
                 entries.append((trace_key(update["id"]), entry))
-        self._trace.add_many(entries)
+        return entries
 
     def _merge(self, items: list[dict]) -> list[Profile]:
         return merge(items, self._saved_states(items))

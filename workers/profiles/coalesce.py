@@ -57,6 +57,10 @@ NUDGE = "nudge"
 RECORDS = (ACK, RELEASE, NUDGE)
 
 
+#: Update ids a profile keeps while they wait behind its batch in flight.
+MAX_WAITING = 20
+
+
 @dataclass
 class Profile:
     """One profile's merged state: identifiers, each field's newest value and time, and
@@ -74,6 +78,10 @@ class Profile:
     owner: str | None = None
     #: The newest acceptance sequence number merged in (workers/profiles/order.py).
     seq: int = 0
+    #: Ids of updates merged while :attr:`owner` was in flight, whose trace names the
+    #: batch they go out in once there is one (workers/profiles/buffer.py); the newest
+    #: :data:`MAX_WAITING` are kept.
+    waiting: list[str] = field(default_factory=list, compare=False)
     #: Whether what was merged calls for sending it (not saved): an update, an
     #: acknowledgement (newer values may have waited), a nudge. A batch let go does
     #: not: what it did not send waits for the user's next update, and a refused
@@ -137,6 +145,7 @@ class Profile:
         self.acked_ids |= other.acked_ids
         self.owner = self.owner or other.owner
         self.stirred = self.stirred or other.stirred
+        self.waiting = [*self.waiting, *other.waiting][-MAX_WAITING:]
         if other.sent is not None and (self.sent is None or _later(other.sent, self.sent)):
             self.sent = other.sent
         for name, pair in other.fields.items():
@@ -206,6 +215,8 @@ class Profile:
             state["owner"] = self.owner
         if self.seq:
             state["seq"] = self.seq
+        if self.waiting:
+            state["waiting"] = self.waiting
         return state
 
     @classmethod
@@ -217,7 +228,10 @@ class Profile:
         acked = set(state["acked"]) if "acked" in state else set(fields)
         acked_ids = set(state.get("acked_ids", ids))
         owner, seq = state.get("owner"), int(state.get("seq", 0))
-        return cls(ids, fields, state.get("sent"), acked & set(fields), acked_ids, owner, seq)
+        waiting = list(state.get("waiting", ()))
+        return cls(
+            ids, fields, state.get("sent"), acked & set(fields), acked_ids, owner, seq, waiting
+        )
 
 
 def update_ids(update: dict[str, Any]) -> dict[str, str]:

@@ -53,7 +53,7 @@ def events_show(event_id: str, as_json: bool) -> None:
         if batch["id"] is None:
             click.echo("  batch         none: the platform already had all it said")
             return
-        waits = " (waits behind it, then goes in the profile's next batch)"
+        waits = " (its profile was in this batch: the update goes in its retry, or the next)"
         click.echo(f"  batch         {batch['id']}: {batch['state']}{waits * batch['behind']}")
         _attempts(batch["attempts"])
 
