@@ -75,3 +75,17 @@ def test_the_status_pages_search_box_opens_an_events_trace(client):
     )
     missing = client.get("/status/event?id=nope", headers=basic)
     assert missing.status_code == 404 and "No event nope" in missing.get_data(as_text=True)
+
+
+def test_the_tail_names_each_accepted_event_whatever_its_id_holds(client, redis_url):
+    import redis
+
+    from workers.trace.tail import KEY, expanded
+
+    odd = 'a "quoted" id\nover two lines'
+    post(client, [track(odd), profile("t-6")])
+    [(_, fields)] = redis.Redis.from_url(redis_url).xrange(KEY)
+    assert [(o["outcome"], o["event_id"], o["type"]) for o in expanded(fields)] == [
+        ("accepted", odd, "event"),
+        ("accepted", "t-6", "profile"),
+    ]

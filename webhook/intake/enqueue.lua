@@ -18,8 +18,8 @@
 -- says what the event became, 1 a message, 2 a buffered profile update (both shared
 -- integers: they cost nothing), for its trace (workers/trace). A duplicate adds an
 -- entry to the event's trace when traces are kept (trace_ttl_s > 0). The accepted
--- events are one entry of the live tail stream (workers/trace/tail.py): "<id> <type>"
--- lines, the stream capped at about tail_max entries.
+-- events are one entry of the live tail stream (workers/trace/tail.py): a JSON array
+-- of [id, type] pairs, the stream capped at about tail_max entries.
 local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
 local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -69,7 +69,7 @@ for i = 13, #ARGV, 7 do
             redis.call("set", destination .. ":since", now, "NX")
         end
         flags[#flags + 1] = 1
-        accepted[#accepted + 1] = event_id .. " " .. event_type
+        accepted[#accepted + 1] = {event_id, event_type}
     else
         if trace_ttl > 0 then
             note_duplicate(event_id)
@@ -79,6 +79,6 @@ for i = 13, #ARGV, 7 do
 end
 if #accepted > 0 then
     redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
-        "outcome", "accepted", "at", now, "events", table.concat(accepted, "\n"))
+        "outcome", "accepted", "at", now, "events", cjson.encode(accepted))
 end
 return flags

@@ -3,14 +3,15 @@ happens, for ``GET /v1/tail`` and ``hookrelay tail``.
 
 A capped Redis stream (:data:`KEY`, about :data:`MAX_ENTRIES` entries, trimmed as it
 is written), so the server's memory stays bounded whoever reads it or not. The receiver
-adds one entry per request for the events it accepted (``events``: ``<id> <type>``
-lines, webhook/intake/enqueue.lua), which :func:`expanded` turns into one outcome per
+adds one entry per request for the events it accepted (``events``: a JSON array of
+``[id, type]`` pairs, webhook/intake/enqueue.lua), which :func:`expanded` turns into one outcome per
 event; the workers add one per finished attempt (workers/queue/retry.py), in the same
 round trip as the event's trace.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import redis
@@ -26,11 +27,10 @@ def expanded(fields: dict[bytes, bytes]) -> list[dict]:
     events = entry.pop("events", None)
     if events is None:
         return [_typed(entry)]
-    outcomes = []
-    for line in events.splitlines():
-        event_id, _, event_type = line.rpartition(" ")
-        outcomes.append(_typed({**entry, "event_id": event_id, "type": event_type}))
-    return outcomes
+    return [
+        _typed({**entry, "event_id": event_id, "type": event_type})
+        for event_id, event_type in json.loads(events)
+    ]
 
 
 def _typed(entry: dict) -> dict:
