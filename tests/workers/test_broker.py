@@ -67,6 +67,30 @@ def test_a_sweep_returns_a_dead_workers_messages_without_scanning_the_keyspace(r
     assert client.zscore("dramatiq:__heartbeats__", live.broker_id) is not None
 
 
+def test_after_redis_was_away_no_peer_is_dead_until_each_could_heartbeat(redis_url):
+    """Through a Redis pause no worker heartbeats: the first sweep after it must not
+    take a live peer's messages (they would be delivered twice)."""
+    client = redis.Redis.from_url(redis_url)
+    live = SweepingRedisBroker(client=client, middleware=[], heartbeat_timeout=300)
+    live.declare_queue("crm")
+    peer = dead_worker_holding(client, live, "crm", 3)  # its heartbeat stale, as after a pause
+    heartbeat = live._heartbeat
+
+    def away(**_):
+        raise redis.ConnectionError("Redis is paused")
+
+    live._heartbeat = away
+    with pytest.raises(redis.ConnectionError):
+        live.sweep()
+    live._heartbeat = heartbeat
+    assert live.sweep() == 0, "Redis was away: a stale heartbeat proves nothing yet"
+    time.sleep(0.35)  # a whole timeout of this broker's own heartbeats
+    client.zadd("dramatiq:__heartbeats__", {peer.broker_id: int(time.time() * 1000)})
+    assert live.sweep() == 0, "the peer heartbeat again: alive"
+    client.zadd("dramatiq:__heartbeats__", {peer.broker_id: 1})
+    assert live.sweep() == 3, "silent while this broker kept heartbeating: dead"
+
+
 def test_a_live_broker_never_runs_dramatiqs_own_maintenance(redis_url):
     client = redis.Redis.from_url(redis_url)
     broker = SweepingRedisBroker(client=client, middleware=[])

@@ -97,6 +97,9 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         #: Per queue, the Redis ids of messages handed to worker threads, not yet acked.
         self._in_flight: dict[str, set[str]] = {}
         self._reclaim = self.client.register_script(_RECLAIM)
+        #: Since when this broker's heartbeats have succeeded without a break (ms);
+        #: 0 at the start, when a dead peer's messages may go back at once.
+        self._beating_since_ms: int | None = 0
         self._heartbeat = self.client.register_script(_HEARTBEAT)
         self.scripts["dispatch"] = self.client.register_script(_DISPATCH)
 
@@ -137,13 +140,28 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
 
     def sweep(self) -> int:
         """Heartbeat, move due messages to their delay queues, return dead workers'
-        messages, expire old dead messages; returns how many messages went back."""
+        messages, expire old dead messages; returns how many messages went back.
+
+        A worker whose heartbeat is older than the timeout is dead, unless Redis itself
+        was away: through a pause or an outage no worker can heartbeat, and the first
+        sweep after it would take every live peer's messages while they still process
+        them, delivering them twice. So after its own heartbeat failed, this broker
+        returns no one's messages until it has heartbeaten for a whole timeout again,
+        time enough for every live peer to have done the same."""
         now_ms = int(time.time() * 1000)
         heartbeats = f"{self.namespace}:__heartbeats__"
-        self._heartbeat(keys=[heartbeats], args=[now_ms, self.broker_id])
+        try:
+            self._heartbeat(keys=[heartbeats], args=[now_ms, self.broker_id])
+        except redis.RedisError:
+            self._beating_since_ms = None
+            raise
+        if self._beating_since_ms is None:
+            self._beating_since_ms = now_ms
         self.due.promote(now_ms)
-        dead = self.client.zrangebyscore(heartbeats, 0, now_ms - self.heartbeat_timeout)
-        returned = sum(self._reclaim_worker(worker.decode()) for worker in dead)
+        returned = 0
+        if now_ms - self._beating_since_ms >= self.heartbeat_timeout:
+            dead = self.client.zrangebyscore(heartbeats, 0, now_ms - self.heartbeat_timeout)
+            returned = sum(self._reclaim_worker(worker.decode()) for worker in dead)
         self._expire_dead_messages(now_ms)
         return returned
 
