@@ -3,7 +3,6 @@ failing every call to the CRM for longer than messages may retry."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import redis
@@ -12,6 +11,7 @@ from workers.health.report import PlatformHealth
 
 from ..support import API_KEY, wait_for
 from .stack import running_stack
+from .test_operations import samples, total
 from .test_procfile_stack import event_seqs, track_event
 
 #: The issue's 60 s / 30 s / 90 s outage, scaled down twenty-fold but for the outage,
@@ -23,14 +23,14 @@ EVENTS = 300
 IN_FLIGHT_S = 0.5
 
 
-def gauge(stack, name: str, label: str) -> float:
-    text = stack.http.get("/metrics").text
-    found = re.search(rf"^{name}\{{{label}\}} (\S+)$", text, re.M)
-    return float(found[1]) if found else -1
+def gauge(stack, name: str, **labels: str) -> float:
+    found = samples(stack.http.get("/metrics").text)
+    assert any(key == name for key, _ in found), f"{name} is not served"
+    return total(found, name, **labels)
 
 
 def circuit_open_metric(stack) -> float:
-    return gauge(stack, "hookrelay_circuit_open", 'platform="crm"')
+    return gauge(stack, "hookrelay_circuit_open", platform="crm")
 
 
 def test_a_platform_down_for_longer_than_retries_last_gets_one_probe_per_interval(tmp_path):
@@ -51,7 +51,7 @@ def test_a_platform_down_for_longer_than_retries_last_gets_one_probe_per_interva
         opened_at = health.read(["crm"])["crm"].opened_at.timestamp()
         status = stack.http.get("/status", auth=("", API_KEY)).text
         assert "circuit open" in status
-        wait_for(lambda: gauge(stack, "hookrelay_messages", 'state="paused"') > 0, timeout_s=10)
+        wait_for(lambda: gauge(stack, "hookrelay_messages", state="paused") > 0, timeout_s=10)
         time.sleep(max(0.0, broke + OUTAGE_S - time.time()))
         stack.sandbox.http.delete("/_sandbox/faults").raise_for_status()
         healed_at = time.time()

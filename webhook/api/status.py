@@ -20,6 +20,7 @@ from webhook import auth
 from webhook.hub import current_hub
 from workers.core.readable import readable_time
 from workers.queue.deadletters import DeadLetter
+from workers.trace.reader import unknown_event
 
 bp = Blueprint("status", __name__)
 bp.before_request(auth.require_api_key_from_browser)
@@ -67,9 +68,11 @@ def page():
 def event():
     """The search box's answer: one event's trace, as ``hookrelay events show`` tells it."""
     event_id = request.args.get("id", "").strip()
-    report = current_hub().traces.show(event_id) if event_id else None
+    hub = current_hub()
+    report = hub.traces.show(event_id) if event_id else None
     status = 200 if report is not None or not event_id else 404
-    return render_template("event.html", event_id=event_id, report=report), status
+    unknown = unknown_event(event_id, hub.settings.trace_retention_s)
+    return render_template("event.html", event_id=event_id, report=report, unknown=unknown), status
 
 
 #: The campaigns table's columns: where each number comes from, the first

@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from schemas.events import EVENT_TYPES, PLATFORMS
 from webhook import auth
 from webhook.hub import current_hub
+from workers.trace.reader import unknown_event
 from workers.trace.tail import OUTCOMES, Tail
 
 #: The filters ``GET /v1/tail`` takes, and the values each may have.
@@ -30,11 +31,7 @@ def show(event_id: str):
     hub = current_hub()
     report = hub.traces.show(event_id)
     if report is None:
-        raise NotFound(
-            f"No event {event_id}: not accepted in the last 24 h, and no trace of it is "
-            f"kept (traces last {hub.settings.trace_retention_s} s after their last "
-            "entry: TRACE_RETENTION_S)."
-        )
+        raise NotFound(unknown_event(event_id, hub.settings.trace_retention_s))
     return report.asdict()
 
 

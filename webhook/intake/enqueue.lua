@@ -46,13 +46,6 @@ local function open_update(number, keys)
     end
 end
 
-local function note_duplicate(event_id)
-    local trace = trace_prefix .. event_id
-    redis.call("rpush", trace, '{"at":' .. now .. ',"do":"duplicate"}')
-    redis.call("ltrim", trace, -trace_max, -1)
-    redis.call("expire", trace, trace_ttl)
-end
-
 for i = 13, #ARGV, 7 do
     local event_id, event_type, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local extra, keys, data = ARGV[i + 4], cjson.decode(ARGV[i + 5]), ARGV[i + 6]
@@ -72,7 +65,8 @@ for i = 13, #ARGV, 7 do
         accepted[#accepted + 1] = {event_id, event_type}
     else
         if trace_ttl > 0 then
-            note_duplicate(event_id)
+            local entry = '{"at":' .. now .. ',"do":"duplicate"}'
+            append_trace(trace_prefix .. event_id, entry, trace_ttl, trace_max, "0", "")
         end
         flags[#flags + 1] = 0
     end

@@ -24,13 +24,13 @@ from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
 from workers.trace.tail import KEY as TAIL_KEY
 from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
-from workers.trace.trace import MAX_ENTRIES, PREFIX
+from workers.trace.trace import APPEND_LUA, MAX_ENTRIES, PREFIX
 
 UNREPLICATED = Replication()
 #: The types that take part in ordering: a profile update opens, an event waits.
 ORDERED = ("profile", "event")
 
-_SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA)
+_SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA, APPEND_LUA)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,14 @@ class EventReport:
         return dict(self.__dict__)
 
 
+def unknown_event(event_id: str, retention_s: int) -> str:
+    """What the API, the CLI and the status page say of an id with nothing to show."""
+    return (
+        f"No event {event_id}: not accepted in the last 24 h, and no trace of it is kept "
+        f"(traces last {retention_s} s after their last entry: TRACE_RETENTION_S)."
+    )
+
+
 class TraceReader:
     def __init__(self, client: redis.Redis, *, dedup_prefix: str, dedup_ttl_s: int) -> None:
         self._client = client

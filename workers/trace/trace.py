@@ -11,7 +11,7 @@ per duplicate submission. A profile batch has its own trace, under its batch id.
 
 Each trace is a Redis list of small JSON objects, its newest :data:`MAX_ENTRIES` kept,
 expiring ``TRACE_RETENTION_S`` after its last write; an attempt's outcome takes the
-place of its ``taken`` entry (``trace.lua``), so a delivered event costs one entry. No
+place of its ``taken`` entry (``append.lua``), so a delivered event costs one entry. No
 payload goes in it (the event's fields, the platform's answer to a success): only what
 delivery needs debugging by, and a failed call's answer truncated to
 :data:`ANSWER_LIMIT` characters and masked as log lines are. Writing is best effort: a
@@ -33,7 +33,9 @@ from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 
 logger = logging.getLogger(__name__)
 
-_APPEND = lua.read(__package__, "trace.lua")
+#: The snippet every script that writes a trace starts with (``append_trace``).
+APPEND_LUA = lua.read(__package__, "append.lua")
+_APPEND = lua.source(__package__, "trace.lua", APPEND_LUA)
 PREFIX = "hookrelay:trace:"
 BATCH_PREFIX = "hookrelay:trace-batch:"
 MAX_ENTRIES = 50
@@ -90,8 +92,7 @@ class EventTrace:
         try:
             with self._client.pipeline(transaction=False) as pipe:
                 if tail is not None:
-                    fields = {name: value for name, value in tail.items() if value is not None}
-                    pipe.xadd(TAIL_KEY, fields, maxlen=TAIL_MAX, approximate=True)
+                    pipe.xadd(TAIL_KEY, _without_none(tail), maxlen=TAIL_MAX, approximate=True)
                 for key, entry in entries:
                     kind = entry.get("do")
                     settles = "1" if kind != "taken" else "0"

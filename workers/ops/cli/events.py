@@ -12,7 +12,7 @@ from workers.core.connections import redis_client
 from workers.core.readable import readable_time
 from workers.ops.cli.common import settings
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
-from workers.trace.reader import TraceReader
+from workers.trace.reader import TraceReader, unknown_event
 from workers.trace.tail import OUTCOMES, Tail
 
 
@@ -30,10 +30,7 @@ def events_show(event_id: str, as_json: bool) -> None:
     reader = TraceReader(redis_client(given), dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
     report = reader.show(event_id)
     if report is None:
-        raise click.ClickException(
-            f"no event {event_id}: not accepted in the last 24 h, and no trace of it is "
-            f"kept (TRACE_RETENTION_S={given.trace_retention_s})"
-        )
+        raise click.ClickException(unknown_event(event_id, given.trace_retention_s))
     if as_json:
         click.echo(json.dumps(report.asdict(), indent=2))
         return
