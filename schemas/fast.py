@@ -40,6 +40,7 @@ _KEYS = {
     "profile": frozenset({"id", "type", "timestamp", "user", "fields", "unsubscribe"}),
     "event": frozenset({"id", "type", "timestamp", "user", "name", "payload"}),
 }
+_IDENTIFIER_KEYS = frozenset(IDENTIFIERS)
 _EMAIL = validate.Email()
 _PHONE = re.compile(PHONE_PATTERN)
 
@@ -88,11 +89,12 @@ def _track(data: dict) -> dict | None:
 
 
 def _user(user: Any) -> dict | None:
-    if type(user) is not dict or not user or not user.keys() <= set(IDENTIFIERS):
+    if type(user) is not dict or not user or not user.keys() <= _IDENTIFIER_KEYS:
         return None
-    if not all(type(value) is str for value in user.values()):
-        return None
-    return dict(user) if all(_CHECKS[kind](value) for kind, value in user.items()) else None
+    for kind, value in user.items():
+        if type(value) is not str or not _CHECKS[kind](value):
+            return None
+    return dict(user)
 
 
 def _uid(value: str) -> bool:
@@ -147,8 +149,11 @@ def _time(value: Any) -> str | None:
 def _mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
     if type(value) is not dict:
         return None
-    if key_length is not None and not all(_text(key, key_length) for key in value):
-        return None
+    if key_length is not None:
+        shortest, longest = key_length
+        for key in value:
+            if type(key) is not str or not shortest <= len(key) <= longest:
+                return None
     return dict(value)
 
 

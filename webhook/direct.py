@@ -4,8 +4,9 @@ calls (the enqueue of every request, the pre-send hook's decision).
 redis-py's client checks a connection out of its pool for every command: a lock, a
 poll of the socket for unread data, then its retry and bookkeeping layers. For one
 script call per request that costs more of the web process's CPU than the round trip
-(bench/hooks.py, bench/ingest.py). :class:`DirectScript` sends ``EVALSHA`` straight to
-a connection made with the pool's own settings, one per thread, and still does what
+(bench/hooks.py, bench/ingest.py). :class:`DirectScript` sends ``EVALSHA``, packed by
+hiredis in one call (redis-py's packer first walks every argument in Python), straight
+to a connection made with the pool's own settings, one per thread, and still does what
 those layers are for here: it reconnects and retries once after a broken connection
 (a restarted Redis), loads the script again where Redis has lost it (a restart, a
 failover), and drops a connection after any other error, so that a late answer is
@@ -19,6 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 import redis
 from redis.connection import AbstractConnection
 from redis.exceptions import NoScriptError
@@ -65,12 +67,13 @@ class DirectScript:
         # Connect the way the pool does: through Sentinel, only ``connect()`` asks where
         # the primary is (a first send alone would go to the connection's default host).
         connection.connect()
+        packed = [hiredis.pack_command(command)]
         try:
-            connection.send_command(*command)
+            connection.send_packed_command(packed)
             return connection.read_response()
         except NoScriptError:
             self.load()
-            connection.send_command(*command)
+            connection.send_packed_command(packed)
             return connection.read_response()
 
     def _connection(self) -> AbstractConnection:

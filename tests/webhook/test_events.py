@@ -95,6 +95,19 @@ def test_batch_keeps_order_within_each_destination(client, redis_url):
     assert [e["id"] for e in buffered(redis_url)] == ["p1", "p2"]
 
 
+def test_the_largest_batch_is_written_whole_and_in_order(client, redis_url):
+    # The script writes each key once per request, a thousand values a call: 1,000
+    # events are 2,000 values for the messages' hash.
+    events = [track(f"t{i}") for i in range(500)] + [profile(f"p{i}", str(i)) for i in range(500)]
+    assert post(client, {"events": events}).json == {"accepted": 1000, "duplicates": 0}
+    assert written_ids(redis_url) == [event["id"] for event in events]
+    numbers = redis.Redis.from_url(redis_url).lrange(f"{PROFILE_BUFFER}:pending", 0, -1)
+    numbers = [int(item.partition(b" ")[0]) for item in numbers]
+    assert numbers == list(range(numbers[0], numbers[0] + 500)), "numbered in order, no gap"
+    identities = redis.Redis.from_url(redis_url).scard(f"{PROFILE_BUFFER}:identities")
+    assert identities == 500
+
+
 def test_same_id_is_a_duplicate_and_not_enqueued_again(client, redis_url):
     post(client, {"events": [profile("a"), track("b")]})
     response = post(client, {"events": [track("b"), profile("c"), profile("c"), profile("a")]})

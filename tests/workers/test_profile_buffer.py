@@ -320,6 +320,23 @@ def test_an_event_waits_for_the_profile_updates_of_its_user_accepted_before_it(r
     assert not client.exists(f"{ORDER_PREFIX}uid:1"), "nothing open: nothing kept"
 
 
+def test_an_event_waits_for_an_update_of_its_user_earlier_in_the_same_request(receiver, redis_url):
+    client = redis.Redis.from_url(redis_url)
+    track = {"type": "event", "name": "paid", "user": {"uid": "1"}, "timestamp": stamp(9)}
+    first, second = update("p", "1", 1, x=1), update("q", "1", 2, x=2)
+    post(
+        receiver, {"events": [first, {**track, "id": "between"}, second, {**track, "id": "after"}]}
+    )
+    numbers = [int(item.split(b" ")[0]) for item in client.lrange(f"{BUFFER}:pending", 0, -1)]
+    assert numbers[1] == numbers[0] + 1
+    assert order_of(client, "uid:1") == {"open": numbers[1]}, "the newest update is open"
+    waits = {name: client.hgetall(f"{AFTER_PREFIX}{name}") for name in ("between", "after")}
+    assert waits == {
+        "between": {b"uid:1": str(numbers[0]).encode()},
+        "after": {b"uid:1": str(numbers[1]).encode()},
+    }
+
+
 def test_ordering_off_records_nothing(redis_url):
     client = redis.Redis.from_url(redis_url)
     receiver = create_app(make_settings(redis_url, EVENTS_AFTER_PROFILES="false")).test_client()

@@ -5,7 +5,7 @@
 --         tail_max, (event_id, type, kind, destination, extra, keys, data) ...]
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
---   enqueue_message (workers/queue/layout.lua); extra is the message id. keys (a JSON
+--   enqueue_messages (workers/queue/layout.lua); extra is the message id. keys (a JSON
 --   array of the user's identity keys, "[]" for none) are the keys whose open profile
 --   updates the event must wait for (workers/profiles/order.py).
 -- kind "buffer": a profile update appended to $destination:pending, numbered from the
@@ -13,7 +13,9 @@
 --   counted in $destination:identities, and $destination:since remembers when the
 --   oldest pending update came. Each of keys gets the number as its open update.
 --
--- Only events whose id was not seen within the TTL are written. Returns one flag per
+-- Only events whose id was not seen within the TTL are written, each key once per
+-- request whatever the number of events (a Redis call costs more than what it
+-- writes: bench/capacity.py). Returns one flag per
 -- event: 1 written, 0 duplicate. A dedup key never exists without its event; its value
 -- says what the event became, 1 a message, 2 a buffered profile update (both shared
 -- integers: they cost nothing), for its trace (workers/trace). A duplicate adds an
@@ -24,45 +26,19 @@ local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
 local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 local tail, tail_max = ARGV[11], ARGV[12]
-local accepted = {}
 local now = now_ms()
-local flags = {}
+local flags, accepted, profiles = {}, {}, 0
 
-local function note_waits(event_id, keys)
-    local after = after_prefix .. event_id
-    for _, key in ipairs(keys) do
-        local order = redis.call("hmget", order_prefix .. key, "open", "acked")
-        if order[1] and tonumber(order[2] or "0") < tonumber(order[1]) then
-            redis.call("hset", after, key, order[1])
-            redis.call("expire", after, order_ttl)
-        end
-    end
-end
-
-local function open_update(number, keys)
-    for _, key in ipairs(keys) do
-        redis.call("hset", order_prefix .. key, "open", number)
-        redis.call("expire", order_prefix .. key, order_ttl)
-    end
-end
-
+-- Which events are new: each one's dedup key, in order (a later copy of an id in the
+-- same request is a duplicate of the first).
 for i = 13, #ARGV, 7 do
-    local event_id, event_type, kind, destination = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    local extra, keys, data = ARGV[i + 4], cjson.decode(ARGV[i + 5]), ARGV[i + 6]
-    local became = kind == "queue" and 1 or 2
-    if redis.call("set", prefix .. event_id, became, "NX", "EX", ttl) then
-        if kind == "queue" then
-            note_waits(event_id, keys)
-            enqueue_message(namespace, destination, extra, data)
-        else
-            local number = redis.call("incr", sequence)
-            open_update(number, keys)
-            redis.call("rpush", destination .. ":pending", number .. " " .. data)
-            redis.call("sadd", destination .. ":identities", extra)
-            redis.call("set", destination .. ":since", now, "NX")
-        end
+    local event_id, kind = ARGV[i], ARGV[i + 2]
+    if redis.call("set", prefix .. event_id, kind == "queue" and 1 or 2, "NX", "EX", ttl) then
         flags[#flags + 1] = 1
-        accepted[#accepted + 1] = {event_id, event_type}
+        accepted[#accepted + 1] = {event_id, ARGV[i + 1]}
+        if kind ~= "queue" then
+            profiles = profiles + 1
+        end
     else
         if trace_ttl > 0 then
             local entry = '{"at":' .. now .. ',"do":"duplicate"}'
@@ -71,8 +47,82 @@ for i = 13, #ARGV, 7 do
         flags[#flags + 1] = 0
     end
 end
-if #accepted > 0 then
-    redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
-        "outcome", "accepted", "at", now, "events", cjson.encode(accepted))
+if #accepted == 0 then
+    return flags
 end
+
+-- The new events' writes, gathered so that each key is written once per request: the
+-- messages of each queue, the buffered updates (numbered in order from one INCRBY),
+-- and each identity key's newest open update, which an event later in the request
+-- already waits for.
+local number = profiles > 0 and redis.call("incrby", sequence, profiles) - profiles or 0
+local queues, queue_order, opened, opened_order = {}, {}, {}, {}
+local buffers, buffer_order = {}, {}
+
+local function gathered(groups, order, name)
+    local group = groups[name]
+    if not group then
+        group = {ids = {}, items = {}}
+        groups[name] = group
+        order[#order + 1] = name
+    end
+    return group
+end
+
+local function note_waits(event_id, keys)
+    local after = after_prefix .. event_id
+    for _, key in ipairs(keys) do
+        local open = opened[key]
+        if not open then
+            local order = redis.call("hmget", order_prefix .. key, "open", "acked")
+            if order[1] and tonumber(order[2] or "0") < tonumber(order[1]) then
+                open = order[1]
+            end
+        end
+        if open then
+            redis.call("hset", after, key, open)
+            redis.call("expire", after, order_ttl)
+        end
+    end
+end
+
+for i = 13, #ARGV, 7 do
+    if flags[(i - 13) / 7 + 1] == 1 then
+        local event_id, kind, destination = ARGV[i], ARGV[i + 2], ARGV[i + 3]
+        local extra, keys, data = ARGV[i + 4], cjson.decode(ARGV[i + 5]), ARGV[i + 6]
+        if kind == "queue" then
+            note_waits(event_id, keys)
+            local group = gathered(queues, queue_order, destination)
+            group.ids[#group.ids + 1] = extra
+            group.items[#group.items + 1] = extra
+            group.items[#group.items + 1] = data
+        else
+            number = number + 1
+            for _, key in ipairs(keys) do
+                if not opened[key] then
+                    opened_order[#opened_order + 1] = key
+                end
+                opened[key] = number
+            end
+            local group = gathered(buffers, buffer_order, destination)
+            group.ids[#group.ids + 1] = extra
+            group.items[#group.items + 1] = number .. " " .. data
+        end
+    end
+end
+
+for _, queue in ipairs(queue_order) do
+    enqueue_messages(namespace, queue, queues[queue].ids, queues[queue].items)
+end
+for _, buffer in ipairs(buffer_order) do
+    call_with_all("rpush", buffer .. ":pending", buffers[buffer].items)
+    call_with_all("sadd", buffer .. ":identities", buffers[buffer].ids)
+    redis.call("set", buffer .. ":since", now, "NX")
+end
+for _, key in ipairs(opened_order) do
+    redis.call("hset", order_prefix .. key, "open", opened[key])
+    redis.call("expire", order_prefix .. key, order_ttl)
+end
+redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
+    "outcome", "accepted", "at", now, "events", cjson.encode(accepted))
 return flags

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import orjson
 import redis
 from redis.exceptions import NoScriptError
 
 from webhook.direct import DirectScript
 from workers.core import lua
 from workers.core.replication import Replication
-from workers.profiles.coalesce import buffered_identity, identity_keys
+from workers.profiles.coalesce import identity_keys
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
@@ -111,12 +112,24 @@ class EventQueue:
             return self._replication.pipelined(self._client, evalsha)
 
 
-def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str, str | bytes]:
+def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str | bytes, bytes]:
     """The script's kind, destination, extra, keys and data for one event."""
-    ordering = event["type"] in ORDERED and ordered
-    keys = json.dumps(identity_keys(event) if ordering else [])
-    if event["type"] == "profile":
-        return "buffer", PROFILE_BUFFER, buffered_identity(event), keys, json.dumps(event)
-    route = ROUTES[event["type"]]
+    kind = event["type"]
+    keys = identity_keys(event) if kind in ORDERED else []
+    waits = _compact(keys) if ordered else b"[]"
+    if kind == "profile":
+        return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(event)
+    route = ROUTES[kind]
     message_id, data = redis_message(route, (event,))
-    return "queue", route.queue_name, message_id, keys, data
+    return "queue", route.queue_name, message_id, waits, data
+
+
+def _compact(value: object) -> bytes:
+    """``value`` as compact JSON: by orjson, several times faster than :mod:`json`
+    (which counts at 100 events a request), or by :mod:`json` where orjson refuses
+    (an integer past 64 bits). Events hold no NaN or infinity, which orjson would
+    write as null: the receiver refuses them (webhook/api/bodies.py)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
