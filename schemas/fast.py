@@ -53,8 +53,12 @@ def fast_event(data: Any) -> dict | None:
     allowed = _KEYS.get(kind) if type(kind) is str else None
     if allowed is None or not data.keys() <= allowed:
         return None
-    event_id, when, user = data.get("id"), _time(data.get("timestamp")), _user(data.get("user"))
-    if not _text(event_id, ID_LENGTH) or when is None or user is None:
+    event_id, when, user = (
+        data.get("id"),
+        _time(data.get("timestamp")),
+        valid_user(data.get("user")),
+    )
+    if not is_text(event_id, ID_LENGTH) or when is None or user is None:
         return None
     event = {"id": event_id, "type": kind, "timestamp": when, "user": user}
     rest = _profile(data) if kind == "profile" else _track(data)
@@ -68,7 +72,7 @@ def _profile(data: dict) -> dict | None:
             return None
         rest["unsubscribe"] = data["unsubscribe"]
     if "fields" in data:
-        fields = _mapping(data["fields"], FIELD_NAME_LENGTH)
+        fields = plain_mapping(data["fields"], FIELD_NAME_LENGTH)
         if fields is None:
             return None
         rest["fields"] = fields
@@ -77,18 +81,19 @@ def _profile(data: dict) -> dict | None:
 
 def _track(data: dict) -> dict | None:
     name = data.get("name")
-    if not _text(name, NAME_LENGTH):
+    if not is_text(name, NAME_LENGTH):
         return None
     rest: dict[str, Any] = {"name": name}
     if "payload" in data:
-        payload = _mapping(data["payload"], None)
+        payload = plain_mapping(data["payload"], None)
         if payload is None:
             return None
         rest["payload"] = payload
     return rest
 
 
-def _user(user: Any) -> dict | None:
+def valid_user(user: Any) -> dict | None:
+    """A copy of ``user`` if every identifier in it is one the schema takes."""
     if type(user) is not dict or not user or not user.keys() <= _IDENTIFIER_KEYS:
         return None
     for kind, value in user.items():
@@ -98,7 +103,7 @@ def _user(user: Any) -> dict | None:
 
 
 def _uid(value: str) -> bool:
-    return _text(value, UID_LENGTH)
+    return is_text(value, UID_LENGTH)
 
 
 def _email(value: str) -> bool:
@@ -116,7 +121,7 @@ def _phone(value: str) -> bool:
 
 
 def _wp_token(value: str) -> bool:
-    return _text(value, WP_TOKEN_LENGTH)
+    return is_text(value, WP_TOKEN_LENGTH)
 
 
 #: Each identifier's check, as the schema's validators check it.
@@ -138,15 +143,21 @@ def aware_time(value: Any) -> datetime | None:
 def _time(value: Any) -> str | None:
     """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
     moment = aware_time(value)
+    return None if moment is None else canonical_time(moment)
+
+
+def canonical_time(moment: datetime) -> str | None:
+    """An aware time as the schema stores it, if it is within the range it takes."""
     try:
-        if moment is None or not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
+        if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
             return None
         return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     except OverflowError:
         return None
 
 
-def _mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
+def plain_mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
+    """A copy of an object whose keys are within ``key_length`` (any, if ``None``)."""
     if type(value) is not dict:
         return None
     if key_length is not None:
@@ -157,5 +168,6 @@ def _mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
     return dict(value)
 
 
-def _text(value: Any, length: tuple[int, int]) -> bool:
+def is_text(value: Any, length: tuple[int, int]) -> bool:
+    """Whether ``value`` is a string of a length within ``length``."""
     return type(value) is str and length[0] <= len(value) <= length[1]

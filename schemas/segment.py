@@ -44,7 +44,8 @@ import marshmallow as ma
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
 
 from .events import CAMPAIGN_KINDS, NumberOrString
-from .fast import aware_time
+from .fast import aware_time, canonical_time, is_text, plain_mapping, valid_user
+from .limits import FIELD_NAME_LENGTH, ID_LENGTH, NAME_LENGTH
 
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: What may be delivered as an ``event`` instead of being dropped (``SEGMENT_FORWARD``).
@@ -169,6 +170,48 @@ def _plain_message(raw: Any) -> dict[str, Any] | None:
     return loaded
 
 
+def plain_event(
+    raw: Any, received_at: datetime, sent_at: datetime | None, mapping: Mapping
+) -> dict[str, Any] | None:
+    """The canonical event a plain ``identify`` or ``track`` becomes, built in one pass,
+    or ``None`` where only the long way may decide (any other message, a campaign
+    start, a message without a ``messageId``, a value the checks refuse).
+
+    The long way reads the message (:func:`load_message`), corrects its time, maps it
+    (:func:`to_event`), and validates the result as any event is validated
+    (:func:`schemas.events.load_event`), which parses and formats its time again;
+    tests/unit/test_fast_events.py checks that whenever this answers, the long way
+    answers the same."""
+    message = _plain_message(raw)
+    if message is None or message["type"] not in ("identify", "track"):
+        return None
+    event_id, user = message.get("messageId"), valid_user(_user(message))
+    if not is_text(event_id, ID_LENGTH) or not user:
+        return None
+    when = _plain_time(message, received_at, sent_at)
+    if when is None:
+        return None
+    base = {"id": event_id, "timestamp": when, "user": user}
+    if message["type"] == "identify":
+        fields = _traits(message)
+        fields = None if fields is None else plain_mapping(flattened(fields), FIELD_NAME_LENGTH)
+        return None if fields is None else {**base, "type": "profile", "fields": fields}
+    name = message.get("event")
+    payload = plain_mapping(message.get("properties") or {}, None)
+    if name == mapping.campaign_event or not is_text(name, NAME_LENGTH) or payload is None:
+        return None
+    return {**base, "type": "event", "name": name, "payload": payload}
+
+
+def _plain_time(
+    message: dict[str, Any], received_at: datetime, sent_at: datetime | None
+) -> str | None:
+    try:
+        return canonical_time(corrected_time(message, received_at, sent_at))
+    except ValidationError:
+        return None
+
+
 @dataclass(frozen=True)
 class Mapping:
     """How messages map (the ``SEGMENT_*`` settings)."""
@@ -227,8 +270,9 @@ def to_event(message: dict[str, Any], event_id: str, when: str, mapping: Mapping
             "(identify the user first)"
         )
     if kind == "identify":
-        traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
-        fields = {k: v for k, v in traits.items() if k not in IDENTITY_TRAITS}
+        fields = _traits(message)
+        if fields is None:
+            raise ValidationError({"context": {"traits": ["Not a valid mapping type."]}})
         return {**base, "type": "profile", "user": user, "fields": flattened(fields)}
     if kind == "track":
         if "event" not in message:
@@ -254,6 +298,15 @@ def _user(message: dict[str, Any]) -> dict[str, str]:
     if isinstance(device, dict) and device.get("token"):
         user["wp_token"] = str(device["token"])
     return user
+
+
+def _traits(message: dict[str, Any]) -> dict[str, Any] | None:
+    """An ``identify``'s traits but its identifiers, the fields of its profile update
+    (``None`` if ``context.traits``, the only traits it carries, is not an object)."""
+    traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+    if type(traits) is not dict:
+        return None
+    return {k: v for k, v in traits.items() if k not in IDENTITY_TRAITS}
 
 
 def _campaign(message: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,17 @@ from marshmallow import ValidationError
 
 from schemas.events import load_by_schema
 from schemas.fast import fast_event
-from schemas.segment import BATCH, MESSAGE, _plain_batch, _plain_message
+from schemas.segment import (
+    BATCH,
+    MESSAGE,
+    Mapping,
+    _plain_batch,
+    _plain_message,
+    corrected_time,
+    message_id,
+    plain_event,
+    to_event,
+)
 
 from .test_event_schemas import CAMPAIGN, PROFILE, TRACK
 
@@ -213,3 +223,80 @@ def test_an_sdk_batch_takes_the_fast_path():
         datetime(2026, 11, 23, 10, 0, 0, 123000, tzinfo=UTC),
     )
     assert _plain_batch({"batch": [], "sentAt": "yesterday"}) is None
+
+
+SDK_TIMES = st.sampled_from(
+    ["2026-11-23T10:00:00.000+00:00", "2026-11-20T08:00:00.5-09:30", "1999-12-31T23:59:59Z"]
+)
+TRAIT_VALUES = st.emails() | st.sampled_from(["not-an-email", "+4915112345678", 7, None])
+PLAIN_TRAITS = st.dictionaries(
+    st.sampled_from(["email", "phone", "plan", "x" * 257]),
+    TRAIT_VALUES | st.dictionaries(st.sampled_from(["city", ""]), TRAIT_VALUES, max_size=2),
+    max_size=3,
+)
+#: Messages as SDKs send them, each field nearly always of the plain kind, so that
+#: most of them take the one-pass path and its every check is tried.
+SDK_MESSAGES = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["identify", "track"]),
+        "messageId": st.text(min_size=1, max_size=4),
+        "timestamp": SDK_TIMES,
+        "userId": st.sampled_from(["u1", "u2", "u3", "u4", "u5", "", "x" * 257, None]),
+    },
+    optional={
+        "originalTimestamp": SDK_TIMES,
+        "traits": PLAIN_TRAITS,
+        "context": st.fixed_dictionaries(
+            {}, optional={"traits": PLAIN_TRAITS, "device": st.just({"token": "t"})}
+        ),
+        "event": st.sampled_from(["Paid", "Signed Up", "Campaign Started", "", "x" * 257]),
+        "properties": st.dictionaries(st.text(max_size=4), JSON, max_size=3),
+    },
+)
+SENT_AT = st.none() | st.datetimes(
+    min_value=datetime(2026, 11, 1), max_value=datetime(2026, 11, 30), timezones=AWARE_ZONES
+)
+
+
+def mapped_the_long_way(raw, received_at, sent_at, mapping):
+    """What the receiver made of a message before the one-pass path: read by the
+    schema, time corrected, mapped, validated by the event schema."""
+    message = MESSAGE.load(raw)
+    when = corrected_time(message, received_at, sent_at).astimezone(UTC)
+    event_id = message_id(raw, message.get("messageId"))
+    event = to_event(message, event_id, when.isoformat().replace("+00:00", "Z"), mapping)
+    return load_by_schema(event)
+
+
+@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@given(SDK_MESSAGES | MESSAGES, SENT_AT)
+@example(
+    {"type": "identify", "messageId": "m", "userId": "u", "traits": {"email": "a@example.com"}},
+    None,
+)
+@example({"type": "track", "messageId": "m", "userId": "u", "event": "Paid"}, None)
+def test_whenever_a_message_is_mapped_in_one_pass_the_long_way_maps_it_the_same(raw, sent_at):
+    received_at, mapping = datetime.now(UTC), Mapping()
+    fast = plain_event(copy.deepcopy(raw), received_at, sent_at, mapping)
+    if fast is not None:
+        assert mapped_the_long_way(copy.deepcopy(raw), received_at, sent_at, mapping) == fast
+
+
+def test_an_sdk_identify_and_track_are_mapped_in_one_pass():
+    now = datetime.now(UTC)
+    identify = {
+        "type": "identify",
+        "messageId": "m1",
+        "userId": "u1",
+        "timestamp": "2026-11-23T10:00:00.000+00:00",
+        "traits": {"email": "a@example.com", "plan": "pro", "address": {"city": "Berlin"}},
+        "context": {"library": {"name": "analytics-python"}, "device": {"token": "t1"}},
+    }
+    track = {**identify, "type": "track", "event": "Paid", "properties": {"total": 9}}
+    for message in (identify, track):
+        assert plain_event(message, now, None, Mapping()) == mapped_the_long_way(
+            message, now, None, Mapping()
+        )
+    campaign = {**track, "event": "Campaign Started"}
+    assert plain_event(campaign, now, None, Mapping()) is None
+    assert plain_event({**identify, "messageId": None}, now, None, Mapping()) is None

@@ -173,6 +173,17 @@ def test_a_bad_message_is_reported_and_dropped_and_the_rest_accepted(segment, re
     assert {e["id"] for e in queued_events(redis_url)} == {"tr-1", "tr-4"}
 
 
+def test_context_traits_that_are_not_an_object_make_only_their_message_invalid(
+    segment, redis_url
+):
+    odd = {"type": "identify", "messageId": "odd", "userId": "u", "context": {"traits": [1]}}
+    answer = post_batch(segment, [odd, track(1)])
+    assert answer.status_code == 200, "was a 500"
+    assert answer.json["accepted"] == 1
+    [reported] = answer.json["invalid"]
+    assert reported["index"] == 0 and reported["message"].startswith("context.traits:")
+
+
 def test_anonymous_alias_and_page_are_dropped_saying_why(segment, redis_url):
     anonymous = {**track(1), "userId": None, "anonymousId": "anon-1"}
     alias = {"type": "alias", "messageId": "al-1", "previousId": "anon-1", "userId": "user-1"}

@@ -44,6 +44,7 @@ from schemas.segment import (
     load_batch,
     load_message,
     message_id,
+    plain_event,
     to_event,
 )
 from schemas.values import unsendable
@@ -201,6 +202,9 @@ def _mapped(
         raise Invalid("Each message must be a JSON object.")
     if body.large and len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
         raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
+    plain = None if body.suspicious else plain_event(item, received_at, sent_at, mapping)
+    if plain is not None:
+        return item["type"], plain
     try:
         message = load_message(item)
         when = _iso(corrected_time(message, received_at, sent_at))
