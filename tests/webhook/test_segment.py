@@ -173,9 +173,7 @@ def test_a_bad_message_is_reported_and_dropped_and_the_rest_accepted(segment, re
     assert {e["id"] for e in queued_events(redis_url)} == {"tr-1", "tr-4"}
 
 
-def test_context_traits_that_are_not_an_object_make_only_their_message_invalid(
-    segment, redis_url
-):
+def test_context_traits_that_are_not_an_object_make_only_their_message_invalid(segment, redis_url):
     odd = {"type": "identify", "messageId": "odd", "userId": "u", "context": {"traits": [1]}}
     answer = post_batch(segment, [odd, track(1)])
     assert answer.status_code == 200, "was a 500"

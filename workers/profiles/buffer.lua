@@ -14,10 +14,13 @@ local command = ARGV[1]
 local pending, claims = base .. ":pending", base .. ":claims"
 local now = now_ms()
 
-local function push_all(key, items, first, last, step)
-    for i = first, last, step do
-        redis.call(step > 0 and "rpush" or "lpush", key, items[i])
+-- Put items back at the head of a list, in their order.
+local function push_back(key, items)
+    local reversed = {}
+    for i = #items, 1, -1 do
+        reversed[#reversed + 1] = items[i]
     end
+    call_with_all("lpush", key, reversed)
 end
 
 -- claim(claim_id, max_items): move up to max_items pending updates into a claim.
@@ -28,7 +31,7 @@ if command == "claim" then
         return {}
     end
     redis.call("ltrim", pending, #items, -1)
-    push_all(base .. ":claim:" .. claim_id, items, 1, #items, 1)
+    call_with_all("rpush", base .. ":claim:" .. claim_id, items)
     redis.call("zadd", claims, now, claim_id)
     if redis.call("llen", pending) == 0 then
         redis.call("del", base .. ":identities", base .. ":since")
@@ -70,13 +73,14 @@ elseif command == "append" then
 -- (workers/profiles/order.py).
 elseif command == "settle" then
     local order_prefix, count = ARGV[2], tonumber(ARGV[3])
-    local i = 4
+    local i, identities, records = 4, {}, {}
     for _ = 1, count do
-        redis.call("rpush", pending, ARGV[i + 1])
-        redis.call("sadd", base .. ":identities", ARGV[i])
+        identities[#identities + 1], records[#records + 1] = ARGV[i], ARGV[i + 1]
         i = i + 2
     end
     if count > 0 then
+        call_with_all("rpush", pending, records)
+        call_with_all("sadd", base .. ":identities", identities)
         redis.call("set", base .. ":since", now, "NX")
     end
     for j = i, #ARGV, 2 do
@@ -99,7 +103,7 @@ elseif command == "reap" then
     for _, claim_id in ipairs(stale) do
         local claim = base .. ":claim:" .. claim_id
         local items = redis.call("lrange", claim, 0, -1)
-        push_all(pending, items, #items, 1, -1)
+        push_back(pending, items)
         redis.call("del", claim)
         redis.call("zrem", claims, claim_id)
         redis.call("set", base .. ":since", now, "NX")
