@@ -268,7 +268,7 @@ def mapped_the_long_way(raw, received_at, sent_at, mapping):
     return load_by_schema(event)
 
 
-@settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(SDK_MESSAGES | MESSAGES, SENT_AT)
 @example(
     {"type": "identify", "messageId": "m", "userId": "u", "traits": {"email": "a@example.com"}},
