@@ -275,6 +275,8 @@ def mapped_the_long_way(raw, received_at, sent_at, mapping):
     None,
 )
 @example({"type": "track", "messageId": "m", "userId": "u", "event": "Paid"}, None)
+@example({"type": "track", "messageId": "m", "userId": "u", "event": "Campaign Started"}, None)
+@example({"type": "identify", "messageId": "m", "userId": "u", "traits": {"x" * 257: 1}}, None)
 def test_whenever_a_message_is_mapped_in_one_pass_the_long_way_maps_it_the_same(raw, sent_at):
     received_at, mapping = datetime.now(UTC), Mapping()
     fast = plain_event(copy.deepcopy(raw), received_at, sent_at, mapping)
