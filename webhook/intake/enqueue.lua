@@ -14,14 +14,14 @@
 --   oldest pending update came. Each of keys gets the number as its open update.
 --
 -- Only events whose id was not seen within the TTL are written, each key once per
--- request whatever the number of events (a Redis call costs more than what it
--- writes: bench/capacity.py). Returns one flag per
--- event: 1 written, 0 duplicate. A dedup key never exists without its event; its value
--- says what the event became, 1 a message, 2 a buffered profile update (both shared
--- integers: they cost nothing), for its trace (workers/trace). A duplicate adds an
--- entry to the event's trace when traces are kept (trace_ttl_s > 0). The accepted
--- events are one entry of the live tail stream (workers/trace/tail.py): a JSON array
--- of [id, type] pairs, the stream capped at about tail_max entries.
+-- request whatever the number of events (a Redis call costs more than what it writes:
+-- bench/capacity.py). Returns one flag per event: 1 written, 0 duplicate. A dedup key
+-- never exists without its event; its value says what the event became, 1 a message, 2
+-- a buffered profile update (both shared integers: they cost nothing), for its trace
+-- (workers/trace). A duplicate adds an entry to the event's trace when traces are kept
+-- (trace_ttl_s > 0). The accepted events are one entry of the live tail stream
+-- (workers/trace/tail.py): a JSON array of [id, type] pairs, the stream capped at about
+-- tail_max entries.
 local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
 local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])

@@ -7,7 +7,8 @@ What such a message looks like is defined here and nowhere else:
 - :func:`redis_message` encodes a message as Dramatiq's ``RedisBroker`` stores it (its id
   doubles as the ``redis_message_id`` option the worker acknowledges by);
 - :data:`ENQUEUE_LUA` is the snippet every enqueuing script starts with: it stores that
-  encoding under the broker's keys (``enqueue_message(namespace, queue, id, data)``);
+  encoding under the broker's keys (``enqueue_message(namespace, queue, id, data)``,
+  ``enqueue_messages`` for several of one queue in two calls);
 - :class:`MessageWriter` enqueues one message from Python through the same snippet.
 
 tests/workers/test_message_layout.py enqueues through each of our scripts and reads the
