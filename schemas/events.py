@@ -25,7 +25,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from schemas.fast import fast_event
+from schemas.fast import fast_event, stored_time
 from schemas.limits import (
     EARLIEST_EVENT,
     EMAIL_MAX,
@@ -180,7 +180,7 @@ class _EventSchema(Schema):
 
     @post_load
     def _canonical(self, data: dict, **kwargs: Any) -> dict:
-        data["timestamp"] = data["timestamp"].astimezone(UTC).isoformat().replace("+00:00", "Z")
+        data["timestamp"] = stored_time(data["timestamp"])
         return data
 
 

@@ -151,9 +151,15 @@ def canonical_time(moment: datetime) -> str | None:
     try:
         if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
             return None
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return stored_time(moment)
     except OverflowError:
         return None
+
+
+def stored_time(moment: datetime) -> str:
+    """An aware time in the form every event time is stored in: UTC, ISO 8601, ``Z``
+    (raises :class:`OverflowError` where UTC cannot hold it)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def plain_mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:

@@ -33,6 +33,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from schemas.errors import one_line
 from schemas.events import load_event
+from schemas.fast import stored_time
 from schemas.segment import (
     BATCH,
     MAX_BATCH_BYTES,
@@ -222,7 +223,7 @@ def _mapped(
 
 def _iso(moment: datetime) -> str:
     try:
-        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return stored_time(moment)
     except OverflowError:
         raise ValidationError({"timestamp": ["Out of any range a date can have."]}) from None
 

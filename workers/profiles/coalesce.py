@@ -32,11 +32,12 @@ flush stays the only writer of a profile's state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.crm import profile_hashmap
 from schemas.events import IDENTIFIERS
+from schemas.fast import stored_time
 from schemas.identities import identity_key, normal_identifier
 
 #: How much later than the previous acknowledged stamp a profile's next stamp must be.
@@ -106,7 +107,7 @@ class Profile:
         if self.sent is None or (newest is not None and _instant(newest) > _instant(self.sent)):
             return newest
         try:
-            return _format(_instant(self.sent) + STAMP_STEP)
+            return stored_time(_instant(self.sent) + STAMP_STEP)
         except OverflowError:
             # A stamp at the end of time (saved before the receiver bounded event
             # times) cannot be stepped: send it again; the platform takes an equal one.
@@ -342,8 +343,3 @@ def _instant(stamp: str) -> datetime:
 
 def _later(one: str, other: str) -> bool:
     return _instant(one) > _instant(other)
-
-
-def _format(moment: datetime) -> str:
-    """The canonical form of event times (see schemas.events)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
