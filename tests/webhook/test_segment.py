@@ -173,6 +173,17 @@ def test_a_bad_message_is_reported_and_dropped_and_the_rest_accepted(segment, re
     assert {e["id"] for e in queued_events(redis_url)} == {"tr-1", "tr-4"}
 
 
+def test_a_batch_of_thousands_of_small_messages_is_accepted_whole(segment, redis_url):
+    # Under 500 KB, more values than Lua can unpack in one call: written in chunks.
+    messages = [
+        {"type": "track", "messageId": f"m{n}", "userId": "u", "event": "E"} for n in range(5000)
+    ]
+    answer = post_batch(segment, messages)
+    assert answer.status_code == 200
+    assert answer.json["accepted"] == 5000
+    assert [event["id"] for event in queued_events(redis_url)] == [f"m{n}" for n in range(5000)]
+
+
 def test_context_traits_that_are_not_an_object_make_only_their_message_invalid(segment, redis_url):
     odd = {"type": "identify", "messageId": "odd", "userId": "u", "context": {"traits": [1]}}
     answer = post_batch(segment, [odd, track(1)])
