@@ -193,14 +193,28 @@ def plain_event(
         return None
     base = {"id": event_id, "timestamp": when, "user": user}
     if message["type"] == "identify":
-        fields = _traits(message)
-        fields = None if fields is None else plain_mapping(flattened(fields), FIELD_NAME_LENGTH)
+        fields = _plain_fields(message)
         return None if fields is None else {**base, "type": "profile", "fields": fields}
     name = message.get("event")
     payload = plain_mapping(message.get("properties") or {}, None)
     if name == mapping.campaign_event or not is_text(name, NAME_LENGTH) or payload is None:
         return None
     return {**base, "type": "event", "name": name, "payload": payload}
+
+
+def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
+    """An ``identify``'s fields (:func:`_traits`, :func:`flattened`) if every name is one
+    the schema takes, in one pass where no trait is an object to flatten."""
+    traits = _traits(message)
+    if traits is None:
+        return None
+    shortest, longest = FIELD_NAME_LENGTH
+    for key, value in traits.items():
+        if type(value) is dict:
+            return plain_mapping(flattened(traits), FIELD_NAME_LENGTH)
+        if type(key) is not str or not shortest <= len(key) <= longest:
+            return None
+    return traits
 
 
 def _plain_time(

@@ -47,12 +47,23 @@ TIMES = st.one_of(
     ),
     JSON,
 )
+#: Addresses and near-addresses: a part that is wrong next to one that is right.
+EMAILS = st.one_of(
+    st.emails(),
+    st.text(max_size=12),
+    st.just("A@Example.COM"),
+    st.builds(
+        "{}@{}".format,
+        st.text(max_size=6) | st.sampled_from(["a.b", "a..b", '"a b"', "ü"]),
+        st.text(max_size=6) | st.sampled_from(["example.com", "localhost", "-x.com", "ü.de"]),
+    ),
+)
 USERS = st.one_of(
     st.fixed_dictionaries(
         {},
         optional={
             "uid": st.text(max_size=260) | st.integers() | JSON,
-            "email": st.emails() | st.text(max_size=12) | st.just("A@Example.COM"),
+            "email": EMAILS,
             "phone": st.from_regex(r"\+?[0-9]{3,22}", fullmatch=True) | st.text(max_size=8),
             "wp_token": st.text(max_size=12) | JSON,
             "nickname": st.text(max_size=4),
@@ -147,6 +158,9 @@ def by_schema(data):
 @example({**PROFILE, "unsubscribe": 1})
 @example({**TRACK, "user": {"uid": 42}})
 @example({**TRACK, "user": {"email": "not-an-email"}})
+@example({**TRACK, "user": {"email": "not an@example.com"}})
+@example({**TRACK, "user": {"email": "user@localhost"}})
+@example({**TRACK, "user": {"email": "user@-x.com"}})
 def test_whenever_the_fast_path_answers_the_schema_answers_the_same(data):
     fast = fast_event(copy.deepcopy(data))
     if fast is not None:
