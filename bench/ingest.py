@@ -4,11 +4,13 @@ Flask endpoint served by the same gunicorn settings, in one run.
     python -m bench.ingest [--duration 5] [--rounds 3] [--processes 2] [--connections 8]
 
 Starts private embedded Redis servers, then each server below with the Procfile's
-gunicorn configuration, and drives them with single events and with batches of 100,
-16 connections in all. No worker runs; every event id is unique, so nothing is a
-duplicate. The variants take turns for ``--rounds`` rounds, each measured run on
-emptied Redis servers, so neither a slower minute of a shared machine nor a fuller
-Redis favours one; the ratio printed is the median of the rounds'. Rows:
+gunicorn configuration, and drives them with single profile updates and with batches
+of 100, of one user (as an app sends a user's updates) and of 100 users (as a
+server-side SDK flushes its queue), 16 connections in all. No worker runs; every event
+id is unique, so nothing is a duplicate. The variants take turns for ``--rounds``
+rounds, each measured run on emptied Redis servers, so neither a slower minute of a
+shared machine nor a fuller Redis favours one; the ratio printed is the median of the
+rounds'. Rows:
 
 - empty Flask 202: the baseline, an endpoint that does nothing.
 - hookrelay: the receiver as shipped, on Redis with ``appendfsync always`` (``make run``).
@@ -38,22 +40,33 @@ from .serve import API_KEY, gunicorn
 
 EVENT = (
     '{{"id": "b-{seq}-{i}", "type": "profile", "timestamp": "2026-11-23T10:00:00Z",'
-    ' "user": {{"uid": "u{seq}", "email": "user{seq}@example.com"}},'
+    ' "user": {{"uid": "u{user}", "email": "user{user}@example.com"}},'
     ' "fields": {{"level": 7, "vip": true, "country": "DE"}}}}'
 )
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 
 
 def single(seq: int) -> bytes:
-    return http_request("/v1/events", EVENT.format(seq=seq, i=0).encode(), HEADERS)
+    return http_request("/v1/events", EVENT.format(seq=seq, i=0, user=seq).encode(), HEADERS)
 
 
 def batch_of_100(seq: int) -> bytes:
-    events = ",".join(EVENT.format(seq=seq, i=i) for i in range(100))
-    return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
+    return batch_body(EVENT.format(seq=seq, i=i, user=seq) for i in range(100))
 
 
-BODIES = (("single event", 1, single), ("batch of 100", 100, batch_of_100))
+def batch_of_100_users(seq: int) -> bytes:
+    return batch_body(EVENT.format(seq=seq, i=i, user=f"{seq}-{i}") for i in range(100))
+
+
+def batch_body(events) -> bytes:
+    return http_request("/v1/events", f'{{"events": [{",".join(events)}]}}'.encode(), HEADERS)
+
+
+BODIES = (
+    ("single event", 1, single),
+    ("batch of 100", 100, batch_of_100),
+    ("batch of 100 users", 100, batch_of_100_users),
+)
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ SEGMENT_HEADERS = {
 
 
 def events_batch(seq: int) -> bytes:
-    events = ",".join(EVENT.format(seq=seq, i=i) for i in range(100))
+    events = ",".join(EVENT.format(seq=seq, i=i, user=seq) for i in range(100))
     return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
 
 
