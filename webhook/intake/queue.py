@@ -113,14 +113,16 @@ class EventQueue:
 
 
 def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str | bytes, bytes]:
-    """The script's kind, destination, extra, keys and data for one event."""
+    """The script's kind, destination, extra, keys and data for one event (keys ``[]``
+    where nothing is ordered)."""
     kind = event["type"]
-    keys = identity_keys(event) if kind in ORDERED else []
-    waits = _compact(keys) if ordered else b"[]"
     if kind == "profile":
+        keys = identity_keys(event)
+        waits = _compact(keys) if ordered else b"[]"
         return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(event)
     route = ROUTES[kind]
     message_id, data = redis_message(route, (event,))
+    waits = _compact(identity_keys(event)) if ordered and kind in ORDERED else b"[]"
     return "queue", route.queue_name, message_id, waits, data
 
 
