@@ -98,14 +98,17 @@ class Stack:
         return ProcfileProcess("worker", self.env, self.log_dir)
 
     def hookrelay(self, *args: str) -> str:
-        """Run the ``hookrelay`` command against this stack; return what it printed."""
+        """Run the ``hookrelay`` command against this stack; return what it printed
+        (failing with what it printed, if it exits with an error)."""
         done = subprocess.run(
             [str(BIN_DIR / "hookrelay"), *args],
             env={**os.environ, **self.env},
             capture_output=True,
             text=True,
             timeout=30,
-            check=True,
+        )
+        assert done.returncode == 0, (
+            f"hookrelay {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
         )
         return done.stdout
 
