@@ -28,7 +28,7 @@ import redis
 
 from workers.ops.embedded_redis import EmbeddedRedis
 
-from .ingest import EVENT, HEADERS
+from .ingest import batch_of_100
 from .load import Result, http_request, round_arguments, run_load, table_row
 from .serve import gunicorn
 
@@ -43,11 +43,6 @@ SEGMENT_HEADERS = {
     "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
     "Content-Type": "application/json",
 }
-
-
-def events_batch(seq: int) -> bytes:
-    events = ",".join(EVENT.format(seq=seq, i=i, user=seq) for i in range(100))
-    return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
 
 
 def segment_body(seq: int) -> bytes:
@@ -65,7 +60,7 @@ def segment_gzip(seq: int) -> bytes:
 
 
 SCENARIOS = (
-    ("/v1/events, batch of 100", events_batch),
+    ("/v1/events, batch of 100", batch_of_100),
     ("/v1/batch, 100 messages", segment_batch),
     ("/v1/batch, 100 messages, gzip", segment_gzip),
 )
