@@ -1,6 +1,7 @@
-"""What ``REDIS_MIN_REPLICAS=1`` costs the receiver: single events and batches of 100
-through ``POST /v1/events``, with and without waiting for a replica, side by side in
-one run.
+"""What ``REDIS_MIN_REPLICAS=1`` costs: the receiver, single events and batches of 100
+through ``POST /v1/events``; and the workers, who confirm each message's claim with the
+replica before delivering it (workers/queue/claims.py). With and without waiting for a
+replica, side by side in one run.
 
     python -m bench.replicas [--duration 5] [--rounds 3] [--processes 2] [--connections 16]
 
@@ -12,14 +13,29 @@ The variants take turns for ``--rounds`` rounds, so a slower minute of a shared
 machine favours neither. The
 replica is on the same machine: a real one adds the network's round trip to every
 answer (``WAIT`` returns once the replica has the write in memory).
+
+Delivery: the Procfile's ``web`` and two workers of 8 threads on the same primary and
+the sandbox, with and without ``REDIS_MIN_REPLICAS=1`` (1 s for the replica), taking
+turns; each round times a backlog of :data:`DELIVERY_EVENTS` events from the first
+post until the last reaches the sandbox, with no platform limit in the way, for a
+platform that answers at once and for one that takes 50 ms (a real one's order).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
+import tempfile
+import time
 from contextlib import ExitStack
+from pathlib import Path
 
+import redis
+
+from tests.e2e.stack import Stack
+from tests.e2e.test_procfile_stack import event_seqs, track_event
+from tests.support import wait_for
 from tests.topology import Topology
 
 from .ingest import BODIES
@@ -31,6 +47,10 @@ VARIANTS = (
     ("1 replica, 100 ms", {"REDIS_MIN_REPLICAS": "1"}),
     ("1 replica, 1000 ms", {"REDIS_MIN_REPLICAS": "1", "REDIS_REPLICA_TIMEOUT_MS": "1000"}),
 )
+DELIVERY_VARIANTS = (VARIANTS[0], VARIANTS[2])
+DELIVERY_EVENTS = 3000
+#: How long the sandbox takes to answer each event, in the delivery rows.
+PLATFORM_DELAYS_S = (0.0, 0.05)
 
 
 def main() -> None:
@@ -53,10 +73,57 @@ def main() -> None:
                             server.port, make_request, duration_s=args.duration, **load
                         )
                         runs.setdefault((body, label), []).append(result)
+        delivered: dict[tuple[float, str], list[float]] = {}
+        for _ in range(args.rounds):
+            for delay_s in PLATFORM_DELAYS_S:
+                for label, wait in DELIVERY_VARIANTS:
+                    rate = delivery_rate(url, wait, delay_s)
+                    delivered.setdefault((delay_s, label), []).append(rate)
         online = topology.online_replicas()
     finally:
         topology.stop()
     print_table(runs, args, online)
+    print_delivery(delivered)
+
+
+def delivery_rate(url: str, wait: dict[str, str], delay_s: float) -> float:
+    """Events per second from a backlog of :data:`DELIVERY_EVENTS` to a sandbox that
+    takes ``delay_s`` to answer each."""
+    redis.Redis.from_url(url).flushall()
+    with tempfile.TemporaryDirectory(prefix="hr-bench-") as log_dir:
+        stack = Stack(
+            Path(log_dir), None, workers=2, REDIS_URL=url, CRM_RATE_LIMIT="100000", **wait
+        )
+        try:
+            stack.post_until_accepted([track_event(-1, "warm")])
+            wait_for(lambda: event_seqs(stack.sandbox), timeout_s=60)
+            if delay_s:
+                stack.sandbox.fault("crm.events", delay_s=delay_s)
+            started = time.monotonic()
+            for first in range(0, DELIVERY_EVENTS, 100):
+                stack.post_until_accepted([track_event(i, "d") for i in range(first, first + 100)])
+            wait_for(
+                lambda: len(event_seqs(stack.sandbox)) > DELIVERY_EVENTS,
+                timeout_s=300,
+                interval_s=0.05,
+            )
+            return DELIVERY_EVENTS / (time.monotonic() - started)
+        finally:
+            stack.stop()
+
+
+def print_delivery(delivered: dict[tuple[float, str], list[float]]) -> None:
+    print(
+        f"\ndelivery of {DELIVERY_EVENTS} events, web + 2 workers of 8 threads, "
+        "median of the rounds\n"
+    )
+    print("| platform answers in | workers | events/s | vs no wait |")
+    print("|---|---|---:|---:|")
+    for delay_s in PLATFORM_DELAYS_S:
+        reference = statistics.median(delivered[(delay_s, DELIVERY_VARIANTS[0][0])])
+        for label, _ in DELIVERY_VARIANTS:
+            rate = statistics.median(delivered[(delay_s, label)])
+            print(f"| {delay_s * 1000:.0f} ms | {label} | {rate:,.0f} | {rate / reference:.2f} |")
 
 
 def print_table(runs: dict[tuple[str, str], list[Result]], args, online: int) -> None:

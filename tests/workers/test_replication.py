@@ -9,19 +9,22 @@ import time
 from collections.abc import Iterator
 from functools import partial
 
+import dramatiq
 import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import SkipMessage
 
 from webhook import create_app
 from workers.core.replication import NotReplicated, Replication
 from workers.core.settings import load_settings
 from workers.ops.doctor import check_replicas
-from workers.queue import retry
+from workers.queue import claims, retry
+from workers.queue.broker import SweepingRedisBroker
 from workers.queue.deadletters import DeadLetterQueue
 
 from ..conftest import TEST_DATABASE_URL, UNCALLED_PLATFORMS, make_settings
-from ..support import API_KEY
+from ..support import API_KEY, wait_for
 from ..topology import Topology
 from ..webhook.test_hooks import HOOK_AUTH
 from .test_deadletters import failed_message, rejected
@@ -201,3 +204,74 @@ def test_through_sentinel_every_receiver_path_reaches_the_primary(topology):
     hook = client.post("/v1/hooks/crm?stage=pre&campaign_id=9093&uid=u-hook", headers=HOOK_AUTH)
     assert hook.json["allow"] is False, "the hook read the suppression on the primary"
     assert topology.primary.client().exists("hookrelay:seen:r-1")
+
+
+def fetched(url: str) -> tuple[SweepingRedisBroker, object, object]:
+    """A broker on ``url``, its consumer of ``crm``, and the message it fetched."""
+    broker = SweepingRedisBroker(client=redis.Redis.from_url(url), middleware=[])
+    broker.enqueue(
+        dramatiq.Message(queue_name="crm", actor_name="a", args=(), kwargs={}, options={})
+    )
+    consumer = broker.consume("crm", prefetch=2)
+    return broker, consumer, next(consumer)
+
+
+def test_a_worker_delivers_only_once_a_replica_has_its_claim(topology, primary_url, monkeypatch):
+    """Delivering a message whose fetch (or earlier acknowledgements) a replica lacks
+    would deliver it again after a failover: the worker waits (the link held, then
+    let go)."""
+    monkeypatch.setattr(claims, "RETRY_S", 0.05)
+    broker, _, message = fetched(primary_url)
+    confirmed = claims.ConfirmedClaims(broker.client, Replication(replicas=1, timeout_ms=100))
+    link = topology.links[0]
+    link.hold()
+    released = threading.Timer(0.8, link.release)
+    released.start()
+    started = time.monotonic()
+    confirmed.before_process_message(broker, message)
+    assert time.monotonic() - started >= 0.7, "delivered before the replica had the claim"
+    replica = topology.replicas[0].client()
+    assert replica.sismember(broker.held_key("crm"), message.options["redis_message_id"])
+
+
+def test_a_claim_lost_with_the_old_primary_is_skipped_and_not_acknowledged(primary_url):
+    """The successor still has the message queued and this worker fetches it again at
+    once, with the same Redis id: the lost copy is skipped, and its acknowledgement
+    must not take the claim (and data) of the copy now held."""
+    broker, consumer, lost = fetched(primary_url)
+    claim = lost.options["redis_message_id"]
+    # What the promoted replica has: the fetch never reached it.
+    broker.client.srem(broker.held_key("crm"), claim)
+    broker.client.rpush("dramatiq:crm", claim)
+    confirmed = claims.ConfirmedClaims(
+        broker.client, Replication(replicas=1, timeout_ms=PATIENT_MS)
+    )
+    with pytest.raises(SkipMessage):
+        confirmed.before_process_message(broker, lost)
+    again = next(consumer)
+    assert again.options["redis_message_id"] == claim
+    consumer.ack(lost)  # what Dramatiq does with a skipped message
+    confirmed.before_process_message(broker, again)  # still held: delivered once
+    consumer.ack(again)
+    assert not broker.client.hexists("dramatiq:crm.msgs", claim)
+
+
+def test_a_skipped_lost_claim_frees_its_prefetch_slot(primary_url):
+    """Another worker took the successor's copy: this consumer must go on fetching."""
+    broker = SweepingRedisBroker(client=redis.Redis.from_url(primary_url), middleware=[])
+    for number in range(2):
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name="crm", actor_name="a", args=(number,), kwargs={}, options={}
+            )
+        )
+    consumer = broker.consume("crm", prefetch=1)
+    lost = next(consumer)
+    broker.client.srem(broker.held_key("crm"), lost.options["redis_message_id"])
+    confirmed = claims.ConfirmedClaims(
+        broker.client, Replication(replicas=1, timeout_ms=PATIENT_MS)
+    )
+    with pytest.raises(SkipMessage):
+        confirmed.before_process_message(broker, lost)
+    consumer.ack(lost)
+    assert wait_for(lambda: next(consumer), timeout_s=5).args == (1,)

@@ -12,7 +12,9 @@ many did. With :attr:`Replication.replicas` set:
   before they acknowledge the message it replaces. That write went through the pool,
   on a connection this code no longer holds, so ``confirm`` writes a marker and waits
   for it: the replication stream is one ordered log, so a replica that has the marker
-  has every write the primary took before it.
+  has every write the primary took before it;
+- the workers confirm their claim on a message, and every acknowledgement before it,
+  the same way before they deliver it (workers/queue/claims.py).
 
 Trade-offs: every ``202`` then costs one replica round trip (``bench/replicas.py``
 measures it), and with fewer live replicas than required the receiver refuses
@@ -52,12 +54,13 @@ class Replication:
         return cls(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
 
     def pipelined(self, client: redis.Redis, write: Callable[[redis.client.Pipeline], Any]):
-        """Run ``write(pipe)`` (queueing one command) and ``WAIT`` on one connection;
-        return that command's answer, or raise :class:`NotReplicated`."""
+        """Run ``write(pipe)`` (queueing commands, the last of them a write) and ``WAIT``
+        on one connection; return the first command's answer, or raise
+        :class:`NotReplicated`."""
         with client.pipeline(transaction=False) as pipe:
             write(pipe)
             pipe.wait(self.replicas, self.timeout_ms)
-            answer, confirmed = pipe.execute()
+            answer, *_, confirmed = pipe.execute()
         if confirmed < self.replicas:
             raise NotReplicated(
                 f"{confirmed} of the {self.replicas} replicas required (REDIS_MIN_REPLICAS) "

@@ -44,6 +44,7 @@ from workers.core.replication import Replication
 from workers.core.settings import Settings
 from workers.core.stopping import SingleStop
 from workers.metrics.throughput import DeliveryRate
+from workers.queue.claims import CLAIM_LOST, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
 from workers.queue.layout import NAMESPACE
@@ -118,12 +119,16 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         self._consumed.add(queue_name)
         return _Consumer(self, queue_name, prefetch, min(timeout, self.idle_poll_ms), in_flight)
 
+    def held_key(self, queue_name: str) -> str:
+        """The set of this worker's messages of ``queue_name`` not yet acknowledged."""
+        return f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+
     def return_held(self, queue_name: str, in_flight: Collection[str] = ()) -> None:
         """Requeue this worker's unacknowledged messages of ``queue_name`` that no worker
         thread is processing; while Redis is unreachable, raise the error Dramatiq's
         consumer thread retries on."""
         try:
-            held = self.client.smembers(f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}")
+            held = self.client.smembers(self.held_key(queue_name))
             # A delay queue's consumer thread drops its in-memory queue on a restart:
             # everything it held is lost there. A queue's handed-out messages are with
             # the worker threads, which go on processing and acknowledging them.
@@ -199,11 +204,13 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
 
 
 class _Consumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, with two changes: every Redis error (a timeout too,
+    """Dramatiq's Redis consumer, with three changes: every Redis error (a timeout too,
     not only a refused connection) is the ``ConnectionClosed`` that Dramatiq's consumer
     thread restarts on and retries acknowledgements on, so no Redis pause kills the
-    thread; and it keeps, in a set its broker owns, which messages are handed out and
-    not yet acknowledged, so a restart knows what else it may put back."""
+    thread; it keeps, in a set its broker owns, which messages are handed out and not
+    yet acknowledged, so a restart knows what else it may put back; and it does not
+    acknowledge a message whose claim was lost with a failed-over primary
+    (workers/queue/claims.py)."""
 
     def __init__(self, broker, queue_name, prefetch, timeout, in_flight: set[str]) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
@@ -217,8 +224,13 @@ class _Consumer(_RedisConsumer):
         return message
 
     def ack(self, message) -> None:
-        with _closed_on_redis_error():
-            super().ack(message)
+        if message.options.get(CLAIM_LOST):
+            # Its claim in Redis is another copy's now: only free its prefetch slot,
+            # as Dramatiq's own acknowledgement does.
+            self.queued_message_ids.discard(message.message_id)
+        else:
+            with _closed_on_redis_error():
+                super().ack(message)
         self._in_flight.discard(message.options["redis_message_id"])
 
     def nack(self, message) -> None:
@@ -263,8 +275,12 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         max_backoff_ms=worker.retry_max_backoff_ms,
         max_age_ms=settings.retry_max_age_s * 1000,
     )
+    replication = Replication.from_settings(settings)
+    # RabbitMQ keeps its own deliveries; the claims are only the Redis queues'.
+    claims = replication.replicas and not settings.rabbitmq
     middleware = [
         SingleStop(),
+        *([ConfirmedClaims(client, replication)] if claims else []),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -274,7 +290,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
             policy,
             DeadLetterQueue.from_settings(client, settings),
             DeliveryRate(client),
-            confirm=partial(Replication.from_settings(settings).confirm, client),
+            confirm=partial(replication.confirm, client),
             trace=EventTrace(client, settings.trace_retention_s),
         ),
         *extra,

@@ -1,0 +1,76 @@
+"""A message is delivered only once the replicas know this worker took it
+(``REDIS_MIN_REPLICAS``).
+
+A worker acknowledges a message on the primary after delivering it. When the primary
+dies, every acknowledgement it had not yet sent to a replica is lost, and the promoted
+replica hands those messages out again: without a check, everything delivered while
+the replicas lagged (a held link, a slow replica) goes to the platform twice. So before
+each message, :class:`ConfirmedClaims` writes the replication marker and waits
+(``WAIT``) until the replicas have it, and with it every earlier acknowledgement and
+this message's own fetch; while they do not, delivery waits, as intake does. A
+failover can then double only the messages in flight at that moment.
+
+It also asks, on the server it now talks to, whether this worker still holds the
+message. A message fetched from a primary that has since died is not held on its
+successor, which still has it queued and will hand it out again: this copy is skipped,
+not delivered a second time, and marked :data:`CLAIM_LOST` so that it is not
+acknowledged either. Its successor's copy, often fetched by this same worker within
+milliseconds (the lost messages are at the head of the queue), has the same Redis id,
+and acknowledging the skipped one would delete that copy's data before its fetch read
+it.
+
+Trade-off: one more round trip per message, a replica's confirmation, only with
+``REDIS_MIN_REPLICAS`` set, and only for the Redis broker (RabbitMQ keeps its own
+deliveries).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from dramatiq.middleware import Middleware, SkipMessage
+
+from workers.core.background import FailureStreak
+from workers.core.replication import MARKER, Replication
+
+logger = logging.getLogger(__name__)
+
+#: Set in the options of a message skipped because its claim was lost.
+CLAIM_LOST = "claim_lost"
+#: Pause between tries while the replicas do not confirm (or Redis is away).
+RETRY_S = 0.2
+
+
+class ConfirmedClaims(Middleware):
+    def __init__(self, client: redis.Redis, replication: Replication) -> None:
+        self.client = client
+        self.replication = replication
+        #: One warning per process and outage, however many threads wait through it.
+        self.streak = FailureStreak(
+            logger, "Confirming claims with the replicas", expected=(redis.RedisError,)
+        )
+
+    def before_process_message(self, broker, message):
+        held = broker.held_key(message.queue_name)
+        claim = message.options["redis_message_id"]
+        while True:
+            try:
+                still_held = self.replication.pipelined(
+                    self.client, lambda pipe: pipe.sismember(held, claim).incr(MARKER)
+                )
+            except redis.RedisError as error:
+                self.streak.failed(error)
+                time.sleep(RETRY_S)
+            else:
+                self.streak.succeeded()
+                break
+        if not still_held:
+            logger.info(
+                "Message %s was taken from a primary that is gone; its successor hands it "
+                "out again.",
+                message.message_id,
+            )
+            message.options[CLAIM_LOST] = True
+            raise SkipMessage("claim lost with the old primary")
