@@ -26,7 +26,8 @@ it, with primary, replica, sandbox and workers sharing 2 cores. Confirming once 
 fetch instead, in the consumer thread (with only the ``SISMEMBER`` per message), hides
 the wait: 0.93-0.96 of the rate in the same bench. But the prefetched messages (twice
 the threads) are then still delivered while the replicas lag, and the failover test
-got 10-30 events twice instead of 0-8.
+got 10-30 events twice instead of 0-8; with the prefetch cut to the threads to narrow
+that, the gain was gone (0.75-0.89, 0-16 twice).
 """
 
 from __future__ import annotations
