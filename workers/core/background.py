@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 #: How long :meth:`BackgroundThread.stop` waits for the work under way to finish.
 STOP_TIMEOUT_S = 10.0
@@ -69,3 +73,18 @@ class FailureStreak:
         if self.failures:
             self._logger.info("%s works again after %d failed tries.", self._job, self.failures)
             self.failures = 0
+
+    def until_done(
+        self, action: Callable[[], T], pause_s: float, *, retry_on: tuple = (Exception,)
+    ) -> T:
+        """Call ``action`` until it raises none of ``retry_on``, pausing ``pause_s`` after
+        each failure; return what it returned."""
+        while True:
+            try:
+                result = action()
+            except retry_on as error:
+                self.failed(error)
+                time.sleep(pause_s)
+            else:
+                self.succeeded()
+                return result

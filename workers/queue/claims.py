@@ -33,7 +33,6 @@ that, the gain was gone (0.75-0.89, 0-16 twice).
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from dramatiq.middleware import Middleware, SkipMessage
@@ -61,17 +60,13 @@ class ConfirmedClaims(Middleware):
     def before_process_message(self, broker, message):
         held = broker.held_key(message.queue_name)
         claim = message.options["redis_message_id"]
-        while True:
-            try:
-                still_held = self.replication.pipelined(
-                    self.client, lambda pipe: pipe.sismember(held, claim).incr(MARKER)
-                )
-            except redis.RedisError as error:
-                self.streak.failed(error)
-                time.sleep(RETRY_S)
-            else:
-                self.streak.succeeded()
-                break
+        still_held = self.streak.until_done(
+            lambda: self.replication.pipelined(
+                self.client, lambda pipe: pipe.sismember(held, claim).incr(MARKER)
+            ),
+            RETRY_S,
+            retry_on=(redis.RedisError,),
+        )
         if not still_held:
             logger.info(
                 "Message %s was taken from a primary that is gone; its successor hands it "

@@ -356,15 +356,7 @@ def _until_stored(write: Callable[[], object], subject: str) -> None:
     streak = FailureStreak(
         logger, f"Storing the outcome of {subject}", expected=(redis.RedisError, BrokerError)
     )
-    while True:
-        try:
-            write()
-        except Exception as error:
-            streak.failed(error)
-            time.sleep(REDIS_RETRY_S)
-        else:
-            streak.succeeded()
-            return
+    streak.until_done(write, REDIS_RETRY_S)
 
 
 def traced_as(message) -> tuple[str, str] | None:
