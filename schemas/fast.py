@@ -97,10 +97,16 @@ def valid_user(user: Any) -> dict | None:
     """A copy of ``user`` if every identifier in it is one the schema takes."""
     if type(user) is not dict or not user or not user.keys() <= _IDENTIFIER_KEYS:
         return None
+    return dict(user) if valid_identifiers(user) else None
+
+
+def valid_identifiers(user: dict[str, Any]) -> bool:
+    """Whether every identifier of ``user``, whose keys are all in ``IDENTIFIERS``, is a
+    string the schema takes."""
     for kind, value in user.items():
         if type(value) is not str or not _CHECKS[kind](value):
-            return None
-    return dict(user)
+            return False
+    return True
 
 
 def _uid(value: str) -> bool:

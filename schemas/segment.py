@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +45,7 @@ import marshmallow as ma
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
 
 from .events import CAMPAIGN_KINDS, NumberOrString
-from .fast import aware_time, canonical_time, is_text, plain_mapping, valid_user
+from .fast import aware_time, canonical_time, is_text, plain_mapping, valid_identifiers
 from .limits import FIELD_NAME_LENGTH, ID_LENGTH, NAME_LENGTH
 
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
@@ -121,20 +122,27 @@ def _plain_batch(raw: Any) -> tuple[list[Any], datetime | None] | None:
     return raw["batch"], moment
 
 
-#: The fast path of :func:`load_message`: each field's plain type and, for strings,
-#: their length bounds; a message holding anything else goes through the schema.
-_PLAIN_STRINGS = {
-    "type": (False, None),
-    "messageId": (False, (1, 200)),
-    "userId": (True, (1, 256)),
-    "anonymousId": (True, None),
-    "event": (False, (1, 256)),
-    "name": (True, None),
-    "groupId": (True, None),
-    "previousId": (True, None),
+#: The fast path of :func:`load_message`: how each field is read there (a string's
+#: length bounds, an object, a time); a message holding anything else goes through the
+#: schema. All but :data:`_NOT_NULLABLE` may be null.
+_OBJECT, _TIME = "object", "time"
+_ANY_LENGTH = (0, sys.maxsize)
+_PLAIN_FIELDS: dict[str, Any] = {
+    "type": _ANY_LENGTH,
+    "messageId": (1, 200),
+    "userId": (1, 256),
+    "anonymousId": _ANY_LENGTH,
+    "event": (1, 256),
+    "name": _ANY_LENGTH,
+    "groupId": _ANY_LENGTH,
+    "previousId": _ANY_LENGTH,
+    "traits": _OBJECT,
+    "context": _OBJECT,
+    "properties": _OBJECT,
+    "timestamp": _TIME,
+    "originalTimestamp": _TIME,
 }
-_PLAIN_OBJECTS = ("traits", "context", "properties")
-_PLAIN_TIMES = ("timestamp", "originalTimestamp")
+_NOT_NULLABLE = frozenset({"type", "messageId", "event"})
 
 
 def load_message(raw: Any) -> dict[str, Any]:
@@ -150,23 +158,22 @@ def _plain_message(raw: Any) -> dict[str, Any] | None:
         return None
     loaded: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in _PLAIN_STRINGS:
-            nullable, length = _PLAIN_STRINGS[key]
-            if value is None and nullable:
-                loaded[key] = None
-                continue
-            if type(value) is not str or (length and not length[0] <= len(value) <= length[1]):
+        rule = _PLAIN_FIELDS.get(key)
+        if rule is None:
+            continue
+        if value is None:
+            if key in _NOT_NULLABLE:
                 return None
-            loaded[key] = value
-        elif key in _PLAIN_OBJECTS:
-            if value is not None and type(value) is not dict:
+        elif rule is _OBJECT:
+            if type(value) is not dict:
                 return None
-            loaded[key] = value
-        elif key in _PLAIN_TIMES:
-            moment = aware_time(value)
-            if moment is None and value is not None:
+        elif rule is _TIME:
+            value = aware_time(value)
+            if value is None:
                 return None
-            loaded[key] = moment
+        elif type(value) is not str or not rule[0] <= len(value) <= rule[1]:
+            return None
+        loaded[key] = value
     return loaded
 
 
@@ -185,8 +192,8 @@ def plain_event(
     message = _plain_message(raw)
     if message is None or message["type"] not in ("identify", "track"):
         return None
-    event_id, user = message.get("messageId"), valid_user(_user(message))
-    if not is_text(event_id, ID_LENGTH) or not user:
+    event_id, user = message.get("messageId"), _user(message)
+    if not is_text(event_id, ID_LENGTH) or not user or not valid_identifiers(user):
         return None
     when = _plain_time(message, received_at, sent_at)
     if when is None:
@@ -205,16 +212,20 @@ def plain_event(
 def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
     """An ``identify``'s fields (:func:`_traits`, :func:`flattened`) if every name is one
     the schema takes, in one pass where no trait is an object to flatten."""
-    traits = _traits(message)
-    if traits is None:
+    traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+    if type(traits) is not dict:
         return None
     shortest, longest = FIELD_NAME_LENGTH
+    fields = {}
     for key, value in traits.items():
         if type(value) is dict:
-            return plain_mapping(flattened(traits), FIELD_NAME_LENGTH)
+            return plain_mapping(flattened(_traits(message)), FIELD_NAME_LENGTH)
+        if key in IDENTITY_TRAITS:
+            continue
         if type(key) is not str or not shortest <= len(key) <= longest:
             return None
-    return traits
+        fields[key] = value
+    return fields
 
 
 def _plain_time(

@@ -273,3 +273,23 @@ def test_a_value_no_platform_can_take_makes_only_its_message_invalid(segment, re
     assert answer.json["accepted"] == 1
     [report] = answer.json["invalid"]
     assert report["index"] == 1 and "payload.total" in report["message"]
+
+
+def test_messages_orjson_cannot_write_are_measured_in_a_batch_over_32_kb(segment, redis_url):
+    filler = [track(n, properties={"note": "x" * 900}) for n in range(40)]
+    big_number = track(100, properties={"total": 2**70})
+    surrogate = json.dumps(track(101)).replace('"total": 12.5', '"total": "\\udc00"')
+    wide = track(102, properties={"note": "€" * 11_000})
+    messages = ", ".join([*map(json.dumps, [*filler, big_number, wide]), surrogate])
+    answer = segment.post(
+        "/v1/batch",
+        data=f'{{"batch": [{messages}]}}',
+        headers=basic(WRITE_KEY),
+        content_type="application/json",
+    )
+    assert answer.status_code == 200
+    reported = {item["index"]: item for item in answer.json["invalid"]}
+    assert reported[41]["code"] == "message_too_large"
+    assert "payload.total" in reported[42]["message"]
+    assert answer.json["accepted"] == 41
+    assert {"tr-100"} <= {e["id"] for e in queued_events(redis_url)}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import redis
 from flask import Blueprint, Flask, request
 from marshmallow import ValidationError
@@ -201,7 +202,7 @@ def _mapped(
     """(the message's type, the hookrelay event it is or :class:`Dropped`)."""
     if not isinstance(item, dict):
         raise Invalid("Each message must be a JSON object.")
-    if body.large and len(json.dumps(item, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
+    if body.large and _size(item) > MAX_MESSAGE_BYTES:
         raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
     plain = None if body.suspicious else plain_event(item, received_at, sent_at, mapping)
     if plain is not None:
@@ -219,6 +220,17 @@ def _mapped(
         return message["type"], load_event(event)
     except ValidationError as error:
         raise Invalid(one_line(error.messages)) from None
+
+
+def _size(message: dict[str, Any]) -> int:
+    """The message's size as compact JSON in UTF-8, written by orjson (under a tenth of
+    the time :mod:`json` takes, which counts in every batch over 32 KB), or by
+    :mod:`json` where orjson writes no such value (a lone surrogate, an integer past 64
+    bits). Never more than the SDKs' own measure, which adds spaces and escapes."""
+    try:
+        return len(orjson.dumps(message))
+    except orjson.JSONEncodeError:
+        return len(json.dumps(message, separators=(",", ":"), default=str).encode())
 
 
 def _iso(moment: datetime) -> str:
