@@ -46,7 +46,7 @@ from webhook.gate.gate import PreSendGate
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from .load import Result, http_request, percentile, run_load
-from .serve import Served, gunicorn
+from .serve import Served, cpu_seconds, gunicorn, process_tree
 
 USER, PASSWORD = "bench", "hook-secret"
 HEADERS = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
@@ -104,8 +104,8 @@ class Measured:
 def measure_slice(
     served: Served, redis_server: EmbeddedRedis, make_request, duration_s, rate, into
 ):
-    serving = [psutil.Process(redis_server.process.pid), *_processes(served.pid)]
-    before = _cpu_seconds(serving)
+    serving = [psutil.Process(redis_server.process.pid), *process_tree(served.pid)]
+    before = cpu_seconds(serving)
     into.results.append(
         run_load(
             served.port,
@@ -116,16 +116,7 @@ def measure_slice(
             rate_per_s=rate,
         )
     )
-    into.cpu_s += _cpu_seconds(serving) - before
-
-
-def _processes(pid: int) -> list[psutil.Process]:
-    master = psutil.Process(pid)
-    return [master, *master.children(recursive=True)]
-
-
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    return sum(sum(process.cpu_times()[:2]) for process in processes)
+    into.cpu_s += cpu_seconds(serving) - before
 
 
 def start_redis(stack: ExitStack) -> EmbeddedRedis:

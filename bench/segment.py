@@ -23,10 +23,11 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from string import Template
 
+import psutil
 import redis
 from segment.analytics.client import Client
 
@@ -34,7 +35,7 @@ from workers.ops.embedded_redis import EmbeddedRedis
 
 from .ingest import batch_of_100
 from .load import Result, http_request, round_arguments, run_load, table_row
-from .serve import gunicorn
+from .serve import cpu_seconds, gunicorn, process_tree
 
 WRITE_KEY = "bench-write-key"
 SEGMENT_HEADERS = {
@@ -43,27 +44,29 @@ SEGMENT_HEADERS = {
 }
 
 
-def sdk_message() -> Template:
+def sdk_message() -> str:
     """One ``identify`` as segment-analytics-python builds and writes it (with its
-    ``context``, ``integrations`` and ``anonymousId``), ``$uid`` and ``$message_id`` to
-    fill in: the same profile as the ``/v1/events`` rows."""
-    traits = {"email": "$uid@example.com", "level": 7, "vip": True, "country": "DE"}
+    ``context``, ``integrations`` and ``anonymousId``), as a :meth:`str.format`
+    template of ``uid`` and ``message_id`` (the load generator shares the server's cores,
+    so a body must cost it no more to build than a ``/v1/events`` one): the same
+    profile as the ``/v1/events`` rows."""
+    traits = {"email": "UID@example.com", "level": 7, "vip": True, "country": "DE"}
     _, message = Client(WRITE_KEY, send=False).identify(
-        "$uid", traits, timestamp=datetime(2026, 11, 23, 10, tzinfo=UTC), message_id="$message_id"
+        "UID", traits, timestamp=datetime(2026, 11, 23, 10, tzinfo=UTC), message_id="MESSAGE-ID"
     )
-    return Template(json.dumps(message))
+    text = json.dumps(message).replace("{", "{{").replace("}", "}}")
+    return text.replace("UID", "{uid}").replace("MESSAGE-ID", "{message_id}")
 
 
 MESSAGE = sdk_message()
+ID_TAILS = [f"{i:012x}" for i in range(100)]
 
 
 def segment_body(seq: int) -> bytes:
     """A batch of 100 as the SDK posts it (about 35 KB, over the 32 KB past which each
     message's own size is checked), its message ids shaped like the SDK's uuid4s."""
-    messages = ", ".join(
-        MESSAGE.substitute(uid=f"u{seq}", message_id=f"{seq:08x}-0000-4000-8000-{i:012x}")
-        for i in range(100)
-    )
+    uid, prefix = f"u{seq}", f"{seq:08x}-0000-4000-8000-"
+    messages = ", ".join(MESSAGE.format(uid=uid, message_id=prefix + tail) for tail in ID_TAILS)
     return (
         f'{{"batch": [{messages}], "sentAt": "2026-11-23T10:00:01.000000+00:00",'
         f' "writeKey": "{WRITE_KEY}"}}'
@@ -91,6 +94,7 @@ def main() -> None:
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="hr-bench-")), fsync="always")
     server.start()
     runs: dict[str, list[Result]] = {label: [] for label, _ in SCENARIOS}
+    cpu = {label: Cpu() for label, _ in SCENARIOS}
     try:
         with gunicorn("webhook:create_app()", server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY) as served:
             load = {"processes": args.processes, "connections": args.connections}
@@ -98,12 +102,37 @@ def main() -> None:
                 for label, make_request in SCENARIOS:
                     run_load(served.port, make_request, duration_s=1, **load)
                     redis.Redis.from_url(server.url).flushdb()
+                    web, store = process_tree(served.pid), [psutil.Process(server.process.pid)]
+                    before = cpu_seconds(web), cpu_seconds(store)
                     result = run_load(served.port, make_request, duration_s=args.duration, **load)
                     runs[label].append(result)
+                    cpu[label].add(
+                        result, cpu_seconds(web) - before[0], cpu_seconds(store) - before[1]
+                    )
     finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
     print_table(runs, args)
+    print_cpu(cpu)
+
+
+@dataclass
+class Cpu:
+    """The server's CPU time over one scenario's measured runs, ``web`` (gunicorn's
+    processes) and ``redis``: per event, a measure a busier minute of a shared machine
+    moves far less than a rate."""
+
+    events: int = 0
+    web_s: float = 0.0
+    redis_s: float = 0.0
+
+    def add(self, result: Result, web_s: float, redis_s: float) -> None:
+        self.events += result.requests * 100
+        self.web_s += web_s
+        self.redis_s += redis_s
+
+    def per_event_us(self, seconds: float) -> float:
+        return seconds / max(self.events, 1) * 1e6
 
 
 def print_table(runs: dict[str, list[Result]], args) -> None:
@@ -121,6 +150,21 @@ def print_table(runs: dict[str, list[Result]], args) -> None:
         ratios[label] = round(ratio, 3)
         print(row)
     print("vs /v1/events batches, median of the rounds:", json.dumps(ratios))
+
+
+def print_cpu(cpu: dict[str, Cpu]) -> None:
+    print(
+        "\n| body | web CPU µs/event | Redis CPU µs/event | server CPU µs/event | vs /v1/events |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    reference = next(iter(cpu.values()))
+    baseline = reference.per_event_us(reference.web_s + reference.redis_s)
+    for label, used in cpu.items():
+        total = used.per_event_us(used.web_s + used.redis_s)
+        print(
+            f"| {label} | {used.per_event_us(used.web_s):.1f} | "
+            f"{used.per_event_us(used.redis_s):.1f} | {total:.1f} | {baseline / total:.0%} |"
+        )
 
 
 if __name__ == "__main__":

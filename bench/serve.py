@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from workers.campaigns.schema import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,17 @@ class Served:
 
     port: int
     pid: int
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A served process and every process it started (gunicorn's master and workers)."""
+    master = psutil.Process(pid)
+    return [master, *master.children(recursive=True)]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """The user and system CPU time the processes have taken so far."""
+    return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
 @contextmanager

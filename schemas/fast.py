@@ -159,10 +159,12 @@ def _time(value: Any) -> str | None:
     return None if moment is None else canonical_time(moment)
 
 
-def canonical_time(moment: datetime) -> str | None:
-    """An aware time as the schema stores it, if it is within the range it takes."""
+def canonical_time(moment: datetime, now: datetime | None = None) -> str | None:
+    """An aware time as the schema stores it, if it is within the range it takes: from
+    ``EARLIEST_EVENT`` to ``MAX_AHEAD`` past ``now``, by default the current time (an
+    earlier one, such as when a batch was received, can only take fewer)."""
     try:
-        if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
+        if not EARLIEST_EVENT <= moment <= (now or datetime.now(UTC)) + MAX_AHEAD:
             return None
         return stored_time(moment)
     except OverflowError:

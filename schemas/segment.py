@@ -190,7 +190,8 @@ def plain_event(
     tests/unit/test_fast_events.py checks that whenever this answers, the long way
     answers the same."""
     message = _plain_message(raw)
-    if message is None or message["type"] not in ("identify", "track"):
+    kind = message and message["type"]
+    if kind != "identify" and kind != "track":
         return None
     event_id, user = message.get("messageId"), _user(message)
     if not is_text(event_id, ID_LENGTH) or not user or not valid_identifiers(user):
@@ -198,15 +199,29 @@ def plain_event(
     when = _plain_time(message, received_at, sent_at)
     if when is None:
         return None
-    base = {"id": event_id, "timestamp": when, "user": user}
-    if message["type"] == "identify":
+    if kind == "identify":
         fields = _plain_fields(message)
-        return None if fields is None else {**base, "type": "profile", "fields": fields}
+        if fields is None:
+            return None
+        return {
+            "id": event_id,
+            "timestamp": when,
+            "user": user,
+            "type": "profile",
+            "fields": fields,
+        }
     name = message.get("event")
     payload = plain_mapping(message.get("properties") or {}, None)
     if name == mapping.campaign_event or not is_text(name, NAME_LENGTH) or payload is None:
         return None
-    return {**base, "type": "event", "name": name, "payload": payload}
+    return {
+        "id": event_id,
+        "timestamp": when,
+        "user": user,
+        "type": "event",
+        "name": name,
+        "payload": payload,
+    }
 
 
 def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -232,7 +247,7 @@ def _plain_time(
     message: dict[str, Any], received_at: datetime, sent_at: datetime | None
 ) -> str | None:
     try:
-        return canonical_time(corrected_time(message, received_at, sent_at))
+        return canonical_time(corrected_time(message, received_at, sent_at), received_at)
     except ValidationError:
         return None
 
