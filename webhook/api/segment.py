@@ -214,9 +214,8 @@ def _sorted_out(
             out.outcomes.append((_kind(item), "invalid"))
             continue
         if isinstance(event, Dropped):
-            reason = event.reason
             out.dropped.append(
-                {"index": index, "messageId": item.get("messageId"), "reason": reason}
+                {"index": index, "messageId": item.get("messageId"), "reason": event.reason}
             )
             out.outcomes.append((kind, "dropped"))
             continue
