@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import httpx
 
@@ -22,17 +23,23 @@ from .stack import Stack
 from .test_procfile_stack import event_seqs, track_event
 
 BATCH = 5
+#: How far the posts may run ahead of the deliveries. Unbounded, the backlog left to
+#: deliver at the end grew with how much faster a machine takes events than it
+#: delivers them (on a slow one, thousands, still queued when the wait ended).
+AHEAD = 600
 #: Requests each of these may answer: anything else (a 500) fails the test.
 EXPECTED = {202, 503}
 
 
 class Poster(threading.Thread):
-    """Posts batches one after another, each until it is answered 202 (a 503 or a
+    """Posts batches one after another, at most :data:`AHEAD` events ahead of the
+    deliveries, each until it is answered 202 (a 503 or a
     dropped connection is retried with the same ids, as the answer asks)."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, delivered: Callable[[], int]) -> None:
         super().__init__(daemon=True)
         self.http = http
+        self.delivered = delivered
         self.accepted: set[int] = set()
         self.statuses: Counter = Counter()
         self.stopping = threading.Event()
@@ -40,10 +47,16 @@ class Poster(threading.Thread):
     def run(self) -> None:
         seq = 0
         while not self.stopping.is_set():
+            while seq % 100 == 0 and self.ahead() > AHEAD and not self.stopping.wait(0.1):
+                pass
             batch = [track_event(seq + i, "fo") for i in range(BATCH)]
             if self._post_until_accepted(batch):
                 self.accepted.update(range(seq, seq + BATCH))
                 seq += BATCH
+
+    def ahead(self) -> int:
+        """Events answered 202 and not yet delivered (about: a few come twice)."""
+        return len(self.accepted) - self.delivered()
 
     def _post_until_accepted(self, batch: list[dict]) -> bool:
         while not self.stopping.is_set():
@@ -74,7 +87,7 @@ def test_a_killed_primary_loses_no_event_answered_202(tmp_path):
             REDIS_MIN_REPLICAS=os.environ.get("FAILOVER_TEST_MIN_REPLICAS", "1"),
             REDIS_REPLICA_TIMEOUT_MS="500",
         )
-        poster = Poster(stack.http)
+        poster = Poster(stack.http, lambda: len(event_seqs(stack.sandbox)))
         poster.start()
         # Workers delivering, not still starting: what they deliver while the replicas
         # lag is what a failover could send twice.
