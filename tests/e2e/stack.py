@@ -24,6 +24,9 @@ from ..support import (
     wait_for,
 )
 
+#: What Dramatiq logs once a worker process consumes.
+WORKER_READY = "Worker process is ready for action."
+
 
 @contextlib.contextmanager
 def running_stack(log_dir: Path, *, workers: int = 1, **env: str) -> Iterator[Stack]:
@@ -93,6 +96,14 @@ class Stack:
 
     def _ready(self) -> bool:
         return is_ready(self.http)
+
+    def wait_for_workers(self, timeout_s: float = 60) -> None:
+        """Until every worker process consumes: a test whose clock starts at its posts
+        (``RETRY_MAX_AGE_S``) must not count a worker's slow start."""
+        wait_for(
+            lambda: all(WORKER_READY in worker.log() for worker in self.workers),
+            timeout_s=timeout_s,
+        )
 
     def start_worker(self) -> ProcfileProcess:
         return ProcfileProcess("worker", self.env, self.log_dir)
