@@ -46,7 +46,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, validate
 
 from .events import CAMPAIGN_KINDS, NumberOrString
 from .fast import aware_time, canonical_time, is_text, plain_mapping, valid_identifiers
-from .limits import FIELD_NAME_LENGTH, ID_LENGTH, NAME_LENGTH
+from .limits import FIELD_NAME_LENGTH, ID_LENGTH, NAME_LENGTH, UID_LENGTH
 
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 #: What may be delivered as an ``event`` instead of being dropped (``SEGMENT_FORWARD``).
@@ -72,14 +72,14 @@ class MessageSchema(Schema):
         unknown = EXCLUDE
 
     type = ma.fields.String(required=True, validate=validate.OneOf(MESSAGE_TYPES))
-    messageId = NumberOrString(validate=validate.Length(min=1, max=200))
+    messageId = NumberOrString(validate=validate.Length(*ID_LENGTH))
     timestamp = ma.fields.AwareDateTime(allow_none=True)
     originalTimestamp = ma.fields.AwareDateTime(allow_none=True)
-    userId = NumberOrString(allow_none=True, validate=validate.Length(min=1, max=256))
+    userId = NumberOrString(allow_none=True, validate=validate.Length(*UID_LENGTH))
     anonymousId = NumberOrString(allow_none=True)
     traits = ma.fields.Dict(allow_none=True)
     context = ma.fields.Dict(allow_none=True)
-    event = ma.fields.String(validate=validate.Length(min=1, max=256))
+    event = ma.fields.String(validate=validate.Length(*NAME_LENGTH))
     properties = ma.fields.Dict(allow_none=True)
     name = ma.fields.String(allow_none=True)
     groupId = NumberOrString(allow_none=True)
@@ -129,10 +129,10 @@ _OBJECT, _TIME = "object", "time"
 _ANY_LENGTH = (0, sys.maxsize)
 _PLAIN_FIELDS: dict[str, Any] = {
     "type": _ANY_LENGTH,
-    "messageId": (1, 200),
-    "userId": (1, 256),
+    "messageId": ID_LENGTH,
+    "userId": UID_LENGTH,
     "anonymousId": _ANY_LENGTH,
-    "event": (1, 256),
+    "event": NAME_LENGTH,
     "name": _ANY_LENGTH,
     "groupId": _ANY_LENGTH,
     "previousId": _ANY_LENGTH,
@@ -227,7 +227,7 @@ def plain_event(
 def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
     """An ``identify``'s fields (:func:`_traits`, :func:`flattened`) if every name is one
     the schema takes, in one pass where no trait is an object to flatten."""
-    traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+    traits = _given_traits(message)
     if type(traits) is not dict:
         return None
     shortest, longest = FIELD_NAME_LENGTH
@@ -343,10 +343,16 @@ def _user(message: dict[str, Any]) -> dict[str, str]:
 def _traits(message: dict[str, Any]) -> dict[str, Any] | None:
     """An ``identify``'s traits but its identifiers, the fields of its profile update
     (``None`` if ``context.traits``, the only traits it carries, is not an object)."""
-    traits = message.get("traits") or (message.get("context") or {}).get("traits") or {}
+    traits = _given_traits(message)
     if type(traits) is not dict:
         return None
     return {k: v for k, v in traits.items() if k not in IDENTITY_TRAITS}
+
+
+def _given_traits(message: dict[str, Any]) -> Any:
+    """An ``identify``'s traits as sent: ``traits``, else ``context.traits`` (where
+    RudderStack's SDK puts them), else none; not yet known to be an object."""
+    return message.get("traits") or (message.get("context") or {}).get("traits") or {}
 
 
 def _campaign(message: dict[str, Any]) -> dict[str, Any]:
