@@ -9,9 +9,12 @@ Procfile's gunicorn settings, no worker. Every id is unique. The scenarios take 
 for ``--rounds`` rounds, each measured run on an emptied Redis, so neither a slower
 minute of a shared machine nor the data an earlier scenario left favours one of them;
 the ratio printed is the median of the rounds' ratios. The messages are
-``identify`` calls as segment-analytics-python writes them (:func:`sdk_message`),
-carrying the same profile as the ``/v1/events`` rows, so both paths write the same
-thing; the gzip bodies are compressed by the load generator as it sends each, as an SDK
+``identify`` calls as segment-analytics-python writes them (:func:`sdk_message`). The
+reference row posts the very events they become to ``/v1/events`` (the same ids, users
+and fields: :func:`same_events`), so the ratio is the cost of the Segment path alone;
+the events of bench/ingest.py's batches, shorter ids among them, are the second row
+(Redis's script costs about 10 % more per event with uuid-long ids, whatever the path).
+The gzip bodies are compressed by the load generator as it sends each, as an SDK
 does (on the same cores as the server, which the gzip row's rate pays for too).
 """
 
@@ -33,7 +36,7 @@ from segment.analytics.client import Client
 
 from workers.ops.embedded_redis import EmbeddedRedis
 
-from .ingest import batch_of_100
+from .ingest import HEADERS, batch_of_100
 from .load import Result, http_request, round_arguments, run_load, table_row
 from .serve import cpu_seconds, gunicorn, process_tree
 
@@ -62,15 +65,37 @@ MESSAGE = sdk_message()
 ID_TAILS = [f"{i:012x}" for i in range(100)]
 
 
+def _identities(seq: int) -> tuple[str, list[str]]:
+    """The user of batch ``seq`` and its 100 message ids, shaped like the SDK's uuid4s."""
+    prefix = f"{seq:08x}-0000-4000-8000-"
+    return f"u{seq}", [prefix + tail for tail in ID_TAILS]
+
+
 def segment_body(seq: int) -> bytes:
     """A batch of 100 as the SDK posts it (about 35 KB, over the 32 KB past which each
-    message's own size is checked), its message ids shaped like the SDK's uuid4s."""
-    uid, prefix = f"u{seq}", f"{seq:08x}-0000-4000-8000-"
-    messages = ", ".join(MESSAGE.format(uid=uid, message_id=prefix + tail) for tail in ID_TAILS)
+    message's own size is checked)."""
+    uid, ids = _identities(seq)
+    messages = ", ".join(MESSAGE.format(uid=uid, message_id=message_id) for message_id in ids)
     return (
         f'{{"batch": [{messages}], "sentAt": "2026-11-23T10:00:01.000000+00:00",'
         f' "writeKey": "{WRITE_KEY}"}}'
     ).encode()
+
+
+#: What each message of :func:`segment_body` becomes, as a ``/v1/events`` event.
+SAME_EVENT = (
+    '{{"id": "{message_id}", "type": "profile", "timestamp": "2026-11-23T10:00:00+00:00",'
+    ' "user": {{"uid": "{uid}", "email": "{uid}@example.com"}},'
+    ' "fields": {{"level": 7, "vip": true, "country": "DE"}}}}'
+)
+
+
+def same_events(seq: int) -> bytes:
+    """The 100 events :func:`segment_body` of ``seq`` is mapped to, posted to
+    ``/v1/events``."""
+    uid, ids = _identities(seq)
+    events = ", ".join(SAME_EVENT.format(uid=uid, message_id=message_id) for message_id in ids)
+    return http_request("/v1/events", f'{{"events": [{events}]}}'.encode(), HEADERS)
 
 
 def segment_batch(seq: int) -> bytes:
@@ -83,7 +108,8 @@ def segment_gzip(seq: int) -> bytes:
 
 
 SCENARIOS = (
-    ("/v1/events, batch of 100", batch_of_100),
+    ("/v1/events, the same 100 events", same_events),
+    ("/v1/events, bench.ingest's batch of 100", batch_of_100),
     ("/v1/batch, 100 messages", segment_batch),
     ("/v1/batch, 100 messages, gzip", segment_gzip),
 )

@@ -27,10 +27,14 @@ except ConfigError as error:
 
 
 def post_worker_init(worker) -> None:
-    """Start the loaded app's background threads (its journals) in this worker."""
+    """Start the loaded app's background threads (its journals) in this worker, and
+    set its garbage collector for requests (webhook/collector.py)."""
+    from webhook.collector import settle_collector
+
     hub = _hub(worker)
     if hub is not None:
         hub.start()
+    settle_collector()
 
 
 def worker_exit(server, worker) -> None:
