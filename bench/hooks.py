@@ -7,6 +7,9 @@ The hook runs its real work — Basic auth, parameters, the pre-send check — o
 private embedded Redis holding 1,000 suppressions:
 
 - empty Flask: the baseline, an endpoint that answers ``{"allow": true}``.
+- one EVALSHA, nothing else: the empty endpoint plus one read-only script call, the
+  round trip a decision shared across processes needs (diagnostic; see
+  ``bench/floor_app.py``), the most any such hook reaches here.
 - frequency cap: every call does the full check-and-count, a write (the cap is set
   high enough never to refuse); the counts reach the append-only file in the gate's
   batches (webhook/gate/gate.py).
@@ -68,6 +71,7 @@ def post_hook(seq: int) -> bytes:
 #: name, WSGI app, settings, request
 VARIANTS = (
     ("empty Flask", "bench.empty_app:create_app()", AUTH, pre_hook),
+    ("one EVALSHA, nothing else (floor)", "bench.floor_app:create_app()", AUTH, pre_hook),
     ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP, pre_hook),
     ("pre hook, suppressions only", "webhook:create_app()", AUTH, pre_hook),
     ("post hook", "webhook:create_app()", AUTH, post_hook),

@@ -13,6 +13,9 @@ shared machine nor a fuller Redis favours one; the ratio printed is the median o
 rounds'. Rows:
 
 - empty Flask 202: the baseline, an endpoint that does nothing.
+- one fsync'd SET, nothing else: the empty endpoint plus the one durable write a
+  ``202`` needs (diagnostic; see ``bench/floor_app.py``), the most any receiver that
+  keeps its promise reaches here.
 - hookrelay: the receiver as shipped, on Redis with ``appendfsync always`` (``make run``).
 - hookrelay, fsync everysec: the same on a Redis that fsyncs once a second.
 - no Redis write: the receiver with the write stubbed out (diagnostic; see
@@ -28,6 +31,7 @@ import os
 import shutil
 import tempfile
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -36,7 +40,7 @@ from workers.ops.embedded_redis import EmbeddedRedis
 
 from .celery_peer import peer_gunicorn
 from .load import Result, http_request, round_arguments, run_load, table_row
-from .serve import API_KEY, gunicorn
+from .serve import API_KEY, Cpu, gunicorn, measure_cpu
 
 EVENT = (
     '{{"id": "b-{seq}-{i}", "type": "profile", "timestamp": "2026-11-23T10:00:00Z",'
@@ -77,30 +81,42 @@ def main() -> None:
     }
     for server in redis_servers.values():
         server.start()
-    always, everysec = redis_servers["always"].url, redis_servers["everysec"].url
+    always, everysec = redis_servers["always"], redis_servers["everysec"]
     variants = [
-        ("empty Flask 202", lambda: gunicorn("bench.empty_app:create_app()", always)),
-        ("hookrelay", lambda: gunicorn("webhook:create_app()", always)),
-        ("hookrelay, fsync everysec", lambda: gunicorn("webhook:create_app()", everysec)),
-        (
-            "no Redis write (diagnostic)",
-            lambda: gunicorn("bench.no_write_app:create_app()", always),
-        ),
-        ("Flask + marshmallow + Celery send_task", lambda: peer_gunicorn(always)),
+        ("empty Flask 202", always, "bench.empty_app:create_app()"),
+        ("one fsync'd SET, nothing else (floor)", always, "bench.floor_app:create_app()"),
+        ("hookrelay", always, "webhook:create_app()"),
+        ("hookrelay, fsync everysec", everysec, "webhook:create_app()"),
+        ("no Redis write (diagnostic)", always, "bench.no_write_app:create_app()"),
+        ("Flask + marshmallow + Celery send_task", always, None),
     ]
     runs: dict[tuple[str, str], list[Result]] = {}
+    cpu: dict[tuple[str, str], Cpu] = {}
     load = {"processes": args.processes, "connections": args.connections}
     try:
         with ExitStack() as stack:
-            served = {name: stack.enter_context(serve()) for name, serve in variants}
+            served = {
+                name: (stack.enter_context(serve(spec, store.url)), store)
+                for name, store, spec in variants
+            }
             for _ in range(args.rounds):
-                for body, _, make_request in BODIES:
-                    for name, server in served.items():
+                for body, size, make_request in BODIES:
+                    for name, (server, store) in served.items():
                         run_load(server.port, make_request, duration_s=1, **load)
-                        for url in (always, everysec):
-                            redis.Redis.from_url(url).flushall()
-                        result = run_load(
-                            server.port, make_request, duration_s=args.duration, **load
+                        for redis_server in redis_servers.values():
+                            redis.Redis.from_url(redis_server.url).flushall()
+                        result = measure_cpu(
+                            cpu.setdefault((body, name), Cpu()),
+                            server.pid,
+                            store.process.pid,
+                            size,
+                            partial(
+                                run_load,
+                                server.port,
+                                make_request,
+                                duration_s=args.duration,
+                                **load,
+                            ),
                         )
                         runs.setdefault((body, name), []).append(result)
             names = list(served)
@@ -109,6 +125,7 @@ def main() -> None:
             server.stop()
             shutil.rmtree(server.directory, ignore_errors=True)
     print_table(runs, names, args)
+    print_cpu(cpu, names)
 
 
 def print_table(runs: dict[tuple[str, str], list[Result]], names: list[str], args) -> None:
@@ -126,6 +143,28 @@ def print_table(runs: dict[tuple[str, str], list[Result]], names: list[str], arg
             ratios[f"{body}: {name}"] = round(ratio, 3)
             print(row)
     print("vs empty, median of the rounds:", json.dumps(ratios))
+
+
+def serve(spec: str | None, redis_url: str):
+    """The receiver's gunicorn serving ``spec``; ``None`` is the Celery-style peer."""
+    return gunicorn(spec, redis_url) if spec else peer_gunicorn(redis_url)
+
+
+def print_cpu(cpu: dict[tuple[str, str], Cpu], names: list[str]) -> None:
+    print(
+        "\n| body | server | web CPU µs/event | Redis CPU µs/event | server CPU µs/event "
+        "| load generator CPU µs/event |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for body, _, _ in BODIES:
+        for name in names:
+            used = cpu[(body, name)]
+            print(
+                f"| {body} | {name} | {used.per_event_us(used.web_s):.1f} | "
+                f"{used.per_event_us(used.redis_s):.1f} | "
+                f"{used.per_event_us(used.web_s + used.redis_s):.1f} | "
+                f"{used.per_event_us(used.load_s):.1f} |"
+            )
 
 
 if __name__ == "__main__":

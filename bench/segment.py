@@ -24,14 +24,12 @@ import base64
 import gzip
 import json
 import os
-import resource
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-import psutil
 import redis
 from segment.analytics.client import Client
 
@@ -39,7 +37,7 @@ from workers.ops.embedded_redis import EmbeddedRedis
 
 from .ingest import HEADERS, batch_of_100
 from .load import Result, http_request, round_arguments, run_load, table_row
-from .serve import cpu_seconds, gunicorn, process_tree
+from .serve import Cpu, gunicorn, measure_cpu
 
 WRITE_KEY = "bench-write-key"
 SEGMENT_HEADERS = {
@@ -129,42 +127,21 @@ def main() -> None:
                 for label, make_request in SCENARIOS:
                     run_load(served.port, make_request, duration_s=1, **load)
                     redis.Redis.from_url(server.url).flushdb()
-                    web, store = process_tree(served.pid), [psutil.Process(server.process.pid)]
-                    before = cpu_seconds(web), cpu_seconds(store), load_cpu_seconds()
-                    result = run_load(served.port, make_request, duration_s=args.duration, **load)
-                    runs[label].append(result)
-                    cpu[label].add(
-                        result,
-                        cpu_seconds(web) - before[0],
-                        cpu_seconds(store) - before[1],
-                        load_cpu_seconds() - before[2],
+                    result = measure_cpu(
+                        cpu[label],
+                        served.pid,
+                        server.process.pid,
+                        100,
+                        partial(
+                            run_load, served.port, make_request, duration_s=args.duration, **load
+                        ),
                     )
+                    runs[label].append(result)
     finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
     print_table(runs, args)
     print_cpu(cpu)
-
-
-@dataclass
-class Cpu:
-    """The server's CPU time over one scenario's measured runs, ``web`` (gunicorn's
-    processes) and ``redis``: per event, a measure a busier minute of a shared machine
-    moves far less than a rate."""
-
-    events: int = 0
-    web_s: float = 0.0
-    redis_s: float = 0.0
-    load_s: float = 0.0
-
-    def add(self, result: Result, web_s: float, redis_s: float, load_s: float) -> None:
-        self.events += result.requests * 100
-        self.web_s += web_s
-        self.redis_s += redis_s
-        self.load_s += load_s
-
-    def per_event_us(self, seconds: float) -> float:
-        return seconds / max(self.events, 1) * 1e6
 
 
 def print_table(runs: dict[str, list[Result]], args) -> None:
@@ -182,13 +159,6 @@ def print_table(runs: dict[str, list[Result]], args) -> None:
         ratios[label] = round(ratio, 3)
         print(row)
     print("vs /v1/events batches, median of the rounds:", json.dumps(ratios))
-
-
-def load_cpu_seconds() -> float:
-    """The CPU time the load generator's processes took, once they have ended (the
-    servers, still running, are not counted until they exit)."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def print_cpu(cpu: dict[str, Cpu]) -> None:

@@ -4,12 +4,14 @@ gunicorn configuration on a free loopback port, with its own SQLite store."""
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,40 @@ def process_tree(pid: int) -> list[psutil.Process]:
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """The user and system CPU time the processes have taken so far."""
     return sum(sum(process.cpu_times()[:2]) for process in processes)
+
+
+@dataclass
+class Cpu:
+    """The server's CPU time over one variant's measured runs, ``web`` (gunicorn's
+    processes) and ``redis``, and the load generator's: per event, a measure a busier
+    minute of a shared machine moves far less than a rate."""
+
+    events: int = 0
+    web_s: float = 0.0
+    redis_s: float = 0.0
+    load_s: float = 0.0
+
+    def per_event_us(self, seconds: float) -> float:
+        return seconds / max(self.events, 1) * 1e6
+
+
+def measure_cpu(into: Cpu, web_pid: int, redis_pid: int, events_per_request: int, run: Callable):
+    """``run()`` (a load run, returning its result), its CPU time added to ``into``."""
+    web, store = process_tree(web_pid), [psutil.Process(redis_pid)]
+    before = cpu_seconds(web), cpu_seconds(store), load_cpu_seconds()
+    result = run()
+    into.events += result.requests * events_per_request
+    into.web_s += cpu_seconds(web) - before[0]
+    into.redis_s += cpu_seconds(store) - before[1]
+    into.load_s += load_cpu_seconds() - before[2]
+    return result
+
+
+def load_cpu_seconds() -> float:
+    """The CPU time the load generator's processes took, once they have ended (the
+    servers, still running, are not counted until they exit)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 @contextmanager
