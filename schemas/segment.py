@@ -28,6 +28,12 @@ Mapping:
   (``context.traits`` too, where RudderStack copies them). ``anonymousId`` alone is no
   one the platforms know: dropped, "identify the user first".
 
+Fast paths, each answering only where the long way answers the same (property tests
+in tests/unit/test_fast_events.py): a plain ``identify`` or ``track`` is mapped in one
+pass (:func:`plain_event`), read as a :class:`PlainMessage`, the few fields the
+mapping reads, typed; a ``/v1/batch`` body whose every message is one is read
+straight into them by msgspec (:func:`decode_batch`), never parsed into dicts.
+
 Times: ``timestamp`` is corrected for the sender's clock the way the spec says,
 ``receivedAt - (sentAt - timestamp)``, when the batch says when it was sent.
 """
@@ -42,7 +48,9 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
+import msgspec
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
+from msgspec import UNSET, UnsetType
 
 from .events import CAMPAIGN_KINDS, NumberOrString
 from .fast import aware_time, canonical_time, is_text, plain_mapping, valid_identifiers
@@ -177,6 +185,34 @@ def _plain_message(raw: Any) -> dict[str, Any] | None:
     return loaded
 
 
+class _Context(msgspec.Struct):
+    """What the mapping reads of a message's ``context``, each of the plain kind."""
+
+    traits: dict | None = None
+    device: dict | None = None
+
+
+class PlainMessage(msgspec.Struct):
+    """A message as the one-pass path reads it: the fields of :data:`MESSAGE`, each of
+    the plain kind its rule in :data:`_PLAIN_FIELDS` takes (a string, an object, a time
+    as a string), unknown ones left out. ``messageId`` and ``event`` may be missing but
+    not null; what else a field must be is checked by :func:`decoded_event`."""
+
+    type: str
+    messageId: str | UnsetType = UNSET
+    event: str | UnsetType = UNSET
+    userId: str | None = None
+    anonymousId: str | None = None
+    name: str | None = None
+    groupId: str | None = None
+    previousId: str | None = None
+    traits: dict | None = None
+    context: _Context | None = None
+    properties: dict | None = None
+    timestamp: str | None = None
+    originalTimestamp: str | None = None
+
+
 def plain_event(
     raw: Any, received_at: datetime, sent_at: datetime | None, mapping: Mapping
 ) -> dict[str, Any] | None:
@@ -189,18 +225,35 @@ def plain_event(
     (:func:`schemas.events.load_event`), which parses and formats its time again;
     tests/unit/test_fast_events.py checks that whenever this answers, the long way
     answers the same."""
-    message = _plain_message(raw)
-    kind = message and message["type"]
-    if kind != "identify" and kind != "track":
+    try:
+        message = msgspec.convert(raw, PlainMessage)
+    except msgspec.ValidationError:
         return None
-    event_id, user = message.get("messageId"), _user(message)
-    if not is_text(event_id, ID_LENGTH) or not user or not valid_identifiers(user):
+    return decoded_event(message, received_at, sent_at, mapping)
+
+
+def decoded_event(
+    message: PlainMessage, received_at: datetime, sent_at: datetime | None, mapping: Mapping
+) -> dict[str, Any] | None:
+    """:func:`plain_event` of a message already read as a :class:`PlainMessage` (as
+    :func:`decode_batch` reads a whole body)."""
+    kind, event_id, name, user_id = message.type, message.messageId, message.event, message.userId
+    if (
+        (kind != "identify" and kind != "track")
+        or not is_text(event_id, ID_LENGTH)
+        or (name is not UNSET and not is_text(name, NAME_LENGTH))
+        or (user_id is not None and not is_text(user_id, UID_LENGTH))
+    ):
+        return None
+    context = message.context or _NO_CONTEXT
+    user = _identifiers(user_id, message.traits, context.traits, context.device)
+    if not user or not valid_identifiers(user):
         return None
     when = _plain_time(message, received_at, sent_at)
     if when is None:
         return None
     if kind == "identify":
-        fields = _plain_fields(message)
+        fields = _plain_fields(message.traits or context.traits or {})
         if fields is None:
             return None
         return {
@@ -210,9 +263,8 @@ def plain_event(
             "type": "profile",
             "fields": fields,
         }
-    name = message.get("event")
-    payload = plain_mapping(message.get("properties") or {}, None)
-    if name == mapping.campaign_event or not is_text(name, NAME_LENGTH) or payload is None:
+    payload = plain_mapping(message.properties or {}, None)
+    if name is UNSET or name == mapping.campaign_event or payload is None:
         return None
     return {
         "id": event_id,
@@ -224,17 +276,20 @@ def plain_event(
     }
 
 
-def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
-    """An ``identify``'s fields (:func:`_traits`, :func:`flattened`) if every name is one
-    the schema takes, in one pass where no trait is an object to flatten."""
-    traits = _given_traits(message)
+_NO_CONTEXT = _Context()
+
+
+def _plain_fields(traits: Any) -> dict[str, Any] | None:
+    """An ``identify``'s fields (its traits as sent but their identifiers, flattened) if
+    every name is one the schema takes, in one pass where no trait is an object to
+    flatten."""
     if type(traits) is not dict:
         return None
     shortest, longest = FIELD_NAME_LENGTH
     fields = {}
     for key, value in traits.items():
         if type(value) is dict:
-            return plain_mapping(flattened(_traits(message)), FIELD_NAME_LENGTH)
+            return plain_mapping(flattened(_without_identities(traits)), FIELD_NAME_LENGTH)
         if key in IDENTITY_TRAITS:
             continue
         if type(key) is not str or not shortest <= len(key) <= longest:
@@ -244,12 +299,78 @@ def _plain_fields(message: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _plain_time(
-    message: dict[str, Any], received_at: datetime, sent_at: datetime | None
+    message: PlainMessage, received_at: datetime, sent_at: datetime | None
 ) -> str | None:
+    """The message's time, corrected and as stored, if its every time is one the schema
+    takes."""
+    happened = None
+    for text in (message.timestamp, message.originalTimestamp):
+        if text is not None:
+            moment = aware_time(text)
+            if moment is None:
+                return None
+            happened = happened or moment
     try:
-        return canonical_time(corrected_time(message, received_at, sent_at), received_at)
+        return canonical_time(_corrected(happened, received_at, sent_at), received_at)
     except ValidationError:
         return None
+
+
+class _Batch(msgspec.Struct):
+    batch: list[PlainMessage]
+    sentAt: str | None = None
+    writeKey: str | None = None
+
+
+class _Slices(msgspec.Struct):
+    batch: list[msgspec.Raw]
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A ``/v1/batch`` body read by :func:`decode_batch`."""
+
+    messages: list[PlainMessage]
+    sent_at: datetime | None
+    write_key: str | None
+    #: The indexes of the messages that may be over :data:`MAX_MESSAGE_BYTES` (over
+    #: :data:`SURELY_WITHIN_BYTES` as sent, in a body over the limit).
+    large: frozenset[int]
+
+
+#: A message no longer than this as sent is within :data:`MAX_MESSAGE_BYTES` written
+#: out compact, as the usual way sizes it: that drops spaces and shortens escapes, and
+#: only a number can grow, at most 4.5 times (``1e15`` is ``1000000000000000.0``).
+SURELY_WITHIN_BYTES = MAX_MESSAGE_BYTES // 5
+_BATCH_DECODER = msgspec.json.Decoder(_Batch)
+_SLICES_DECODER = msgspec.json.Decoder(_Slices)
+
+
+def decode_batch(raw: bytes) -> DecodedBatch | None:
+    """A ``/v1/batch`` body whose every message is a :class:`PlainMessage`, read in one
+    call, or ``None`` where it must be read the usual way (parsed into dicts, then
+    :func:`load_batch` and a message at a time).
+
+    msgspec reads and type-checks the body in C and never builds what the mapping does
+    not read (an SDK's ``integrations``, ``context.library``, …), which is most of what
+    parsing a batch into dicts costs. It reads JSON as :mod:`json` does where it answers
+    (the last of repeated keys, integers of any size) and refuses what the usual way
+    must look at: a lone surrogate, a number out of any float's range, invalid JSON or
+    UTF-8, a field of another kind. A body over :data:`MAX_MESSAGE_BYTES` is also cut
+    into its messages' bytes as sent, and those over :data:`SURELY_WITHIN_BYTES` are
+    sized the usual way."""
+    try:
+        decoded = _BATCH_DECODER.decode(raw)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+    sent_at = aware_time(decoded.sentAt)
+    if sent_at is None and decoded.sentAt is not None:
+        return None
+    large: frozenset[int] = frozenset()
+    if len(raw) > MAX_MESSAGE_BYTES:
+        slices = _SLICES_DECODER.decode(raw).batch
+        large = frozenset(i for i, part in enumerate(slices) if len(part) > SURELY_WITHIN_BYTES)
+    return DecodedBatch(decoded.batch, sent_at, decoded.writeKey, large)
 
 
 @dataclass(frozen=True)
@@ -276,6 +397,12 @@ def corrected_time(
 ) -> datetime:
     """When it happened by the receiver's clock: ``receivedAt - (sentAt - timestamp)``."""
     happened = message.get("timestamp") or message.get("originalTimestamp")
+    return _corrected(happened, received_at, sent_at)
+
+
+def _corrected(
+    happened: datetime | None, received_at: datetime, sent_at: datetime | None
+) -> datetime:
     if happened is None:
         return received_at
     if sent_at is None:
@@ -323,18 +450,23 @@ def to_event(message: dict[str, Any], event_id: str, when: str, mapping: Mapping
 
 
 def _user(message: dict[str, Any]) -> dict[str, str]:
-    """The identifiers the message carries: ``userId``, then the traits' (its own, then
-    ``context.traits``), then the context's push token."""
+    """The identifiers the message carries (:func:`_identifiers`)."""
     context = message.get("context") or {}
-    user_id = message.get("userId")
+    return _identifiers(
+        message.get("userId"), message.get("traits"), context.get("traits"), context.get("device")
+    )
+
+
+def _identifiers(user_id: Any, traits: Any, context_traits: Any, device: Any) -> dict[str, str]:
+    """``userId``, then the traits' identifiers (the message's own, then
+    ``context.traits``), then the context's push token."""
     user: dict[str, str] = {"uid": user_id} if user_id else {}
-    for traits in (message.get("traits"), context.get("traits")):
-        if traits and isinstance(traits, dict):
+    for given in (traits, context_traits):
+        if given and isinstance(given, dict):
             for kind in IDENTITY_TRAITS:
-                value = traits.get(kind)
+                value = given.get(kind)
                 if value and kind not in user:
                     user[kind] = str(value)
-    device = context.get("device")
     if isinstance(device, dict) and device.get("token"):
         user["wp_token"] = str(device["token"])
     return user
@@ -344,8 +476,10 @@ def _traits(message: dict[str, Any]) -> dict[str, Any] | None:
     """An ``identify``'s traits but its identifiers, the fields of its profile update
     (``None`` if ``context.traits``, the only traits it carries, is not an object)."""
     traits = _given_traits(message)
-    if type(traits) is not dict:
-        return None
+    return _without_identities(traits) if type(traits) is dict else None
+
+
+def _without_identities(traits: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in traits.items() if k not in IDENTITY_TRAITS}
 
 

@@ -21,10 +21,15 @@ from schemas.segment import (
     _plain_batch,
     _plain_message,
     corrected_time,
+    decode_batch,
+    decoded_event,
+    load_batch,
     message_id,
     plain_event,
     to_event,
 )
+from schemas.values import unsendable
+from webhook.api.bodies import parse_json
 
 from .test_event_schemas import CAMPAIGN, PROFILE, TRACK
 
@@ -336,3 +341,68 @@ def test_messages_as_the_real_sdks_build_them_are_mapped_in_one_pass():
             fast = plain_event(copy.deepcopy(message), now, None, Mapping())
             assert fast is not None, message
             assert fast == mapped_the_long_way(message, now, None, Mapping())
+
+
+#: Batch bodies as bytes: mostly messages of the plain kind (so that most bodies are
+#: decoded), some of any kind, and a few written by hand where JSON readers differ.
+BODIES = st.one_of(
+    st.fixed_dictionaries(
+        {"batch": st.lists(SDK_MESSAGES, max_size=3)},
+        optional={"sentAt": SDK_TIMES | st.none(), "writeKey": st.just("k")},
+    ).map(json.dumps),
+    st.fixed_dictionaries(
+        {"batch": st.lists(SDK_MESSAGES | MESSAGES, max_size=3)},
+        optional={"sentAt": TIMES | st.none(), "writeKey": st.text(max_size=4) | JSON},
+    ).map(json.dumps),
+    (BATCHES | JSON).map(json.dumps),
+).map(str.encode)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES, SENT_AT)
+@example(
+    b'{"batch": [{"type": "track", "type": "identify", "messageId": "m", "userId": "u"}]}', None
+)
+@example(b'{"batch": [], "batch": [{"type": "identify", "messageId": "m", "userId": "u"}]}', None)
+@example(
+    b'{"batch": [{"type": "identify", "messageId": "m", "userId": "u",'
+    b' "traits": {"n": 123456789012345678901234567890, "f": 0.1e1, "x": -0.0}}]}',
+    None,
+)
+@example(
+    b'{"batch": [{"type": "identify", "messageId": "m", "userId": "u", "traits": {"n": 1e400}}]}',
+    None,
+)
+@example(b'{"batch": [{"type": "identify", "messageId": "m", "userId": "\\ud800"}]}', None)
+@example(b'{"batch": [{"type": "track", "messageId": "m", "userId": "u", "event": null}]}', None)
+def test_whenever_a_body_is_decoded_the_usual_way_reads_it_the_same(body, sent_at):
+    decoded = decode_batch(body)
+    if decoded is None:
+        return
+    payload, _ = parse_json(body)
+    items, read_sent_at = load_batch(payload)
+    assert not unsendable(payload), "a value the usual way refuses"
+    assert (decoded.sent_at, decoded.write_key) == (read_sent_at, payload.get("writeKey"))
+    assert len(decoded.messages) == len(items)
+    received_at, mapping = datetime.now(UTC), Mapping()
+    for message, item in zip(decoded.messages, items, strict=True):
+        assert decoded_event(message, received_at, sent_at, mapping) == plain_event(
+            copy.deepcopy(item), received_at, sent_at, mapping
+        )
+
+
+def test_a_batch_as_the_real_sdks_send_it_is_decoded_and_mapped_in_one_pass():
+    # Like the test above it: a body the decoder declined would still be accepted, the
+    # usual way, and nothing else would say so.
+    segment = SegmentClient("k", send=False)
+    rudder = RudderClient("k", host="http://127.0.0.1:1", send=False)
+    now = datetime.now(UTC)
+    for client in (segment, rudder):
+        built = [
+            client.identify("u1", {"email": "a@example.com", "plan": "pro"})[1],
+            client.track("u1", "Paid", {"total": 9.5})[1],
+        ]
+        body = json.dumps({"batch": built, "sentAt": now.isoformat()}, default=str).encode()
+        decoded = decode_batch(body)
+        assert decoded is not None
+        assert all(decoded_event(m, now, decoded.sent_at, Mapping()) for m in decoded.messages)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.segment import decode_batch
 from webhook import create_app
 
 from ..conftest import make_settings
@@ -293,3 +294,33 @@ def test_messages_orjson_cannot_write_are_measured_in_a_batch_over_32_kb(segment
     assert "payload.total" in reported[42]["message"]
     assert answer.json["accepted"] == 41
     assert {"tr-100"} <= {e["id"] for e in queued_events(redis_url)}
+
+
+def test_a_batch_read_in_one_pass_still_refuses_a_message_over_32_kb(segment, redis_url):
+    filler = [track(n, properties={"note": "x" * 900}) for n in range(40)]
+    big = identify(100, traits={"email": "big@example.com", "note": "x" * 33_000})
+    # Over 32 KB as sent, well within it once its padding is left out: accepted.
+    padded = json.dumps(track(101), indent=40_000)
+    # 10 KB as sent, 37 KB written out compact ("1e15" is 1000000000000000.0): refused.
+    numbers = json.dumps(track(102)).replace("12.5", "[" + ", ".join(["1e15"] * 2000) + "]")
+    messages = ", ".join([*map(json.dumps, [*filler, big]), padded, numbers])
+    body = f'{{"batch": [{messages}]}}'
+    assert decode_batch(body.encode()) is not None, "the body takes the one-pass read"
+    answer = segment.post(
+        "/v1/batch", data=body, headers=basic(WRITE_KEY), content_type="application/json"
+    )
+    assert answer.status_code == 200
+    reported = {item["index"]: item["code"] for item in answer.json["invalid"]}
+    assert reported == {40: "message_too_large", 42: "message_too_large"}
+    assert answer.json["accepted"] == 41
+    assert "tr-101" in {e["id"] for e in queued_events(redis_url)}
+
+
+def test_a_batch_read_in_one_pass_keeps_integers_past_64_bits_exact(segment, redis_url):
+    messages = [identify(1, traits={"points": 2**70}), track(2, properties={"total": -(2**80)})]
+    assert decode_batch(json.dumps({"batch": messages}).encode()) is not None
+    answer = post_batch(segment, messages)
+    assert answer.json["accepted"] == 2
+    [profile], [event] = buffered(redis_url), queued_events(redis_url)
+    assert profile["fields"]["points"] == 2**70
+    assert event["payload"]["total"] == -(2**80)
