@@ -326,18 +326,27 @@ def test_an_sdk_identify_and_track_are_mapped_in_one_pass():
     assert plain_event({**identify, "messageId": None}, now, None, Mapping()) is None
 
 
+def sdk_built() -> list[list[dict]]:
+    """An identify and a track as Segment's and RudderStack's clients build them, one
+    list per client, as JSON carries them."""
+    segment = SegmentClient("k", send=False)
+    rudder = RudderClient("k", host="http://127.0.0.1:1", send=False)
+    built = [
+        [
+            client.identify("u1", {"email": "a@example.com", "plan": "pro"})[1],
+            client.track("u1", "Paid", {"total": 9.5})[1],
+        ]
+        for client in (segment, rudder)
+    ]
+    return json.loads(json.dumps(built, default=str))
+
+
 def test_messages_as_the_real_sdks_build_them_are_mapped_in_one_pass():
     # The one-pass path is most of what /v1/batch costs; a message shape it declined
     # would still be accepted, only several times slower, and nothing else would say so.
-    segment = SegmentClient("k", send=False)
-    rudder = RudderClient("k", host="http://127.0.0.1:1", send=False)
     now = datetime.now(UTC)
-    for client in (segment, rudder):
-        built = [
-            client.identify("u1", {"email": "a@example.com", "plan": "pro"})[1],
-            client.track("u1", "Paid", {"total": 9})[1],
-        ]
-        for message in json.loads(json.dumps(built, default=str)):
+    for built in sdk_built():
+        for message in built:
             fast = plain_event(copy.deepcopy(message), now, None, Mapping())
             assert fast is not None, message
             assert fast == mapped_the_long_way(message, now, None, Mapping())
@@ -394,15 +403,8 @@ def test_whenever_a_body_is_decoded_the_usual_way_reads_it_the_same(body, sent_a
 def test_a_batch_as_the_real_sdks_send_it_is_decoded_and_mapped_in_one_pass():
     # Like the test above it: a body the decoder declined would still be accepted, the
     # usual way, and nothing else would say so.
-    segment = SegmentClient("k", send=False)
-    rudder = RudderClient("k", host="http://127.0.0.1:1", send=False)
     now = datetime.now(UTC)
-    for client in (segment, rudder):
-        built = [
-            client.identify("u1", {"email": "a@example.com", "plan": "pro"})[1],
-            client.track("u1", "Paid", {"total": 9.5})[1],
-        ]
-        body = json.dumps({"batch": built, "sentAt": now.isoformat()}, default=str).encode()
-        decoded = decode_batch(body)
+    for built in sdk_built():
+        decoded = decode_batch(json.dumps({"batch": built, "sentAt": now.isoformat()}).encode())
         assert decoded is not None
         assert all(decoded_event(m, now, decoded.sent_at, Mapping()) for m in decoded.messages)
