@@ -95,10 +95,21 @@ def test_several_signatures_one_of_them_valid_pass(client):
         ),
         (lambda body, h: (body, {**h, "webhook-signature": "v1"}), "Malformed"),
         (lambda body, h: (body, {**h, "webhook-signature": "v1,abc"}), "Malformed"),
+        (lambda body, h: (body, {**h, "webhook-signature": "v1,\u00e9"}), "Malformed"),
         (lambda body, h: (body, {**h, "webhook-timestamp": "soon"}), "Invalid Signature Headers"),
         (lambda body, h: (body, {k: v for k, v in h.items() if k != "webhook-id"}), "Missing"),
     ],
-    ids=["tampered", "other-id", "old", "future", "no-comma", "bad-base64", "bad-time", "no-id"],
+    ids=[
+        "tampered",
+        "other-id",
+        "old",
+        "future",
+        "no-comma",
+        "bad-base64",
+        "not-ascii",
+        "bad-time",
+        "no-id",
+    ],
 )
 def test_a_signature_that_does_not_hold_is_a_401_saying_why(client, redis_url, change, said):
     body = body_of(profile("sw-bad"))
