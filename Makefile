@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.servers
 	$(BIN)/python -m bench.segment
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.hooks

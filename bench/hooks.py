@@ -72,9 +72,9 @@ def post_hook(seq: int) -> bytes:
 VARIANTS = (
     ("empty Flask", "bench.empty_app:create_app()", AUTH, pre_hook),
     ("one EVALSHA, nothing else (floor)", "bench.floor_app:create_app()", AUTH, pre_hook),
-    ("pre hook, frequency cap", "webhook:create_app()", WITH_CAP, pre_hook),
-    ("pre hook, suppressions only", "webhook:create_app()", AUTH, pre_hook),
-    ("post hook", "webhook:create_app()", AUTH, post_hook),
+    ("pre hook, frequency cap", "webhook.app:create_app()", WITH_CAP, pre_hook),
+    ("pre hook, suppressions only", "webhook.app:create_app()", AUTH, pre_hook),
+    ("post hook", "webhook.app:create_app()", AUTH, post_hook),
 )
 
 

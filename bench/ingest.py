@@ -85,8 +85,8 @@ def main() -> None:
     variants = [
         ("empty Flask 202", always, "bench.empty_app:create_app()"),
         ("one fsync'd SET, nothing else (floor)", always, "bench.floor_app:create_app()"),
-        ("hookrelay", always, "webhook:create_app()"),
-        ("hookrelay, fsync everysec", everysec, "webhook:create_app()"),
+        ("hookrelay", always, "webhook.app:create_app()"),
+        ("hookrelay, fsync everysec", everysec, "webhook.app:create_app()"),
         ("no Redis write (diagnostic)", always, "bench.no_write_app:create_app()"),
         ("Flask + marshmallow + Celery send_task", always, None),
     ]

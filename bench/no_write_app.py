@@ -8,7 +8,7 @@ import dataclasses
 
 from flask import Flask
 
-from webhook import create_app as create_receiver
+from webhook.app import create_app as create_receiver
 from webhook.hub import EXTENSION
 from webhook.intake.queue import SubmitResult
 

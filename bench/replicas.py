@@ -62,7 +62,7 @@ def main() -> None:
     try:
         with ExitStack() as servers:
             served = {
-                label: servers.enter_context(gunicorn("webhook:create_app()", url, **wait))
+                label: servers.enter_context(gunicorn("webhook.app:create_app()", url, **wait))
                 for label, wait in VARIANTS
             }
             for _ in range(args.rounds):

@@ -40,6 +40,7 @@ from .load import Result, http_request, round_arguments, run_load, table_row
 from .serve import Cpu, gunicorn, measure_cpu
 
 WRITE_KEY = "bench-write-key"
+APP = "webhook.app:create_app()"
 SEGMENT_HEADERS = {
     "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
     "Content-Type": "application/json",
@@ -121,7 +122,9 @@ def main() -> None:
     runs: dict[str, list[Result]] = {label: [] for label, _ in SCENARIOS}
     cpu = {label: Cpu() for label, _ in SCENARIOS}
     try:
-        with gunicorn("webhook:create_app()", server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY) as served:
+        with gunicorn(
+            "webhook.app:create_app()", server.url, HOOKRELAY_WRITE_KEYS=WRITE_KEY
+        ) as served:
             load = {"processes": args.processes, "connections": args.connections}
             for _ in range(args.rounds):
                 for label, make_request in SCENARIOS:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -87,6 +86,20 @@ def load_cpu_seconds() -> float:
 def gunicorn(app_spec: str, redis_url: str, **settings: str):
     """The receiver's gunicorn settings (see the Procfile) serving ``app_spec``."""
     port = free_port()
+    env = {**store_env(port, redis_url), **settings}
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--config",
+        "python:webhook.gunicorn_conf",
+        app_spec,
+    ]
+    with serving(command, port, cwd=ROOT, env=env) as served:
+        yield served
+
+
+def store_env(port: int, redis_url: str) -> dict[str, str]:
+    """The environment of a receiver on ``port``: this one's, with the bench's key,
+    ``redis_url`` and a migrated SQLite store of its own (in a temporary folder)."""
     store_dir = tempfile.mkdtemp(prefix="hookrelay-bench-")
     env = {
         **os.environ,
@@ -94,20 +107,9 @@ def gunicorn(app_spec: str, redis_url: str, **settings: str):
         "REDIS_URL": redis_url,
         "HOOKRELAY_API_KEYS": API_KEY,
         "DATABASE_URL": f"sqlite:///{store_dir}/stats.db",
-        **settings,
     }
     migrate(env["DATABASE_URL"])
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--config",
-        "python:webhook.gunicorn_conf",
-        app_spec,
-    ]
-    try:
-        with serving(command, port, cwd=ROOT, env=env) as served:
-            yield served
-    finally:
-        shutil.rmtree(store_dir, ignore_errors=True)
+    return env
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.campaigns.schema import migrate
 from workers.core.settings import Settings, load_settings
 from workers.ops import devstack

@@ -6,10 +6,11 @@ Settings are validated here, in the master, so bad variables stop the process wi
 line each instead of a traceback from every worker; the stats store's schema is
 checked here too (``hookrelay migrate`` upgrades it), and the masking log format set.
 Each worker starts the app's background threads once the app is loaded and stops them
-before it exits. ``WEB_CONCURRENCY`` and ``WEB_THREADS`` size the process; the
-defaults suit a 2-core machine.
+before it exits. ``WEB_CONCURRENCY`` sets the number of processes (the default suits a
+2-core machine); each serves its connections as greenlets (webhook/server.py).
 """
 
+import math
 import os
 import sys
 
@@ -27,13 +28,19 @@ except ConfigError as error:
 
 
 def post_worker_init(worker) -> None:
-    """Start the loaded app's background threads (its journals) in this worker, and
-    set its garbage collector for requests (webhook/collector.py)."""
+    """Start the loaded app's background threads (its journals) in this worker, have
+    each body read whole before the app runs (webhook/server.py), and set the garbage
+    collector for requests (webhook/collector.py)."""
+    from webhook.app import MAX_BODY_BYTES
     from webhook.collector import settle_collector
+    from webhook.server import WholeBody
 
     hub = _hub(worker)
     if hub is not None:
         hub.start()
+    worker.wsgi = WholeBody(
+        worker.wsgi, limit=MAX_BODY_BYTES, timeout_s=_settings.web_read_timeout_s
+    )
     settle_collector()
 
 
@@ -57,15 +64,16 @@ def _hub(worker):
     from webhook.hub import EXTENSION
 
     app = getattr(worker, "wsgi", None)
+    app = getattr(app, "app", app)  # inside WholeBody, once post_worker_init has run
     return app.extensions.get(EXTENSION) if app is not None else None
 
 
 bind = f"{_settings.bind_address}:{_settings.port}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "16"))
-# gthread, reading each request whole before a thread takes it (slow clients hold no thread).
-worker_class = "webhook.server.BufferingThreadWorker"
-keepalive = 30
+# A greenlet per connection: a slow client holds no thread (webhook/server.py).
+worker_class = "gevent"
+# How long a head may take to arrive, on a new connection or between two requests.
+keepalive = math.ceil(_settings.web_read_timeout_s)
 graceful_timeout = 20
 accesslog = None
 logger_class = "webhook.server.AccessLogOff"

@@ -1,138 +1,85 @@
-"""The ``web`` process's gunicorn worker: gthread, except that a request is read whole
-before a thread takes it.
+"""The ``web`` process's server: gunicorn's gevent worker, and each body read whole
+before the app runs.
 
-gunicorn's gthread worker hands a connection to a thread as soon as it has a first byte,
-and the thread then reads the headers and body with blocking calls. A client that trickles
-its headers (slowloris) therefore holds a thread for as long as it likes: 40 such
-connections without any credentials were enough to make ``/healthz`` time out. Here the
-worker's event loop reads each request without blocking, as a buffering proxy in front
-would, and submits it to the thread pool only once its headers and body have all arrived.
-A connection that has not sent its whole request within ``WEB_READ_TIMEOUT_S`` is closed
-without an answer. Threads then only ever wait on Redis, never on a client.
+gunicorn parses every request line and head, strictly: a malformed one (a bad
+``Content-Length``, two of them, one beside ``Transfer-Encoding``, a head over its
+limits) is answered by gunicorn with a 4xx, and the connection closed. Each connection
+is a greenlet, not a thread, so a client that sends slowly holds nothing the others
+need, and gunicorn gives a head ``WEB_READ_TIMEOUT_S`` to arrive (its keep-alive,
+set in webhook/gunicorn_conf.py) before it closes the connection.
 
-Trade-offs: a body is held in memory up to :data:`BUFFER_LIMIT` (the largest accepted
-body plus room for the head) before a thread takes over, which it would be anyway once
-Flask reads it; a larger body is handed over at that point and refused by the app (413).
-TLS connections (gunicorn's own ``certfile``) are served the gthread way: the bytes on the
-wire are encrypted, so nothing can be read ahead here (terminate TLS in front instead).
+gunicorn hands the app the body as a stream, read as the app reads it. Left at that,
+a bad chunk size would surface inside a view (a 500), and a route that answers
+without reading the body (the pre-send hook) would leave it to be parsed as the next
+request (a second answer). So :class:`WholeBody`, around the app, reads every body
+before the app runs:
+
+- within ``WEB_READ_TIMEOUT_S``: a client that has not sent its whole body by then is
+  disconnected without an answer (and a line says so);
+- up to the largest accepted body and one byte more: the app answers a larger one
+  ``413`` (one that says it is larger is not read at all);
+- a framing error met on the way (a bad chunk size, a chunk without its end) is
+  gunicorn's to answer: a ``400``, and the connection closed.
+
+The app then reads the body from memory, with its ``Content-Length`` set.
 """
 
 from __future__ import annotations
 
-import errno
-import selectors
-import time
-from collections import deque
-from functools import partial
+import io
+import logging
+from collections.abc import Callable, Iterable
 
+import gevent
 from gunicorn.glogging import Logger
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.http.errors import NoMoreData
 
-from webhook import MAX_BODY_BYTES
-from webhook.arrival import RequestArrival
-from workers.core.settings import load_settings
+logger = logging.getLogger(__name__)
 
-#: What is read ahead at most: the largest accepted body plus 64 KiB of head.
-BUFFER_LIMIT = MAX_BODY_BYTES + 64 * 1024
-_RECV_BYTES = 256 * 1024
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
-class BufferingThreadWorker(ThreadWorker):
-    """A gthread worker whose event loop reads each request before a thread serves it."""
+class WholeBody:
+    """WSGI middleware: the request body read whole, in bounded time, before ``app``.
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        #: Connections still sending their request, oldest deadline first.
-        self.arriving_conns: deque[TConn] = deque()
-        self.read_timeout_s = 10.0
+    Parameters:
+      app: the WSGI app to hand the request to.
+      limit: the largest body ``app`` accepts; one byte more is read, for it to refuse.
+      timeout_s: how long the whole body may take to arrive.
+    """
 
-    def init_process(self):
-        self.read_timeout_s = load_settings().web_read_timeout_s
-        super().init_process()
+    def __init__(self, app: WsgiApp, *, limit: int, timeout_s: float) -> None:
+        self.app = app
+        self.limit = limit
+        self.timeout_s = timeout_s
 
-    def accept(self, listener):
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if self._to_read(environ):
+            body = self._read(environ)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+    def _to_read(self, environ: dict) -> bool:
+        """Whether the request has a body to read here: a chunked one, or one whose
+        length is given, not zero and within the limit."""
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return True
+        length = environ.get("CONTENT_LENGTH") or "0"
+        return length.isdigit() and 0 < int(length) <= self.limit
+
+    def _read(self, environ: dict) -> bytes:
         try:
-            client_sock, client_addr = listener.accept()
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
-            return
-        self.nr_conns += 1
-        self._await_request(TConn(self.cfg, client_sock, client_addr, listener.getsockname()))
-
-    def on_client_socket_readable(self, conn, client):
-        """A kept-alive connection has sent something: read the whole request first."""
-        self.poller.unregister(client)
-        self.keepalived_conns.remove(conn)
-        self._await_request(conn)
-
-    def handle(self, conn):
-        """Serve a request, giving the parser the bytes the event loop read for it."""
-        arrived, conn.arrived = getattr(conn, "arrived", b""), b""
-        if arrived:
-            conn.sock.setblocking(True)
-            conn.init()
-            conn.parser.unreader.unread(arrived)
-        return super().handle(conn)
-
-    def murder_pending(self):
-        super().murder_pending()
-        now = time.monotonic()
-        while self.arriving_conns and self.arriving_conns[0].timeout <= now:
-            conn = self.arriving_conns.popleft()
-            self.poller.unregister(conn.sock)
-            self.log.debug("Closing %s: no whole request in %ss", conn.client, self.read_timeout_s)
-            self._drop(conn)
-
-    def _await_request(self, conn: TConn) -> None:
-        if self.cfg.is_ssl:
-            self.enqueue_req(conn)
-            return
-        conn.sock.setblocking(False)
-        conn.arrival = RequestArrival(BUFFER_LIMIT)
-        conn.timeout = time.monotonic() + self.read_timeout_s
-        if self._read_available(conn) is _WAITING:
-            self.arriving_conns.append(conn)
-            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_arriving, conn))
-        else:
-            self._settle(conn)
-
-    def _on_arriving(self, conn: TConn, client) -> None:
-        if self._read_available(conn) is not _WAITING:
-            self.poller.unregister(client)
-            self.arriving_conns.remove(conn)
-            self._settle(conn)
-
-    def _read_available(self, conn: TConn) -> object:
-        """Read what the socket holds without blocking: :data:`_WAITING` for more,
-        :data:`_ARRIVED` once the request is whole, :data:`_GONE` if the client left."""
-        try:
-            while not conn.arrival.complete:
-                chunk = conn.sock.recv(_RECV_BYTES)
-                if not chunk:
-                    return _GONE
-                conn.arrival.feed(chunk)
-        except (BlockingIOError, InterruptedError):
-            return _WAITING
-        except OSError:
-            return _GONE
-        return _ARRIVED
-
-    def _settle(self, conn: TConn) -> None:
-        """Submit a connection whose request has arrived; close one whose client left."""
-        if not conn.arrival.complete:
-            self._drop(conn)
-            return
-        conn.arrived = conn.arrival.take()
-        conn.data_ready = True
-        self.enqueue_req(conn)
-
-    def _drop(self, conn: TConn) -> None:
-        self.nr_conns -= 1
-        conn.close()
-
-
-_WAITING, _ARRIVED, _GONE = object(), object(), object()
+            with gevent.Timeout(self.timeout_s):
+                return environ["wsgi.input"].read(self.limit + 1)
+        except gevent.Timeout:
+            logger.info(
+                "Closed a connection from %s: its body had not arrived after %g s.",
+                environ.get("REMOTE_ADDR", "?"),
+                self.timeout_s,
+            )
+            # gunicorn closes the connection without an answer, as for a client gone.
+            raise NoMoreData() from None
 
 
 class AccessLogOff(Logger):

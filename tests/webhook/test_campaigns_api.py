@@ -7,7 +7,7 @@ import json
 import pytest
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 from webhook.posthook.recorder import CAMPAIGN_SENDS
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.schedule import SCHEDULE_PREFIX

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.campaigns.schema import migrate
 from workers.queue.deadletters import DeadLetterQueue
 

@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 import redis
 
-from webhook import MAX_BODY_BYTES, create_app
+from webhook.app import MAX_BODY_BYTES, create_app
 from workers.core.signing import sign
 from workers.queue.routes import PROFILE_BUFFER, ROUTES
 

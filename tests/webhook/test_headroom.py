@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 from webhook.hub import EXTENSION
 from webhook.intake.headroom import Headroom
 

@@ -8,7 +8,7 @@ import pytest
 import redis
 from werkzeug.datastructures import Authorization
 
-from webhook import create_app
+from webhook.app import create_app
 from webhook.gate.gate import FREQUENCY_PREFIX
 from webhook.hub import EXTENSION
 

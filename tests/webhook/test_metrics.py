@@ -8,7 +8,7 @@ import redis
 from dramatiq import Message
 from prometheus_client.parser import text_string_to_metric_families
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.campaigns.schema import upgrade
 from workers.campaigns.store import Store
 from workers.queue.broker import SweepingRedisBroker

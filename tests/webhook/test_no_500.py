@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EVENT_TYPES, IDENTIFIERS
-from webhook import create_app
+from webhook.app import create_app
 from workers.campaigns.schema import migrate
 
 from ..conftest import make_settings

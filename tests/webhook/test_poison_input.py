@@ -8,7 +8,7 @@ import json
 import pytest
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 
 from ..conftest import make_settings
 from .test_events import AUTH, profile, track

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from webhook import create_app
+from webhook.app import create_app
 
 from ..conftest import make_settings
 from ..support import temporary_redis

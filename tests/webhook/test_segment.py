@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.segment import decode_batch
-from webhook import create_app
+from webhook.app import create_app
 
 from ..conftest import make_settings
 from ..support import API_KEY

@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from svix.webhooks import Webhook as SvixWebhook
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.core.settings import ConfigError, load_settings
 from workers.core.signing import sign
 

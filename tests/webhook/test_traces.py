@@ -52,7 +52,7 @@ def test_it_needs_an_api_key(client):
 def test_with_traces_off_a_duplicate_writes_nothing(redis_url):
     import redis
 
-    from webhook import create_app
+    from webhook.app import create_app
 
     client = create_app(make_settings(redis_url, TRACE_RETENTION_S="0")).test_client()
     post(client, [track("t-4")])

@@ -12,7 +12,7 @@ from ..support import API_KEY, ROOT
 
 SCRIPT = """
 import json, sys
-from webhook import create_app
+from webhook.app import create_app
 from workers.core.settings import load_settings
 settings = load_settings({"REDIS_URL": sys.argv[1], "HOOKRELAY_API_KEYS": sys.argv[2]})
 client = create_app(settings).test_client()

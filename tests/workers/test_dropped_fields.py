@@ -10,7 +10,7 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.actors import build_services, register
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store

@@ -9,7 +9,7 @@ import dramatiq
 import pytest
 import redis
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.profiles import buffer as profiles
 from workers.profiles.buffer import BUFFER, ProfileBuffer
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder

@@ -15,7 +15,7 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import SkipMessage
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.core.replication import NotReplicated, Replication
 from workers.core.settings import load_settings
 from workers.ops.doctor import check_replicas

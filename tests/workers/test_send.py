@@ -11,7 +11,7 @@ import redis
 from click.testing import CliRunner
 from flask import Flask, request
 
-from webhook import create_app
+from webhook.app import create_app
 from workers.ops.cli import main
 from workers.ops.receiver_client import Item, ReceiverClient, Tally, batches
 

@@ -41,10 +41,10 @@ def dev(sandbox: str | None) -> None:
 
 @click.command(short_help="Run the receiver (the Procfile's web).")
 def web() -> None:
-    """Run the receiver (the Procfile's web): gunicorn serving webhook:create_app(),
-    sized by WEB_CONCURRENCY and WEB_THREADS, listening on PORT."""
+    """Run the receiver (the Procfile's web): gunicorn serving webhook.app:create_app(),
+    sized by WEB_CONCURRENCY, listening on PORT."""
     prepare_directory(VAR_DIR / "metrics", "web")
-    config = ["--config", "python:webhook.gunicorn_conf", "webhook:create_app()"]
+    config = ["--config", "python:webhook.gunicorn_conf", "webhook.app:create_app()"]
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *config])
 
 

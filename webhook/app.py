@@ -1,0 +1,115 @@
+"""The receiver's app factory: ``create_app()``, the WSGI app ``hookrelay web`` serves.
+
+It reads the stats store but does not migrate it: ``hookrelay migrate``, the
+Procfile's release step, does; the gunicorn master checks the schema is current.
+Building the app starts no thread: :meth:`Hub.start` does (webhook/gunicorn_conf.py).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from schemas.events import PLATFORMS
+from webhook import errors
+from webhook.api import (
+    campaigns,
+    dlq,
+    events,
+    health,
+    hooks,
+    metrics,
+    openapi,
+    segment,
+    status,
+    suppressions,
+    traces,
+)
+from webhook.gate.gate import PreSendGate
+from webhook.hub import EXTENSION, Hub
+from webhook.intake.headroom import Headroom
+from webhook.intake.queue import EventQueue
+from webhook.posthook.recorder import PostHookRecorder
+from workers.campaigns.schedule import FollowupScheduler
+from workers.campaigns.store import Store
+from workers.core.connections import redis_client
+from workers.core.replication import Replication
+from workers.core.settings import Settings, load_settings
+from workers.metrics.backlog import BacklogCollector, DepthReader
+from workers.metrics.throughput import DeliveryRate
+from workers.profiles.echo import DroppedFields
+from workers.queue.deadletters import DeadLetterQueue
+from workers.queue.layout import MessageWriter
+from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, QUEUES
+from workers.ratelimit.limiter import platform_limiter
+from workers.trace.reader import TraceReader
+
+#: Largest accepted body (5 MiB; README, "Sending events").
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+BLUEPRINTS = (
+    events,
+    traces,
+    health,
+    dlq,
+    hooks,
+    suppressions,
+    campaigns,
+    metrics,
+    openapi,
+    status,
+)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the receiver; settings are read from the environment unless given."""
+    settings = settings or load_settings()
+    settings.require_api_keys()
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions[EXTENSION] = build_hub(settings)
+    errors.register(app)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.bp)
+    segment.register(app, settings.segment_prefix)
+    return app
+
+
+def build_hub(settings: Settings) -> Hub:
+    client = redis_client(settings)
+    scheduler = FollowupScheduler.from_settings(client, settings)
+    dead_letters = DeadLetterQueue.from_settings(client, settings)
+    return Hub(
+        settings=settings,
+        redis=client,
+        queue=EventQueue(
+            client,
+            events_after_profiles=settings.events_after_profiles,
+            replication=Replication.from_settings(settings),
+            trace_retention_s=settings.trace_retention_s,
+        ),
+        headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
+        messages=MessageWriter(client),
+        dead_letters=dead_letters,
+        gate=PreSendGate(client, cap=settings.frequency_cap),
+        post_hooks=PostHookRecorder(client, scheduler),
+        store=Store(settings.database_url),
+        backlog=BacklogCollector(
+            client,
+            queues=QUEUES,
+            limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
+            broker=_rabbitmq_depths(settings),
+            dead_letters=dead_letters,
+        ),
+        throughput=DeliveryRate(client),
+        dropped_fields=DroppedFields(client),
+        traces=TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S),
+    )
+
+
+def _rabbitmq_depths(settings: Settings) -> DepthReader | None:
+    """RabbitMQ's depths when it is the broker; pika is imported only then."""
+    if not settings.rabbitmq:
+        return None
+    from workers.metrics.rabbitmq import RabbitmqDepths
+
+    return RabbitmqDepths(settings.broker_url)
