@@ -160,11 +160,19 @@ class ReplayedSchema(Schema):
 
 
 class ReplaySelectionSchema(Schema):
-    """``POST /v1/dlq/replay``'s body: which dead letters to replay (all, without one)."""
+    """``POST /v1/dlq/replay``'s body: which dead letters to replay. Every one only
+    when it says ``"all": true``, and then no filter: a body that names nothing
+    replays nothing."""
 
     class Meta:
         unknown = RAISE
 
+    all = ma.fields.Boolean(
+        truthy={True},
+        falsy={False},
+        load_default=False,
+        metadata={"description": "Replay every dead letter (and name no filter)."},
+    )
     platform = ma.fields.String(validate=validate.OneOf(PLATFORMS))
     actor = ma.fields.String(validate=validate.Length(min=1, max=64))
     reason = ma.fields.String(
@@ -181,6 +189,16 @@ class ReplaySelectionSchema(Schema):
     dry_run = ma.fields.Boolean(
         load_default=False, metadata={"description": "Count them, replay nothing."}
     )
+
+    @ma.validates_schema
+    def _all_or_filters(self, data: dict, **kwargs) -> None:
+        filters = sorted(set(data) - {"all", "dry_run"})
+        if data["all"] and filters:
+            raise ma.ValidationError(f"Not with a filter ({', '.join(filters)}).", "all")
+        if not data["all"] and not filters:
+            raise ma.ValidationError(
+                'Name a filter, or send {"all": true} to replay every dead letter.', "_schema"
+            )
 
 
 class SelectionReplayedSchema(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from webhook.app import create_app
@@ -36,7 +37,8 @@ def test_list_show_replay_purge(client, redis_url):
 
     assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).json == {"replayed": 1}
     assert client.post(f"/v1/dlq/{letter.id}/replay", headers=AUTH).status_code == 404
-    assert client.post("/v1/dlq/replay", headers=AUTH).json == {"matched": 1, "replayed": 1}
+    everything = client.post("/v1/dlq/replay", json={"all": True}, headers=AUTH)
+    assert everything.json == {"matched": 1, "replayed": 1}
     assert redis.Redis.from_url(redis_url).llen("dramatiq:crm") == 2
 
     dlq.add(failed_message("e3"), reason="r", error=rejected(), attempts=1)
@@ -76,3 +78,45 @@ def test_replay_by_filters_with_a_dry_run_and_field_errors(client, redis_url):
     refused = client.post("/v1/dlq/replay", json={"status": "4xx", "colour": 1}, headers=AUTH)
     assert refused.status_code == 422
     assert set(refused.json["errors"]) == {"status", "colour"}
+
+
+#: Bodies that ask for nothing readable, each with the answer it gets.
+UNREADABLE = [
+    ("curl's default form encoding", b"dry_run=true", "application/x-www-form-urlencoded", 415),
+    ("no content type", b'{"dry_run": true}', None, 415),
+    ("a trailing comma", b'{"dry_run": true,}', "application/json", 400),
+    ("an array", b"[]", "application/json", 400),
+    ("a string", b'"all"', "application/json", 400),
+    ("null", b"null", "application/json", 400),
+    ("no body", b"", "application/json", 400),
+    ("no filter", b"{}", "application/json", 422),
+    ("only dry_run", b'{"dry_run": true}', "application/json", 422),
+    ("all, as a string", b'{"all": "true"}', "application/json", 422),
+    ("all and a filter", b'{"all": true, "platform": "crm"}', "application/json", 422),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"), [u[1:] for u in UNREADABLE], ids=[u[0] for u in UNREADABLE]
+)
+def test_a_body_that_names_nothing_replays_nothing(client, redis_url, body, content_type, status):
+    dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
+    dlq.add(failed_message("e1"), reason="permanent: 400", error=rejected(), attempts=1)
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    answer = client.post("/v1/dlq/replay", data=body, headers=headers)
+    assert answer.status_code == status, answer.json
+    assert dlq.count() == 1, "nothing replayed"
+    assert redis.Redis.from_url(redis_url).llen("dramatiq:crm") == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/v1/suppressions", b"email=a@example.com"), ("/v1/suppressions", b"[]")],
+)
+def test_suppressions_refuse_a_body_that_is_not_a_json_object(client, path, body):
+    content_type = (
+        "application/json" if body.startswith(b"[") else "application/x-www-form-urlencoded"
+    )
+    answer = client.post(path, data=body, headers={**AUTH, "Content-Type": content_type})
+    assert answer.status_code in (400, 415)
+    assert client.get("/v1/suppressions", headers=AUTH).json["count"] == 0

@@ -27,6 +27,24 @@ def read_body() -> bytes:
     return request.get_data(cache=False)
 
 
+def json_object(*, optional: bool = False) -> dict[str, Any]:
+    """The body of a route that changes state, as a JSON object. A body that cannot be
+    read as one never reads as "nothing asked": a body that is not
+    ``application/json`` is a 415, one that is not JSON or not an object a 400.
+    ``optional``: no body at all is ``{}``, where the route has defaults for it."""
+    if optional and not request.content_length:
+        return {}
+    body = request.get_json()  # 415 (not application/json) or 400 (not JSON) itself
+    if not isinstance(body, dict):
+        raise BadRequest(f"The body must be a JSON object, not {_json_type(body)}.")
+    return body
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
 def parse_json(raw: bytes) -> tuple[Any, bool]:
     """The body, and whether it may hold a value no platform can take (a float out of
     range, a lone surrogate escape), which only then is looked for (schemas/values.py).

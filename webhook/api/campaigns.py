@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 from werkzeug.exceptions import NotFound
 
 from schemas.events import (
@@ -12,6 +12,7 @@ from schemas.events import (
     STARTABLE_PLATFORMS,
 )
 from webhook import auth
+from webhook.api.bodies import json_object
 from webhook.hub import current_hub
 from workers.queue.routes import CAMPAIGN_ACTION
 
@@ -38,10 +39,8 @@ def act(platform: str, campaign_id: int, action: str):
     if action not in CONTROL_ACTIONS:
         raise NotFound(f"No action {action!r}; expected one of {', '.join(CONTROL_ACTIONS)}.")
     hub = current_hub()
-    body = request.get_json(silent=True) if request.content_length else {}
     run = hub.store.run(platform, campaign_id)
-    kind = (body or {}).get("kind") if isinstance(body, dict) else None
-    kind = kind or (run.kind if run else "mailing")
+    kind = json_object(optional=True).get("kind") or (run.kind if run else "mailing")
     if kind not in CAMPAIGN_KINDS:
         return {"errors": {"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]}}, 422
     campaign = {"platform": platform, "id": campaign_id, "kind": kind}

@@ -8,6 +8,7 @@ from werkzeug.exceptions import NotFound
 
 from schemas.api import ReplaySelectionSchema
 from webhook import auth
+from webhook.api.bodies import json_object
 from webhook.hub import current_hub
 from workers.queue.deadletters import Selection
 
@@ -44,13 +45,14 @@ def replay_letter(letter_id: str):
 
 @bp.post("/replay")
 def replay_selected():
-    """Replay every dead letter, or those the body's filters select (``dry_run``: count
-    them only); each moves in one atomic step."""
+    """Replay the dead letters the body's filters select, or every one with ``{"all":
+    true}`` (``dry_run``: count them only); each moves in one atomic step."""
     try:
-        given = REPLAY_SELECTION.load(request.get_json(silent=True) or {})
+        given = REPLAY_SELECTION.load(json_object())
     except ValidationError as error:
         return {"errors": error.messages}, 422
     dry_run = given.pop("dry_run")
+    given.pop("all")
     selection = Selection.of(**given)
     dead_letters = current_hub().dead_letters
     chosen = dead_letters.select(selection)

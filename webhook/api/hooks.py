@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound, Unauthorized
 from schemas.events import IDENTIFIERS, PLATFORMS
 from schemas.hooks import HOOK, STAGES
 from webhook import auth
+from webhook.api.bodies import json_object
 from webhook.hub import current_hub
 from workers.campaigns.campaign import Campaign
 from workers.metrics.counters import HOOKS
@@ -27,10 +28,7 @@ def hook(platform: str):
     _check_basic_auth(hub.settings.hook_user, hub.settings.hook_password)
     if platform not in PLATFORMS:
         raise NotFound(f"No platform {platform!r}; expected one of {', '.join(PLATFORMS)}.")
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict):
-        return {"errors": {"_body": ["The body must be a JSON object (or empty)."]}}, 422
-    given = {**request.args.to_dict(), **body}
+    given = {**request.args.to_dict(), **json_object(optional=True)}
     try:
         params = HOOK.load(given)
     except ValidationError as error:

@@ -10,6 +10,7 @@ from schemas.events import IDENTIFIERS
 from schemas.hooks import SUPPRESSION
 from schemas.identities import named_key
 from webhook import auth
+from webhook.api.bodies import json_object
 from webhook.hub import current_hub
 
 bp = Blueprint("suppressions", __name__, url_prefix="/v1/suppressions")
@@ -21,7 +22,7 @@ bp.before_request(auth.require_api_key)
 @bp.post("")
 def add():
     try:
-        entry = SUPPRESSION.load(request.get_json(silent=True) or {})
+        entry = SUPPRESSION.load(json_object())
     except ValidationError as error:
         return {"errors": error.messages}, 422
     kind = next(key for key in IDENTIFIERS if entry.get(key))
