@@ -1,27 +1,77 @@
 """The one form identifiers are compared in, wherever hookrelay decides by identity:
 coalescing profiles, event order, suppressions, the frequency cap. What reaches a
-platform is what the app sent."""
+platform is what the app sent.
+
+Every spelling of one mailbox gives one key, and so does every spelling of one phone
+number. Where matching more and matching less conflict, this matches more: a
+suppression must never be bypassed by a respelling, and two addresses that share a key
+only ever get fewer sends between them, never more (docs/api.md, "One person, one
+key").
+"""
 
 from __future__ import annotations
 
-import re
+import unicodedata
+
+import idna
 
 from .events import IDENTIFIERS
 
-_NOT_DIGITS = re.compile(r"\D")
-
 
 def normal_identifier(kind: str, value: str) -> str:
-    """How hookrelay compares an identifier: an email trimmed and in lower case
-    (``A@Example.COM `` is ``a@example.com``), a phone number as its digits (``+7 916
-    000-00-01`` is ``79160000001``: E.164 without the ``+``; a national form such as
-    ``8 916 ...`` stays a different number), a uid or push token as given."""
+    """How hookrelay compares an identifier (a uid or push token: as given).
+
+    An email address: in Unicode's compatibility form (NFKC: full-width letters and
+    at sign are the ASCII ones, a decomposed ``é`` the composed one), without invisible
+    characters or spaces, case-folded, its domain without a trailing dot and in its
+    ASCII (IDNA) form: ``Café@Bücher.Example.`` is ``café@xn--bcher-kva.example``.
+    ``+tags`` and dots in the local part are kept: whether they reach the same
+    mailbox depends on the provider.
+
+    A phone number: its digits, of whichever script (full-width, Arabic-Indic ...), as
+    ASCII digits: ``+7 916 000-00-01`` is ``79160000001`` (E.164 without the ``+``; a
+    national form such as ``8 916 ...`` stays a different number)."""
     value = str(value)
     if kind == "email":
-        return value.strip().lower()
+        return normal_email(value)
     if kind == "phone":
-        return _NOT_DIGITS.sub("", value) or value.strip()
+        text = unicodedata.normalize("NFKC", value)
+        digits = "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
+        return digits or value.strip()
     return value
+
+
+def normal_email(address: str) -> str:
+    visible = "".join(c for c in address if _visible(c))
+    local, at, domain = unicodedata.normalize("NFKC", visible).rpartition("@")
+    if not at:
+        return _folded(domain)
+    return f"{_folded(local)}@{_normal_domain(domain.rstrip('.'))}"
+
+
+def _folded(text: str) -> str:
+    """Case-folded, then composed again (folding may decompose: ``İ`` is ``i̇``)."""
+    return unicodedata.normalize("NFKC", text.casefold())
+
+
+def _visible(char: str) -> bool:
+    """Not a format character (zero-width spaces and joiners, soft hyphens, marks of
+    direction) nor a space of any kind."""
+    return not char.isspace() and unicodedata.category(char) != "Cf"
+
+
+def _normal_domain(domain: str) -> str:
+    """A domain case-folded in its Unicode form, then in its ASCII form: ``Bücher.example``
+    and ``xn--bcher-kva.example`` are ``xn--bcher-kva.example``, and ``ß.com``,
+    ``xn--zca.com`` and ``ss.com`` all ``ss.com``. One that is no valid international
+    name (``ex_ample.com``) is only case-folded."""
+    if domain.isascii() and "xn--" not in domain.lower():
+        return domain.lower()
+    try:
+        unicode = _folded(idna.decode(domain, uts46=True))
+        return idna.encode(unicode, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return _folded(domain)
 
 
 def identity_key(kind: str, value: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from flask import request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 #: A JSON escape of a UTF-16 surrogate, the only way a lone one gets into a body.
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -34,7 +34,12 @@ def json_object(*, optional: bool = False) -> dict[str, Any]:
     ``optional``: no body at all is ``{}``, where the route has defaults for it."""
     if optional and not request.content_length:
         return {}
-    body = request.get_json()  # 415 (not application/json) or 400 (not JSON) itself
+    if not request.is_json:
+        raise UnsupportedMediaType("The body must be JSON, sent as application/json.")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"The body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"The body must be a JSON object, not {_json_type(body)}.")
     return body

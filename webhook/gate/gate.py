@@ -20,11 +20,9 @@ import redis
 from schemas.identities import identity_key
 from webhook.direct import DirectScript
 from webhook.journal import Journal
-from workers.campaigns.suppressions import SUPPRESSIONS, SuppressionList
+from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS, SuppressionList
 from workers.core import lua
 
-#: One sorted set of allowed sends per identifier, for the frequency cap.
-FREQUENCY_PREFIX = "hookrelay:frequency:"
 WINDOW_MS = 24 * 3600 * 1000
 
 _SCRIPT = lua.source(__package__, "decide.lua", lua.CLOCK)

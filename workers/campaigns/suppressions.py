@@ -26,6 +26,9 @@ from workers.core import lua
 
 SUPPRESSIONS = "hookrelay:suppressions"
 DELETIONS = "hookrelay:suppressions:deleted"
+#: One sorted set of allowed sends per identity key, for the frequency cap (kept by the
+#: pre-send hook, webhook/gate/).
+FREQUENCY_PREFIX = "hookrelay:frequency:"
 
 _FEEDBACK = lua.read(__package__, "suppressions.lua")
 

@@ -16,7 +16,7 @@ from workers.ops import devstack
 from workers.ops.cli.common import settings
 from workers.ops.doctor import FAIL, OK, WARN, diagnose
 from workers.ops.embedded_redis import EmbeddedRedisError
-from workers.ops.redis_upgrades import rename_keys
+from workers.ops.rekey import rekey_identities
 
 
 @click.command(short_help="Run everything locally (what make run runs).")
@@ -83,8 +83,9 @@ def worker(processes: int, threads: int) -> None:
 
 @click.command(short_help="Upgrade the store (the release step).")
 def migrate() -> None:
-    """Upgrade the stats store's schema and move Redis keys a release renamed (the
-    Procfile's release step); run it once per release, before the new web and worker."""
+    """Upgrade the stats store's schema and re-key what Redis keeps per identity into
+    its normal form (the Procfile's release step); run it once per release, before the
+    new web and worker."""
     given = settings()
     try:
         before, after = migrate_schema(given.database_url)
@@ -97,11 +98,11 @@ def migrate() -> None:
     if embedded_redis_absent(given):
         return
     try:
-        for what, moved in rename_keys(redis_client(given)):
+        for what, moved in rekey_identities(redis_client(given)):
             if moved:
-                click.echo(f"redis: moved {moved} key(s) of {what} to their new name")
+                click.echo(f"redis: re-keyed {moved} of {what} to the identity normal form")
     except redis.RedisError as error:
-        raise click.ClickException(f"cannot reach Redis to move renamed keys: {error}") from None
+        raise click.ClickException(f"cannot reach Redis to re-key identities: {error}") from None
 
 
 @click.command(short_help="Check settings, Redis, store and platforms.")
