@@ -65,7 +65,7 @@ def _hub(worker):
 
     app = getattr(worker, "wsgi", None)
     app = getattr(app, "app", app)  # inside WholeBody, once post_worker_init has run
-    return app.extensions.get(EXTENSION) if app is not None else None
+    return getattr(app, "extensions", {}).get(EXTENSION)
 
 
 bind = f"{_settings.bind_address}:{_settings.port}"

@@ -21,7 +21,7 @@ before the app runs:
 - a framing error met on the way (a bad chunk size, a chunk without its end) is
   gunicorn's to answer: a ``400``, and the connection closed.
 
-The app then reads the body from memory, with its ``Content-Length`` set.
+The app then reads the body from memory, as one with its ``Content-Length`` given.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class WholeBody:
             body = self._read(environ)
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
+            # Read whole, the body is no longer chunked for the app (Werkzeug reads no
+            # body at all of a chunked request the server does not say it ended).
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
     def _to_read(self, environ: dict) -> bool:

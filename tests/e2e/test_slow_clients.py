@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -95,6 +96,16 @@ def test_malformed_framing_gets_one_4xx_or_a_closed_connection(stack, target, fr
     statuses = exchange(int(stack.env["PORT"]), request)
     assert len(statuses) <= 1, f"{len(statuses)} answers to one request: {statuses}"
     assert all(400 <= status < 500 for status in statuses), statuses
+
+
+def test_a_chunked_body_is_read_whole(stack):
+    body = json.dumps({"events": [event(), event()]}).encode()
+    chunks = (body[i : i + 100] for i in range(0, len(body), 100))
+    response = stack.http.post(
+        "/v1/events", content=chunks, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"accepted": 2, "duplicates": 0}
 
 
 def test_a_chunked_body_over_the_limit_is_refused_with_413(stack):

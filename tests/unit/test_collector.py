@@ -7,6 +7,7 @@ import types
 import pytest
 
 from webhook.collector import YOUNG_THRESHOLD, settle_collector
+from webhook.server import WholeBody
 
 
 @pytest.fixture
@@ -34,5 +35,7 @@ def test_each_gunicorn_worker_settles_its_collector_once_it_has_started(
 
     migrate(f"sqlite:///{tmp_path}/stats.db")
     conf = importlib.import_module("webhook.gunicorn_conf")
-    conf.post_worker_init(types.SimpleNamespace())
+    worker = types.SimpleNamespace(wsgi=lambda environ, start_response: [])
+    conf.post_worker_init(worker)
     assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    assert isinstance(worker.wsgi, WholeBody), "each body read whole before the app"
