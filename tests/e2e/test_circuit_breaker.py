@@ -77,3 +77,28 @@ def test_a_platform_down_for_longer_than_retries_last_gets_one_probe_per_interva
             f"\nopen {healed_at - opened_at:.1f} s: {len(while_open)} calls while open, "
             f"{len(calls)} calls in all for {EVENTS} events"
         )
+
+
+def test_a_degraded_platform_keeps_its_circuit_closed_and_gets_everything(tmp_path):
+    """40 % of calls failing is degraded, not down: retries deliver every event soon,
+    and the circuit never opens (it opened within seconds, and held 40 events for
+    minutes, when a share of failed calls could open it)."""
+    with running_stack(
+        tmp_path,
+        workers=1,
+        CIRCUIT_FAILING_S=str(FAILING_S),
+        CIRCUIT_PROBE_S="30",
+        RETRY_MIN_BACKOFF_MS="50",
+        RETRY_MAX_BACKOFF_MS="200",
+    ) as stack:
+        stack.wait_for_workers()
+        stack.sandbox.fault("crm.events", status=503, ratio=0.4)
+        stack.post([track_event(i, "degraded") for i in range(40)])
+        wait_for(lambda: len(event_seqs(stack.sandbox)) == 40, timeout_s=20, interval_s=0.2)
+        logs = "".join(worker.log() for worker in stack.workers)
+        assert "circuit opened" not in logs
+        assert health_of(stack).opened_at is None
+
+
+def health_of(stack):
+    return PlatformHealth(redis.Redis.from_url(stack.redis.url)).read(["crm"])["crm"]

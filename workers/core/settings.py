@@ -97,8 +97,6 @@ class CircuitConfig:
     (``CIRCUIT_*``; workers/health/circuit.py)."""
 
     enabled: bool = True
-    failure_ratio: float = 0.5
-    window_s: float = 120.0
     min_calls: int = 20
     failing_s: float = 60.0
     probe_s: float = 30.0
@@ -347,10 +345,6 @@ def _circuit(env: _MappingEnv) -> CircuitConfig:
     above_zero = Range(min=0, min_inclusive=False)
     return CircuitConfig(
         enabled=env.bool("CIRCUIT_BREAKER", True),
-        failure_ratio=env.float(
-            "CIRCUIT_FAILURE_RATIO", 0.5, validate=Range(min=0, max=1, min_inclusive=False)
-        ),
-        window_s=env.float("CIRCUIT_WINDOW_S", 120, validate=Range(min=1, max=3600)),
         min_calls=env.int("CIRCUIT_MIN_CALLS", 20, validate=Range(min=1)),
         failing_s=env.float("CIRCUIT_FAILING_S", 60, validate=above_zero),
         probe_s=env.float("CIRCUIT_PROBE_S", 30, validate=above_zero),

@@ -1,12 +1,11 @@
 -- One platform's circuit breaker and call record, shared by every worker process.
 --
 -- KEYS = [state (hash), calls (hash: "<bucket>:ok" / "<bucket>:fail" -> count)]
--- ARGV = [command, probe_ms, bucket_ms, keep_ms, window_ms, ratio, min_calls,
---         failing_ms, error]
+-- ARGV = [command, probe_ms, bucket_ms, keep_ms, min_calls, failing_ms, error]
 --
 -- state holds opened (ms, only while open), probe_at (ms: when the next probe may
--- go), failing_since (ms of the first failure since the last success), last_error
--- and last_error_at.
+-- go), failing_since (ms of the first failure since the last success), failed_calls
+-- (failures since the last success), last_error and last_error_at.
 --
 -- "admit": {0} closed, go; {1} open and this caller is the probe, go; {2, ms} open,
 -- wait that long for the next probe. Only one caller per probe interval is told 1.
@@ -14,14 +13,13 @@
 -- transition is "closed" when a success closed an open circuit (since_ms: how long it
 -- was open), "opened" when a failure opened it (since_ms: how long calls have been
 -- failing), "" otherwise. A failure opens the circuit when every call has failed for
--- failing_ms, or when more than ratio of at least min_calls calls in the last
--- window_ms failed. Failures further apart than failing_ms start a new streak: two
--- failed calls a day apart are not a day of failing.
+-- failing_ms and at least min_calls calls in a row failed. Failures further apart
+-- than failing_ms start a new streak: two failed calls a day apart are not a day of
+-- failing.
 local state, calls = KEYS[1], KEYS[2]
 local command = ARGV[1]
 local probe_ms, bucket_ms, keep_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local window_ms, ratio, min_calls = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local failing_ms = tonumber(ARGV[8])
+local min_calls, failing_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
 
 if command == "admit" then
@@ -49,20 +47,9 @@ local function count(outcome)
     redis.call("PEXPIRE", calls, keep_ms)
 end
 
-local function failed_share()
-    local last = math.floor(now / bucket_ms)
-    local first = math.floor((now - window_ms) / bucket_ms) + 1
-    local ok, fail = 0, 0
-    for bucket = first, last do
-        ok = ok + (tonumber(redis.call("HGET", calls, bucket .. ":ok")) or 0)
-        fail = fail + (tonumber(redis.call("HGET", calls, bucket .. ":fail")) or 0)
-    end
-    return fail, ok + fail
-end
-
 count(command)
 if command == "ok" then
-    redis.call("HDEL", state, "failing_since")
+    redis.call("HDEL", state, "failing_since", "failed_calls")
     local opened = tonumber(redis.call("HGET", state, "opened"))
     if opened then
         redis.call("HDEL", state, "opened", "probe_at")
@@ -73,17 +60,17 @@ end
 
 local previous = tonumber(redis.call("HGET", state, "last_error_at"))
 if not previous or now - previous > failing_ms then
-    redis.call("HSET", state, "failing_since", now)
+    redis.call("HSET", state, "failing_since", now, "failed_calls", 0)
 else
     redis.call("HSETNX", state, "failing_since", now)
 end
-redis.call("HSET", state, "last_error", ARGV[9], "last_error_at", now)
+local failed_calls = redis.call("HINCRBY", state, "failed_calls", 1)
+redis.call("HSET", state, "last_error", ARGV[7], "last_error_at", now)
 if redis.call("HEXISTS", state, "opened") == 1 then
     return {"", 0}
 end
 local failing_for = now - tonumber(redis.call("HGET", state, "failing_since"))
-local fail, total = failed_share()
-if failing_for >= failing_ms or (total >= min_calls and fail > ratio * total) then
+if failing_for >= failing_ms and failed_calls >= min_calls then
     redis.call("HSET", state, "opened", now, "probe_at", now + probe_ms)
     return {"opened", failing_for}
 end

@@ -9,11 +9,16 @@ and deliveries resume at the rate limit.
 
 A call *fails* when the platform could not answer: a timeout, a connection refused or
 reset, a 5xx (or 408, 425). Any other answer, a 4xx or a 429 included, is the platform
-working (a 429 is the rate limiter's to handle). The circuit opens on a failure when
-every call has failed for ``CIRCUIT_FAILING_S``, or when more than
-``CIRCUIT_FAILURE_RATIO`` of at least ``CIRCUIT_MIN_CALLS`` calls over the last
-``CIRCUIT_WINDOW_S`` did. The same record, in 10-second buckets kept for an hour, is
-what the status page shows as each platform's success and error rates.
+working (a 429 is the rate limiter's to handle). The circuit is for a platform that is
+down, not one that is degraded: it opens on a failure only when every call has failed
+for ``CIRCUIT_FAILING_S`` and at least ``CIRCUIT_MIN_CALLS`` calls in a row did. A
+single success in between starts over. So a platform that answers most of its calls
+never opens it, over any window: that would take a run of failures both that long
+and that many calls long (at 60 s and a call a second, 60 in a row: at half failing,
+one chance in 10**18), where a share of failures over a window opens on any unlucky
+short run, and two failures alone open it for a platform called rarely. Every call is
+also counted, in 10-second buckets kept for an hour: what the status page shows as
+each platform's success and error rates.
 
 Each call costs two short scripts (admit, record) besides the rate limiter's two.
 Opening and closing are logged once for the whole deployment, by the process whose
@@ -71,9 +76,7 @@ class CircuitBreaker:
             int(config.probe_s * 1000),
             BUCKET_S * 1000,
             KEEP_S * 1000,
-            int(config.window_s * 1000),
-            2 if never else config.failure_ratio,
-            config.min_calls,
+            2**50 if never else config.min_calls,
             2**50 if never else int(config.failing_s * 1000),
         ]
         self._script = client.register_script(_SCRIPT)

@@ -15,11 +15,13 @@ An actor that must wait for something (an event for its user's profile update) r
 no failed attempt, and is given up only at ``max_age_ms`` like any other.
 
 A platform whose circuit is open (:class:`~workers.platforms.errors.CircuitOpen`) was
-not called: the message waits for the next probe, plus a spread that grows with how
-long it has waited (up to :data:`MAX_SPREAD_PROBES` probe intervals), so a large
-backlog neither churns through Redis every interval nor comes back in one burst when
-the circuit closes. That wait counts as no attempt, the message is never given up for
-it, and its time is kept in the message (``paused_ms``) and left out of its age.
+not called: the message waits for the next probe, plus a spread: a quarter of a probe
+interval at first, so a short open costs little more than the probe once the circuit
+closes, then half of how long the message has waited, up to :data:`MAX_SPREAD_PROBES`
+probe intervals, so that during a long outage a large backlog neither churns through
+Redis every interval nor comes back in one burst. That wait counts as no attempt, the
+message is never given up for it, and its time is kept in the message (``paused_ms``)
+and left out of its age.
 
 Retrying re-enqueues a copy with a delay and acknowledges the original, as Dramatiq
 does; dead-lettering stores the message with its reason, then acknowledges it. The
@@ -106,7 +108,8 @@ class RetryPolicy:
         """``attempts`` made so far (≥ 1); ``jitter()`` returns a number in [0, 1);
         ``paused_ms``: how long the message has waited for open circuits already."""
         if isinstance(error, CircuitOpen):
-            spread = min(MAX_SPREAD_PROBES * error.probe_ms, max(error.probe_ms, paused_ms))
+            grown = max(error.probe_ms // 4, paused_ms // 2)
+            spread = min(MAX_SPREAD_PROBES * error.probe_ms, grown)
             return RetryLater(error.wait_ms + int(spread * jitter()))
         if isinstance(error, PermanentError):
             return GiveUp(f"permanent: {error}")
