@@ -7,7 +7,7 @@ Building the app starts no thread: :meth:`Hub.start` does (webhook/gunicorn_conf
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 
 from schemas.events import PLATFORMS
 from webhook import errors
@@ -65,13 +65,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     settings.require_api_keys()
     app = Flask(__name__, static_folder=None)
+    # A path with "//" is no other route's: Werkzeug would otherwise answer a 308 to
+    # the path with one slash, which a client follows with the same POST.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = build_hub(settings)
     errors.register(app)
+    app.after_request(_security_headers)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     segment.register(app, settings.segment_prefix)
     return app
+
+
+def _security_headers(response: Response) -> Response:
+    """What every answer says to a browser: take the content type as given, never frame
+    it, send no referrer from it (the status pages add their Content-Security-Policy)."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def build_hub(settings: Settings) -> Hub:

@@ -30,7 +30,10 @@ def test_503_while_redis_is_down_and_accepted_events_survive_kill_9(own_redis):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
         assert response.json["error"] == "unavailable"
-    assert client.get("/readyz").status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json == {"status": "unavailable", "redis": "unreachable", "store": "ok"}
+    assert own_redis.url.partition("://")[2] not in ready.text, "no socket path"
     assert client.get("/healthz").status_code == 200
 
     own_redis.start()

@@ -10,10 +10,11 @@ as the password of Basic auth.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, g, render_template, request
 
 from schemas.events import PLATFORMS
 from webhook import auth
@@ -24,6 +25,32 @@ from workers.trace.reader import unknown_event
 
 bp = Blueprint("status", __name__)
 bp.before_request(auth.require_api_key_from_browser)
+
+#: The console's pages run no script, load nothing from elsewhere and may not be
+#: framed; their one inline stylesheet carries the response's nonce.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def csp_nonce() -> str:
+    """This response's nonce, made once per request."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+@bp.context_processor
+def _nonce() -> dict[str, str]:
+    return {"csp_nonce": csp_nonce()}
+
+
+@bp.after_request
+def _content_security_policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=csp_nonce())
+    return response
+
 
 REFRESH_S = 10
 CHART_MINUTES = 60
