@@ -65,6 +65,40 @@ def test_ids_times_and_statuses_stay_readable():
 @pytest.mark.parametrize(
     "text",
     [
+        "crm_post_event event e-17 outcome retried at 1796166125253",
+        "next fetch at 1796166125 (epoch seconds)",
+        "accepted 2026-12-06T15:35:21.446+00:00, answered 2026-12-06 15:35:21,503",
+        "retry due 15:35:21.5, after 120 s (Retry-After 120)",
+        "message 550e8400-e29b-41d4-a716-446655440000 on stream entry 1796166125253-0",
+        "redis at 127.0.0.1:6379 and 10.0.0.12:26379, sandbox on port 8100",
+        "delivered 48213 events of batch b-17-5 in 1532 ms, attempt 3, status 503",
+    ],
+)
+def test_times_ids_counts_and_durations_are_not_phones(text):
+    assert mask(text) == text
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "+79161234567",
+        "+7 916 123-45-67",
+        "+7 (916) 123-45-67",
+        "8 (916) 123-45-67",
+        "79161234567",
+        "+1 555 010 0199",
+        "(415) 555-0199",
+        "+44 20 7946 0958",
+        "0049 30 1234567",
+    ],
+)
+def test_phone_numbers_however_written_are_masked(phone):
+    assert mask(f"refused {phone}, at 1796166125253") == "refused [phone], at 1796166125253"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "message 550e8400-e29b-41d4-a716-446655440000 delivered",
         "script 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12 was missing; loaded again",
     ],

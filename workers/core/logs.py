@@ -7,11 +7,12 @@
 - :class:`Masked` formats each record as one JSON object (``LOG_FORMAT=json``, the
   default when stderr is not a terminal) or as text, and masks on the way out, in the
   message and in any traceback: the configured keys and secrets, e-mail addresses,
-  phone numbers (``+`` and 5 to 20 digits, or 9 to 20 bare digits), push tokens (40+
-  characters of letters, digits, ``:``, ``_`` and ``-``) and ``Bearer``/``Basic``
-  credentials, in every field of a JSON line (an event id a client chose may be an
-  address). UUIDs and SHA1 digests are left as they are. Masking is the last line of
-  defence; nothing logs an event's body on purpose.
+  phone numbers (:func:`_phone`), push tokens (40+ characters of letters, digits,
+  ``:``, ``_`` and ``-``) and ``Bearer``/``Basic`` credentials, in every field of a
+  JSON line (an event id a client chose may be an address or a number). Times (ISO
+  dates and times, epoch seconds and milliseconds), counts, durations, UUIDs, SHA1
+  digests, IP addresses with their ports and Redis stream ids are left as they are. Masking is the last line of defence; nothing logs an event's body on
+  purpose.
 """
 
 from __future__ import annotations
@@ -31,19 +32,45 @@ from dramatiq.broker import MessageProxy
 #: Fields a record may carry (``extra=``) that the JSON form includes.
 FIELDS = ("event_id", "message_id", "actor", "platform", "outcome", "status", "attempt")
 
+#: A run of digits that may be a phone number: ``+`` or not, the digits grouped by
+#: spaces, dashes, dots or parentheses, not within a word, a path or a number (an id a
+#: client chose, ``tel-79161112233``, may hold one: it is masked too).
+_DIGIT_RUN = re.compile(r"(?<![\w.+/:#])\+?\(?\d[\d ().-]*\d(?![\w/:])")
+#: Bare digits of these lengths beginning with 1 are epoch times (seconds,
+#: milliseconds, micro- and nanoseconds); no phone number is written so: a number of
+#: country code 1 has 11 digits, and no other country code begins with 1.
+_EPOCH_LENGTHS = (10, 13, 16, 19)
+
+
+def _phone(match: re.Match) -> str:
+    """``[phone]`` for a digit run that may be a phone number: 9 to 15 digits (E.164's
+    longest), or 7 to 15 after a ``+``, but for a bare epoch time."""
+    text = match.group()
+    if text.isdigit() and len(text) in _EPOCH_LENGTHS and text[0] == "1":
+        return text
+    digits = sum(c.isdigit() for c in text)
+    shortest = 7 if text.startswith("+") else 9
+    return "[phone]" if shortest <= digits <= 15 else text
+
+
 _PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [secret]"),
     (re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"), "[email]"),
     (re.compile(r"\b[A-Za-z0-9][A-Za-z0-9:_-]{39,}"), "[token]"),
-    (re.compile(r"\+\d{5,20}\b|\b\d{9,20}\b"), "[phone]"),
+    (_DIGIT_RUN, _phone),
 )
 
 
 #: What looks like personal data but is ours and never is: UUIDs (message ids, whose
-#: last group may be all digits) and SHA1 digests (script and row hashes, 40 hex).
+#: last group may be all digits), SHA1 digests (script and row hashes, 40 hex), ISO
+#: dates and times, IPv4 addresses (with a port) and Redis stream ids.
 _NOT_PERSONAL = re.compile(
     r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
     r"|\b[0-9a-f]{40}\b"
+    r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+    r"|\b1\d{12}-\d+\b"
 )
 
 
