@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,11 @@ class Received:
     status: int
     answer: Any = None
     at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields, the body as it came (``dataclasses.asdict`` would copy it level
+        by level, and fail on a body nested some hundreds deep)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 #: How the platform orders profile updates: by their ``update_profile_last_updated_at``
@@ -177,7 +182,7 @@ class SandboxState:
 
     def received(self, route: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [asdict(r) for r in self._received if route is None or r.route == route]
+            return [r.as_dict() for r in self._received if route is None or r.route == route]
 
     def upsert_profiles(self, hashmaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         with self._lock:

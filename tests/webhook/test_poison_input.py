@@ -117,3 +117,23 @@ def test_a_body_nested_too_deeply_is_a_400_on_every_path(redis_url, path):
     response = client.post(path, data=deep, headers=headers, content_type="application/json")
     assert response.status_code == 400
     assert response.is_json
+
+
+@pytest.mark.parametrize(
+    ("where", "depth"), [("properties", 1000), ("properties", 100_000), ("batch", 100_000)]
+)
+def test_a_segment_body_nested_too_deeply_is_a_400_in_the_segment_shape(redis_url, where, depth):
+    """Past what the parser follows (100,000) or what reading a message's values
+    follows (1,000, inside a message's properties): either way Segment's shape."""
+    client = create_app(make_settings(redis_url, HOOKRELAY_WRITE_KEYS="wk")).test_client()
+    deep = "[" * depth + "]" * depth
+    message = '{"type": "track", "userId": "u", "event": "e", "messageId": "m1", '
+    batch = deep if where == "batch" else f'[{message}"properties": {{"x": {deep}}}}}]'
+    response = client.post(
+        "/v1/batch",
+        data=f'{{"writeKey": "wk", "batch": {batch}}}',
+        headers={"X-Write-Key": "wk"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert set(response.json) == {"code", "message"}, response.json

@@ -357,6 +357,11 @@ def _invalid(error: Invalid):
     return {"code": error.code, "message": error.message}, 400
 
 
+@bp.errorhandler(RecursionError)
+def _too_deep(error: RecursionError):
+    return _refused(BadRequest("The body is nested too deeply to be read as JSON."))
+
+
 @bp.errorhandler(HTTPException)
 @bp.errorhandler(RequestEntityTooLarge)
 def _refused(error: HTTPException):
