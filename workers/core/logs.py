@@ -11,8 +11,8 @@
   ``:``, ``_`` and ``-``) and ``Bearer``/``Basic`` credentials, in every field of a
   JSON line (an event id a client chose may be an address or a number). Times (ISO
   dates and times, epoch seconds and milliseconds), counts, durations, UUIDs, SHA1
-  digests, IP addresses with their ports and Redis stream ids are left as they are. Masking is the last line of defence; nothing logs an event's body on
-  purpose.
+  digests, IP addresses with their ports and Redis stream ids are left as they are.
+  Masking is the last line of defence; nothing logs an event's body on purpose.
 """
 
 from __future__ import annotations
