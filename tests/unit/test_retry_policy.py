@@ -91,6 +91,37 @@ def test_the_retry_is_stored_before_the_original_can_be_acknowledged(monkeypatch
     assert attempts == [2000, 2000, 2000], "kept trying until Redis took it"
 
 
+def test_a_stopping_worker_leaves_a_message_it_cannot_store_for_another(monkeypatch):
+    """Ctrl-C with Redis away: the outcome is not waited for; the original is left
+    unacknowledged (on a broker that can), to come back to a worker."""
+    import dramatiq
+    import redis
+
+    from workers.queue import retry
+    from workers.queue.claims import LEAVE_UNACKED
+
+    monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.01)
+
+    class RedisAway:
+        leaves_unacked = True
+
+        def get_actor(self, name):
+            raise dramatiq.errors.ActorNotFound(name)
+
+        def enqueue(self, message, delay):
+            raise redis.ConnectionError("Redis is gone")
+
+    message = dramatiq.Message(
+        queue_name="crm", actor_name="a", args=({"id": "e"},), kwargs={}, options={}
+    )
+    policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
+    policy.before_worker_shutdown(RedisAway(), worker=None)
+    started = time.monotonic()
+    policy.after_process_message(RedisAway(), message, exception=retryable())
+    assert time.monotonic() - started < 1
+    assert message.options[LEAVE_UNACKED] is True
+
+
 def test_a_failed_attempt_has_a_traceback_only_when_the_actor_did_not_expect_it(caplog):
     import dramatiq
     from dramatiq.brokers.stub import StubBroker

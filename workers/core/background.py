@@ -48,6 +48,10 @@ class BackgroundThread:
         return self._stopping.is_set()
 
 
+class GaveUp(Exception):
+    """:meth:`FailureStreak.until_done` stopped trying, as its ``give_up`` said."""
+
+
 class FailureStreak:
     """Says once that a background job started failing, and once that it works again:
     a job retried every 100 ms through an outage logs two lines, not thousands. An
@@ -75,15 +79,23 @@ class FailureStreak:
             self.failures = 0
 
     def until_done(
-        self, action: Callable[[], T], pause_s: float, *, retry_on: tuple = (Exception,)
+        self,
+        action: Callable[[], T],
+        pause_s: float,
+        *,
+        retry_on: tuple = (Exception,),
+        give_up: Callable[[], bool] = lambda: False,
     ) -> T:
         """Call ``action`` until it raises none of ``retry_on``, pausing ``pause_s`` after
-        each failure; return what it returned."""
+        each failure; return what it returned. Raises :class:`GaveUp` after a failure
+        once ``give_up()`` says so."""
         while True:
             try:
                 result = action()
             except retry_on as error:
                 self.failed(error)
+                if give_up():
+                    raise GaveUp(f"{self._job}: gave up ({error})") from error
                 time.sleep(pause_s)
             else:
                 self.succeeded()

@@ -15,6 +15,10 @@ stack. It names this process, and is ignored once that process is gone.
 
 Every child runs in its own session: Ctrl-C reaches only this process, which then
 stops the others in that order.
+
+The embedded Redis is watched while the stack runs: if it dies, a line says so within
+a second and it is started again on its append-only file, so what was accepted is
+kept; if it cannot be, one line says why and the whole stack stops.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from schemas.events import PLATFORMS
 from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.core.settings import VAR_DIR, Settings, load_settings
 from workers.metrics.multiprocess import process_alive
-from workers.ops.embedded_redis import EmbeddedRedis
+from workers.ops.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 
 READY_TIMEOUT_S = 60
+#: How often the embedded Redis is looked at while the stack runs.
+WATCH_INTERVAL_S = 0.5
 #: The credentials the sandbox accepts (its --login and --secret defaults).
 SANDBOX_LOGIN = "sandbox"
 SANDBOX_SECRET = "sandbox-secret"
@@ -107,19 +113,23 @@ def run(var_dir: Path = VAR_DIR, sandbox: Iterable[str] | None = None) -> int:
         env["HOOKRELAY_API_KEYS"] = dev_api_key(var_dir)
     settings = load_settings(env)
     simulated = sandboxed(settings, sandbox)
+    stopping, failed = threading.Event(), threading.Event()
     with contextlib.ExitStack() as stack:
         if settings.embedded_redis:
             redis_server = EmbeddedRedis(var_dir)
             redis_server.start()
             stack.callback(redis_server.stop)
             print(f"hookrelay: embedded redis at {redis_server.url} (AOF under {var_dir}/)")
+            _watch(redis_server, stopping, failed)
+        stack.callback(stopping.set)  # unwound first: no restart while stopping
         if simulated:
             url = stack.enter_context(_sandbox(bin_dir))
             env.update(sandbox_env(url, simulated), **{SANDBOX_VARIABLE: url})
         stack.enter_context(_dev_env_file(var_dir, env))
         _release(bin_dir, env)
         _announce_when_ready(load_settings(env), env)
-        return _run_procfile(bin_dir, env, settings.port)
+        code = _run_procfile(bin_dir, env, settings.port, stopping)
+        return 1 if failed.is_set() else code
 
 
 def sandboxed(settings: Settings, chosen: Iterable[str] | None) -> tuple[str, ...]:
@@ -253,7 +263,34 @@ def _release(bin_dir: str, env: dict[str, str]) -> None:
     subprocess.run([os.path.join(bin_dir, "hookrelay"), "migrate"], env=env, check=True)
 
 
-def _run_procfile(bin_dir: str, env: dict[str, str], port: int) -> int:
+def say(line: str) -> None:
+    print(f"hookrelay: {line}", flush=True)
+
+
+def _watch(server: EmbeddedRedis, stopping: threading.Event, failed: threading.Event) -> None:
+    """Start the embedded Redis again whenever it dies before ``stopping`` is set; if it
+    cannot be, set ``failed`` and stop the stack (as a ``SIGTERM`` would)."""
+
+    def watch() -> None:
+        while not stopping.wait(WATCH_INTERVAL_S):
+            code = server.process.poll() if server.process else None
+            if code is None or stopping.is_set():
+                continue
+            log = server.directory / "redis.log"
+            say(f"embedded redis died (exit code {code}; see {log}): restarting it")
+            try:
+                server.start()
+            except EmbeddedRedisError as error:
+                say(f"embedded redis cannot start again ({error}): stopping everything")
+                failed.set()
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            say("embedded redis is back, with everything it had accepted")
+
+    threading.Thread(target=watch, name="redis-watch", daemon=True).start()
+
+
+def _run_procfile(bin_dir: str, env: dict[str, str], port: int, stopping: threading.Event) -> int:
     """Run the Procfile; a stop we were asked for (Ctrl-C, SIGTERM) counts as success.
 
     honcho gives the first process (``web``) the base port and sets ``PORT`` for it;
@@ -265,7 +302,6 @@ def _run_procfile(bin_dir: str, env: dict[str, str], port: int) -> int:
         env=env,
         start_new_session=True,
     )
-    stopping = threading.Event()
 
     def forward(signum, frame):
         stopping.set()

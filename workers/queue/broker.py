@@ -44,7 +44,7 @@ from workers.core.replication import Replication
 from workers.core.settings import Settings
 from workers.core.stopping import SingleStop
 from workers.metrics.throughput import DeliveryRate
-from workers.queue.claims import CLAIM_LOST, ConfirmedClaims
+from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
 from workers.queue.layout import NAMESPACE
@@ -83,6 +83,10 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
     empty, which is what the first message after a quiet spell waits for; 100 ms costs
     about ten short Redis calls a second per queue and process.
     """
+
+    #: A message marked :data:`~workers.queue.claims.LEAVE_UNACKED` stays in this
+    #: worker's unacknowledged set, for the sweep to give to another.
+    leaves_unacked = True
 
     def __init__(
         self,
@@ -224,9 +228,10 @@ class _Consumer(_RedisConsumer):
         return message
 
     def ack(self, message) -> None:
-        if message.options.get(CLAIM_LOST):
-            # Its claim in Redis is another copy's now: only free its prefetch slot,
-            # as Dramatiq's own acknowledgement does.
+        if message.options.get(LEAVE_UNACKED):
+            # Another worker is to be given it (its claim is another copy's, or its
+            # outcome was not stored): only free its prefetch slot, as Dramatiq's own
+            # acknowledgement does.
             self.queued_message_ids.discard(message.message_id)
         else:
             with _closed_on_redis_error():

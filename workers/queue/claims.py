@@ -13,7 +13,7 @@ failover can then double only the messages in flight at that moment.
 It also asks, on the server it now talks to, whether this worker still holds the
 message. A message fetched from a primary that has since died is not held on its
 successor, which still has it queued and will hand it out again: this copy is skipped,
-not delivered a second time, and marked :data:`CLAIM_LOST` so that it is not
+not delivered a second time, and marked :data:`LEAVE_UNACKED` so that it is not
 acknowledged either. Its successor's copy, often fetched by this same worker within
 milliseconds (the lost messages are at the head of the queue), has the same Redis id,
 and acknowledging the skipped one would delete that copy's data before its fetch read
@@ -42,8 +42,10 @@ from workers.core.replication import MARKER, Replication
 
 logger = logging.getLogger(__name__)
 
-#: Set in the options of a message skipped because its claim was lost.
-CLAIM_LOST = "claim_lost"
+#: Set in a message's options to leave it unacknowledged, for another worker to be
+#: given: its claim is another copy's (here), or its outcome could not be stored as
+#: the worker stopped with Redis away (workers/queue/retry.py).
+LEAVE_UNACKED = "leave_unacked"
 #: Pause between tries while the replicas do not confirm (or Redis is away).
 RETRY_S = 0.2
 
@@ -73,5 +75,5 @@ class ConfirmedClaims(Middleware):
                 "out again.",
                 message.message_id,
             )
-            message.options[CLAIM_LOST] = True
+            message.options[LEAVE_UNACKED] = True
             raise SkipMessage("claim lost with the old primary")

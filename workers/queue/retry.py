@@ -28,13 +28,16 @@ does; dead-lettering stores the message with its reason, then acknowledges it. T
 write must succeed before the original is acknowledged, so while it fails (Redis away
 or full, RabbitMQ refusing) it is tried again every :data:`REDIS_RETRY_S` (Dramatiq
 retries its own acks the same way); a worker killed meanwhile leaves the original to
-be redelivered.
+be redelivered. A worker asked to stop does not wait for Redis to come back: on a
+broker that can (Redis), it leaves the original unacknowledged for the dead-worker
+sweep to give to another worker, and stops in seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,11 +46,12 @@ import redis
 from dramatiq.errors import ActorNotFound, BrokerError
 from dramatiq.middleware import Middleware
 
-from workers.core.background import FailureStreak
+from workers.core.background import FailureStreak, GaveUp
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
 from workers.platforms.errors import CircuitOpen, PermanentError
+from workers.queue.claims import LEAVE_UNACKED
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 from workers.queue.layout import WAITS
 from workers.queue.routes import PROFILE_BATCH, ROUTES
@@ -150,6 +154,8 @@ class DeliveryPolicy(Middleware):
         confirm: Callable[[], object] = lambda: None,
         trace: EventTrace | None = None,
     ) -> None:
+        #: Set once the worker is asked to stop (see the module docstring).
+        self.stopping = threading.Event()
         self.policy = policy
         self.dead_letters = dead_letters
         self.throughput = throughput
@@ -157,6 +163,9 @@ class DeliveryPolicy(Middleware):
         self.trace = trace
         #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
         self.confirm = confirm
+
+    def before_worker_shutdown(self, broker, worker):
+        self.stopping.set()
 
     def before_process_message(self, broker, message):
         forget_status()
@@ -201,8 +210,7 @@ class DeliveryPolicy(Middleware):
             due = int(time.time() * 1000) + decision.delay_ms
             self._trace(message, kind, reason=str(exception), next=due)
             retry = message.copy(options=options)
-            _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
-            _until_stored(self.confirm, subject)
+            self._store_retry(broker, message, retry, decision.delay_ms)
         elif isinstance(decision, RetryLater):
             fields = _outcome(message, platform, "retried", attempts, status)
             RETRIES.labels(platform, type(exception).__name__).inc()
@@ -216,8 +224,7 @@ class DeliveryPolicy(Middleware):
                 exc_info=trace,
             )
             retry = message.copy(options={"retries": attempts, WAITS: "retrying"})
-            _until_stored(lambda: broker.enqueue(retry, delay=decision.delay_ms), subject)
-            _until_stored(self.confirm, subject)
+            self._store_retry(broker, message, retry, decision.delay_ms)
             self._trace_failure(message, "retried", attempts, platform, exception, decision)
         else:
             fields = _outcome(message, platform, "dead_lettered", attempts, status)
@@ -226,7 +233,9 @@ class DeliveryPolicy(Middleware):
                 "%s dead-lettered: %s", subject, decision.reason, extra=fields, exc_info=trace
             )
             letter = _dead_letter_as(broker, message, exception, subject)
-            _until_stored(
+            self._until_stored(
+                broker,
+                message,
                 lambda: self.dead_letters.add(
                     letter,
                     reason=decision.reason,
@@ -234,12 +243,38 @@ class DeliveryPolicy(Middleware):
                     attempts=attempts,
                     platform=platform,
                 ),
-                subject,
             )
-            _until_stored(self.confirm, subject)
+            self._until_stored(broker, message, self.confirm)
             self._trace_failure(
                 message, "dead_lettered", attempts, platform, exception, dlq=letter.message_id
             )
+
+    def _store_retry(self, broker, message, retry, delay_ms: int) -> None:
+        self._until_stored(broker, message, lambda: broker.enqueue(retry, delay=delay_ms))
+        self._until_stored(broker, message, self.confirm)
+
+    def _until_stored(self, broker, message, write: Callable[[], object]) -> None:
+        """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
+        acknowledged only after. Any failure is tried again, not only an unreachable
+        store: a full Redis (``OutOfMemoryError``), a read-only replica or a refused
+        publish must not let the original be acknowledged with its outcome stored
+        nowhere. Once the worker is stopping, a broker that can leaves the original
+        unacknowledged instead, for another worker."""
+        subject = describe(message)
+        streak = FailureStreak(
+            logger, f"Storing the outcome of {subject}", expected=(redis.RedisError, BrokerError)
+        )
+        leaves = getattr(broker, "leaves_unacked", False)
+        try:
+            streak.until_done(
+                write, REDIS_RETRY_S, give_up=lambda: leaves and self.stopping.is_set()
+            )
+        except GaveUp:
+            logger.warning(
+                "Stopping with the outcome of %s not stored: it is left for another worker.",
+                subject,
+            )
+            message.options[LEAVE_UNACKED] = True
 
     @staticmethod
     def _accepted(message) -> int | None:
@@ -349,17 +384,6 @@ def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dic
         "status": status,
         "attempt": attempts,
     }
-
-
-def _until_stored(write: Callable[[], object], subject: str) -> None:
-    """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
-    acknowledged only after. Any failure is tried again, not only an unreachable store:
-    a full Redis (``OutOfMemoryError``), a read-only replica or a refused publish must
-    not let the original be acknowledged with its outcome stored nowhere."""
-    streak = FailureStreak(
-        logger, f"Storing the outcome of {subject}", expected=(redis.RedisError, BrokerError)
-    )
-    streak.until_done(write, REDIS_RETRY_S)
 
 
 def traced_as(message) -> tuple[str, str] | None:
