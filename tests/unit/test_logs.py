@@ -156,3 +156,13 @@ def test_a_broker_outage_is_one_line_from_all_consumer_threads():
     unexpected = consumer_record("Consumer encountered an unexpected error.")
     assert outages.filter(unexpected), "other errors always pass"
     assert outages.filter(logging.LogRecord("other", 40, __file__, 1, error, ("x",), None))
+
+
+def test_installing_twice_leaves_one_filter_of_each_kind(monkeypatch):
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    monkeypatch.setattr(root, "handlers", [handler])
+    for _ in range(2):
+        logs.install(log_format="json", level=logging.INFO, secrets=[])
+    kinds = [type(f) for f in handler.filters]
+    assert kinds.count(logs.ConsumerOutages) == 1 and kinds.count(logs.MessagesById) == 1

@@ -203,8 +203,10 @@ def install(*, log_format: str, level: int, secrets: Iterable[str]) -> None:
         failures.addFilter(DramatiqFailureLines())
     for handler in root.handlers:
         handler.setFormatter(formatter)
-        handler.addFilter(MessagesById())
-        handler.addFilter(outages)
+        # Installed again (a worker process after its parent): one of each filter.
+        for kind, made in ((MessagesById, MessagesById()), (ConsumerOutages, outages)):
+            if not any(isinstance(f, kind) for f in handler.filters):
+                handler.addFilter(made)
 
 
 class StderrHandler(logging.StreamHandler):
