@@ -200,3 +200,11 @@ def dramatiq_message(timestamp_ms: int, options: dict) -> dramatiq.Message:
         options=options,
         message_timestamp=timestamp_ms,
     )
+
+
+def test_a_crowded_delivery_waits_a_second_or_two_and_counts_no_attempt():
+    crowded = errors.Crowded(platform="crm", method="POST", url="http://x/", delay_ms=1000)
+    early = POLICY.decide(attempts=1, age_ms=0, error=crowded, jitter=lambda: 0)
+    late = POLICY.decide(attempts=1, age_ms=0, error=crowded, jitter=lambda: 0.999)
+    assert early == RetryLater(1000) and 1990 < late.delay_ms < 2000
+    assert isinstance(POLICY.decide(attempts=1, age_ms=3_600_000, error=crowded), GiveUp)

@@ -23,6 +23,33 @@ DEFAULT_RATE_LIMITS = {"crm": 10.0, "pushwoosh": 5.0, "altcraft": 5.0}
 
 
 @dataclass(frozen=True)
+class CallLimits:
+    """What one platform call may take from a worker (workers/platforms/base.py).
+
+    max_answer_bytes: the most of an answer read (decompressed); past it, the call
+      fails (``PLATFORM_MAX_ANSWER_BYTES``).
+    deadline_s: a call's whole time, from sending to the last byte of the answer
+      (``PLATFORM_CALL_DEADLINE_S``).
+    max_threads: how many of a worker process's threads one platform may hold at once,
+      waiting for its rate limit or in a call (``PLATFORM_MAX_THREADS``).
+    """
+
+    max_answer_bytes: int = 10 * 1024 * 1024
+    deadline_s: float = 30.0
+    max_threads: int = 6
+
+
+DEFAULT_CALL_LIMITS = CallLimits()
+
+
+def share_of_threads(worker_threads: int) -> int:
+    """A platform's share of a worker's threads by default: three quarters of them
+    (6 of the default 8), at least one, so a platform that slows down leaves the rest
+    to the others."""
+    return max(1, worker_threads * 3 // 4)
+
+
+@dataclass(frozen=True)
 class CrmConfig:
     base_url: str
     login: str

@@ -29,12 +29,15 @@ from marshmallow.validate import OneOf, Range
 
 from schemas.segment import FORWARDABLE
 from workers.core.platform_settings import (
+    DEFAULT_CALL_LIMITS,
     DEFAULT_RATE_LIMITS,
     PLATFORM_VARIABLES,
     AltcraftConfig,
+    CallLimits,
     CrmConfig,
     PushwooshConfig,
     read_platforms,
+    share_of_threads,
 )
 
 #: How a Standard Webhooks secret starts (the others sign as X-Hookrelay-Signature).
@@ -181,6 +184,8 @@ class Settings:
     segment_campaign_event: str | None = "Campaign Started"
     #: The circuit breaker's thresholds.
     circuit: CircuitConfig = CircuitConfig()
+    #: What one platform call may take from a worker.
+    calls: CallLimits = DEFAULT_CALL_LIMITS
     #: How long an event's trace is kept after its last entry; 0: none is kept.
     trace_retention_s: int = 7 * 86400
 
@@ -329,6 +334,7 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
         ),
         "circuit": _circuit(env),
+        "calls": _calls(env),
         "trace_retention_s": env.int("TRACE_RETENTION_S", 7 * 86400, validate=Range(min=0)),
         "worker": WorkerConfig(
             heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
@@ -339,6 +345,20 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
             delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
         ),
     }
+
+
+def _calls(env: _MappingEnv) -> CallLimits:
+    positive = Range(min=0, min_inclusive=False)
+    threads = env.int("WORKER_THREADS", 8, validate=Range(min=1))
+    return CallLimits(
+        max_answer_bytes=env.int(
+            "PLATFORM_MAX_ANSWER_BYTES", CallLimits.max_answer_bytes, validate=Range(min=1024)
+        ),
+        deadline_s=env.float("PLATFORM_CALL_DEADLINE_S", CallLimits.deadline_s, validate=positive),
+        max_threads=env.int(
+            "PLATFORM_MAX_THREADS", share_of_threads(threads), validate=Range(min=1)
+        ),
+    )
 
 
 def _circuit(env: _MappingEnv) -> CircuitConfig:

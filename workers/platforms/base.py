@@ -1,6 +1,17 @@
 """The shared base of every platform client: one pooled HTTP session, auth, timeouts
 and the mapping of transport failures and status codes onto :mod:`.errors`.
 
+A platform is input too, so every call is bounded (:class:`CallLimits`, from the
+``PLATFORM_*`` settings): its answer is read as a stream, at most
+``max_answer_bytes`` of it (past that the call fails with
+:class:`~.errors.AnswerTooLarge`), and the whole call, from sending to the answer's
+last byte, must end within ``deadline_s`` (else :class:`~.errors.Timeout`): each read
+waits at most the read timeout (10 s), so a platform trickling its answer is cut off
+at most that long after the deadline. And a bulkhead: one platform holds at most
+``max_threads`` of a worker process's threads at once, waiting for its rate limit or
+in a call; a delivery that would take one more is :class:`~.errors.Crowded` and comes
+back shortly, so a slow platform never holds the threads the others need.
+
 A platform module subclasses :class:`PlatformClient`, names its paths as constants
 beside a pointer into docs/platforms.md, and writes domain methods of a few lines on top of
 :meth:`PlatformClient.request`.
@@ -11,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import httpx
 
+from workers.core.platform_settings import DEFAULT_CALL_LIMITS, CallLimits
 from workers.health.circuit import CircuitBreaker
 from workers.metrics.counters import PLATFORM_CALLS, RATE_LIMIT_WAIT
 from workers.platforms import errors
@@ -48,6 +61,10 @@ def forget_status() -> None:
 #: Connect fast, give the platform a while to answer, never wait forever.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+#: How long a delivery crowded out of its platform's share of threads waits.
+CROWDED_WAIT_MS = 1000
+#: What a whole answer no longer is, once read: not compressed, not of a given length.
+_STREAM_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 
 class PlatformClient:
@@ -62,6 +79,7 @@ class PlatformClient:
         429 slows the shared rate down.
       circuit: the platform's shared circuit breaker; a call waits (raises
         :class:`~.errors.CircuitOpen`) while it is open, and every answer is recorded.
+      limits: the bounds of one call and the platform's share of threads.
       transport: for unit tests only; the real thing is used otherwise.
     """
 
@@ -77,10 +95,13 @@ class PlatformClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limiter: SharedRateLimiter | None = None,
         circuit: CircuitBreaker | None = None,
+        limits: CallLimits = DEFAULT_CALL_LIMITS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._limiter = limiter
         self._circuit = circuit
+        self._limits = limits
+        self._threads = threading.BoundedSemaphore(limits.max_threads)
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
@@ -101,9 +122,14 @@ class PlatformClient:
         """
         request = self._build(method, path, **kwargs)
         url = str(request.url)
-        self._admit(method, url)
-        with self._rate_limited(), self._mapped_transport_errors(method, url):
-            response = self._http.send(request)
+        if not self._threads.acquire(blocking=False):
+            raise errors.Crowded(
+                platform=self.platform, method=method, url=url, delay_ms=CROWDED_WAIT_MS
+            )
+        try:
+            response = self._call(method, url, request)
+        finally:
+            self._threads.release()
         _last_call.status = response.status_code
         self._record(method, url, response.status_code)
         PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
@@ -124,6 +150,39 @@ class PlatformClient:
                 body=response.text,
             )
         return body
+
+    def _call(self, method: str, url: str, request: httpx.Request) -> httpx.Response:
+        """The call, once the circuit and the rate limit let it go, its answer read
+        whole within the deadline."""
+        self._admit(method, url)
+        with self._rate_limited(), self._mapped_transport_errors(method, url):
+            deadline = time.monotonic() + self._limits.deadline_s
+            streamed = self._http.send(request, stream=True)
+            try:
+                body = self._read(streamed, method, url, deadline)
+            finally:
+                streamed.close()
+        headers = [(k, v) for k, v in streamed.headers.items() if k not in _STREAM_HEADERS]
+        return httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
+
+    def _read(self, response: httpx.Response, method: str, url: str, deadline: float) -> bytes:
+        """The answer's bytes (decompressed), failing the call past the most read of an
+        answer or past its deadline."""
+        body = bytearray()
+        context = {"platform": self.platform, "method": method, "url": url}
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self._limits.max_answer_bytes:
+                limit = self._limits.max_answer_bytes
+                message = f"answer over {limit:,} bytes (PLATFORM_MAX_ANSWER_BYTES): not read"
+                self._failed(errors.AnswerTooLarge(message, status=response.status_code, **context))
+            if time.monotonic() > deadline:
+                message = (
+                    f"answer not read whole within {self._limits.deadline_s:g} s "
+                    f"(PLATFORM_CALL_DEADLINE_S; {len(body):,} bytes so far)"
+                )
+                self._failed(errors.Timeout(message, status=response.status_code, **context))
+        return bytes(body)
 
     def _build(self, method: str, path: str, **kwargs: Any) -> httpx.Request:
         """The request; a value that cannot be encoded is :class:`~.errors.Unsendable`
@@ -196,7 +255,7 @@ class PlatformClient:
             PLATFORM_CALLS.labels(self.platform, "connection_failed").inc()
             self._failed(errors.ConnectionFailed(f"connection failed: {exc}", **context), exc)
 
-    def _failed(self, error: errors.PlatformError, cause: Exception) -> NoReturn:
+    def _failed(self, error: errors.PlatformError, cause: Exception | None = None) -> NoReturn:
         """Tell the circuit that the platform could not answer; raise ``error``."""
         if self._circuit is not None:
             self._circuit.failed(error)

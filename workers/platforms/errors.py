@@ -7,15 +7,18 @@
     │   ├── Timeout             connect or read timed out
     │   ├── ConnectionFailed    refused, reset, DNS, TLS ...
     │   ├── RateLimited         429 (retry_after from Retry-After)
-    │   └── ServerError         5xx, 408, 425
+    │   ├── ServerError         5xx, 408, 425
+    │   └── AnswerTooLarge      an answer over PLATFORM_MAX_ANSWER_BYTES
     ├── PermanentError          retrying cannot help: dead-letter it
     │   ├── Unauthorized        401, 403
     │   ├── NotFound            404
     │   ├── Rejected            any other 4xx, or an error stated in a 2xx body
     │   ├── Unsendable          the request could not be built: nothing was sent
     │   └── NotConfigured       the platform is off here: nothing was sent
-    └── CircuitOpen             the platform fails persistently: nothing was sent;
-                                wait for the probe (``wait_ms``), never give up for it
+    ├── CircuitOpen             the platform fails persistently: nothing was sent;
+    │                           wait for the probe (``wait_ms``), never give up for it
+    └── Crowded                 the platform holds its share of this worker's threads:
+                                nothing was sent; try again shortly, counting no attempt
 
 Classification happens once, here, from a status code or a transport exception; the
 actors only look at the class.
@@ -88,6 +91,11 @@ class ServerError(RetryableError):
     """5xx, 408 or 425: the platform's trouble, not the request's."""
 
 
+class AnswerTooLarge(RetryableError):
+    """The answer went on past the most read of one: the call may have been applied
+    (as after a timeout), and what came back cannot be read."""
+
+
 class PermanentError(PlatformError):
     """The same request will fail the same way; it belongs in the dead-letter queue."""
 
@@ -133,6 +141,21 @@ class CircuitOpen(PlatformError):
         self.wait_ms = wait_ms
         #: The probe interval, which paused deliveries spread their return over.
         self.probe_ms = probe_ms
+
+
+class Crowded(PlatformError):
+    """The platform already holds its share of this worker's threads (waiting for its
+    rate limit or in calls): nothing was sent, and the delivery waits ``delay_ms``,
+    counting no attempt, so that a slow platform leaves the others their threads."""
+
+    def __init__(self, *, platform: str, method: str, url: str, delay_ms: int) -> None:
+        super().__init__(
+            f"{platform} holds its share of this worker's threads",
+            platform=platform,
+            method=method,
+            url=url,
+        )
+        self.delay_ms = delay_ms
 
 
 _RETRYABLE_4XX = {408: ServerError, 425: ServerError, 429: RateLimited}

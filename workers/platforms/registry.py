@@ -31,4 +31,4 @@ def platform_client(
     config = settings.platform(name)
     if config is None:
         return Unconfigured(name)
-    return CLIENTS[name](config, limiter=limiter, circuit=circuit)
+    return CLIENTS[name](config, limiter=limiter, circuit=circuit, limits=settings.calls)

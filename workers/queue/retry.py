@@ -12,7 +12,9 @@
 
 An actor that must wait for something (an event for its user's profile update) raises
 :class:`Postponed`: the message is tried again after exactly that pause, which counts as
-no failed attempt, and is given up only at ``max_age_ms`` like any other.
+no failed attempt, and is given up only at ``max_age_ms`` like any other. A delivery
+whose platform holds its share of the worker's threads
+(:class:`~workers.platforms.errors.Crowded`) waits the same way, a second or two.
 
 A platform whose circuit is open (:class:`~workers.platforms.errors.CircuitOpen`) was
 not called: the message waits for the next probe, plus a spread: a quarter of a probe
@@ -50,7 +52,7 @@ from workers.core.background import FailureStreak, GaveUp
 from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY, RETRIES
 from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
-from workers.platforms.errors import CircuitOpen, PermanentError
+from workers.platforms.errors import CircuitOpen, Crowded, PermanentError
 from workers.queue.claims import LEAVE_UNACKED
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 from workers.queue.layout import WAITS
@@ -117,10 +119,12 @@ class RetryPolicy:
             return RetryLater(error.wait_ms + int(spread * jitter()))
         if isinstance(error, PermanentError):
             return GiveUp(f"permanent: {error}")
-        if isinstance(error, Postponed):
+        if isinstance(error, Postponed | Crowded):
             if age_ms + error.delay_ms > self.max_age_ms:
                 return GiveUp(f"waited {age_ms // 1000} s: {error}")
-            return RetryLater(error.delay_ms)
+            # Crowded ones are spread, so they do not all come back at once.
+            spread = error.delay_ms if isinstance(error, Crowded) else 0
+            return RetryLater(error.delay_ms + int(spread * jitter()))
         backoff = min(self.max_backoff_ms, self.min_backoff_ms * 2 ** (attempts - 1))
         delay = int(backoff / 2 + backoff / 2 * jitter())
         retry_after = getattr(error, "retry_after", None)
@@ -201,7 +205,9 @@ class DeliveryPolicy(Middleware):
         # Dramatiq's own line for a failure is dropped (workers/core/logs.py): this one
         # carries the traceback of an error the actor does not expect.
         trace = None if _expected(broker, message, exception) else exception
-        if isinstance(decision, RetryLater) and isinstance(exception, Postponed | CircuitOpen):
+        if isinstance(decision, RetryLater) and isinstance(
+            exception, Postponed | CircuitOpen | Crowded
+        ):
             logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
             kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
             options = {"retries": attempts - 1, WAITS: kind}
