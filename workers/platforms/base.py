@@ -9,8 +9,9 @@ last byte, must end within ``deadline_s`` (else :class:`~.errors.Timeout`): each
 waits at most the read timeout (10 s), so a platform trickling its answer is cut off
 at most that long after the deadline. And a bulkhead: one platform holds at most
 ``max_threads`` of a worker process's threads at once, waiting for its rate limit or
-in a call; a delivery that would take one more is :class:`~.errors.Crowded` and comes
-back shortly, so a slow platform never holds the threads the others need.
+in a call; a delivery that would take one more waits a second for one, then is
+:class:`~.errors.Crowded` and comes back shortly, so a slow platform never holds the
+threads the others need for more than that second.
 
 A platform module subclasses :class:`PlatformClient`, names its paths as constants
 beside a pointer into docs/platforms.md, and writes domain methods of a few lines on top of
@@ -61,7 +62,9 @@ def forget_status() -> None:
 #: Connect fast, give the platform a while to answer, never wait forever.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-#: How long a delivery crowded out of its platform's share of threads waits.
+#: How long a call waits for one of its platform's threads, and how long a delivery
+#: crowded out then waits before it is tried again: a thread crowded out costs the
+#: other platforms a second at most, and a requeue, not a busy loop.
 CROWDED_WAIT_MS = 1000
 #: What a whole answer no longer is, once read: not compressed, not of a given length.
 _STREAM_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
@@ -122,7 +125,7 @@ class PlatformClient:
         """
         request = self._build(method, path, **kwargs)
         url = str(request.url)
-        if not self._threads.acquire(blocking=False):
+        if not self._threads.acquire(timeout=CROWDED_WAIT_MS / 1000):
             raise errors.Crowded(
                 platform=self.platform, method=method, url=url, delay_ms=CROWDED_WAIT_MS
             )
