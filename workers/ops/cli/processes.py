@@ -35,7 +35,12 @@ def dev(sandbox: str | None) -> None:
         sys.exit(devstack.run(sandbox=[] if chosen == ["none"] else chosen))
     except ConfigError as error:
         raise click.ClickException(error.report()) from None
-    except (devstack.AlreadyRunning, EmbeddedRedisError, ValueError) as error:
+    except (
+        devstack.AlreadyRunning,
+        devstack.LocalExtraMissing,
+        EmbeddedRedisError,
+        ValueError,
+    ) as error:
         raise click.ClickException(str(error)) from None
 
 
