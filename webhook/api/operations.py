@@ -127,7 +127,7 @@ HOOK = {
             },
         ),
         **invalid(),
-        **errors(401, 404, 413, 503),
+        **errors(400, 401, 404, 413, 415, 503),
     },
 }
 
@@ -252,7 +252,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "responses": {
                 201: answer("Suppressed (again, if it already was).", api.SuppressionCreatedSchema),
                 **invalid(),
-                **errors(401, 413, 503),
+                **errors(400, 401, 413, 415, 503),
             },
         },
     },
@@ -358,13 +358,14 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "post": {
             "tags": ["dead letters"],
             "operationId": "replayDeadLetters",
-            "summary": "Re-enqueue every dead letter, or those the filters select",
+            "summary": "Re-enqueue the dead letters the filters select, or every one "
+            'with {"all": true}',
             "security": BEARER,
-            "requestBody": json_body(api.ReplaySelectionSchema, required=False),
+            "requestBody": json_body(api.ReplaySelectionSchema),
             "responses": {
                 200: answer("How many matched, and were replayed.", api.SelectionReplayedSchema),
                 **invalid(),
-                **errors(401, 503),
+                **errors(400, 401, 413, 415, 503),
             },
         }
     },
@@ -398,7 +399,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "responses": {
                 202: answer("Queued.", api.CampaignActionQueuedSchema),
                 **invalid(),
-                **errors(401, 404, 503),
+                **errors(400, 401, 404, 413, 415, 503),
             },
         }
     },
