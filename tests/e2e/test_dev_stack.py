@@ -23,6 +23,7 @@ import redis
 from workers.ops.embedded_redis import EmbeddedRedis
 
 from ..support import BIN_DIR, ROOT, free_port, temporary_redis, wait_for
+from ..webhook.test_events import track
 
 
 class DevRun:
@@ -231,16 +232,6 @@ def embedded_redis_process(run: DevRun) -> psutil.Process:
     return server
 
 
-def dev_event(event_id: str) -> dict:
-    return {
-        "id": event_id,
-        "type": "event",
-        "timestamp": "2026-11-23T10:00:00Z",
-        "user": {"uid": "42"},
-        "name": "purchase",
-    }
-
-
 def test_a_dead_embedded_redis_is_said_and_restarted_with_what_it_had(scratch, dev):
     run = dev(PORT=str(free_port()), METRICS_PORT=str(free_port()))
     wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
@@ -248,15 +239,13 @@ def test_a_dead_embedded_redis_is_said_and_restarted_with_what_it_had(scratch, d
     receiver = httpx.Client(
         base_url=f"http://127.0.0.1:{run.port}", headers={"Authorization": f"Bearer {key}"}
     )
-    assert receiver.post("/v1/events", json=dev_event("before")).status_code == 202
+    assert receiver.post("/v1/events", json=track("before")).status_code == 202
 
     embedded_redis_process(run).kill()
     wait_for(lambda: "embedded redis died" in run.text(), timeout_s=2)
     wait_for(lambda: "embedded redis is back" in run.text(), timeout_s=30)
     again = wait_for(
-        lambda: (
-            (r := receiver.post("/v1/events", json=dev_event("before"))).status_code == 202 and r
-        ),
+        lambda: (r := receiver.post("/v1/events", json=track("before"))).status_code == 202 and r,
         timeout_s=30,
     )
     assert again.json() == {"accepted": 0, "duplicates": 1}, "what it accepted is kept"
@@ -277,7 +266,7 @@ def test_ctrl_c_stops_everything_in_seconds_even_with_redis_gone(scratch, dev):
     slow = httpx.put(f"{sandbox}/_sandbox/faults/crm.events", json={"delay_s": 2, "status": 503})
     slow.raise_for_status()
     key = (scratch / "var" / "dev-api-key").read_text().strip()
-    events = {"events": [dev_event(f"held-{i}") for i in range(20)]}
+    events = {"events": [track(f"held-{i}") for i in range(20)]}
     posted = httpx.post(
         f"http://127.0.0.1:{run.port}/v1/events",
         json=events,
