@@ -263,7 +263,7 @@ def test_ctrl_c_stops_everything_in_seconds_even_with_redis_gone(scratch, dev):
     wait_for(lambda: "Stop with Ctrl-C" in run.text(), timeout_s=60)
     sandbox = re.search(r"sandbox platforms at (\S+)", run.text()).group(1)
     # Deliveries in flight when Redis goes: their outcomes have nowhere to be stored.
-    slow = httpx.put(f"{sandbox}/_sandbox/faults/crm.events", json={"delay_s": 2, "status": 503})
+    slow = httpx.put(f"{sandbox}/_sandbox/faults/crm.events", json={"delay_s": 1, "status": 503})
     slow.raise_for_status()
     key = (scratch / "var" / "dev-api-key").read_text().strip()
     events = {"events": [track(f"held-{i}") for i in range(20)]}

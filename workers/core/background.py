@@ -84,19 +84,20 @@ class FailureStreak:
         pause_s: float,
         *,
         retry_on: tuple = (Exception,),
-        give_up: Callable[[], bool] = lambda: False,
+        stop: threading.Event | None = None,
     ) -> T:
         """Call ``action`` until it raises none of ``retry_on``, pausing ``pause_s`` after
         each failure; return what it returned. Raises :class:`GaveUp` after a failure
-        once ``give_up()`` says so."""
+        once ``stop`` is set (which also ends a pause at once)."""
         while True:
             try:
                 result = action()
             except retry_on as error:
                 self.failed(error)
-                if give_up():
+                if stop is None:
+                    time.sleep(pause_s)
+                elif stop.is_set() or stop.wait(pause_s):
                     raise GaveUp(f"{self._job}: gave up ({error})") from error
-                time.sleep(pause_s)
             else:
                 self.succeeded()
                 return result

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from functools import partial
@@ -39,6 +40,7 @@ from dramatiq.middleware import (
 )
 
 from workers.core import lua
+from workers.core.background import FailureStreak, GaveUp
 from workers.core.connections import redis_client
 from workers.core.replication import Replication
 from workers.core.settings import Settings
@@ -57,6 +59,8 @@ from workers.trace.trace import EventTrace
 logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_POLL_MS = 100
+#: How often an acknowledgement is tried again while Redis is away.
+SETTLE_RETRY_S = 0.5
 #: Keys asked for per SCAN call when looking for a dead worker's other ack sets.
 SCAN_COUNT = 1000
 
@@ -96,6 +100,9 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         **options,
     ) -> None:
         super().__init__(**options)
+        #: Set once the worker is asked to stop: its consumers then leave what they
+        #: cannot acknowledge for another worker instead of retrying until Redis is back.
+        self.stopping = threading.Event()
         self.idle_poll_ms = idle_poll_ms
         self.due = DueSet(self.client, horizon_s=delay_horizon_s, namespace=self.namespace)
         self._consumed: set[str] = set()
@@ -107,6 +114,11 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         self._beating_since_ms: int | None = 0
         self._heartbeat = self.client.register_script(_HEARTBEAT)
         self.scripts["dispatch"] = self.client.register_script(_DISPATCH)
+
+    def emit_before(self, signal: str, *args, **kwargs) -> None:
+        if signal == "worker_shutdown":
+            self.stopping.set()
+        super().emit_before(signal, *args, **kwargs)
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
         """A consumer for ``queue_name``; when a queue's consumer restarts, it first puts
@@ -208,17 +220,23 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
 
 
 class _Consumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, with three changes: every Redis error (a timeout too,
+    """Dramatiq's Redis consumer, with these changes: every Redis error (a timeout too,
     not only a refused connection) is the ``ConnectionClosed`` that Dramatiq's consumer
     thread restarts on and retries acknowledgements on, so no Redis pause kills the
     thread; it keeps, in a set its broker owns, which messages are handed out and not
-    yet acknowledged, so a restart knows what else it may put back; and it does not
-    acknowledge a message whose claim was lost with a failed-over primary
-    (workers/queue/claims.py)."""
+    yet acknowledged, so a restart knows what else it may put back; it does not
+    acknowledge a message marked :data:`~workers.queue.claims.LEAVE_UNACKED`; and an
+    acknowledgement that fails for Redis being away is tried again every
+    :data:`SETTLE_RETRY_S` until it succeeds or the worker is asked to stop, when the
+    message is left unacknowledged for another worker (Dramatiq retries every 5 s
+    until Redis is back, and a worker asked to stop meanwhile could not)."""
 
     def __init__(self, broker, queue_name, prefetch, timeout, in_flight: set[str]) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
         self._in_flight = in_flight
+        self._streak = FailureStreak(
+            logger, f"Acknowledging {queue_name} messages", expected=(redis.RedisError,)
+        )
 
     def __next__(self):
         with _closed_on_redis_error():
@@ -229,19 +247,36 @@ class _Consumer(_RedisConsumer):
 
     def ack(self, message) -> None:
         if message.options.get(LEAVE_UNACKED):
-            # Another worker is to be given it (its claim is another copy's, or its
-            # outcome was not stored): only free its prefetch slot, as Dramatiq's own
-            # acknowledgement does.
-            self.queued_message_ids.discard(message.message_id)
+            self._leave(message)
         else:
-            with _closed_on_redis_error():
-                super().ack(message)
+            self._settle(message, super().ack)
         self._in_flight.discard(message.options["redis_message_id"])
 
     def nack(self, message) -> None:
-        with _closed_on_redis_error():
-            super().nack(message)
+        self._settle(message, super().nack)
         self._in_flight.discard(message.options["redis_message_id"])
+
+    def _settle(self, message, settle) -> None:
+        """Acknowledge (or reject) ``message``, trying again while Redis is away (as
+        Dramatiq would, every 5 s) until it is back, or until the worker stops."""
+        try:
+            self._streak.until_done(
+                lambda: settle(message),
+                SETTLE_RETRY_S,
+                retry_on=(redis.RedisError,),
+                stop=self.broker.stopping,
+            )
+        except GaveUp:
+            logger.warning(
+                "Stopping with Redis away: message %s is left for another worker.",
+                message.message_id,
+            )
+            self._leave(message)
+
+    def _leave(self, message) -> None:
+        """Another worker is to be given it: only free its prefetch slot, as Dramatiq's
+        own acknowledgement does."""
+        self.queued_message_ids.discard(message.message_id)
 
     def requeue(self, messages) -> None:
         messages = list(messages)

@@ -272,9 +272,7 @@ class DeliveryPolicy(Middleware):
         )
         leaves = getattr(broker, "leaves_unacked", False)
         try:
-            streak.until_done(
-                write, REDIS_RETRY_S, give_up=lambda: leaves and self.stopping.is_set()
-            )
+            streak.until_done(write, REDIS_RETRY_S, stop=self.stopping if leaves else None)
         except GaveUp:
             logger.warning(
                 "Stopping with the outcome of %s not stored: it is left for another worker.",

@@ -79,6 +79,9 @@ def worker(processes: int, threads: int) -> None:
         click.echo(error.report("hookrelay worker"), err=True)
         sys.exit(2)
     prepare_directory(VAR_DIR / "metrics", "worker")
+    # Dramatiq's consumers wait this long (3 s by default) before they try a lost
+    # broker again, and a stop waits for that pause to end: a second keeps Ctrl-C quick.
+    os.environ.setdefault("dramatiq_restart_delay", "1000")
     argv = [sys.executable, "-m", "workers.main", "workers.app", "--skip-logging"]
     argv += ["--processes", str(processes), "--threads", str(threads)]
     if given.metrics_port:
