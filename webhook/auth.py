@@ -1,24 +1,17 @@
 """Who may post events: a Bearer key (or a write key, on the Segment-spec routes), and a
 signature when secrets are set (``HOOKRELAY_SIGNING_SECRET``, comma-separated).
 
-Two signature forms, each checked against every secret of its kind (so a secret can be
-rotated by configuring the new one beside the old):
-
-- Standard Webhooks, for ``whsec_…`` secrets: ``webhook-id``, ``webhook-timestamp``
-  (within 5 minutes) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of
-  "id.timestamp.body">``, several space-separated), verified by the
-  ``standardwebhooks`` package itself;
-- the older ``X-Hookrelay-Signature: t=<unix seconds>,v1=<hex>``, the hex being
-  HMAC-SHA256(secret, ``"<t>." + raw body``), for the other secrets.
-
-Comparisons run in constant time.
+Signatures are Standard Webhooks': ``webhook-id``, ``webhook-timestamp`` (within 5
+minutes) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``,
+several space-separated), verified by the ``standardwebhooks`` package itself against
+every configured ``whsec_…`` secret, so a secret can be rotated by configuring the new
+one beside the old. Comparisons run in constant time.
 """
 
 from __future__ import annotations
 
 import binascii
 import hmac
-import time
 from typing import Any
 
 from flask import request
@@ -27,11 +20,6 @@ from werkzeug.datastructures import Authorization, WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from webhook.hub import current_hub
-from workers.core.settings import STANDARD_WEBHOOKS_PREFIX as STANDARD_PREFIX
-from workers.core.signing import sign
-
-SIGNATURE_HEADER = "X-Hookrelay-Signature"
-SIGNATURE_TOLERANCE_S = 300
 
 
 def require_api_key() -> None:
@@ -108,27 +96,21 @@ STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 def check_signed(body: bytes, secrets: tuple[str, ...], *, required: bool) -> None:
-    """Raise 401 unless the request is signed with one of ``secrets``, in either form.
-    An unsigned request passes where a signature is not ``required`` (the Segment-spec
-    routes: SDKs cannot sign), and so does any request when there is no secret."""
+    """Raise 401 unless the request is signed with one of ``secrets``. An unsigned
+    request passes where a signature is not ``required`` (the Segment-spec routes: SDKs
+    cannot sign), and so does any request when there is no secret."""
     if not secrets:
         return
-    standard = tuple(secret for secret in secrets if secret.startswith(STANDARD_PREFIX))
-    older = tuple(secret for secret in secrets if not secret.startswith(STANDARD_PREFIX))
     if request.headers.get("webhook-signature") is not None:
-        _check_standard(body, standard)
-    elif request.headers.get(SIGNATURE_HEADER) is not None:
-        _check_older(request.headers[SIGNATURE_HEADER], body, older)
+        _check_standard(body, secrets)
     elif required:
         raise _unauthorized(
             "A signature is needed: the Standard Webhooks headers (webhook-id, "
-            f"webhook-timestamp, webhook-signature) or {SIGNATURE_HEADER}."
+            "webhook-timestamp, webhook-signature)."
         )
 
 
 def _check_standard(body: bytes, secrets: tuple[str, ...]) -> None:
-    if not secrets:
-        raise _unauthorized("webhook-signature given, but no whsec_ secret is configured.")
     headers = {name: request.headers.get(name, "") for name in STANDARD_HEADERS}
     if not any(_is_v1_signature(given) for given in headers["webhook-signature"].split(" ")):
         raise _unauthorized(
@@ -155,34 +137,6 @@ def _is_v1_signature(given: str) -> bool:
         return version == "v1" and len(binascii.a2b_base64(encoded, strict_mode=True)) == 32
     except ValueError:  # binascii.Error, or characters outside ASCII
         return False
-
-
-def _check_older(header: str, body: bytes, secrets: tuple[str, ...]) -> None:
-    if not secrets:
-        raise _unauthorized(f"{SIGNATURE_HEADER} given, but only whsec_ secrets are configured.")
-    refusal: Unauthorized | None = None
-    for secret in secrets:
-        try:
-            check_signature(header, body, secret)
-            return
-        except Unauthorized as error:
-            refusal = error
-    raise refusal
-
-
-def check_signature(
-    header: str | None, body: bytes, secret: str, *, now: float | None = None
-) -> None:
-    """Raise 401 unless ``header`` signs ``body`` with ``secret`` within the tolerance."""
-    parts = dict(item.split("=", 1) for item in (header or "").split(",") if "=" in item)
-    timestamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20) or not given:
-        raise _unauthorized(f"Missing or malformed {SIGNATURE_HEADER} header.")
-    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_TOLERANCE_S:
-        raise _unauthorized("Signature timestamp is more than 300 s away from now.")
-    expected = sign(secret, body, int(timestamp)).rpartition("v1=")[2]
-    if not hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace")):
-        raise _unauthorized("Signature does not match the body.")
 
 
 def _unauthorized(message: str) -> Unauthorized:

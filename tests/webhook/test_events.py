@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 
 import dramatiq
 import pytest
 import redis
 
 from webhook.app import MAX_BODY_BYTES, create_app
-from workers.core.signing import sign
+from workers.core.settings import ConfigError
 from workers.queue.routes import PROFILE_BUFFER, ROUTES
 
 from ..conftest import make_settings
 from ..support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-SECRET = "signing-secret"
 
 
 def profile(event_id: str, uid: str = "42") -> dict:
@@ -208,55 +206,11 @@ def test_a_numeric_uid_is_taken_as_a_string(client, redis_url):
     assert buffered(redis_url)[0]["user"] == {"uid": "42"}
 
 
-@pytest.fixture
-def signed_client(redis_url):
-    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET=SECRET)
-    return create_app(settings).test_client()
-
-
-def signed_post(client, body: bytes, signature: str | None):
-    headers = dict(AUTH)
-    if signature is not None:
-        headers["X-Hookrelay-Signature"] = signature
-    return client.post("/v1/events", data=body, headers=headers, content_type="application/json")
-
-
-def test_valid_signature_is_accepted(signed_client):
-    body = json.dumps(profile("s1")).encode()
-    response = signed_post(signed_client, body, sign(SECRET, body, int(time.time())))
-    assert response.status_code == 202
-
-
-@pytest.mark.parametrize(
-    "signature",
-    [
-        None,
-        "garbage",
-        "t=abc,v1=00",
-        "v1=00",
-        "SIGN_OTHER_SECRET",
-        "SIGN_STALE",
-        "SIGN_FUTURE",
-        "SIGN_OTHER_BODY",
-        "t=" + "9" * 5000 + ",v1=00",
-        "t=١٢٣,v1=00",
-        "t=SIGN_NOW,v1=é",
-    ],
-)
-def test_bad_signature_is_401(signed_client, redis_url, signature):
-    body = json.dumps(profile("s1")).encode()
-    now = int(time.time())
-    signature = {
-        "SIGN_OTHER_SECRET": sign("other", body, now),
-        "SIGN_STALE": sign(SECRET, body, now - 301),
-        "SIGN_FUTURE": sign(SECRET, body, now + 301),
-        "SIGN_OTHER_BODY": sign(SECRET, body + b" ", now),
-    }.get(signature, signature)
-    if signature:
-        signature = signature.replace("SIGN_NOW", str(now))
-    response = signed_post(signed_client, body, signature)
-    assert response.status_code == 401
-    assert written_ids(redis_url) == []
+def test_a_signing_secret_that_is_no_whsec_secret_is_refused_at_start(redis_url):
+    """One signature scheme: Standard Webhooks (tests/webhook/test_standard_webhooks.py)."""
+    with pytest.raises(ConfigError) as refused:
+        make_settings(redis_url, HOOKRELAY_SIGNING_SECRET="signing-secret")
+    assert "HOOKRELAY_SIGNING_SECRET" in str(refused.value)
 
 
 def test_health_endpoints(client):

@@ -97,7 +97,7 @@ PATHS = st.sampled_from(
 def test_no_client_input_gets_a_5xx(receiver, path, body, raw, authorization, signature, query):
     headers = {"Authorization": authorization}
     if signature is not None:
-        headers["X-Hookrelay-Signature"] = signature
+        headers["webhook-signature"] = signature
     response = receiver.post(
         path,
         data=raw if raw is not None else encode(body),

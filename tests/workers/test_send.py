@@ -30,9 +30,13 @@ def event(number: int, **extra) -> dict:
     }
 
 
+#: The receiver's signing secret, which hookrelay send signs with.
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
 @pytest.fixture
 def receiver(redis_url):
-    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET="sign-me")
+    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET=SECRET)
     with serving(create_app(settings)) as url:
         yield url
 
@@ -41,7 +45,7 @@ def send(receiver: str, redis_url: str, *args: str, **env: str):
     environment = {
         "REDIS_URL": redis_url,
         "HOOKRELAY_API_KEYS": API_KEY,
-        "HOOKRELAY_SIGNING_SECRET": "sign-me",
+        "HOOKRELAY_SIGNING_SECRET": SECRET,
         **env,
     }
     return CliRunner().invoke(main, ["send", "--url", receiver, *args], env=environment)
@@ -133,15 +137,3 @@ def test_busy_answers_are_retried_with_the_same_body():
         sender.close()
     assert tally.accepted == 3
     assert len(bodies) == 3 and len(set(bodies)) == 1
-
-
-def test_a_whsec_secret_signs_the_standard_webhooks_way(redis_url, tmp_path):
-    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
-    settings = make_settings(redis_url, HOOKRELAY_SIGNING_SECRET=secret)
-    (tmp_path / "events.jsonl").write_text(json.dumps(event(1)) + "\n")
-    with serving(create_app(settings)) as url:
-        result = send(
-            url, redis_url, str(tmp_path / "events.jsonl"), HOOKRELAY_SIGNING_SECRET=secret
-        )
-    assert result.exit_code == 0, result.output
-    assert "1 event(s): 1 accepted" in result.output

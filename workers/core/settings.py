@@ -40,7 +40,7 @@ from workers.core.platform_settings import (
     share_of_threads,
 )
 
-#: How a Standard Webhooks secret starts (the others sign as X-Hookrelay-Signature).
+#: How a Standard Webhooks secret starts.
 STANDARD_WEBHOOKS_PREFIX = "whsec_"
 
 #: Where the embedded Redis, the SQLite store and the development key live.
@@ -132,8 +132,8 @@ class Settings:
     database_url: str
     port: int
     api_keys: tuple[str, ...] = field(repr=False)
-    #: Secrets a request to the receiver may be signed with: ``whsec_…`` ones the
-    #: Standard Webhooks way, others as ``X-Hookrelay-Signature``; empty: unsigned.
+    #: The Standard Webhooks secrets (``whsec_…``) a request to the receiver may be
+    #: signed with (several while one is rotated); empty: unsigned.
     signing_secrets: tuple[str, ...] = field(repr=False)
     hook_user: str | None
     hook_password: str | None = field(repr=False)
@@ -386,18 +386,17 @@ def _segment(env: _MappingEnv) -> dict:
 
 
 def _signing_secrets(values: list[str]) -> None:
-    """A ``whsec_`` secret must be base64 of 24 to 64 bytes, as Standard Webhooks says."""
-    for value in (v.strip() for v in values):
-        if not value.startswith(STANDARD_WEBHOOKS_PREFIX):
-            continue
+    """A secret is ``whsec_`` and base64 of 24 to 64 bytes, as Standard Webhooks says."""
+    for value in (v.strip() for v in values if v.strip()):
+        encoded = value.removeprefix(STANDARD_WEBHOOKS_PREFIX)
         try:
-            key = base64.b64decode(value.removeprefix(STANDARD_WEBHOOKS_PREFIX), validate=True)
+            key = base64.b64decode(encoded, validate=True) if encoded != value else b""
         except ValueError:
             key = b""
         if not 24 <= len(key) <= 64:
             raise marshmallow.ValidationError(
-                "a whsec_ secret is whsec_ and the base64 of 24 to 64 random bytes "
-                "(e.g. whsec_$(openssl rand -base64 32))"
+                "a signing secret is whsec_ and the base64 of 24 to 64 random bytes "
+                "(e.g. whsec_$(openssl rand -base64 32)), as Standard Webhooks has it"
             )
 
 

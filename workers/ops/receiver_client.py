@@ -20,8 +20,6 @@ from standardwebhooks.webhooks import Webhook
 
 from schemas.errors import one_line
 from schemas.events import MAX_BATCH
-from workers.core.settings import STANDARD_WEBHOOKS_PREFIX
-from workers.core.signing import sign
 
 #: Keep each request well under the receiver's 5 MiB limit.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -161,8 +159,8 @@ class ReceiverClient:
     Parameters:
       url: the receiver's root, e.g. ``http://127.0.0.1:8000``.
       api_key: sent as ``Authorization: Bearer``.
-      signing_secret: when set, each body is signed with it, the Standard Webhooks way
-        for a ``whsec_`` secret.
+      signing_secret: a ``whsec_`` secret each body is signed with, the Standard
+        Webhooks way.
       sleep: how to wait between retries (tests pass a no-op).
     """
 
@@ -230,13 +228,10 @@ class ReceiverClient:
             return None
 
     def _sign(self, body: bytes) -> dict[str, str]:
-        """The signature headers: Standard Webhooks for a ``whsec_`` secret (the id
-        stays the same for the same body, so a retry is the same message), else
-        ``X-Hookrelay-Signature``."""
+        """The Standard Webhooks headers (the id stays the same for the same body, so a
+        retry is the same message)."""
         if not self._secret:
             return {}
-        if not self._secret.startswith(STANDARD_WEBHOOKS_PREFIX):
-            return {"X-Hookrelay-Signature": sign(self._secret, body, int(time.time()))}
         message_id = "msg_" + hashlib.sha256(body).hexdigest()[:32]
         now = datetime.now(UTC)
         return {
