@@ -396,7 +396,7 @@ class ProfileBuffer:
 
 def _parse(item: bytes) -> dict:
     """A pending item: ``<number> <update>`` as the receiver writes it (the number goes
-    into the update as ``seq``), or bare JSON (records, replays, earlier releases)."""
+    into the update as ``seq``), or bare JSON (batch records, replays)."""
     number, space, rest = item.partition(b" ")
     if space and number.isdigit():
         update = json.loads(rest)

@@ -6,8 +6,8 @@ attempt sends their newest unacknowledged state; the platform's acceptance is an
 acknowledgement, its echo is checked for dropped fields (workers/profiles/echo.py). A
 batch refused for what it holds comes back as two halves to send again (they own the
 profiles as the batch did), down to the one refused profile, which alone is
-dead-lettered. A message without a batch id was queued by an earlier release: its
-hashmaps are sent as they are.
+dead-lettered. A message without a batch id is such a profile's dead letter replayed:
+its hashmaps, the values the platform refused, are sent as they are.
 """
 
 from __future__ import annotations
