@@ -103,14 +103,6 @@ def test_each_batch_of_a_profile_is_stamped_strictly_later_than_the_last_acknowl
     assert newer.hashmap()["update_profile_last_updated_at"] == "2026-11-23T10:00:12Z"
 
 
-def test_a_saved_stamp_at_the_end_of_time_is_sent_again_not_overflowed():
-    end = "9999-12-31T23:59:59.999999Z"
-    saved = acked_state({"a": ["x", end]}, end)
-    [profile] = merge([update("09", {"b": 1}, uid="1")], {"uid:1": saved})
-    assert profile.hashmap()["update_profile_last_updated_at"] == end
-    assert profile.hashmap()["fields"] == {"b": 1}
-
-
 def test_an_acknowledgement_marks_the_values_sent_and_frees_the_profile():
     [profile] = merge([update("01", {"a": 1, "b": 2}, uid="1")], {})
     profile.owner = "batch-1"
