@@ -1,4 +1,5 @@
-"""The worker process's entry point: ``dramatiq workers.app`` (see the Procfile).
+"""The worker process's entry point: the module Dramatiq loads (``hookrelay worker``,
+the Procfile's ``worker``, runs ``python -m workers.main workers.app``).
 
 Importing this module is the one place with side effects on the worker side: it
 reads the settings, checks the stats store's schema is current, builds the broker,

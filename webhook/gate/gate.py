@@ -1,12 +1,12 @@
 """The pre-send gate a platform's hook asks before each send, answered from Redis alone.
 
-Identifiers are compared in their normal form (``identity_key``: emails in lower case,
-phones as digits). A send is refused when any of the recipient's identifiers is on the
-suppression list,
-or, with ``FREQUENCY_CAP`` set, when any of them already had that many *allowed* sends
-in the last 24 hours. An allowed send is counted against every identifier given, in
-the same atomic step as the check (see ``gate.lua``), so two concurrent hooks for one
-recipient cannot both slip under the cap (``decide.lua``). Counts reach the
+Identifiers are compared in their normal form (``identity_key``, schemas/identities.py:
+every spelling of one mailbox or number is one key). A send is refused when any of the
+recipient's identifiers is on the suppression list, or, with ``FREQUENCY_CAP`` set,
+when any of them already had that many *allowed* sends in the last 24 hours. An
+allowed send is counted against every identifier given, in the same atomic step as
+the check (``decide.lua``), so two concurrent hooks for one recipient cannot both slip
+under the cap. Counts reach the
 append-only file within about a second, not before the answer (webhook/journal.py).
 """
 
