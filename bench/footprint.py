@@ -43,7 +43,8 @@ from workers.platforms.errors import Rejected, ServerError
 from workers.profiles.buffer import ProfileBuffer
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import NAMESPACE
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.policy import RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.trace.trace import EventTrace
 
 TIMESTAMP = "2026-11-23T10:00:00Z"

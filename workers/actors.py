@@ -36,7 +36,7 @@ from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.delivery import BatchDelivery
 from workers.profiles.echo import DroppedFields
 from workers.profiles.order import EventOrder
-from workers.queue.retry import Postponed
+from workers.queue.policy import Postponed
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
 from workers.ratelimit.limiter import platform_limiter
 

@@ -8,7 +8,7 @@ import dramatiq
 import pytest
 
 from workers.platforms import errors
-from workers.queue.retry import GiveUp, Postponed, RetryLater, RetryPolicy
+from workers.queue.policy import GiveUp, Postponed, RetryLater, RetryPolicy
 
 POLICY = RetryPolicy(min_backoff_ms=1000, max_backoff_ms=60_000, max_age_ms=3_600_000)
 CONTEXT = {"platform": "crm", "method": "POST", "url": "http://x/"}

@@ -90,7 +90,7 @@ def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
     """With ``maxmemory`` reached and ``noeviction``, storing the outcome fails with
     OutOfMemoryError: it is tried again until Redis has room, never given up on (giving
     up would let Dramatiq acknowledge a message stored nowhere)."""
-    from workers.queue import retry
+    from workers.queue import policy, retry
 
     monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.05)
     with temporary_redis("hr-full-") as server:
@@ -101,13 +101,13 @@ def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
         with contextlib.suppress(redis.exceptions.OutOfMemoryError):
             for n in range(1000):
                 client.set(f"filler:{n}", "x" * 1024)
-        policy = retry.DeliveryPolicy(
-            retry.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
+        delivery = retry.DeliveryPolicy(
+            policy.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
             DeadLetterQueue(client),
         )
         threading.Timer(0.5, client.config_set, ("maxmemory", 0)).start()
         broker = StubBroker(middleware=[])
-        policy.after_process_message(broker, failed_message("e-full"), exception=rejected())
+        delivery.after_process_message(broker, failed_message("e-full"), exception=rejected())
         assert [letter.event_id for letter in DeadLetterQueue(client).list()] == ["e-full"]
 
 

@@ -16,7 +16,8 @@ from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
 from workers.profiles.echo import DroppedFields, dropped_fields
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.policy import RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import PROFILE_BATCH
 
 from ..conftest import make_settings

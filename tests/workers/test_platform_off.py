@@ -12,7 +12,8 @@ from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
 from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.policy import RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import FETCH_STATS, ROUTES
 
 from ..conftest import make_settings

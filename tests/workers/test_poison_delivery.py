@@ -18,7 +18,8 @@ from workers.platforms import errors
 from workers.platforms.crm import CrmClient
 from workers.profiles import buffer
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.policy import RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import FETCH_STATS, PROFILE_BATCH, REBUFFER
 
 from ..conftest import make_settings

@@ -19,7 +19,7 @@ from webhook.app import create_app
 from workers.core.replication import NotReplicated, Replication
 from workers.core.settings import load_settings
 from workers.ops.doctor import check_replicas
-from workers.queue import claims, retry
+from workers.queue import claims, policy, retry
 from workers.queue.broker import SweepingRedisBroker
 from workers.queue.deadletters import DeadLetterQueue
 
@@ -165,8 +165,8 @@ def test_a_worker_holds_a_dead_letter_until_a_replica_has_it(topology, primary_u
     letter (the replica's link held, then let go)."""
     monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.05)
     client = redis.Redis.from_url(primary_url)
-    policy = retry.DeliveryPolicy(
-        retry.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
+    delivery = retry.DeliveryPolicy(
+        policy.RetryPolicy(min_backoff_ms=10, max_backoff_ms=10, max_age_ms=60_000),
         DeadLetterQueue(client),
         confirm=partial(Replication(replicas=1, timeout_ms=100).confirm, client),
     )
@@ -175,7 +175,7 @@ def test_a_worker_holds_a_dead_letter_until_a_replica_has_it(topology, primary_u
     released = threading.Timer(0.8, link.release)
     released.start()
     message, started = failed_message("e-held"), time.monotonic()
-    policy.after_process_message(StubBroker(), message, exception=rejected())
+    delivery.after_process_message(StubBroker(), message, exception=rejected())
     assert time.monotonic() - started >= 0.7, "returned before the replica had the letter"
     assert topology.replicas[0].client().zscore("hookrelay:dlq:index", message.message_id)
 

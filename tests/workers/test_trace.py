@@ -10,7 +10,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from workers.platforms.errors import ServerError
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.policy import RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
 from workers.trace.reader import TraceReader
 from workers.trace.trace import EventTrace
@@ -79,7 +80,7 @@ def test_a_trace_redis_cannot_take_holds_back_no_delivery(redis_url):
 
 
 def test_a_wait_that_repeats_is_one_entry(redis_url):
-    from workers.queue.retry import Postponed
+    from workers.queue.policy import Postponed
 
     client = redis.Redis.from_url(redis_url)
     policy, reader, message = setup(client)

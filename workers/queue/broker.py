@@ -50,8 +50,9 @@ from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
 from workers.queue.layout import NAMESPACE
+from workers.queue.policy import RetryPolicy
 from workers.queue.relay import Relay
-from workers.queue.retry import DeliveryPolicy, RetryPolicy
+from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import QUEUES
 from workers.queue.sweeper import Sweeper
 from workers.trace.trace import EventTrace
