@@ -36,7 +36,7 @@ from workers.core.replication import Replication
 from workers.core.settings import Settings, load_settings
 from workers.metrics.backlog import BacklogCollector, DepthReader
 from workers.metrics.throughput import DeliveryRate
-from workers.profiles.echo import DroppedFields
+from workers.profiles.dropped import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, QUEUES

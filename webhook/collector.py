@@ -28,7 +28,7 @@ import gc
 YOUNG_THRESHOLD = 50_000
 
 
-def settle_collector() -> None:
+def tune_collector() -> None:
     """Freeze what exists now and collect the youngest generation less often."""
     gc.freeze()
     _, older, oldest = gc.get_threshold()

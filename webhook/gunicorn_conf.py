@@ -32,7 +32,7 @@ def post_worker_init(worker) -> None:
     each body read whole before the app runs (webhook/server.py), and set the garbage
     collector for requests (webhook/collector.py)."""
     from webhook.app import MAX_BODY_BYTES
-    from webhook.collector import settle_collector
+    from webhook.collector import tune_collector
     from webhook.server import WholeBody
 
     hub = _hub(worker)
@@ -41,7 +41,7 @@ def post_worker_init(worker) -> None:
     worker.wsgi = WholeBody(
         worker.wsgi, limit=MAX_BODY_BYTES, timeout_s=_settings.web_read_timeout_s
     )
-    settle_collector()
+    tune_collector()
 
 
 def worker_exit(server, worker) -> None:

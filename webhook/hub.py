@@ -15,7 +15,7 @@ from workers.campaigns.store import Store
 from workers.core.settings import Settings
 from workers.metrics.backlog import BacklogCollector
 from workers.metrics.throughput import DeliveryRate
-from workers.profiles.echo import DroppedFields
+from workers.profiles.dropped import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
 from workers.trace.reader import TraceReader
@@ -39,7 +39,7 @@ class Hub:
     #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics/backlog.py).
     backlog: BacklogCollector
     throughput: DeliveryRate
-    #: The profile fields the platform's echo left out (workers/profiles/echo.py).
+    #: The profile fields the platform's echo left out (workers/profiles/dropped.py).
     dropped_fields: DroppedFields
     #: Each event's trace (workers/trace).
     traces: TraceReader

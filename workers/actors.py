@@ -34,7 +34,7 @@ from workers.platforms.errors import PermanentError, PlatformError
 from workers.platforms.registry import CLIENTS, platform_client
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.delivery import BatchDelivery
-from workers.profiles.echo import DroppedFields
+from workers.profiles.dropped import DroppedFields
 from workers.profiles.order import EventOrder
 from workers.queue.policy import Postponed
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES

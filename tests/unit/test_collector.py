@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from webhook.collector import YOUNG_THRESHOLD, settle_collector
+from webhook.collector import YOUNG_THRESHOLD, tune_collector
 from webhook.server import WholeBody
 
 
@@ -21,7 +21,7 @@ def restored_collector():
 def test_what_exists_is_frozen_and_the_youngest_generation_collected_less_often(
     restored_collector,
 ):
-    settle_collector()
+    tune_collector()
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == (YOUNG_THRESHOLD, *restored_collector[1:])
 

@@ -14,7 +14,7 @@ from webhook.app import create_app
 from workers.actors import build_services, register
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
-from workers.profiles.echo import DroppedFields, dropped_fields
+from workers.profiles.dropped import DroppedFields, dropped_fields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.policy import RetryPolicy
 from workers.queue.retry import DeliveryPolicy
@@ -56,7 +56,7 @@ def test_a_batch_upsert_counts_each_field_the_platform_dropped(
     actors = register(broker, build_services(settings, Store(database_url)))
     worker = dramatiq.Worker(broker, worker_timeout=20)
     worker.start()
-    caplog.set_level(logging.WARNING, logger="workers.profiles.echo")
+    caplog.set_level(logging.WARNING, logger="workers.profiles.dropped")
     try:
         for n in range(2):
             hashmaps = [{"uid": f"u{n}", "fields": {"level": 1, "levle": 2, "vip": True}}]

@@ -3,7 +3,7 @@
 
 A message carries its profiles' identifiers and the batch id that owns them. Each
 attempt sends their newest unacknowledged state; the platform's acceptance is an
-acknowledgement, its echo is checked for dropped fields (workers/profiles/echo.py). A
+acknowledgement, its echo is checked for dropped fields (workers/profiles/dropped.py). A
 batch refused for what it holds comes back as two halves to send again (they own the
 profiles as the batch did), down to the one refused profile, which alone is
 dead-lettered. A message without a batch id is such a profile's dead letter replayed:
@@ -20,7 +20,7 @@ import redis
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PlatformError, Rejected, Unsendable
 from workers.profiles.buffer import ProfileBuffer
-from workers.profiles.echo import DroppedFields
+from workers.profiles.dropped import DroppedFields
 
 logger = logging.getLogger(__name__)
 

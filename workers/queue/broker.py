@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_IDLE_POLL_MS = 100
 #: How often an acknowledgement is tried again while Redis is away.
-SETTLE_RETRY_S = 0.5
+ACK_RETRY_S = 0.5
 #: Keys asked for per SCAN call when looking for a dead worker's other ack sets.
 SCAN_COUNT = 1000
 
@@ -228,7 +228,7 @@ class _Consumer(_RedisConsumer):
     yet acknowledged, so a restart knows what else it may put back; it does not
     acknowledge a message marked :data:`~workers.queue.claims.LEAVE_UNACKED`; and an
     acknowledgement that fails for Redis being away is tried again every
-    :data:`SETTLE_RETRY_S` until it succeeds or the worker is asked to stop, when the
+    :data:`ACK_RETRY_S` until it succeeds or the worker is asked to stop, when the
     message is left unacknowledged for another worker (Dramatiq retries every 5 s
     until Redis is back, and a worker asked to stop meanwhile could not)."""
 
@@ -250,20 +250,20 @@ class _Consumer(_RedisConsumer):
         if message.options.get(LEAVE_UNACKED):
             self._leave(message)
         else:
-            self._settle(message, super().ack)
+            self._acknowledge(message, super().ack)
         self._in_flight.discard(message.options["redis_message_id"])
 
     def nack(self, message) -> None:
-        self._settle(message, super().nack)
+        self._acknowledge(message, super().nack)
         self._in_flight.discard(message.options["redis_message_id"])
 
-    def _settle(self, message, settle) -> None:
+    def _acknowledge(self, message, how) -> None:
         """Acknowledge (or reject) ``message``, trying again while Redis is away (as
         Dramatiq would, every 5 s) until it is back, or until the worker stops."""
         try:
             self._streak.until_done(
-                lambda: settle(message),
-                SETTLE_RETRY_S,
+                lambda: how(message),
+                ACK_RETRY_S,
                 retry_on=(redis.RedisError,),
                 stop=self.broker.stopping,
             )
