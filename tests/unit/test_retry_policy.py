@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import dramatiq
@@ -103,7 +104,7 @@ def test_a_stopping_worker_leaves_a_message_it_cannot_store_for_another(monkeypa
     monkeypatch.setattr(retry, "REDIS_RETRY_S", 0.01)
 
     class RedisAway:
-        leaves_unacked = True
+        stopping = threading.Event()
 
         def get_actor(self, name):
             raise dramatiq.errors.ActorNotFound(name)
@@ -115,7 +116,7 @@ def test_a_stopping_worker_leaves_a_message_it_cannot_store_for_another(monkeypa
         queue_name="crm", actor_name="a", args=({"id": "e"},), kwargs={}, options={}
     )
     policy = retry.DeliveryPolicy(POLICY, dead_letters=None)
-    policy.before_worker_shutdown(RedisAway(), worker=None)
+    RedisAway.stopping.set()  # the worker was asked to stop
     started = time.monotonic()
     policy.after_process_message(RedisAway(), message, exception=retryable())
     assert time.monotonic() - started < 1

@@ -49,7 +49,7 @@ class BackgroundThread:
 
 
 class GaveUp(Exception):
-    """:meth:`FailureStreak.until_done` stopped trying, as its ``give_up`` said."""
+    """:meth:`FailureStreak.until_done` stopped trying, its ``stop`` being set."""
 
 
 class FailureStreak:

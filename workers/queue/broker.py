@@ -89,10 +89,6 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
     about ten short Redis calls a second per queue and process.
     """
 
-    #: A message marked :data:`~workers.queue.claims.LEAVE_UNACKED` stays in this
-    #: worker's unacknowledged set, for the sweep to give to another.
-    leaves_unacked = True
-
     def __init__(
         self,
         *,
@@ -101,8 +97,10 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         **options,
     ) -> None:
         super().__init__(**options)
-        #: Set once the worker is asked to stop: its consumers then leave what they
-        #: cannot acknowledge for another worker instead of retrying until Redis is back.
+        #: Set once the worker is asked to stop: what its consumers cannot acknowledge,
+        #: and what the delivery policy cannot store, for Redis being away, is then
+        #: left unacknowledged (workers/queue/claims.py, ``LEAVE_UNACKED``) for the
+        #: sweep to give to another worker, instead of waiting for Redis to be back.
         self.stopping = threading.Event()
         self.idle_poll_ms = idle_poll_ms
         self.due = DueSet(self.client, horizon_s=delay_horizon_s, namespace=self.namespace)

@@ -16,7 +16,6 @@ sweep to give to another worker, and stops in seconds.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -68,8 +67,6 @@ class DeliveryPolicy(Middleware):
         confirm: Callable[[], object] = lambda: None,
         trace: EventTrace | None = None,
     ) -> None:
-        #: Set once the worker is asked to stop (see the module docstring).
-        self.stopping = threading.Event()
         self.policy = policy
         self.dead_letters = dead_letters
         self.throughput = throughput
@@ -77,9 +74,6 @@ class DeliveryPolicy(Middleware):
         self.trace = trace
         #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
         self.confirm = confirm
-
-    def before_worker_shutdown(self, broker, worker):
-        self.stopping.set()
 
     def before_process_message(self, broker, message):
         forget_status()
@@ -180,9 +174,10 @@ class DeliveryPolicy(Middleware):
         streak = FailureStreak(
             logger, f"Storing the outcome of {subject}", expected=(redis.RedisError, BrokerError)
         )
-        leaves = getattr(broker, "leaves_unacked", False)
+        # Only a broker that can leave a message unacknowledged says it is stopping.
+        stopping = getattr(broker, "stopping", None)
         try:
-            streak.until_done(write, REDIS_RETRY_S, stop=self.stopping if leaves else None)
+            streak.until_done(write, REDIS_RETRY_S, stop=stopping)
         except GaveUp:
             logger.warning(
                 "Stopping with the outcome of %s not stored: it is left for another worker.",
