@@ -272,7 +272,7 @@ def _release(bin_dir: str, env: dict[str, str]) -> None:
     subprocess.run([os.path.join(bin_dir, "hookrelay"), "migrate"], env=env, check=True)
 
 
-def say(line: str) -> None:
+def _say(line: str) -> None:
     print(f"hookrelay: {line}", flush=True)
 
 
@@ -286,15 +286,15 @@ def _watch(server: EmbeddedRedis, stopping: threading.Event, failed: threading.E
             if code is None or stopping.is_set():
                 continue
             log = server.directory / "redis.log"
-            say(f"embedded redis died (exit code {code}; see {log}): restarting it")
+            _say(f"embedded redis died (exit code {code}; see {log}): restarting it")
             try:
                 server.start()
             except EmbeddedRedisError as error:
-                say(f"embedded redis cannot start again ({error}): stopping everything")
+                _say(f"embedded redis cannot start again ({error}): stopping everything")
                 failed.set()
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
-            say("embedded redis is back, with everything it had accepted")
+            _say("embedded redis is back, with everything it had accepted")
 
     threading.Thread(target=watch, name="redis-watch", daemon=True).start()
 

@@ -71,10 +71,20 @@ def _keys(client: redis.Redis, rekey, prefix: str, how: str) -> int:
 
 
 def _pointers(client: redis.Redis, rekey) -> int:
-    """Rewrite each state pointer (``@<home key>``) whose home key is not normal."""
-    rewritten = 0
+    """Rewrite each state pointer (``@<home key>``) whose home key is not normal, the
+    states read a scan page at a time."""
+    rewritten, page = 0, []
     for key in client.scan_iter(match=f"{STATE_PREFIX}*", count=SCAN_BATCH):
-        value = client.get(key)
+        page.append(key)
+        if len(page) == SCAN_BATCH:
+            rewritten += _rewrite_pointers(client, rekey, page)
+            page = []
+    return rewritten + _rewrite_pointers(client, rekey, page)
+
+
+def _rewrite_pointers(client: redis.Redis, rekey, keys: list[bytes]) -> int:
+    rewritten = 0
+    for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
         if value is None or not value.startswith(POINTER.encode()):
             continue
         home = _renamed(value.decode()[len(POINTER) :])
