@@ -130,27 +130,50 @@ def test_a_restarted_consumer_returns_its_prefetch_but_not_what_threads_process(
     assert client.scard(held) == 0
 
 
+def held_message(queue_name: str) -> dramatiq.broker.MessageProxy:
+    return dramatiq.broker.MessageProxy(
+        dramatiq.Message(
+            queue_name=queue_name,
+            actor_name="a",
+            args=(),
+            kwargs={},
+            options={"redis_message_id": "x"},
+        )
+    )
+
+
 def test_a_redis_that_stops_answering_is_a_connection_error_the_thread_survives():
     with temporary_redis("hr-pause-") as server:
         client = redis.Redis.from_url(server.url, socket_timeout=0.3)
         broker = SweepingRedisBroker(client=client, middleware=[])
         broker.declare_queue("stats")
         consumer = broker.consume("stats.DQ")
-        held = dramatiq.broker.MessageProxy(
-            dramatiq.Message(
-                queue_name="stats.DQ",
-                actor_name="a",
-                args=(),
-                kwargs={},
-                options={"redis_message_id": "x"},
-            )
-        )
         server.process.send_signal(signal.SIGSTOP)
         try:
-            for step in (lambda: next(consumer), lambda: consumer.requeue([held])):
+            for step in (lambda: next(consumer), lambda: consumer.requeue([held_message("x")])):
                 with pytest.raises(ConnectionClosed):
                     step()
-            acking = threading.Thread(target=consumer.ack, args=(held,))
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+
+
+@pytest.mark.parametrize("away", ["paused", "gone"])
+def test_an_acknowledgement_waits_for_redis_until_the_worker_is_asked_to_stop(away):
+    """Dramatiq's consumer thread retries a failed acknowledgement every 5 s and never
+    gives up, so a worker asked to stop while Redis is away (paused: a timeout; gone: a
+    refused connection, which Dramatiq's own ack turns into ``ConnectionClosed``) would
+    be killed by its process manager."""
+    with temporary_redis("hr-ack-") as server:
+        client = redis.Redis.from_url(server.url, socket_timeout=0.3)
+        broker = SweepingRedisBroker(client=client, middleware=[])
+        broker.declare_queue("crm")
+        consumer = broker.consume("crm")
+        if away == "paused":
+            server.process.send_signal(signal.SIGSTOP)
+        else:
+            server.kill()
+        try:
+            acking = threading.Thread(target=consumer.ack, args=(held_message("crm"),))
             acking.start()
             acking.join(1.5)
             assert acking.is_alive(), "an acknowledgement waits for Redis, as Dramatiq's does"

@@ -234,7 +234,9 @@ class _Consumer(_RedisConsumer):
         super().__init__(broker, queue_name, prefetch, timeout)
         self._in_flight = in_flight
         self._streak = FailureStreak(
-            logger, f"Acknowledging {queue_name} messages", expected=(redis.RedisError,)
+            logger,
+            f"Acknowledging {queue_name} messages",
+            expected=(redis.RedisError, ConnectionClosed),
         )
 
     def __next__(self):
@@ -257,12 +259,14 @@ class _Consumer(_RedisConsumer):
 
     def _acknowledge(self, message, how) -> None:
         """Acknowledge (or reject) ``message``, trying again while Redis is away (as
-        Dramatiq would, every 5 s) until it is back, or until the worker stops."""
+        Dramatiq would, every 5 s) until it is back, or until the worker stops.
+        Dramatiq's own acknowledgement turns a refused connection into
+        ``ConnectionClosed``; a timeout stays a Redis error."""
         try:
             self._streak.until_done(
                 lambda: how(message),
                 ACK_RETRY_S,
-                retry_on=(redis.RedisError,),
+                retry_on=(redis.RedisError, ConnectionClosed),
                 stop=self.broker.stopping,
             )
         except GaveUp:
