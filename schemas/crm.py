@@ -22,7 +22,7 @@ class ProfileUpsertSchema(Schema):
     email = ma.fields.String()
     phone = ma.fields.String()
     wp_token = ma.fields.String()
-    fields = ma.fields.Dict()
+    fields = ma.fields.Dict()  # type: ignore[assignment]  # not Schema.fields: see events.py
     update_profile_last_updated_at = ma.fields.String()
 
 

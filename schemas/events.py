@@ -12,7 +12,7 @@ timestamp becomes an ISO-8601 string in UTC and absent optional keys are left ou
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import (
@@ -24,6 +24,7 @@ from marshmallow import (
     validate,
     validates_schema,
 )
+from marshmallow.types import ErrorMessages
 
 from schemas.fast import fast_event, stored_time
 from schemas.limits import (
@@ -69,7 +70,9 @@ class NumberOrString(ma.fields.String):
     """A string, or a whole JSON number taken as its decimal digits: SDKs send numeric
     user ids (``"uid": 42`` is ``"42"``). ``true`` and ``4.2`` are still refused."""
 
-    default_error_messages: ClassVar = {"invalid": "Must be a string or a whole number."}
+    default_error_messages: ErrorMessages = {  # noqa: RUF012 (as marshmallow declares it)
+        "invalid": "Must be a string or a whole number."
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -137,7 +140,7 @@ class EventTime(ma.fields.AwareDateTime):
     :data:`MAX_AHEAD` past the receiver's clock: a far-future time would outrank every
     later update of the profile, and one past 9999 cannot even be converted to UTC."""
 
-    default_error_messages: ClassVar = {
+    default_error_messages: ErrorMessages = {  # noqa: RUF012 (as marshmallow declares it)
         "invalid_awareness": 'Has no offset: add "Z" (UTC) or an offset such as "+02:00" '
         "(2026-11-23T10:00:00Z).",
         "invalid": "Not an ISO 8601 time such as 2026-11-23T10:00:00Z.",
@@ -197,7 +200,8 @@ class ProfileEventSchema(_EventSchema):
         falsy={False},
         metadata={"description": "true puts every identifier of user on the suppression list."},
     )
-    fields = ma.fields.Dict(
+    # marshmallow takes declared fields off the class: this one does not shadow Schema.fields.
+    fields = ma.fields.Dict(  # type: ignore[assignment]
         keys=ma.fields.String(validate=validate.Length(*FIELD_NAME_LENGTH)),
         metadata={
             "description": "The profile's fields, as the platform names them; only those "

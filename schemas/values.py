@@ -10,6 +10,7 @@ event with a 422 instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 NOT_FINITE = "Not a finite number: no platform can take it (e.g. 1e400 is infinity)."
@@ -23,6 +24,7 @@ def unsendable(value: Any) -> dict[str, Any]:
         return {} if math.isfinite(value) else {"_value": [NOT_FINITE]}
     if isinstance(value, str):
         return {} if _encodable(value) else {"_value": [SURROGATE]}
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

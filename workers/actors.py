@@ -12,7 +12,9 @@ expected, so it logs no traceback for them; ``platform`` labels the outcome).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 
@@ -31,14 +33,16 @@ from workers.core.settings import Settings
 from workers.health.circuit import CircuitBreaker
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError
-from workers.platforms.registry import CLIENTS, platform_client
+from workers.platforms.registry import altcraft_client, crm_client, pushwoosh_client
+from workers.platforms.unconfigured import Unconfigured
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.delivery import BatchDelivery
 from workers.profiles.dropped import DroppedFields
 from workers.profiles.order import EventOrder
+from workers.queue.layout import Route
 from workers.queue.policy import Postponed
 from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
-from workers.ratelimit.limiter import platform_limiter
+from workers.ratelimit.limiter import SharedRateLimiter, platform_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ class ActorServices:
     """What the actors call; built once per worker process (workers/app.py). A platform
     that is off is an :class:`~workers.platforms.unconfigured.Unconfigured` client."""
 
-    crm: CrmClient
+    crm: CrmClient | Unconfigured
     starter: CampaignStarter
     control: CampaignControl
     fetcher: StatsFetcher
@@ -79,37 +83,32 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
     """The clients, each behind its platform's shared rate limit and circuit breaker,
     and what uses them."""
     shared_state = redis_client(settings)
-    clients = {
-        name: platform_client(
-            settings,
-            name,
+
+    def guards(name: str) -> tuple[SharedRateLimiter, CircuitBreaker]:
+        return (
             platform_limiter(shared_state, settings, name),
             CircuitBreaker(shared_state, name, settings.circuit),
         )
-        for name in CLIENTS
-    }
+
+    crm = crm_client(settings, *guards("crm"))
     scheduler = FollowupScheduler.from_settings(shared_state, settings)
     profiles = ProfileBuffer.from_settings(shared_state, settings)
     return ActorServices(
-        crm=clients["crm"],
-        starter=CampaignStarter(
-            store=store, crm=clients["crm"], scheduler=scheduler, client=shared_state
-        ),
-        control=CampaignControl(clients["crm"], store),
+        crm=crm,
+        starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
+        control=CampaignControl(crm, store),
         fetcher=StatsFetcher(
             store=store,
-            crm=clients["crm"],
-            pushwoosh=clients["pushwoosh"],
-            altcraft=clients["altcraft"],
+            crm=crm,
+            pushwoosh=pushwoosh_client(settings, *guards("pushwoosh")),
+            altcraft=altcraft_client(settings, *guards("altcraft")),
             sample=RecipientSample(shared_state),
             suppressions=SuppressionList(shared_state),
             feedback_kinds=settings.suppress_from_feedback,
         ),
         time_scale=settings.followup_time_scale,
         profiles=profiles,
-        batches=BatchDelivery(
-            crm=clients["crm"], buffer=profiles, dropped_fields=DroppedFields(shared_state)
-        ),
+        batches=BatchDelivery(crm=crm, buffer=profiles, dropped_fields=DroppedFields(shared_state)),
         order=EventOrder(shared_state) if settings.events_after_profiles else None,
         order_poll_ms=max(50, settings.profile_flush_ms // 4),
     )
@@ -168,7 +167,7 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
             delay=poll_delay_ms(polls, services.time_scale),
         )
 
-    handlers = [
+    handlers: list[tuple[Route, Callable[..., None], object, Callable[..., Any] | None]] = [
         (PROFILE_BATCH, crm_upsert_profiles, "crm", services.batches.give_up),
         (REBUFFER, buffer_profile_update, "crm", None),
         (ROUTES["event"], crm_post_event, "crm", None),
@@ -178,14 +177,13 @@ def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dram
     ]
     actors = {
         route.actor_name: dramatiq.actor(
-            handler,
             actor_name=route.actor_name,
             queue_name=route.queue_name,
             broker=broker,
             throws=(PlatformError, StartInProgress, Postponed),
             platform=platform,
             dead_letter_as=dead_letter_as,
-        )
+        )(handler)
         for route, handler, platform, dead_letter_as in handlers
     }
     return actors

@@ -152,7 +152,7 @@ def test_replay_selects_by_filters_and_a_dry_run_only_counts(redis_url, filters,
     done = run(redis_url, "dlq", "replay", *filters, "--rate", "1000")
     assert done.exit_code == 0, done.output
     assert done.stdout.endswith(f"replayed {len(expected)}\n")
-    left = {letter.event_id for letter in DeadLetterQueue(redis.Redis.from_url(redis_url)).list()}
+    left = {letter.event_id for letter in DeadLetterQueue(redis.Redis.from_url(redis_url)).newest()}
     assert left == {"s1", "s2", "s3", "s4"} - expected
 
 

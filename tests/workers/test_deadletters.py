@@ -44,7 +44,7 @@ def test_entries_keep_their_reason_and_list_newest_first(redis_url):
     dlq = DeadLetterQueue(redis.Redis.from_url(redis_url))
     first = dlq.add(failed_message("e1"), reason="permanent: ...", error=rejected(), attempts=1)
     dlq.add(failed_message("e2"), reason="permanent: ...", error=rejected(), attempts=4)
-    assert [letter.event_id for letter in dlq.list()] == ["e2", "e1"]
+    assert [letter.event_id for letter in dlq.newest()] == ["e2", "e1"]
     shown = dlq.show(first.id)
     assert shown.queue == "crm"
     assert shown.error == {
@@ -83,7 +83,7 @@ def test_replay_all_and_purge(redis_url):
     assert client.llen("dramatiq:crm") == 3
     dlq.add(failed_message("e9"), reason="r", error=rejected(), attempts=1)
     assert dlq.purge() == 1
-    assert dlq.list() == []
+    assert dlq.newest() == []
 
 
 def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
@@ -108,7 +108,7 @@ def test_a_full_redis_delays_the_dead_letter_and_never_loses_it(monkeypatch):
         threading.Timer(0.5, client.config_set, ("maxmemory", 0)).start()
         broker = StubBroker(middleware=[])
         delivery.after_process_message(broker, failed_message("e-full"), exception=rejected())
-        assert [letter.event_id for letter in DeadLetterQueue(client).list()] == ["e-full"]
+        assert [letter.event_id for letter in DeadLetterQueue(client).newest()] == ["e-full"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -149,4 +149,4 @@ def test_purge_empties_both_places(redis_url, archive):
     for n in range(3):
         dead_letters.add(failed_message(f"e{n}"), reason="no", error=rejected(), attempts=1)
     assert dead_letters.purge() == 3
-    assert dead_letters.count() == 0 and dead_letters.list() == []
+    assert dead_letters.count() == 0 and dead_letters.newest() == []

@@ -46,7 +46,7 @@ def test_messages_for_a_platform_that_is_off_are_dead_lettered_saying_what_to_se
     finally:
         worker.stop()
 
-    letters = {letter.actor: letter for letter in dead_letters.list()}
+    letters = {letter.actor: letter for letter in dead_letters.newest()}
     assert set(letters) == {"crm_post_event", "fetch_stats"}
     assert letters["crm_post_event"].attempts == 1, "not retried: it cannot succeed"
     assert letters["crm_post_event"].reason == (

@@ -71,7 +71,7 @@ def test_a_replayed_never_ready_source_polls_afresh(worker_on, clean_sandbox, re
         args=(campaign, "crm.report"), kwargs={"step": 0, "state": {}, "polls": 30}
     )
     dead_letters = run_until_done(FETCH_STATS.queue_name)
-    [letter] = dead_letters.list()
+    [letter] = dead_letters.newest()
     assert "still not ready after 30 polls" in letter.reason
     assert dead_letters.replay(letter.id)
     client = redis.Redis.from_url(redis_url)
@@ -107,7 +107,7 @@ def test_a_refused_profile_is_dead_lettered_alone_and_loses_only_the_refused_val
     client.rpush(pending, *(buffered(str(n), 1, f'{{"n": {n}}}') for n in range(7)))
     client.rpush(pending, buffered("bad", 1, '{"x": Infinity, "z": 1}'))
     flushing = buffer.ProfileBuffer(client, batch_max=500, flush_ms=1)
-    [letter] = flush_and_deliver(flushing, client, actors, run_until_done).list()
+    [letter] = flush_and_deliver(flushing, client, actors, run_until_done).newest()
     assert sorted(p["uid"] for p in clean_sandbox.profiles()) == [str(n) for n in range(7)]
     [[refused]] = letter.message["args"]
     assert (refused["uid"], sorted(refused["fields"])) == ("bad", ["x", "z"]), "kept to replay"
@@ -119,14 +119,14 @@ def test_a_refused_profile_is_dead_lettered_alone_and_loses_only_the_refused_val
     flush_and_deliver(flushing, client, actors, run_until_done)
     [profile] = [p for p in clean_sandbox.profiles() if p["uid"] == "bad"]
     assert profile["fields"] == {"y": 2}, "the refused values do not come back"
-    assert len(DeadLetterQueue(client).list()) == 1
+    assert len(DeadLetterQueue(client).newest()) == 1
 
 
 def test_a_batch_queued_by_an_earlier_release_is_sent_as_it_is(worker_on, clean_sandbox):
     actors, run_until_done = worker_on
     hashmaps = [{"uid": str(n), "fields": {"n": n}} for n in range(3)]
     actors[PROFILE_BATCH.actor_name].send([*hashmaps, {"fields": {"n": -1}}])
-    [letter] = run_until_done(PROFILE_BATCH.queue_name).list()
+    [letter] = run_until_done(PROFILE_BATCH.queue_name).newest()
     assert sorted(p["uid"] for p in clean_sandbox.profiles()) == ["0", "1", "2"]
     assert letter.message["args"] == [[{"fields": {"n": -1}}]]
 
@@ -139,7 +139,7 @@ def test_a_replayed_unmergeable_update_goes_back_to_the_buffer(worker_on, redis_
     flushing = buffer.ProfileBuffer(client, batch_max=500, flush_ms=1)
     assert flushing.flush() == 0
     dead_letters = DeadLetterQueue(client)
-    [letter] = dead_letters.list()
+    [letter] = dead_letters.newest()
     assert (letter.event_id, letter.actor) == ("p1", REBUFFER.actor_name)
 
     assert dead_letters.replay(letter.id)

@@ -186,7 +186,7 @@ def test_an_update_that_cannot_be_merged_is_dead_lettered_and_the_rest_go_out(re
     client = redis.Redis.from_url(redis_url)
     client.rpush(f"{BUFFER}:pending", json.dumps(POISON), b"{not json")
     buffer = flush_two_good_profiles(receiver, client)
-    letters = DeadLetterQueue(client).list()
+    letters = DeadLetterQueue(client).newest()
     assert sorted(str(letter.message["args"][0]) for letter in letters) == sorted(
         [str(POISON), "{not json"]
     )

@@ -8,10 +8,10 @@ from typing import Any
 from schemas import api
 from schemas.events import MAX_CAMPAIGN_ID, PLATFORMS
 
-BEARER = [{"apiKey": []}]
+BEARER: list[dict[str, list[str]]] = [{"apiKey": []}]
 #: A write key as the Basic auth user name or in X-Write-Key (or the body's writeKey).
-WRITE_KEY = [{"writeKey": []}, {"writeKeyHeader": []}, {"apiKey": []}]
-BASIC = [{"hookAuth": []}]
+WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}, {"writeKeyHeader": []}, {"apiKey": []}]
+BASIC: list[dict[str, list[str]]] = [{"hookAuth": []}]
 ERRORS = {
     400: "The body is not JSON.",
     401: "Missing or wrong credentials.",

@@ -24,7 +24,7 @@ bp.before_request(auth.require_api_key)
 def list_letters():
     limit = request.args.get("limit", 50, type=int)
     dead_letters = current_hub().dead_letters
-    letters = dead_letters.list(limit=max(1, min(limit, 1000)))
+    letters = dead_letters.newest(limit=max(1, min(limit, 1000)))
     return {"count": dead_letters.count(), "letters": [letter.summary() for letter in letters]}
 
 

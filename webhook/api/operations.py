@@ -228,7 +228,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "get": {
             **HOOK,
             "operationId": "getHook",
-            "summary": HOOK["summary"] + ", parameters in the query string",
+            "summary": f"{HOOK['summary']}, parameters in the query string",
         },
     },
     "/v1/suppressions": {

@@ -319,7 +319,7 @@ def _oversized(items: list[Any], body_size: int) -> frozenset[int]:
     if body_size <= MAX_MESSAGE_BYTES:
         return frozenset()
     step = max(1, len(items) * MAX_MESSAGE_BYTES // (2 * body_size))
-    found = set()
+    found: set[int] = set()
     for start in range(0, len(items), step):
         part = items[start : start + step]
         if len(part) == 1 or _size(part) > MAX_MESSAGE_BYTES:

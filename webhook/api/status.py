@@ -72,7 +72,7 @@ def page():
     now = datetime.now(UTC)
     rows = [campaign_row(summary, hub.settings, now) for summary in campaigns if summary]
     refresh = request.args.get("refresh", REFRESH_S, type=int)
-    letters = hub.dead_letters.list(limit=GROUPED_DEAD_LETTERS)
+    letters = hub.dead_letters.newest(limit=GROUPED_DEAD_LETTERS)
     return render_template(
         "status.html",
         now=readable_time(now),

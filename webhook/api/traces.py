@@ -44,10 +44,10 @@ def tail():
     for name, value in chosen.items():
         if value is not None and value not in TAIL_FILTERS[name]:
             raise BadRequest(f"{name}: must be one of {', '.join(TAIL_FILTERS[name])}.")
-    limit = request.args.get("limit")
-    if limit is not None and not (limit.isdigit() and int(limit) >= 1):
+    asked = request.args.get("limit")
+    if asked is not None and not (asked.isdigit() and int(asked) >= 1):
         raise BadRequest("limit: must be a whole number, 1 or more.")
-    limit = None if limit is None else int(limit)
+    limit = None if asked is None else int(asked)
     follow = Tail(current_hub().redis).follow(
         platform=chosen["platform"], outcome=chosen["outcome"], event_type=chosen["type"]
     )

@@ -87,4 +87,4 @@ class PreSendGate:
 
     def suppressions(self, limit: int) -> tuple[int, list[dict]]:
         """How many there are, and up to ``limit`` of them."""
-        return self._suppressions.list(limit)
+        return self._suppressions.listing(limit)

@@ -56,6 +56,6 @@ class PostHookRecorder:
             self._scheduler.ensure(campaign)
         return sends
 
-    def write_back(self, campaign_keys: list[str]) -> None:
+    def write_back(self, campaign_keys: list[str | int]) -> None:
         """Write these campaigns' send counts through the append-only file."""
         self._persist(keys=[CAMPAIGN_SENDS], args=campaign_keys)

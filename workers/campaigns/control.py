@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from workers.campaigns.store import Store
 from workers.platforms.crm import CrmClient
+from workers.platforms.unconfigured import Unconfigured
 
 #: A campaign run's state after each action succeeded.
 STATE_AFTER = {"pause": "paused", "resume": "started", "archive": "archived"}
 
 
 class CampaignControl:
-    def __init__(self, crm: CrmClient, store: Store) -> None:
+    def __init__(self, crm: CrmClient | Unconfigured, store: Store) -> None:
         self._crm = crm
         self._store = store
 

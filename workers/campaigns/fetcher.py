@@ -1,7 +1,7 @@
 """Fetching a campaign's statistics from one source and storing them.
 
 Each source named in workers/campaigns/sources.py is one method of
-:class:`StatsFetcher`: ``crm.report`` is ``_fetch_crm_report``. A fetch reads
+:class:`StatsFetcher`, listed in its ``_sources`` table. A fetch reads
 everything the source has for the campaign so far and upserts it, so a later fetch
 replaces the numbers of an earlier one, and a fetch cut off half-way (a killed worker)
 is simply done again.
@@ -24,7 +24,7 @@ from typing import Any
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.parsing import date_windows, numbers, series_and_totals
 from workers.campaigns.sample import RecipientSample
-from workers.campaigns.sources import BY_NAME, SOURCES
+from workers.campaigns.sources import BY_NAME
 from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
 from workers.campaigns.suppressions import Feedback, SuppressionList
 from workers.platforms import errors
@@ -36,6 +36,7 @@ from workers.platforms.pushwoosh import (
     PATHS,
     PushwooshClient,
 )
+from workers.platforms.unconfigured import Unconfigured
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +77,9 @@ class StatsFetcher:
         self,
         *,
         store: Store,
-        crm: CrmClient,
-        pushwoosh: PushwooshClient,
-        altcraft: AltcraftClient,
+        crm: CrmClient | Unconfigured,
+        pushwoosh: PushwooshClient | Unconfigured,
+        altcraft: AltcraftClient | Unconfigured,
         sample: RecipientSample,
         suppressions: SuppressionList | None = None,
         feedback_kinds: frozenset[str] = frozenset(),
@@ -91,8 +92,15 @@ class StatsFetcher:
         self.suppressions = suppressions
         self.feedback_kinds = feedback_kinds
         self._sources: dict[str, Callable[[Campaign, CampaignRun, dict], Later | None]] = {
-            source.name: getattr(self, "_fetch_" + source.name.replace(".", "_"))
-            for source in SOURCES
+            "crm.report": self._fetch_crm_report,
+            "pushwoosh.messages": self._fetch_pushwoosh_messages,
+            "pushwoosh.totals": self._fetch_pushwoosh_totals,
+            "pushwoosh.message_log": self._fetch_pushwoosh_message_log,
+            "pushwoosh.links": self._fetch_pushwoosh_links,
+            "pushwoosh.link_devices": self._fetch_pushwoosh_link_devices,
+            "pushwoosh.bounces": self._fetch_pushwoosh_bounces,
+            "pushwoosh.msg_stats": self._fetch_pushwoosh_msg_stats,
+            "altcraft.history": self._fetch_altcraft_history,
         }
 
     def fetch(self, campaign: Campaign, source: str, state: dict | None = None) -> Later | None:
@@ -152,20 +160,22 @@ class StatsFetcher:
     # --- Pushwoosh v2 ------------------------------------------------------------------
 
     def _fetch_pushwoosh_messages(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
+        code = _code(campaign)
         snapshots = []
-        for item in self.pushwoosh.messages(campaign.message_code):
+        for item in self.pushwoosh.messages(code):
             sums: Counter[str] = Counter()
             for info in ("push_info", "email_info"):
                 for row in (item.get(info) or {}).get("metrics") or []:
                     sums.update({k: v for k, v in numbers(row).items() if k != "platform"})
-            subject = f"message:{item.get('code', campaign.message_code)}"
+            subject = f"message:{item.get('code', code)}"
             snapshots += [Snapshot(subject, metric, TOTAL, value) for metric, value in sums.items()]
         self.store.save_snapshots(run.id, "pushwoosh.messages", snapshots)
 
     def _fetch_pushwoosh_totals(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
-        code = campaign.message_code
+        code = _code(campaign)
         answer = self.pushwoosh.v2(PATHS["totals"], {"message_code": code})
-        snapshots, sums = [], Counter()
+        snapshots: list[Snapshot] = []
+        sums: Counter[str] = Counter()
         for row in answer.get("metrics") or []:
             values = {k: v for k, v in numbers(row).items() if k != "platform"}
             subject = f"platform:{row.get('platform')}"
@@ -186,12 +196,12 @@ class StatsFetcher:
     def _fetch_pushwoosh_message_log(
         self, campaign: Campaign, run: CampaignRun, state: dict
     ) -> None:
-        for page in self.pushwoosh.message_log(campaign.message_code):
+        for page in self.pushwoosh.message_log(_code(campaign)):
             self.store.save_log_rows(run.id, "pushwoosh.message_log", page)
 
     def _fetch_pushwoosh_links(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
         body = {
-            "filters": {"messages_codes": [campaign.message_code]},
+            "filters": {"messages_codes": [_code(campaign)]},
             "params": {"with_full_links": False},
         }
         items = self.pushwoosh.v2(PATHS["links"], body).get("items") or []
@@ -206,7 +216,7 @@ class StatsFetcher:
     ) -> None:
         pages = self.pushwoosh.paged(
             PATHS["link_devices"],
-            {"filters": {"messages_codes": [campaign.message_code]}},
+            {"filters": {"messages_codes": [_code(campaign)]}},
             items="items",
             per_page=LINK_DEVICES_PER_PAGE,
         )
@@ -224,7 +234,7 @@ class StatsFetcher:
     def _fetch_pushwoosh_bounces(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
         pages = self.pushwoosh.paged(
             PATHS["bounces"],
-            {"application": self.pushwoosh.application, "message_code": campaign.message_code},
+            {"application": self.pushwoosh.application, "message_code": _code(campaign)},
             items="bounced_emails",
             per_page=BOUNCES_PER_PAGE,
         )
@@ -233,7 +243,7 @@ class StatsFetcher:
             self.store.save_log_rows(run.id, "pushwoosh.bounces", rows)
             kinds.update(str(row.get("type", "unknown")).lower() for row in rows)
             self._suppress([_bounce(row) for row in rows if isinstance(row, dict)])
-        code = campaign.message_code
+        code = _code(campaign)
         snapshots = [Snapshot(code, f"bounces_{kind}", TOTAL, n) for kind, n in kinds.items()]
         self.store.save_snapshots(run.id, "pushwoosh.bounces", snapshots)
 
@@ -244,17 +254,13 @@ class StatsFetcher:
     ) -> Later | None:
         if "request_id" not in state:
             return Later(
-                {
-                    "request_id": self.pushwoosh.schedule(
-                        "getMsgStats", message=campaign.message_code
-                    )
-                }
+                {"request_id": self.pushwoosh.schedule("getMsgStats", message=_code(campaign))}
             )
         result = self.pushwoosh.results(state["request_id"])
         if result is None:
             return Later(state)
         self.store.save_snapshots(
-            run.id, "pushwoosh.msg_stats", series_and_totals(campaign.message_code, result)
+            run.id, "pushwoosh.msg_stats", series_and_totals(_code(campaign), result)
         )
         return None
 
@@ -326,3 +332,10 @@ def _first_day(run: CampaignRun) -> date:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def _code(campaign: Campaign) -> str:
+    """The Pushwoosh message code, which :meth:`StatsFetcher.fetch` made sure of for
+    every source that needs one."""
+    assert campaign.message_code, "fetch() skips a Pushwoosh source without a code"
+    return campaign.message_code

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
@@ -59,7 +59,7 @@ def parse_tag_stats(csv_text: str) -> list[dict[str, str]]:
 
 def series_and_totals(subject: str, result: Any) -> Iterable[Snapshot]:
     """A v1 statistics object as a series per action, plus each action's total."""
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     for row in statistics_rows(result):
         action, count = str(row.get("action")), float(row.get("count") or 0)
         totals[action] += count

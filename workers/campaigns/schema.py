@@ -27,7 +27,7 @@ from workers.core.settings import ConfigError
 LOCK_KEY = 0x686F6F6B72656C
 
 
-def migrate(url: str) -> tuple[str | None, str]:
+def migrate(url: str) -> tuple[str | None, str | None]:
     """Upgrade the database at ``url`` to the newest revision; return (from, to).
 
     A database that cannot be reached, named or upgraded is a :class:`ConfigError`
@@ -42,7 +42,7 @@ def migrate(url: str) -> tuple[str | None, str]:
         store.dispose()
 
 
-def upgrade(store: Store) -> tuple[str | None, str]:
+def upgrade(store: Store) -> tuple[str | None, str | None]:
     """Upgrade ``store``'s database to the newest revision; return (from, to).
 
     Concurrent runs take turns (an advisory lock on PostgreSQL, a lock file beside a
@@ -82,7 +82,7 @@ def current_store(url: str) -> Store:
     return store
 
 
-def revisions(store: Store) -> tuple[str | None, str]:
+def revisions(store: Store) -> tuple[str | None, str | None]:
     """(the database's schema revision or ``None``, the newest one this code knows)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory

@@ -32,6 +32,7 @@ from workers.campaigns.schedule import FollowupScheduler
 from workers.campaigns.store import Store
 from workers.platforms import errors
 from workers.platforms.crm import CrmClient
+from workers.platforms.unconfigured import Unconfigured
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class CampaignStarter:
         self,
         *,
         store: Store,
-        crm: CrmClient,
+        crm: CrmClient | Unconfigured,
         scheduler: FollowupScheduler,
         client: redis.Redis,
         lock_ttl_ms: int = LOCK_TTL_MS,

@@ -109,7 +109,9 @@ class Store:
         )
         with self.engine.begin() as connection:
             connection.execute(statement)
-        return self.run(campaign.platform, campaign.campaign_id)
+        run = self.run(campaign.platform, campaign.campaign_id)
+        assert run is not None, "just written"
+        return run
 
     def note_start_attempt(self, run_id: int) -> None:
         """Record that a start call is about to be made (its outcome may be lost)."""

@@ -70,7 +70,7 @@ class SuppressionList:
             removed, _ = pipe.execute()
         return bool(removed)
 
-    def list(self, limit: int) -> tuple[int, list[dict]]:
+    def listing(self, limit: int) -> tuple[int, list[dict]]:
         """How many there are, and up to ``limit`` of them."""
         _, found = self._client.hscan(SUPPRESSIONS, count=limit)
         entries = [{"id": key.decode(), **json.loads(raw)} for key, raw in found.items()]

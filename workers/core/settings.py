@@ -256,6 +256,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         env.seal()
     except environs.EnvValidationError as error:
+        # seal() names the variables; a list of messages comes only from one parse.
+        assert isinstance(error.error_messages, Mapping)
         for variable, messages in error.error_messages.items():
             problems.setdefault(variable, " ".join(map(str, _flatten(messages))))
     if problems:
@@ -282,10 +284,15 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         ),
         "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
         "port": env.int("PORT", 8000, validate=Range(min=1, max=65535)),
-        "api_keys": tuple(k.strip() for k in env.list("HOOKRELAY_API_KEYS", []) or [] if k.strip()),
+        "api_keys": tuple(
+            k.strip() for k in env.list("HOOKRELAY_API_KEYS", [], subcast=str) or [] if k.strip()
+        ),
         "signing_secrets": tuple(
             secret.strip()
-            for secret in env.list("HOOKRELAY_SIGNING_SECRET", [], validate=_signing_secrets) or []
+            for secret in env.list(
+                "HOOKRELAY_SIGNING_SECRET", [], subcast=str, validate=_signing_secrets
+            )
+            or []
             if secret.strip()
         ),
         "hook_user": env.str("HOOKRELAY_HOOK_USER", None),
@@ -373,8 +380,8 @@ def _circuit(env: _MappingEnv) -> CircuitConfig:
 
 def _segment(env: _MappingEnv) -> dict:
     """The Segment-spec API's settings."""
-    keys = env.list("HOOKRELAY_WRITE_KEYS", []) or []
-    forward = env.list("SEGMENT_FORWARD", [], validate=_forwardable) or []
+    keys = env.list("HOOKRELAY_WRITE_KEYS", [], subcast=str) or []
+    forward = env.list("SEGMENT_FORWARD", [], subcast=str, validate=_forwardable) or []
     return {
         "write_keys": tuple(key.strip() for key in keys if key.strip()),
         "segment_prefix": (env.str("SEGMENT_PATH_PREFIX", "", validate=_path_prefix) or "").rstrip(
@@ -424,7 +431,9 @@ def _address(value: str) -> None:
 
 def _sentinel(env: _MappingEnv, problems: dict[str, str]) -> SentinelConfig | None:
     """``REDIS_SENTINELS`` (``host:port``, comma-separated) and what goes with it."""
-    listed = [item.strip() for item in env.list("REDIS_SENTINELS", []) or [] if item.strip()]
+    listed = [
+        item.strip() for item in env.list("REDIS_SENTINELS", [], subcast=str) or [] if item.strip()
+    ]
     master = env.str("REDIS_SENTINEL_MASTER", "mymaster")
     password = env.str("REDIS_SENTINEL_PASSWORD", None)
     redis_password = env.str("REDIS_PASSWORD", None)

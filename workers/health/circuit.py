@@ -95,7 +95,7 @@ class CircuitBreaker:
     def succeeded(self) -> None:
         self._record("ok")
 
-    def failed(self, error: BaseException) -> None:
+    def failed(self, error: BaseException | str) -> None:
         self._record("fail", str(error)[:ERROR_LIMIT])
 
     def _record(self, outcome: str, error: str = "") -> None:

@@ -165,11 +165,11 @@ class BacklogCollector:
         listed = [(name, depth) for name, depth in listed if name in self._queues]
         held = list((self._held() if self._broker is None else {}).items())
         later = sum(q.depth for q in queues if q.name == "delayed-later")
-        per_queue = Counter()
+        per_queue: Counter[str] = Counter()
         for name, depth in [*listed, *held]:
             if _delayed(name):
                 per_queue[name] += depth
-        delayed = Counter()
+        delayed: Counter[str] = Counter()
         for name, depth in per_queue.items():
             if depth:
                 delayed.update(_split(depth, self._waits(f"{NAMESPACE}:{name}.msgs")))

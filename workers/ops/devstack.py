@@ -260,6 +260,7 @@ def _start_sandbox(bin_dir: str, port: int) -> tuple[subprocess.Popen, str | Non
         text=True,
         start_new_session=True,
     )
+    assert process.stdout is not None, "piped"
     url = process.stdout.readline().strip().rpartition(" ")[2]
     if url.startswith("http"):
         return process, url

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -85,7 +85,7 @@ def check_configuration(settings: Settings) -> Iterator[Finding]:
         )
 
 
-def check_redis(settings: Settings) -> Iterator[Finding]:
+def check_redis(settings: Settings) -> Generator[Finding, None, redis.Redis | None]:
     """Findings about Redis; returns a client that answered, or ``None``."""
     where = without_password(settings.redis_url)
     if embedded_redis_absent(settings):

@@ -122,11 +122,11 @@ class EmbeddedRedis:
     def _wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+        assert self.process is not None, "started"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if (code := self.process.poll()) is not None:
                 raise EmbeddedRedisError(
-                    f"the server exited with {self.process.returncode}; "
-                    f"see {self.directory / 'redis.log'}"
+                    f"the server exited with {code}; see {self.directory / 'redis.log'}"
                 )
             try:
                 if client.ping():

@@ -216,7 +216,9 @@ class ReceiverClient:
             if response is not None and response.status_code not in RETRY_STATUSES:
                 return response
             self._sleep(delay)
-        return self._try(body, last=True)
+        response = self._try(body, last=True)
+        assert response is not None, "the last try raises instead"
+        return response
 
     def _try(self, body: bytes, *, last: bool) -> httpx.Response | None:
         """One post; ``None`` when the receiver could not be reached and may be retried."""

@@ -117,6 +117,10 @@ class PlatformClient:
     def close(self) -> None:
         self._http.close()
 
+    def probe(self) -> None:
+        """A harmless authenticated read, for ``hookrelay doctor``: each platform's own."""
+        raise NotImplementedError
+
     def request(self, method: str, path: str, *, expect: tuple[int, ...], **kwargs: Any) -> Any:
         """Send one request and return the decoded JSON body (or ``None`` if empty).
 
@@ -172,7 +176,7 @@ class PlatformClient:
         """The answer's bytes (decompressed), failing the call past the most read of an
         answer or past its deadline."""
         body = bytearray()
-        context = {"platform": self.platform, "method": method, "url": url}
+        context = errors.CallSite(platform=self.platform, method=method, url=url)
         for chunk in response.iter_bytes():
             body += chunk
             if len(body) > self._limits.max_answer_bytes:
@@ -248,7 +252,7 @@ class PlatformClient:
 
     @contextlib.contextmanager
     def _mapped_transport_errors(self, method: str, url: str) -> Iterator[None]:
-        context = {"platform": self.platform, "method": method, "url": url}
+        context = errors.CallSite(platform=self.platform, method=method, url=url)
         try:
             yield
         except httpx.TimeoutException as exc:

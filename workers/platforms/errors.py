@@ -28,8 +28,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TypedDict
 
 BODY_LIMIT = 500
+
+
+class CallSite(TypedDict):
+    """Where a failed call went: the keyword arguments every :class:`PlatformError` takes."""
+
+    platform: str
+    method: str
+    url: str
 
 
 class PlatformError(Exception):

@@ -4,6 +4,8 @@ when it is off."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from workers.core.settings import Settings
 from workers.health.circuit import CircuitBreaker
 from workers.platforms.altcraft import AltcraftClient
@@ -13,10 +15,41 @@ from workers.platforms.pushwoosh import PushwooshClient
 from workers.platforms.unconfigured import Unconfigured
 from workers.ratelimit.limiter import SharedRateLimiter
 
-CLIENTS: dict[str, type[PlatformClient]] = {
-    "crm": CrmClient,
-    "pushwoosh": PushwooshClient,
-    "altcraft": AltcraftClient,
+
+def crm_client(
+    settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
+) -> CrmClient | Unconfigured:
+    if settings.crm is None:
+        return Unconfigured("crm")
+    return CrmClient(settings.crm, limiter=limiter, circuit=circuit, limits=settings.calls)
+
+
+def pushwoosh_client(
+    settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
+) -> PushwooshClient | Unconfigured:
+    if settings.pushwoosh is None:
+        return Unconfigured("pushwoosh")
+    return PushwooshClient(
+        settings.pushwoosh, limiter=limiter, circuit=circuit, limits=settings.calls
+    )
+
+
+def altcraft_client(
+    settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
+) -> AltcraftClient | Unconfigured:
+    if settings.altcraft is None:
+        return Unconfigured("altcraft")
+    return AltcraftClient(
+        settings.altcraft, limiter=limiter, circuit=circuit, limits=settings.calls
+    )
+
+
+#: Each platform's builder: the client as the settings configure it, or a stand-in
+#: that refuses every call when the platform is off.
+CLIENTS: dict[str, Callable[..., PlatformClient | Unconfigured]] = {
+    "crm": crm_client,
+    "pushwoosh": pushwoosh_client,
+    "altcraft": altcraft_client,
 }
 
 
@@ -28,7 +61,4 @@ def platform_client(
 ) -> PlatformClient | Unconfigured:
     """The client of platform ``name`` as the settings configure it; without
     ``circuit`` (``doctor``'s checks) it calls whatever the platform's health."""
-    config = settings.platform(name)
-    if config is None:
-        return Unconfigured(name)
-    return CLIENTS[name](config, limiter=limiter, circuit=circuit, limits=settings.calls)
+    return CLIENTS[name](settings, limiter, circuit)

@@ -44,6 +44,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import dramatiq
@@ -242,7 +243,7 @@ class ProfileBuffer:
         if not committed:
             logger.warning("Profile claim %s was reclaimed before it committed.", claim_id)
             return 0
-        if traced:
+        if traced and self._trace is not None:
             self._trace.add_many(traced)
         logger.info(
             "Flushed %d profile items onto %d profiles; %d batches of %d profiles sent.",
@@ -280,13 +281,13 @@ class ProfileBuffer:
                 update = _parse(item)
                 if update.get("type") in RECORDS or not update.get("id"):
                     continue
-                profile = next((by_key[k] for k in identity_keys(update) if k in by_key), None)
-                if profile is None:
+                merged = next((by_key[k] for k in identity_keys(update) if k in by_key), None)
+                if merged is None:
                     continue
-                entry = {"at": now_ms, "do": "batched", "batch": profile.owner}
-                if profile.owner is not None and profile.owner not in new:
+                entry = {"at": now_ms, "do": "batched", "batch": merged.owner}
+                if merged.owner is not None and merged.owner not in new:
                     entry["behind"] = True
-                    profile.waiting = [*profile.waiting, update["id"]][-MAX_WAITING:]
+                    merged.waiting = [*merged.waiting, update["id"]][-MAX_WAITING:]
                 entries.append((trace_key(update["id"]), entry))
         return entries
 
@@ -325,11 +326,12 @@ class ProfileBuffer:
         """A dead letter whose replay buffers the update again (:data:`REBUFFER`). Its
         id follows from the update, so a claim isolated twice leaves one letter. Its
         user's events no longer wait for it."""
+        update: Any
         try:
             update = _parse(item)
         except (ValueError, TypeError):
             update = item.decode(errors="replace") if isinstance(item, bytes) else item
-        message = dramatiq.Message(
+        message: dramatiq.Message = dramatiq.Message(
             queue_name=REBUFFER.queue_name,
             actor_name=REBUFFER.actor_name,
             args=(update,),

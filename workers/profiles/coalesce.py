@@ -185,7 +185,9 @@ class Profile:
     def hashmap(self) -> dict[str, Any]:
         """What to send now: every identifier, the changed fields, the stamp."""
         fields = {name: value for name, (value, _) in self.changed.items()}
-        return profile_hashmap(self.ids, fields, self.stamp)
+        stamp = self.stamp
+        assert stamp is not None, "only a profile with changes is sent, and changes have times"
+        return profile_hashmap(self.ids, fields, stamp)
 
     def acknowledgement(self, batch: str) -> dict[str, Any]:
         """The :data:`ACK` record of :meth:`hashmap` sent in ``batch``."""
@@ -258,17 +260,17 @@ def merge(items: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> lis
     updates.sort(key=lambda pair: (_instant(pair[1]["timestamp"]), pair[0]))
     for _, update in updates:
         ids = update_ids(update)
-        profile = _find(ids, index) or _start(ids, states, profiles)
+        profile = _find(ids, index) or _new(ids, states, profiles)
         stamp = update["timestamp"]
         fields = {name: (value, stamp) for name, value in update.get("fields", {}).items()}
         profile.absorb(ids, fields, int(update.get("seq", 0)))
         _index(profile, ids, index, profiles)
     for record in (item for item in items if item.get("type") in RECORDS):
         ids = update_ids(record)
-        profile = _find(ids, index) or _start(ids, states, profiles, saved_only=True)
-        if profile is not None:
-            profile.settle(record)
-            _index(profile, ids, index, profiles)
+        known = _find(ids, index) or _saved(ids, states, profiles)
+        if known is not None:
+            known.settle(record)
+            _index(known, ids, index, profiles)
     return profiles
 
 
@@ -294,11 +296,23 @@ def _find(ids: dict[str, str], index: dict[str, Profile]) -> Profile | None:
     return None
 
 
-def _start(
-    ids: dict[str, str], states: dict, profiles: list[Profile], *, saved_only: bool = False
-) -> Profile | None:
-    """A new profile for ``ids``, seeded with every compatible saved state; with
-    ``saved_only``, none if no state is saved."""
+def _new(ids: dict[str, str], states: dict, profiles: list[Profile]) -> Profile:
+    """A new profile for ``ids``, seeded with every compatible saved state."""
+    profile, _ = _seeded(ids, states)
+    profiles.append(profile)
+    return profile
+
+
+def _saved(ids: dict[str, str], states: dict, profiles: list[Profile]) -> Profile | None:
+    """As :func:`_new`, or none if no compatible state is saved."""
+    profile, seeded = _seeded(ids, states)
+    if not seeded:
+        return None
+    profiles.append(profile)
+    return profile
+
+
+def _seeded(ids: dict[str, str], states: dict) -> tuple[Profile, bool]:
     profile = Profile(ids=dict(ids))
     seeded = False
     for kind, value in ids.items():
@@ -308,10 +322,7 @@ def _start(
             if profile.accepts(saved.ids):
                 profile.fold(saved)
                 seeded = True
-    if saved_only and not seeded:
-        return None
-    profiles.append(profile)
-    return profile
+    return profile, seeded
 
 
 def _index(profile: Profile, ids: dict[str, str], index: dict, profiles: list[Profile]) -> None:

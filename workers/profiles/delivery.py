@@ -19,6 +19,7 @@ import redis
 
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PlatformError, Rejected, Unsendable
+from workers.platforms.unconfigured import Unconfigured
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.dropped import DroppedFields
 
@@ -33,7 +34,7 @@ class BatchDelivery:
     ``dropped_fields`` counter."""
 
     def __init__(
-        self, *, crm: CrmClient, buffer: ProfileBuffer, dropped_fields: DroppedFields
+        self, *, crm: CrmClient | Unconfigured, buffer: ProfileBuffer, dropped_fields: DroppedFields
     ) -> None:
         self.crm = crm
         self.buffer = buffer

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -35,6 +36,7 @@ def dropped_fields(sent: list[dict], echo: Any) -> Counter[str]:
     that is not such a list says nothing (nothing counted)."""
     if not isinstance(echo, list) or not all(isinstance(item, dict) for item in echo):
         return Counter()
+    pairs: Iterable[tuple[dict, Any]]
     if len(echo) == len(sent):
         pairs = zip(sent, echo, strict=True)
     else:

@@ -57,7 +57,9 @@ class DeadLetterArchive:
 
     def count(self) -> int:
         with self.engine.connect() as connection:
-            return connection.execute(sa.select(sa.func.count()).select_from(DEAD_LETTERS)).scalar()
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(DEAD_LETTERS)
+            ).scalar_one()
 
     def newest(self, limit: int) -> list[dict[str, Any]]:
         query = sa.select(DEAD_LETTERS).order_by(DEAD_LETTERS.c.failed_at.desc()).limit(limit)

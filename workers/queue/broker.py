@@ -345,6 +345,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         delay_horizon_s=worker.delay_horizon_s,
         middleware=[] if settings.rabbitmq else middleware,
     )
+    broker: dramatiq.Broker
     if settings.rabbitmq:
         broker = DeferringRabbitmqBroker(
             url=settings.broker_url,

@@ -195,7 +195,7 @@ class DeadLetterQueue:
         archived = self._overflow.count() if self._overflow is not None else 0
         return self._client.zcard(INDEX) + archived
 
-    def list(self, limit: int = 50) -> list[DeadLetter]:
+    def newest(self, limit: int = 50) -> list[DeadLetter]:
         """The newest ``limit`` entries, newest first."""
         ids = self._client.zrevrange(INDEX, 0, limit - 1)
         raw = self._client.hmget(ENTRIES, ids) if ids else []

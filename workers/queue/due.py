@@ -108,14 +108,15 @@ def delayed_copy(message: dramatiq.Message, delay_ms: int) -> dramatiq.Message:
     )
 
 
-class DefersLongDelays:
+class DefersLongDelays(dramatiq.Broker):
     """A broker mix-in: :meth:`enqueue` with a delay longer than the due set's horizon
     defers the message to the due set instead of the broker's delay queue."""
 
-    due: DueSet | None = None
+    #: Set by the broker's constructor.
+    due: DueSet
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None):
-        if self.due is None or delay is None or delay <= self.due.horizon_ms:
+        if delay is None or delay <= self.due.horizon_ms:
             return super().enqueue(message, delay=delay)
         self.emit_before("enqueue", message, delay)
         deferred = delayed_copy(message, delay)

@@ -24,7 +24,7 @@ from uuid import uuid4
 
 import dramatiq
 import redis
-from dramatiq.common import dq_name
+from dramatiq.common import current_millis, dq_name
 
 from workers.core import lua
 
@@ -67,18 +67,16 @@ def redis_message(
     """
     message_id = str(uuid4())
     options = {**(options or {}), "redis_message_id": message_id}
-    extra = {}
     if eta_ms is not None:
         options["eta"] = eta_ms
-        extra["message_timestamp"] = eta_ms
-    message = dramatiq.Message(
+    message: dramatiq.Message = dramatiq.Message(
         queue_name=route.queue_name if eta_ms is None else delay_queue(route),
         actor_name=route.actor_name,
         args=args,
         kwargs=kwargs or {},
         options=options,
         message_id=message_id,
-        **extra,
+        message_timestamp=current_millis() if eta_ms is None else eta_ms,
     )
     return message_id, message.encode()
 

@@ -57,7 +57,9 @@ class DeliveryPolicy(Middleware):
     returns the message to keep as the dead letter (what its replay should send).
     """
 
-    actor_options: frozenset[str] = frozenset({"throws", "platform", "dead_letter_as"})
+    @property
+    def actor_options(self) -> set[str]:
+        return {"throws", "platform", "dead_letter_as"}
 
     def __init__(
         self,

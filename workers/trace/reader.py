@@ -85,7 +85,7 @@ class TraceReader:
         return report
 
     def _apply(self, report: EventReport, entry: dict) -> None:
-        kind = entry.get("do")
+        kind = str(entry.get("do"))
         if kind == "duplicate":
             report.duplicates.append(_iso(entry["at"]))
             return

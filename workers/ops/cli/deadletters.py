@@ -31,7 +31,7 @@ def dlq() -> None:
 def dlq_list(limit: int) -> None:
     """List dead letters: id, when, actor, event, attempts, reason."""
     dead_letters = _dead_letters()
-    letters = dead_letters.list(limit=limit)
+    letters = dead_letters.newest(limit=limit)
     click.echo(f"{dead_letters.count()} dead letter(s)")
     for letter in letters:
         when = readable_time(letter.failed_at)
