@@ -354,7 +354,7 @@ def test_altcraft_knowing_no_sampled_recipient_is_a_failure(
 
 
 def suppressed(client) -> dict[str, dict]:
-    _, entries = SuppressionList(client).list(1000)
+    _, entries = SuppressionList(client).listing(1000)
     return {entry["id"]: entry for entry in entries}
 
 

@@ -130,7 +130,7 @@ def test_past_the_redis_cap_letters_go_to_sql_and_stay_one_queue(redis_url, arch
     assert client.zcard("hookrelay:dlq:index") == 2, "Redis holds no more than the cap"
     assert archive.count() == 3
     assert dead_letters.count() == 5
-    assert [letter.event_id for letter in dead_letters.list(4)] == ["e4", "e3", "e2", "e1"]
+    assert [letter.event_id for letter in dead_letters.newest(4)] == ["e4", "e3", "e2", "e1"]
     assert dead_letters.show(letters[4].id).summary() == letters[4].summary()
 
     assert dead_letters.replay(letters[4].id), "a letter in SQL replays"

@@ -21,13 +21,21 @@ from typing import Protocol
 import redis
 import sqlalchemy as sa
 from dramatiq import Message
+from dramatiq.common import dq_name
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from workers.health.report import Health, PlatformHealth
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DUE_KEY
-from workers.queue.layout import NAMESPACE, WAITS
+from workers.queue.layout import (
+    WAITS,
+    acks_prefix,
+    heartbeats_key,
+    is_delay_queue,
+    messages_key,
+    queue_key,
+)
 from workers.queue.routes import PROFILE_BUFFER
 from workers.ratelimit.limiter import SharedRateLimiter
 
@@ -94,7 +102,7 @@ class BacklogCollector:
         dead_letters: DeadLetterQueue | None = None,
     ) -> None:
         self._client = client
-        self._queues = sorted({name for queue in queues for name in (queue, f"{queue}.DQ")})
+        self._queues = sorted({name for queue in queues for name in (queue, dq_name(queue))})
         self._limiters = list(limiters)
         self._dead_letters = dead_letters or DeadLetterQueue(client)
         self._health = PlatformHealth(client)
@@ -167,17 +175,17 @@ class BacklogCollector:
         later = sum(q.depth for q in queues if q.name == "delayed-later")
         per_queue: Counter[str] = Counter()
         for name, depth in [*listed, *held]:
-            if _delayed(name):
+            if is_delay_queue(name):
                 per_queue[name] += depth
         delayed: Counter[str] = Counter()
         for name, depth in per_queue.items():
             if depth:
-                delayed.update(_split(depth, self._waits(f"{NAMESPACE}:{name}.msgs")))
+                delayed.update(_split(depth, self._waits(messages_key(name))))
         if later:
             delayed.update(_split(later, self._waits(f"{DUE_KEY}.msgs", due=True)))
         return {
-            "waiting": sum(depth for name, depth in listed if not _delayed(name)),
-            "in_flight": sum(count for name, count in held if not _delayed(name)),
+            "waiting": sum(depth for name, depth in listed if not is_delay_queue(name)),
+            "in_flight": sum(count for name, count in held if not is_delay_queue(name)),
             "delayed": delayed["delayed"],
             "retrying": delayed["retrying"],
             "paused": delayed["paused"],
@@ -199,11 +207,11 @@ class BacklogCollector:
     def _held(self) -> dict[str, int]:
         """Per queue, the messages in the acknowledgement sets of every worker with a
         heartbeat (a dead one's until the sweep gives them back)."""
-        workers = self._client.zrange(f"{NAMESPACE}:__heartbeats__", 0, -1)
+        workers = self._client.zrange(heartbeats_key(), 0, -1)
         with self._client.pipeline(transaction=False) as pipe:
             for worker in workers:
                 for queue in self._queues:
-                    pipe.scard(f"{NAMESPACE}:__acks__.{worker.decode()}.{queue}")
+                    pipe.scard(acks_prefix(worker.decode()) + queue)
             counts = pipe.execute() if workers else []
         held = dict.fromkeys(self._queues, 0)
         for index, count in enumerate(counts):
@@ -214,11 +222,10 @@ class BacklogCollector:
         """The Redis queues, each named ``prefix`` + its queue name."""
         now_ms = time.time() * 1000
         for queue in self._queues:
-            key = f"{NAMESPACE}:{queue}"
-            if queue.endswith(".DQ"):
-                yield QueueReading(prefix + queue, self._client.llen(key), None)
+            if is_delay_queue(queue):
+                yield QueueReading(prefix + queue, self._client.llen(queue_key(queue)), None)
                 continue
-            count, oldest_ms = self._queue_state(key)
+            count, oldest_ms = self._queue_state(queue)
             age_s = max(0.0, now_ms - oldest_ms) / 1000 if oldest_ms else 0.0
             yield QueueReading(prefix + queue, count, age_s)
 
@@ -299,28 +306,23 @@ class BacklogCollector:
             circuit.add_metric([platform], int(health.open))
         yield circuit
 
-    def _queue_state(self, key: str) -> tuple[int, float | None]:
-        """How many messages wait in the queue at ``key``, and the oldest one's timestamp
-        (ms)."""
+    def _queue_state(self, queue: str) -> tuple[int, float | None]:
+        """How many messages wait in ``queue``, and the oldest one's timestamp (ms)."""
         with self._client.pipeline(transaction=False) as pipe:
-            pipe.llen(key)
-            pipe.lindex(key, 0)
+            pipe.llen(queue_key(queue))
+            pipe.lindex(queue_key(queue), 0)
             count, head = pipe.execute()
-        return count, self._timestamp(key, head)
+        return count, self._timestamp(queue, head)
 
-    def _timestamp(self, key: str, message_id: bytes | None) -> float | None:
+    def _timestamp(self, queue: str, message_id: bytes | None) -> float | None:
         if message_id is None:
             return None
-        data = self._client.hget(f"{key}.msgs", message_id)
+        data = self._client.hget(messages_key(queue), message_id)
         if data is None:
             return None
         with contextlib.suppress(ValueError, KeyError, TypeError):
             return Message.decode(data).message_timestamp
         return None
-
-
-def _delayed(queue: str) -> bool:
-    return queue.endswith(".DQ")
 
 
 def _waits_for(value: bytes, *, due: bool) -> str:

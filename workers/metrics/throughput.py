@@ -15,7 +15,7 @@ KEY = "hookrelay:deliveries:{platform}:{minute}"
 KEEP_S = 2 * 3600
 #: One key per platform and minute: it may be written while Redis is above maxmemory,
 #: like the workers' other draining writes (workers/core/lua.py).
-_COUNT = lua.draining("redis.call('incr', KEYS[1])\nredis.call('expire', KEYS[1], ARGV[1])")
+_COUNT = lua.draining(lua.read(__package__, "throughput.lua"))
 
 
 class DeliveryRate:

@@ -86,10 +86,7 @@ CLAIM_FACTOR = 20
 LOCK_TTL_MS = 30_000
 
 _SCRIPT = lua.source(__package__, "buffer.lua", lua.CLOCK, ENQUEUE_LUA)
-_RELEASE = """
-if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end
-return 0
-"""
+_RELEASE = lua.read(__package__, "release.lua")
 
 
 @dataclass

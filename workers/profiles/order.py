@@ -29,20 +29,7 @@ SEQUENCE = "hookrelay:profiles:seq"
 #: As long as an event may be retried (RETRY_MAX_AGE_S's default).
 ORDER_TTL_S = 86400
 
-_READY = lua.draining(
-    """
-local waits = redis.call("hgetall", KEYS[1])
-for i = 1, #waits, 2 do
-    local key = ARGV[1] .. waits[i]
-    local acked = redis.call("hget", key, "acked")
-    if redis.call("exists", key) == 1 and tonumber(acked or "0") < tonumber(waits[i + 1]) then
-        return 0
-    end
-end
-redis.call("del", KEYS[1])
-return 1
-"""
-)
+_READY = lua.draining(lua.read(__package__, "order.lua"))
 
 
 class EventOrder:

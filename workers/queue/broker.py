@@ -28,7 +28,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import dq_name
+from dramatiq.common import dq_name, xq_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import (
     AgeLimit,
@@ -49,7 +49,15 @@ from workers.metrics.throughput import DeliveryRate
 from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
-from workers.queue.layout import NAMESPACE
+from workers.queue.layout import (
+    NAMESPACE,
+    REDIS_ID,
+    acks_prefix,
+    heartbeats_key,
+    is_delay_queue,
+    messages_key,
+    queue_key,
+)
 from workers.queue.policy import RetryPolicy
 from workers.queue.relay import Relay
 from workers.queue.retry import DeliveryPolicy
@@ -66,7 +74,7 @@ ACK_RETRY_S = 0.5
 SCAN_COUNT = 1000
 
 _RECLAIM = lua.draining(lua.read(__package__, "reclaim.lua"))
-_HEARTBEAT = lua.draining("redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])")
+_HEARTBEAT = lua.draining(lua.read(__package__, "heartbeat.lua"))
 #: Dramatiq's own script, through which its Redis broker fetches, acks and enqueues.
 _DISPATCH = lua.draining(files("dramatiq.brokers").joinpath("redis", "dispatch.lua").read_text())
 
@@ -136,7 +144,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
 
     def held_key(self, queue_name: str) -> str:
         """The set of this worker's messages of ``queue_name`` not yet acknowledged."""
-        return f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+        return acks_prefix(self.broker_id, self.namespace) + queue_name
 
     def return_held(self, queue_name: str, in_flight: Collection[str] = ()) -> None:
         """Requeue this worker's unacknowledged messages of ``queue_name`` that no worker
@@ -147,7 +155,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
             # A delay queue's consumer thread drops its in-memory queue on a restart:
             # everything it held is lost there. A queue's handed-out messages are with
             # the worker threads, which go on processing and acknowledging them.
-            delayed = queue_name.endswith(".DQ")
+            delayed = is_delay_queue(queue_name)
             idle = [m for m in held if delayed or m.decode() not in in_flight]
             if idle:
                 self.do_requeue(queue_name, *idle)
@@ -169,7 +177,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         returns no one's messages until it has heartbeaten for a whole timeout again,
         time enough for every live peer to have done the same."""
         now_ms = int(time.time() * 1000)
-        heartbeats = f"{self.namespace}:__heartbeats__"
+        heartbeats = heartbeats_key(self.namespace)
         try:
             self._heartbeat(keys=[heartbeats], args=[now_ms, self.broker_id])
         except redis.RedisError:
@@ -187,7 +195,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
 
     def _reclaim_worker(self, worker: str) -> int:
         """Every message ``worker`` held goes back to its queue; then it is forgotten."""
-        prefix = f"{self.namespace}:__acks__.{worker}."
+        prefix = acks_prefix(worker, self.namespace)
         names = {name for queue in self.queues for name in (queue, dq_name(queue))}
         names |= {
             key.decode()[len(prefix) :]
@@ -195,9 +203,13 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         }
         returned = 0
         for name in sorted(names):
-            queue = f"{self.namespace}:{name}"
-            returned += self._reclaim(keys=[prefix + name, queue, f"{queue}.msgs"])
-        self.client.zrem(f"{self.namespace}:__heartbeats__", worker)
+            keys = [
+                prefix + name,
+                queue_key(name, self.namespace),
+                messages_key(name, self.namespace),
+            ]
+            returned += self._reclaim(keys=keys)
+        self.client.zrem(heartbeats_key(self.namespace), worker)
         if returned:
             logger.info("Returned %d messages held by dead worker %s.", returned, worker)
         return returned
@@ -205,12 +217,12 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
     def _expire_dead_messages(self, now_ms: int) -> None:
         """Drop entries of Dramatiq's own ``.XQ`` queues older than ``dead_message_ttl``."""
         for queue in self.queues:
-            xqueue = f"{self.namespace}:{queue}.XQ"
-            expired = self.client.zrangebyscore(xqueue, 0, now_ms - self.dead_message_ttl)
+            dead = queue_key(xq_name(queue), self.namespace)
+            expired = self.client.zrangebyscore(dead, 0, now_ms - self.dead_message_ttl)
             if expired:
                 with self.client.pipeline(transaction=True) as pipe:
-                    pipe.zrem(xqueue, *expired)
-                    pipe.hdel(f"{xqueue}.msgs", *expired)
+                    pipe.zrem(dead, *expired)
+                    pipe.hdel(messages_key(xq_name(queue), self.namespace), *expired)
                     pipe.execute()
 
     def _should_do_maintenance(self, command: str) -> int:
@@ -243,7 +255,7 @@ class _Consumer(_RedisConsumer):
         with _closed_on_redis_error():
             message = super().__next__()
         if message is not None:
-            self._in_flight.add(message.options["redis_message_id"])
+            self._in_flight.add(message.options[REDIS_ID])
         return message
 
     def ack(self, message) -> None:
@@ -251,11 +263,11 @@ class _Consumer(_RedisConsumer):
             self._leave(message)
         else:
             self._acknowledge(message, super().ack)
-        self._in_flight.discard(message.options["redis_message_id"])
+        self._in_flight.discard(message.options[REDIS_ID])
 
     def nack(self, message) -> None:
         self._acknowledge(message, super().nack)
-        self._in_flight.discard(message.options["redis_message_id"])
+        self._in_flight.discard(message.options[REDIS_ID])
 
     def _acknowledge(self, message, how) -> None:
         """Acknowledge (or reject) ``message``, trying again while Redis is away (as
@@ -286,7 +298,7 @@ class _Consumer(_RedisConsumer):
         with _closed_on_redis_error():
             super().requeue(messages)
         for message in messages:
-            self._in_flight.discard(message.options["redis_message_id"])
+            self._in_flight.discard(message.options[REDIS_ID])
 
 
 class DeferringRabbitmqBroker(DefersLongDelays, RabbitmqBroker):

@@ -39,6 +39,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 
 from workers.core.background import FailureStreak
 from workers.core.replication import MARKER, Replication
+from workers.queue.layout import REDIS_ID
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ConfirmedClaims(Middleware):
 
     def before_process_message(self, broker, message):
         held = broker.held_key(message.queue_name)
-        claim = message.options["redis_message_id"]
+        claim = message.options[REDIS_ID]
         still_held = self.streak.until_done(
             lambda: self.replication.pipelined(
                 self.client, lambda pipe: pipe.sismember(held, claim).incr(MARKER)

@@ -19,12 +19,20 @@ from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.common import q_name
 
 from workers.core import lua
 from workers.core.settings import Settings
 from workers.platforms.errors import PlatformError
 from workers.queue.archive import DeadLetterArchive
-from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, MessageWriter, Route, redis_message
+from workers.queue.layout import (
+    ENQUEUE_LUA,
+    NAMESPACE,
+    REDIS_ID,
+    MessageWriter,
+    Route,
+    redis_message,
+)
 
 ENTRIES = "hookrelay:dlq:entries"
 INDEX = "hookrelay:dlq:index"
@@ -32,7 +40,7 @@ INDEX = "hookrelay:dlq:index"
 DEFAULT_REDIS_CAP = 100_000
 
 #: Options that belong to one attempt and are dropped when a letter is replayed.
-_PER_ATTEMPT = ("redis_message_id", "retries", "eta", "traceback", "requeue_timestamp")
+_PER_ATTEMPT = (REDIS_ID, "retries", "eta", "traceback", "requeue_timestamp")
 #: Arguments that carry a message's own progress (a statistics source's polls so far
 #: and where to resume them): dropped too, so a replay starts afresh.
 _PROGRESS = ("polls", "state")
@@ -169,7 +177,7 @@ class DeadLetterQueue:
         letter = DeadLetter(
             id=message.message_id,
             actor=message.actor_name,
-            queue=message.queue_name.removesuffix(".DQ"),
+            queue=q_name(message.queue_name),
             event_id=event_id_of(message),
             reason=reason,
             error=details,

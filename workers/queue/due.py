@@ -33,7 +33,7 @@ import redis
 from dramatiq.common import dq_name, q_name
 
 from workers.core import lua
-from workers.queue.layout import ENQUEUE_LUA, NAMESPACE
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, REDIS_ID
 
 DEFAULT_HORIZON_S = 60.0
 #: The due set of the default namespace (and ``.msgs``, its messages).
@@ -77,7 +77,7 @@ class DueSet:
             args=[
                 self.namespace,
                 message.queue_name,
-                options["redis_message_id"],
+                options[REDIS_ID],
                 message.encode(),
                 options["eta"],
             ]
@@ -104,7 +104,7 @@ def delayed_copy(message: dramatiq.Message, delay_ms: int) -> dramatiq.Message:
     Redis id and an eta ``delay_ms`` from now."""
     return message.copy(
         queue_name=dq_name(q_name(message.queue_name)),
-        options={"redis_message_id": str(uuid4()), "eta": _now_ms() + delay_ms},
+        options={REDIS_ID: str(uuid4()), "eta": _now_ms() + delay_ms},
     )
 
 

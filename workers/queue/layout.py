@@ -37,6 +37,35 @@ WAITS = "waits"
 #: The Dramatiq namespace of every queue key.
 NAMESPACE = "dramatiq"
 
+#: The message option holding the id Dramatiq's Redis broker acknowledges a message by.
+REDIS_ID = "redis_message_id"
+
+
+def queue_key(queue: str, namespace: str = NAMESPACE) -> str:
+    """The list of ``queue``'s message ids (a delay queue's too: ``crm.DQ``)."""
+    return f"{namespace}:{queue}"
+
+
+def messages_key(queue: str, namespace: str = NAMESPACE) -> str:
+    """The hash of ``queue``'s encoded messages, by id."""
+    return f"{namespace}:{queue}.msgs"
+
+
+def heartbeats_key(namespace: str = NAMESPACE) -> str:
+    """The sorted set of worker (broker) ids, scored by their last heartbeat (ms)."""
+    return f"{namespace}:__heartbeats__"
+
+
+def acks_prefix(worker: str, namespace: str = NAMESPACE) -> str:
+    """What the keys of ``worker``'s acknowledgement sets start with; the queue follows."""
+    return f"{namespace}:__acks__.{worker}."
+
+
+def is_delay_queue(queue: str) -> bool:
+    """Whether ``queue`` is one of Dramatiq's delay queues (``dq_name`` of a queue)."""
+    return queue.endswith(".DQ")
+
+
 #: ``enqueue_message(namespace, queue, message_id, data)``, for scripts that enqueue.
 ENQUEUE_LUA = lua.read(__package__, "layout.lua")
 

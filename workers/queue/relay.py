@@ -37,6 +37,7 @@ from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError
 
 from workers.core.periodic import ThreadMiddleware
+from workers.queue.layout import REDIS_ID
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class Relay(ThreadMiddleware):
             except (BrokerConnectionError, pika.exceptions.AMQPError):
                 self._put_back(name, messages[done:])
                 raise
-            self.outbox.do_ack(name, message.options["redis_message_id"])
+            self.outbox.do_ack(name, message.options[REDIS_ID])
         self._interrupted.discard(name)
         return len(messages)
 
@@ -129,4 +130,4 @@ class Relay(ThreadMiddleware):
 
     def _put_back(self, name: str, messages: list[Message]) -> None:
         """Return messages not yet published to their outbox queue."""
-        self.outbox.do_requeue(name, *(m.options["redis_message_id"] for m in messages))
+        self.outbox.do_requeue(name, *(m.options[REDIS_ID] for m in messages))
