@@ -16,7 +16,7 @@ from workers.campaigns.fetcher import Later, StatsFetcher
 from workers.campaigns.parsing import parse_tag_stats
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
-from workers.campaigns.sources import scheduled_sources
+from workers.campaigns.sources import SOURCES, scheduled_sources
 from workers.campaigns.starter import CampaignStarter, StartInProgress
 from workers.campaigns.store import TOTAL
 from workers.campaigns.suppressions import Feedback, SuppressionList
@@ -76,6 +76,10 @@ def fetcher(clean_sandbox, store, client, scheduler):
         suppressions=SuppressionList(client),
         feedback_kinds=frozenset({"hardbounce", "complaint", "unsubscribe"}),
     )
+
+
+def test_the_fetcher_has_a_method_for_every_source_and_no_other(fetcher):
+    assert set(fetcher._sources) == {source.name for source in SOURCES}
 
 
 def starter(sandbox, store, client, scheduler, **options) -> CampaignStarter:
