@@ -5,8 +5,8 @@ CPython runs its youngest collection every 700 net allocations of container obje
 until it is answered, so under load every request set off several young collections:
 each walked the live requests' objects and moved them to an older generation, whose
 collections walked them again beside everything the app keeps (about 120,000 objects
-once it has loaded). py-spy put about 10 % of a worker's CPU into them on Segment
-batches. Yet a parsed body holds no reference cycles: counting references frees it
+once it has loaded); a profile of Segment batches put a large share of a worker's CPU
+into them (docs/development.md, "The Segment path"). Yet a parsed body holds no reference cycles: counting references frees it
 the moment its request ends, and no collection is needed to find it. So, in each
 worker once the app has loaded:
 

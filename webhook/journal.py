@@ -1,10 +1,9 @@
 """Durable in batches: what the hooks' hot paths count in Redis's memory only.
 
 A platform calls the hooks once per recipient, millions of times per campaign. With
-``appendfsync always`` every write a hook makes waits for a disk flush, which held a
-capped pre-hook to about 38 % of an empty endpoint's rate with a p99 near 100 ms at
-1,000 hooks/s, and a post hook to a p99 of about 300 ms (bench/hooks.py). So their
-scripts count with ``redis.set_repl(redis.REPL_NONE)``: the count binds at once in
+``appendfsync always`` every write a hook makes waits for a disk flush, which held
+the hooks far below an empty endpoint's rate (bench/hooks.py; the figures are in
+docs/development.md, "Why the hooks journal their counts"). So their scripts count with ``redis.set_repl(redis.REPL_NONE)``: the count binds at once in
 memory but stays out of the append-only file. A :class:`Journal` in each web process
 then writes the same values again through the file every ``interval_s``, a batch per
 script call, so one disk flush covers a batch.
@@ -45,9 +44,9 @@ class Journal:
       what follows it) for the next flush.
     width: values per entry; entries are kept as flat strings and ints, which the
       garbage collector does not track (tuples kept for a second were promoted and set
-      off full collections of ~28 ms in a web process).
-    batch: entries per ``write``; larger batches held Redis long enough to show in the
-      hooks' p99 (30 ms against 15 ms at 1,000 hooks/s with 1,000 against 200).
+      off full collections in a web process).
+    batch: entries per ``write``; larger batches hold Redis long enough to show in the
+      hooks' p99 (docs/development.md).
     unique: with ``width`` 1, write each value once per flush however often it was
       added (a count kept under one key for a whole campaign).
     interval_s: how often pending entries are written.
