@@ -1,6 +1,6 @@
 """The actors: each turns one queued message into platform calls.
 
-:func:`build_services` makes what they call from the settings; :func:`register` binds
+:func:`build_worker_hub` makes what they call from the settings; :func:`register` binds
 them to a broker and to those services, so nothing is
 declared at import time and tests can bind them to anything. An actor returns only
 when the platform accepted the call, and only then is its message acknowledged; a
@@ -58,9 +58,10 @@ class NeverReady(PermanentError):
 
 
 @dataclass(frozen=True)
-class ActorServices:
-    """What the actors call; built once per worker process (workers/app.py). A platform
-    that is off is an :class:`~workers.platforms.unconfigured.Unconfigured` client."""
+class WorkerHub:
+    """What the actors call, as webhook/hub.py's ``Hub`` is what the views call; built
+    once per worker process (workers/app.py). A platform that is off is an
+    :class:`~workers.platforms.unconfigured.Unconfigured` client."""
 
     crm: CrmClient | Unconfigured
     starter: CampaignStarter
@@ -79,7 +80,7 @@ class ActorServices:
     time_scale: float = 1.0
 
 
-def build_services(settings: Settings, store: Store) -> ActorServices:
+def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
     """The clients, each behind its platform's shared rate limit and circuit breaker,
     and what uses them."""
     shared_state = redis_client(settings)
@@ -93,7 +94,7 @@ def build_services(settings: Settings, store: Store) -> ActorServices:
     crm = crm_client(settings, *guards("crm"))
     scheduler = FollowupScheduler.from_settings(shared_state, settings)
     profiles = ProfileBuffer.from_settings(shared_state, settings)
-    return ActorServices(
+    return WorkerHub(
         crm=crm,
         starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
         control=CampaignControl(crm, store),
@@ -124,7 +125,7 @@ def fetch_platform(args: tuple | list) -> str:
     return source_platform(str(args[1])) if len(args) > 1 else "unknown"
 
 
-def register(broker: dramatiq.Broker, services: ActorServices) -> dict[str, dramatiq.Actor]:
+def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq.Actor]:
     """Declare every actor on ``broker``; returns them by actor name."""
     crm = services.crm
 

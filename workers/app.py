@@ -14,7 +14,7 @@ import sys
 
 import dramatiq
 
-from workers.actors import build_services, register
+from workers.actors import build_worker_hub, register
 from workers.campaigns.retention import LogRetention
 from workers.campaigns.schema import current_store
 from workers.core import logs
@@ -64,4 +64,4 @@ announce_platforms(settings)
 retention = LogRetention(store, days=settings.message_log_retention_days)
 broker = build_broker(settings, [profile_flusher(settings), retention])
 dramatiq.set_broker(broker)
-actors = register(broker, build_services(settings, store))
+actors = register(broker, build_worker_hub(settings, store))

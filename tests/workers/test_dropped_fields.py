@@ -11,7 +11,7 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 
 from webhook.app import create_app
-from workers.actors import build_services, register
+from workers.actors import build_worker_hub, register
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
 from workers.profiles.dropped import DroppedFields, dropped_fields
@@ -53,7 +53,7 @@ def test_a_batch_upsert_counts_each_field_the_platform_dropped(
     broker = StubBroker(
         middleware=[DeliveryPolicy(RetryPolicy(10, 50, 60_000), DeadLetterQueue(client))]
     )
-    actors = register(broker, build_services(settings, Store(database_url)))
+    actors = register(broker, build_worker_hub(settings, Store(database_url)))
     worker = dramatiq.Worker(broker, worker_timeout=20)
     worker.start()
     caplog.set_level(logging.WARNING, logger="workers.profiles.dropped")

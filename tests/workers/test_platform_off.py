@@ -7,7 +7,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from workers.actors import build_services, register
+from workers.actors import build_worker_hub, register
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
 from workers.core.platform_settings import PLATFORM_VARIABLES
@@ -31,7 +31,7 @@ def test_messages_for_a_platform_that_is_off_are_dead_lettered_saying_what_to_se
     assert settings.platforms_on == ("altcraft",)
     dead_letters = DeadLetterQueue(redis.Redis.from_url(redis_url))
     broker = StubBroker(middleware=[DeliveryPolicy(POLICY, dead_letters)])
-    actors = register(broker, build_services(settings, Store(database_url)))
+    actors = register(broker, build_worker_hub(settings, Store(database_url)))
     event = {"id": "e1", "type": "event", "user": {"uid": "1"}, "name": "login", "payload": {}}
     actors[ROUTES["event"].actor_name].send(event)
     campaign = {"platform": "crm", "id": 9, "kind": "mailing", "pushwoosh_message_code": "X-1"}

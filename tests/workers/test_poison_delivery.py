@@ -10,7 +10,7 @@ import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
 
-from workers.actors import build_services, register
+from workers.actors import build_worker_hub, register
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
 from workers.core.platform_settings import CrmConfig
@@ -48,7 +48,7 @@ def worker_on(redis_url, clean_sandbox, tmp_path):
     settings = make_settings(redis_url, DATABASE_URL=database_url, **clean_sandbox.platform_env())
     dead_letters = DeadLetterQueue(redis.Redis.from_url(redis_url))
     broker = StubBroker(middleware=[DeliveryPolicy(POLICY, dead_letters)])
-    actors = register(broker, build_services(settings, Store(database_url)))
+    actors = register(broker, build_worker_hub(settings, Store(database_url)))
     worker = dramatiq.Worker(broker, worker_timeout=20)
     worker.start()
 
