@@ -6,8 +6,9 @@ until it is answered, so under load every request set off several young collecti
 each walked the live requests' objects and moved them to an older generation, whose
 collections walked them again beside everything the app keeps (about 120,000 objects
 once it has loaded); a profile of Segment batches put a large share of a worker's CPU
-into them (docs/development.md, "The Segment path"). Yet a parsed body holds no reference cycles: counting references frees it
-the moment its request ends, and no collection is needed to find it. So, in each
+into them (docs/development.md). Yet a parsed body holds no reference cycles:
+counting references frees it the moment its request ends, and no collection is
+needed to find it. So, in each
 worker once the app has loaded:
 
 - :func:`gc.freeze` moves what the app keeps for its whole life out of every later

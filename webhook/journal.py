@@ -3,7 +3,8 @@
 A platform calls the hooks once per recipient, millions of times per campaign. With
 ``appendfsync always`` every write a hook makes waits for a disk flush, which held
 the hooks far below an empty endpoint's rate (bench/hooks.py; the figures are in
-docs/development.md, "Why the hooks journal their counts"). So their scripts count with ``redis.set_repl(redis.REPL_NONE)``: the count binds at once in
+docs/development.md, "Why the hooks journal their counts"). So their scripts count
+with ``redis.set_repl(redis.REPL_NONE)``: the count binds at once in
 memory but stays out of the append-only file. A :class:`Journal` in each web process
 then writes the same values again through the file every ``interval_s``, a batch per
 script call, so one disk flush covers a batch.
