@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from dramatiq.errors import ActorNotFound, BrokerError
@@ -44,6 +45,27 @@ TYPE_OF_ACTOR = {
     **{route.actor_name: event_type for event_type, route in ROUTES.items()},
     PROFILE_BATCH.actor_name: "profile",
 }
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What every outcome of one attempt of ``message`` reports."""
+
+    number: int
+    paused_ms: int
+    elapsed_ms: int
+    platform: str
+    subject: str
+
+    @classmethod
+    def of(cls, broker, message) -> _Attempt:
+        return cls(
+            number=message.options.get("retries", 0) + 1,
+            paused_ms=message.options.get("paused_ms", 0),
+            elapsed_ms=int(time.time() * 1000) - message.message_timestamp,
+            platform=platform_of(broker, message),
+            subject=describe(message),
+        )
 
 
 class DeliveryPolicy(Middleware):
@@ -83,83 +105,101 @@ class DeliveryPolicy(Middleware):
         self._trace(message, "taken", attempt=attempt, accepted=self._accepted(message))
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
-        attempts = message.options.get("retries", 0) + 1
-        paused_ms = message.options.get("paused_ms", 0)
-        elapsed_ms = int(time.time() * 1000) - message.message_timestamp
-        age_ms = elapsed_ms - paused_ms
-        platform = platform_of(broker, message)
-        subject = describe(message)
+        attempt = _Attempt.of(broker, message)
         if exception is None:
-            fields = _outcome(message, platform, "delivered", attempts, last_status())
-            DELIVERY_LATENCY.labels(platform).observe(max(0, elapsed_ms) / 1000)
-            logger.info("%s delivered (attempt %d)", subject, attempts, extra=fields)
-            self._count_delivery(platform)
-            self._trace(
-                message,
-                "delivered",
-                accepted=self._accepted(message),
-                attempt=attempts,
-                platform=platform,
-                status=last_status(),
-                wait_ms=rate_limit_waited_ms(),
-            )
+            self._delivered(message, attempt)
             return
         decision = self.policy.decide(
-            attempts=attempts, age_ms=age_ms, error=exception, paused_ms=paused_ms
+            attempts=attempt.number,
+            age_ms=attempt.elapsed_ms - attempt.paused_ms,
+            error=exception,
+            paused_ms=attempt.paused_ms,
         )
-        status = getattr(exception, "status", None)
-        # Dramatiq's own line for a failure is dropped (workers/core/logs.py): this one
+        # Dramatiq's own line for a failure is dropped (workers/core/logs.py): ours
         # carries the traceback of an error the actor does not expect.
-        trace = None if _expected(broker, message, exception) else exception
-        if isinstance(decision, RetryLater) and isinstance(
-            exception, Postponed | CircuitOpen | Crowded
-        ):
-            logger.debug("%s postponed %d ms: %s", subject, decision.delay_ms, exception)
-            kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
-            options = {"retries": attempts - 1, WAITS: kind}
-            if isinstance(exception, CircuitOpen):
-                options["paused_ms"] = paused_ms + decision.delay_ms
-            due = int(time.time() * 1000) + decision.delay_ms
-            self._trace(message, kind, reason=str(exception), next=due)
-            retry = message.copy(options=options)
-            self._store_retry(broker, message, retry, decision.delay_ms)
-        elif isinstance(decision, RetryLater):
-            fields = _outcome(message, platform, "retried", attempts, status)
-            RETRIES.labels(platform, type(exception).__name__).inc()
-            logger.warning(
-                "%s failed (attempt %d), retrying in %.1f s: %s",
-                subject,
-                attempts,
-                decision.delay_ms / 1000,
-                exception,
-                extra=fields,
-                exc_info=trace,
-            )
-            retry = message.copy(options={"retries": attempts, WAITS: "retrying"})
-            self._store_retry(broker, message, retry, decision.delay_ms)
-            self._trace_failure(message, "retried", attempts, platform, exception, decision)
+        shown = None if _expected(broker, message, exception) else exception
+        if not isinstance(decision, RetryLater):
+            self._dead_lettered(broker, message, attempt, exception, decision.reason, shown)
+        elif isinstance(exception, Postponed | CircuitOpen | Crowded):
+            self._postponed(broker, message, attempt, exception, decision.delay_ms)
         else:
-            fields = _outcome(message, platform, "dead_lettered", attempts, status)
-            DEAD_LETTERED.labels(platform).inc()
-            logger.error(
-                "%s dead-lettered: %s", subject, decision.reason, extra=fields, exc_info=trace
-            )
-            letter = _dead_letter_as(broker, message, exception, subject)
-            self._until_stored(
-                broker,
-                message,
-                lambda: self.dead_letters.add(
-                    letter,
-                    reason=decision.reason,
-                    error=exception,
-                    attempts=attempts,
-                    platform=platform,
-                ),
-            )
-            self._until_stored(broker, message, self.confirm)
-            self._trace_failure(
-                message, "dead_lettered", attempts, platform, exception, dlq=letter.message_id
-            )
+            self._retried(broker, message, attempt, exception, decision, shown)
+
+    def _delivered(self, message, attempt: _Attempt) -> None:
+        status = last_status()
+        fields = _outcome(message, attempt.platform, "delivered", attempt.number, status)
+        DELIVERY_LATENCY.labels(attempt.platform).observe(max(0, attempt.elapsed_ms) / 1000)
+        logger.info("%s delivered (attempt %d)", attempt.subject, attempt.number, extra=fields)
+        self._count_delivery(attempt.platform)
+        self._trace(
+            message,
+            "delivered",
+            accepted=self._accepted(message),
+            attempt=attempt.number,
+            platform=attempt.platform,
+            status=status,
+            wait_ms=rate_limit_waited_ms(),
+        )
+
+    def _postponed(self, broker, message, attempt: _Attempt, exception, delay_ms: int) -> None:
+        """Not an attempt: its user's profile update, an open circuit or a crowded
+        platform holds it back; it keeps its retry count."""
+        logger.debug("%s postponed %d ms: %s", attempt.subject, delay_ms, exception)
+        kind = "paused" if isinstance(exception, CircuitOpen) else "postponed"
+        options = {"retries": attempt.number - 1, WAITS: kind}
+        if isinstance(exception, CircuitOpen):
+            options["paused_ms"] = attempt.paused_ms + delay_ms
+        due = int(time.time() * 1000) + delay_ms
+        self._trace(message, kind, reason=str(exception), next=due)
+        self._store_retry(broker, message, message.copy(options=options), delay_ms)
+
+    def _retried(self, broker, message, attempt: _Attempt, exception, decision, shown) -> None:
+        status = getattr(exception, "status", None)
+        fields = _outcome(message, attempt.platform, "retried", attempt.number, status)
+        RETRIES.labels(attempt.platform, type(exception).__name__).inc()
+        logger.warning(
+            "%s failed (attempt %d), retrying in %.1f s: %s",
+            attempt.subject,
+            attempt.number,
+            decision.delay_ms / 1000,
+            exception,
+            extra=fields,
+            exc_info=shown,
+        )
+        retry = message.copy(options={"retries": attempt.number, WAITS: "retrying"})
+        self._store_retry(broker, message, retry, decision.delay_ms)
+        self._trace_failure(
+            message, "retried", attempt.number, attempt.platform, exception, decision
+        )
+
+    def _dead_lettered(
+        self, broker, message, attempt: _Attempt, exception, reason: str, shown
+    ) -> None:
+        status = getattr(exception, "status", None)
+        fields = _outcome(message, attempt.platform, "dead_lettered", attempt.number, status)
+        DEAD_LETTERED.labels(attempt.platform).inc()
+        logger.error("%s dead-lettered: %s", attempt.subject, reason, extra=fields, exc_info=shown)
+        letter = _dead_letter_as(broker, message, exception, attempt.subject)
+        self._until_stored(
+            broker,
+            message,
+            lambda: self.dead_letters.add(
+                letter,
+                reason=reason,
+                error=exception,
+                attempts=attempt.number,
+                platform=attempt.platform,
+            ),
+        )
+        self._until_stored(broker, message, self.confirm)
+        self._trace_failure(
+            message,
+            "dead_lettered",
+            attempt.number,
+            attempt.platform,
+            exception,
+            dlq=letter.message_id,
+        )
 
     def _store_retry(self, broker, message, retry, delay_ms: int) -> None:
         self._until_stored(broker, message, lambda: broker.enqueue(retry, delay=delay_ms))
