@@ -1,10 +1,10 @@
-"""Each platform's client class, and the one way a process builds the client of a
-platform: behind its shared rate limit and circuit breaker, or a stand-in that refuses
-when it is off."""
+"""Each platform's client, and the one way a process builds it: behind its shared rate
+limit and circuit breaker, or a stand-in that refuses every call when it is off."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from workers.core.settings import Settings
 from workers.health.circuit import CircuitBreaker
@@ -15,38 +15,32 @@ from workers.platforms.pushwoosh import PushwooshClient
 from workers.platforms.unconfigured import Unconfigured
 from workers.ratelimit.limiter import SharedRateLimiter
 
+Client = TypeVar("Client", bound=PlatformClient)
+Builder = Callable[
+    [Settings, SharedRateLimiter | None, CircuitBreaker | None], PlatformClient | Unconfigured
+]
+
 
 def crm_client(
     settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
 ) -> CrmClient | Unconfigured:
-    if settings.crm is None:
-        return Unconfigured("crm")
-    return CrmClient(settings.crm, limiter=limiter, circuit=circuit, limits=settings.calls)
+    return _built(CrmClient, settings, limiter, circuit)
 
 
 def pushwoosh_client(
     settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
 ) -> PushwooshClient | Unconfigured:
-    if settings.pushwoosh is None:
-        return Unconfigured("pushwoosh")
-    return PushwooshClient(
-        settings.pushwoosh, limiter=limiter, circuit=circuit, limits=settings.calls
-    )
+    return _built(PushwooshClient, settings, limiter, circuit)
 
 
 def altcraft_client(
     settings: Settings, limiter: SharedRateLimiter | None, circuit: CircuitBreaker | None = None
 ) -> AltcraftClient | Unconfigured:
-    if settings.altcraft is None:
-        return Unconfigured("altcraft")
-    return AltcraftClient(
-        settings.altcraft, limiter=limiter, circuit=circuit, limits=settings.calls
-    )
+    return _built(AltcraftClient, settings, limiter, circuit)
 
 
-#: Each platform's builder: the client as the settings configure it, or a stand-in
-#: that refuses every call when the platform is off.
-CLIENTS: dict[str, Callable[..., PlatformClient | Unconfigured]] = {
+#: Each platform's builder, for callers that hold only its name.
+CLIENTS: dict[str, Builder] = {
     "crm": crm_client,
     "pushwoosh": pushwoosh_client,
     "altcraft": altcraft_client,
@@ -62,3 +56,18 @@ def platform_client(
     """The client of platform ``name`` as the settings configure it; without
     ``circuit`` (``doctor``'s checks) it calls whatever the platform's health."""
     return CLIENTS[name](settings, limiter, circuit)
+
+
+def _built(
+    kind: type[Client],
+    settings: Settings,
+    limiter: SharedRateLimiter | None,
+    circuit: CircuitBreaker | None,
+) -> Client | Unconfigured:
+    """A ``kind`` client on its platform's settings (each client class takes its own
+    config), or the stand-in when the platform is off."""
+    config = settings.platform(kind.platform)
+    if config is None:
+        return Unconfigured(kind.platform)
+    build: Callable[..., Client] = kind
+    return build(config, limiter=limiter, circuit=circuit, limits=settings.calls)
