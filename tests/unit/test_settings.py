@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from workers.core.redis_settings import embedded_redis_url
 from workers.core.settings import (
     PLATFORM_VARIABLES,
     ConfigError,
-    embedded_redis_url,
     load_settings,
 )
 from workers.ops.devstack import sandbox_env

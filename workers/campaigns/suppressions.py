@@ -36,7 +36,7 @@ _FEEDBACK = lua.read(__package__, "suppressions.lua")
 @dataclass(frozen=True)
 class Feedback:
     """One address a platform reported: ``kind`` (one of
-    :data:`~workers.core.settings.FEEDBACK_KINDS`),
+    :data:`~workers.core.env_values.FEEDBACK_KINDS`),
     ``source`` (``pushwoosh.bounces: Hardbounce``), and when, if it said."""
 
     email: str

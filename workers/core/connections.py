@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import redis
 from redis.sentinel import Sentinel
 
-from workers.core.settings import SentinelConfig, Settings
+from workers.core.redis_settings import SentinelConfig
+from workers.core.settings import Settings
 
 #: Socket timeouts for every Redis client: fail fast rather than hang a request.
 REDIS_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}

@@ -13,21 +13,17 @@ says it is not configured. Nothing outside ``hookrelay dev`` points at the sandb
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import environs
-import marshmallow
 from marshmallow.validate import OneOf, Range
 
-from schemas.segment import FORWARDABLE
+from workers.core import env_values
 from workers.core.platform_settings import (
     DEFAULT_CALL_LIMITS,
     DEFAULT_RATE_LIMITS,
@@ -39,12 +35,7 @@ from workers.core.platform_settings import (
     read_platforms,
     share_of_threads,
 )
-
-#: How a Standard Webhooks secret starts.
-STANDARD_WEBHOOKS_PREFIX = "whsec_"
-
-#: Where the embedded Redis, the SQLite store and the development key live.
-VAR_DIR = Path("var")
+from workers.core.redis_settings import VAR_DIR, SentinelConfig, read_redis
 
 DEFAULT_FOLLOWUP_SCHEDULE = (300, 1800, 7200, 21600, 86400, 259200)
 
@@ -103,24 +94,6 @@ class CircuitConfig:
     min_calls: int = 20
     failing_s: float = 60.0
     probe_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class SentinelConfig:
-    """Where Sentinel is (``REDIS_SENTINELS``) and what it calls the primary."""
-
-    addresses: tuple[tuple[str, int], ...]
-    master: str = "mymaster"
-    #: ``REDIS_SENTINEL_PASSWORD``: the Sentinels' own, if they ask for one.
-    password: str | None = field(default=None, repr=False)
-    #: ``REDIS_PASSWORD``: the primary's and replicas', found through Sentinel.
-    redis_password: str | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        """A readable stand-in for ``REDIS_URL`` (logs, ``doctor``)."""
-        hosts = ",".join(f"{host}:{port}" for host, port in self.addresses)
-        return f"redis+sentinel://{hosts}/{self.master}"
 
 
 @dataclass(frozen=True)
@@ -230,11 +203,6 @@ class Settings:
             )
 
 
-def embedded_redis_url(var_dir: Path = VAR_DIR) -> str:
-    """The unix socket of the embedded Redis that ``make run`` starts."""
-    return f"unix://{(var_dir / 'redis.sock').resolve()}"
-
-
 class _MappingEnv(environs.Env):
     """An :class:`environs.Env` that reads a given mapping instead of ``os.environ``
     and collects every problem until :meth:`seal`."""
@@ -267,91 +235,98 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str]) -> dict:
     """The settings' values; problems environs cannot see go into ``problems``."""
-    positive = Range(min=1)
-    redis_url = env.str("REDIS_URL", None, validate=_redis_url)
-    sentinel = _sentinel(env, problems)
-    if sentinel and redis_url:
-        problems["REDIS_URL"] = "set together with REDIS_SENTINELS: give one of the two"
-    resolved_redis_url = sentinel.url if sentinel else redis_url or embedded_redis_url()
     return {
-        "redis_url": resolved_redis_url,
-        "broker_url": _broker_url(env, resolved_redis_url, problems),
-        "embedded_redis": redis_url is None and sentinel is None,
-        "sentinel": sentinel,
-        "redis_min_replicas": env.int("REDIS_MIN_REPLICAS", 0, validate=Range(min=0, max=16)),
-        "redis_replica_timeout_ms": env.int(
-            "REDIS_REPLICA_TIMEOUT_MS", 100, validate=Range(min=1, max=60_000)
-        ),
-        "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
+        **read_redis(env, problems),
+        **_receiver(env),
+        **read_platforms(env, source, problems),
+        **_delivery(env),
+        **_campaigns(env),
+        **_segment(env),
+        **_operations(env),
+        "circuit": _circuit(env),
+        "calls": _calls(env),
+        "worker": _worker(env),
+    }
+
+
+def _receiver(env: _MappingEnv) -> dict:
+    """The web process: where it listens and whom it lets in."""
+    return {
         "port": env.int("PORT", 8000, validate=Range(min=1, max=65535)),
-        "api_keys": tuple(
-            k.strip() for k in env.list("HOOKRELAY_API_KEYS", [], subcast=str) or [] if k.strip()
-        ),
+        "api_keys": tuple(env_values.items(env, "HOOKRELAY_API_KEYS")),
         "signing_secrets": tuple(
-            secret.strip()
-            for secret in env.list(
-                "HOOKRELAY_SIGNING_SECRET", [], subcast=str, validate=_signing_secrets
-            )
-            or []
-            if secret.strip()
+            env_values.items(env, "HOOKRELAY_SIGNING_SECRET", validate=env_values.signing_secrets)
         ),
         "hook_user": env.str("HOOKRELAY_HOOK_USER", None),
         "hook_password": env.str("HOOKRELAY_HOOK_PASSWORD", None),
-        **read_platforms(env, source, problems),
+        "web_read_timeout_s": env.float(
+            "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
+        ),
+    }
+
+
+def _delivery(env: _MappingEnv) -> dict:
+    """How events and profile updates go out."""
+    positive = Range(min=1)
+    return {
         "rate_limits": {
             name: env.float(f"{name.upper()}_RATE_LIMIT", default, validate=positive)
             for name, default in DEFAULT_RATE_LIMITS.items()
         },
-        "redis_high_water_percent": env.int(
-            "REDIS_HIGH_WATER_PERCENT", 90, validate=Range(min=1, max=100)
-        ),
         "profile_flush_ms": env.int("PROFILE_FLUSH_MS", 1000, validate=positive),
         "profile_batch_max": env.int("PROFILE_BATCH_MAX", 500, validate=positive),
         "events_after_profiles": env.bool("EVENTS_AFTER_PROFILES", True),
-        "suppress_from_feedback": frozenset(
-            kind.strip().lower()
-            for kind in env.list(
-                "SUPPRESS_FROM_FEEDBACK",
-                ["hardbounce", "complaint", "unsubscribe"],
-                validate=_feedback_kinds,
-            )
-            or ()
-            if kind.strip()
-        ),
-        **_segment(env),
         "retry_max_age_s": env.int("RETRY_MAX_AGE_S", 86400, validate=positive),
+        "frequency_cap": env.int("FREQUENCY_CAP", None, validate=positive),
+    }
+
+
+def _campaigns(env: _MappingEnv) -> dict:
+    """Following campaigns: when their statistics are fetched, what feedback suppresses."""
+    default_kinds = ("hardbounce", "complaint", "unsubscribe")
+    kinds = env_values.items(
+        env, "SUPPRESS_FROM_FEEDBACK", default_kinds, validate=env_values.feedback_kinds
+    )
+    schedule = map(str, DEFAULT_FOLLOWUP_SCHEDULE)
+    return {
+        "suppress_from_feedback": frozenset(kind.lower() for kind in kinds),
         "followup_schedule": tuple(
             int(step)
-            for step in env.list(
-                "FOLLOWUP_SCHEDULE", list(map(str, DEFAULT_FOLLOWUP_SCHEDULE)), validate=_seconds
+            for step in env_values.items(
+                env, "FOLLOWUP_SCHEDULE", schedule, validate=env_values.seconds
             )
-            or ()
         ),
         "followup_time_scale": env.float(
             "FOLLOWUP_TIME_SCALE", 1.0, validate=Range(min=0, min_inclusive=False)
         ),
-        "frequency_cap": env.int("FREQUENCY_CAP", None, validate=positive),
+    }
+
+
+def _operations(env: _MappingEnv) -> dict:
+    """The store, logs, metrics and how long what hookrelay keeps is kept."""
+    positive = Range(min=1)
+    return {
+        "database_url": env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hookrelay.db'}"),
         "log_format": env.str("LOG_FORMAT", "auto", validate=OneOf(("auto", "json", "text"))),
         "log_level": env.log_level("LOG_LEVEL", logging.INFO),
         "metrics_port": env.int("METRICS_PORT", 9191, validate=Range(min=0, max=65535)),
-        "bind_address": env.str("BIND_ADDRESS", "0.0.0.0", validate=_address),
+        "bind_address": env.str("BIND_ADDRESS", "0.0.0.0", validate=env_values.address),
         "dlq_redis_max": env.int("DLQ_REDIS_MAX", 100_000, validate=positive),
         "message_log_retention_days": env.int("MESSAGE_LOG_RETENTION_DAYS", 90, validate=positive),
-        "web_read_timeout_s": env.float(
-            "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
-        ),
-        "circuit": _circuit(env),
-        "calls": _calls(env),
         "trace_retention_s": env.int("TRACE_RETENTION_S", 7 * 86400, validate=Range(min=0)),
-        "worker": WorkerConfig(
-            heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
-            sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
-            retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
-            retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
-            rate_limit_margin_ms=env.int("RATE_LIMIT_MARGIN_MS", 100, validate=Range(min=0)),
-            delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
-        ),
     }
+
+
+def _worker(env: _MappingEnv) -> WorkerConfig:
+    positive = Range(min=1)
+    return WorkerConfig(
+        heartbeat_timeout_s=env.float("HOOKRELAY_HEARTBEAT_TIMEOUT_S", 30, validate=positive),
+        sweep_interval_s=env.float("HOOKRELAY_SWEEP_INTERVAL_S", 5, validate=positive),
+        retry_min_backoff_ms=env.int("RETRY_MIN_BACKOFF_MS", 1000, validate=positive),
+        retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
+        rate_limit_margin_ms=env.int("RATE_LIMIT_MARGIN_MS", 100, validate=Range(min=0)),
+        delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
+    )
 
 
 def _calls(env: _MappingEnv) -> CallLimits:
@@ -380,117 +355,14 @@ def _circuit(env: _MappingEnv) -> CircuitConfig:
 
 def _segment(env: _MappingEnv) -> dict:
     """The Segment-spec API's settings."""
-    keys = env.list("HOOKRELAY_WRITE_KEYS", [], subcast=str) or []
-    forward = env.list("SEGMENT_FORWARD", [], subcast=str, validate=_forwardable) or []
+    forward = env_values.items(env, "SEGMENT_FORWARD", validate=env_values.forwardable)
+    prefix = env.str("SEGMENT_PATH_PREFIX", "", validate=env_values.path_prefix) or ""
     return {
-        "write_keys": tuple(key.strip() for key in keys if key.strip()),
-        "segment_prefix": (env.str("SEGMENT_PATH_PREFIX", "", validate=_path_prefix) or "").rstrip(
-            "/"
-        ),
-        "segment_forward": frozenset(kind.strip().lower() for kind in forward if kind.strip()),
+        "write_keys": tuple(env_values.items(env, "HOOKRELAY_WRITE_KEYS")),
+        "segment_prefix": prefix.rstrip("/"),
+        "segment_forward": frozenset(kind.lower() for kind in forward),
         "segment_campaign_event": env.str("SEGMENT_CAMPAIGN_EVENT", "Campaign Started") or None,
     }
-
-
-def _signing_secrets(values: list[str]) -> None:
-    """A secret is ``whsec_`` and base64 of 24 to 64 bytes, as Standard Webhooks says."""
-    for value in (v.strip() for v in values if v.strip()):
-        encoded = value.removeprefix(STANDARD_WEBHOOKS_PREFIX)
-        try:
-            key = base64.b64decode(encoded, validate=True) if encoded != value else b""
-        except ValueError:
-            key = b""
-        if not 24 <= len(key) <= 64:
-            raise marshmallow.ValidationError(
-                "a signing secret is whsec_ and the base64 of 24 to 64 random bytes "
-                "(e.g. whsec_$(openssl rand -base64 32)), as Standard Webhooks has it"
-            )
-
-
-def _forwardable(values: list[str]) -> None:
-    unknown = sorted({v.strip().lower() for v in values if v.strip()} - set(FORWARDABLE))
-    if unknown:
-        raise marshmallow.ValidationError(
-            f"unknown type(s) {', '.join(unknown)}; expected some of {', '.join(FORWARDABLE)}"
-        )
-
-
-def _path_prefix(value: str) -> None:
-    if value and (not value.startswith("/") or "//" in value or not value.strip("/")):
-        raise marshmallow.ValidationError(f"expected a path such as /segment, got {value!r}")
-
-
-def _address(value: str) -> None:
-    try:
-        ipaddress.IPv4Address(value)
-    except ValueError:
-        raise marshmallow.ValidationError(
-            f"expected an IPv4 address to listen on (0.0.0.0, 127.0.0.1), got {value!r}"
-        ) from None
-
-
-def _sentinel(env: _MappingEnv, problems: dict[str, str]) -> SentinelConfig | None:
-    """``REDIS_SENTINELS`` (``host:port``, comma-separated) and what goes with it."""
-    listed = [
-        item.strip() for item in env.list("REDIS_SENTINELS", [], subcast=str) or [] if item.strip()
-    ]
-    master = env.str("REDIS_SENTINEL_MASTER", "mymaster")
-    password = env.str("REDIS_SENTINEL_PASSWORD", None)
-    redis_password = env.str("REDIS_PASSWORD", None)
-    if not listed:
-        return None
-    addresses = []
-    for item in listed:
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            problems["REDIS_SENTINELS"] = f"expected host:port items, comma-separated, got {item!r}"
-            return None
-        addresses.append((host.strip("[]"), int(port)))
-    return SentinelConfig(tuple(addresses), master, password or None, redis_password or None)
-
-
-def _redis_url(value: str) -> None:
-    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-        raise marshmallow.ValidationError(
-            f"expected a redis://, rediss:// or unix:// URL, got {value!r}"
-        )
-
-
-#: What a platform can report about an address (``SUPPRESS_FROM_FEEDBACK``).
-FEEDBACK_KINDS = ("hardbounce", "softbounce", "complaint", "unsubscribe")
-
-
-def _feedback_kinds(values: list[str]) -> None:
-    unknown = sorted({v.strip().lower() for v in values if v.strip()} - set(FEEDBACK_KINDS))
-    if unknown:
-        raise marshmallow.ValidationError(
-            f"unknown kind(s) {', '.join(unknown)}; expected some of {', '.join(FEEDBACK_KINDS)}"
-        )
-
-
-def _seconds(values: list[str]) -> None:
-    """Whole seconds, each ≥ 1 (checked here: environs drops the messages of a list's
-    items and keeps only their indexes)."""
-    if not values or not all(value.strip().isdigit() and int(value) >= 1 for value in values):
-        raise marshmallow.ValidationError("expected comma-separated whole seconds, each ≥ 1")
-
-
-def _broker_url(env: _MappingEnv, redis_url: str, problems: dict[str, str]) -> str:
-    """RabbitMQ (``amqp://``, ``amqps://``), or REDIS_URL's own server."""
-    value = env.str("BROKER_URL", None)
-    if not value or value == redis_url:
-        return redis_url
-    scheme = urlsplit(value).scheme
-    if scheme in ("amqp", "amqps"):
-        return value
-    if scheme in ("redis", "rediss", "unix"):
-        problems["BROKER_URL"] = (
-            "a Redis broker must be REDIS_URL's server (events are enqueued in the same "
-            "atomic step as their dedup keys); leave BROKER_URL unset, or give an amqp:// URL"
-        )
-    else:
-        problems["BROKER_URL"] = f"expected an amqp://, amqps:// or redis:// URL, got {value!r}"
-    return redis_url
 
 
 def _flatten(messages: Any) -> list[Any]:

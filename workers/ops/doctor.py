@@ -24,7 +24,8 @@ from workers.campaigns.schema import revisions
 from workers.campaigns.store import Store
 from workers.core.connections import REDIS_TIMEOUTS, embedded_redis_absent, redis_client
 from workers.core.platform_settings import PLATFORM_VARIABLES
-from workers.core.settings import ConfigError, SentinelConfig, Settings, load_settings
+from workers.core.redis_settings import SentinelConfig
+from workers.core.settings import ConfigError, Settings, load_settings
 from workers.metrics.backlog import BrokerUnavailable
 from workers.metrics.rabbitmq import RabbitmqDepths
 from workers.ops.devstack import SANDBOX_VARIABLE, platform_mode
