@@ -13,6 +13,7 @@ from webhook.app import create_app
 from workers.profiles import buffer as profiles
 from workers.profiles.buffer import BUFFER, ProfileBuffer
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder
+from workers.profiles.states import STATE_PREFIX
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BATCH
 from workers.trace.reader import TraceReader
@@ -173,7 +174,7 @@ def test_an_unreadable_saved_state_does_not_hold_back_the_flush(receiver, redis_
     """A saved state that cannot be read (corrupt, or written by another release) is
     ignored: its profile goes out as a new one, and the others of the claim with it."""
     client = redis.Redis.from_url(redis_url)
-    client.set(f"{profiles.STATE_PREFIX}uid:1", saved)
+    client.set(f"{STATE_PREFIX}uid:1", saved)
     flush_two_good_profiles(receiver, client)
 
 
@@ -201,10 +202,10 @@ def test_a_profile_is_saved_once_and_found_by_any_of_its_identifiers(receiver, r
     post(receiver, {"events": [first]})
     buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
     assert buffer.flush() == 1
-    home = json.loads(client.get(f"{profiles.STATE_PREFIX}uid:1"))
+    home = json.loads(client.get(f"{STATE_PREFIX}uid:1"))
     assert home["fields"]["level"][0] == 1
-    assert client.get(f"{profiles.STATE_PREFIX}email:one@example.com") == b"@uid:1"
-    assert client.get(f"{profiles.STATE_PREFIX}phone:79160000001") == b"@uid:1"
+    assert client.get(f"{STATE_PREFIX}email:one@example.com") == b"@uid:1"
+    assert client.get(f"{STATE_PREFIX}phone:79160000001") == b"@uid:1"
 
     later = update("b", "1", 2, vip=True)
     later["user"] = {"email": "one@example.com"}
@@ -218,7 +219,7 @@ def test_a_profile_is_saved_once_and_found_by_any_of_its_identifiers(receiver, r
 
 def test_a_pointer_to_a_state_that_is_gone_counts_as_no_state(receiver, redis_url):
     client = redis.Redis.from_url(redis_url)
-    client.set(f"{profiles.STATE_PREFIX}uid:5", b"@email:gone@example.com")
+    client.set(f"{STATE_PREFIX}uid:5", b"@email:gone@example.com")
     post(receiver, {"events": [update("a", "5", 1, x=1)]})
     buffer = ProfileBuffer(client, batch_max=500, flush_ms=1000)
     assert buffer.flush() == 1

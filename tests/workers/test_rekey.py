@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from webhook.gate.gate import WINDOW_MS, PreSendGate
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS
 from workers.ops.cli import main
-from workers.profiles.buffer import STATE_PREFIX
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder
+from workers.profiles.states import STATE_PREFIX
 
 SPELLED = "email:Cafe\u0301@Bücher.example."
 NORMAL = "email:café@xn--bcher-kva.example"

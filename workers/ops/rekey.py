@@ -21,8 +21,8 @@ import redis
 from schemas.identities import normal_key
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS
 from workers.core import lua
-from workers.profiles.buffer import POINTER, STATE_PREFIX
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX
+from workers.profiles.states import POINTER, STATE_PREFIX
 
 SCAN_BATCH = 500
 

@@ -50,9 +50,9 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 import dramatiq
 import redis
 
-from schemas.events import IDENTIFIERS
 from workers.core import lua
 from workers.core.settings import Settings
+from workers.profiles import states
 from workers.profiles.coalesce import (
     MAX_WAITING,
     NUDGE,
@@ -61,12 +61,12 @@ from workers.profiles.coalesce import (
     Profile,
     batches,
     buffered_identity,
-    identity_key,
     identity_keys,
     merge,
     update_ids,
 )
 from workers.profiles.order import ORDER_PREFIX
+from workers.profiles.states import SavedStates
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import PROFILE_BATCH, PROFILE_BUFFER, REBUFFER
@@ -75,12 +75,6 @@ from workers.trace.trace import EventTrace, trace_key
 logger = logging.getLogger(__name__)
 
 BUFFER = PROFILE_BUFFER
-STATE_PREFIX = f"{BUFFER}:state:"
-#: Saved profile states outlive any plausible delay between two updates of a user.
-STATE_TTL_S = 30 * 86400
-#: A saved state under a profile's other identifiers: this, then its home key
-#: (:attr:`~workers.profiles.coalesce.Profile.home_key`), so the state is kept once.
-POINTER = "@"
 #: How many buffered updates one flush takes at most, as a multiple of batch_max.
 CLAIM_FACTOR = 20
 LOCK_TTL_MS = 30_000
@@ -125,6 +119,7 @@ class ProfileBuffer:
         trace: EventTrace | None = None,
     ) -> None:
         self._client = client
+        self._states = SavedStates(client)
         self._dead_letters = dead_letters or DeadLetterQueue(client)
         self._trace = trace
         self.batch_max = batch_max
@@ -176,12 +171,12 @@ class ProfileBuffer:
         """The newest state of each profile of ``refs`` that ``batch`` owns and has
         something unacknowledged. A profile the batch no longer owns (a replayed dead
         letter) is nudged, so the next flush sends it if it needs sending."""
-        keyed = [(ref, _ref_keys(ref)) for ref in refs]
-        found = self._read_states(sorted({key for _, keys in keyed for key in keys}))
+        keyed = [(ref, states.ref_keys(ref)) for ref in refs]
+        found = self._states.read(sorted({key for _, keys in keyed for key in keys}))
         owned: dict[str, Profile] = {}
         records, settled = [], []
         for ref, keys in keyed:
-            profile = _saved_profile(keys, found)
+            profile = states.saved_profile(keys, found)
             if profile is None or profile.owner != batch:
                 records.append({"type": NUDGE, "user": ref})
             elif profile.unsent:
@@ -289,7 +284,7 @@ class ProfileBuffer:
         return entries
 
     def _merge(self, items: list[dict]) -> list[Profile]:
-        return merge(items, self._saved_states(items))
+        return merge(items, self._states.of_updates(items))
 
     def _assign(self, profiles: list[Profile]) -> list[tuple[str, list[Profile]]]:
         """Batches of the profiles stirred by this flush that have something
@@ -348,34 +343,6 @@ class ProfileBuffer:
             return
         self._settle([], [unblocked])
 
-    def _saved_states(self, items: list[dict]) -> dict[str, dict]:
-        """The saved states of the items' identifiers. One that cannot be read (corrupt,
-        or written by another release) is left out, so that its profile is merged as a
-        new one instead of failing the whole claim again at every flush."""
-        keys = sorted({identity_key(k, v) for u in items for k, v in update_ids(u).items()})
-        states = {}
-        for key, (_, value) in self._read_states(keys).items():
-            state = _readable(key, value)
-            if state is not None:
-                states[key] = state
-        return states
-
-    def _read_states(self, keys: list[str]) -> dict[str, tuple[str, bytes | None]]:
-        """Each identity key's (home key, saved state), following the pointers of a
-        profile's other identifiers to its home key: two round trips at most."""
-        values = self._client.mget([STATE_PREFIX + key for key in keys]) if keys else []
-        found = {key: (key, value) for key, value in zip(keys, values, strict=True)}
-        pointers = {key: v[1:].decode() for key, (_, v) in found.items() if _points(v)}
-        if pointers:
-            homes = sorted(set(pointers.values()))
-            states = self._client.mget([STATE_PREFIX + home for home in homes])
-            by_home = {
-                home: None if _points(state) else state
-                for home, state in zip(homes, states, strict=True)
-            }
-            found.update({key: (home, by_home[home]) for key, home in pointers.items()})
-        return found
-
     def _commit_args(
         self, profiles: list[Profile], packed: list[tuple[str, list[Profile]]]
     ) -> list:
@@ -383,14 +350,7 @@ class ProfileBuffer:
         for batch_id, batch in packed:
             refs = [dict(profile.ids) for profile in batch]
             args += redis_message(PROFILE_BATCH, (refs,), kwargs={"batch": batch_id})
-        args.append(STATE_TTL_S)
-        for profile in profiles:
-            home = profile.home_key
-            args += [STATE_PREFIX + home, json.dumps(profile.to_state())]
-            for key in profile.keys:
-                if key != home:
-                    args += [STATE_PREFIX + key, POINTER + home]
-        return args
+        return [*args, states.STATE_TTL_S, *states.writes(profiles)]
 
 
 def _parse(item: bytes) -> dict:
@@ -404,42 +364,8 @@ def _parse(item: bytes) -> dict:
     return json.loads(item)
 
 
-def _ref_keys(ref: dict) -> list[str]:
-    return [identity_key(kind, str(ref[kind])) for kind in IDENTIFIERS if ref.get(kind)]
-
-
-def _readable(key: str, value: bytes | None) -> dict | None:
-    """A saved state, or None if there is none or it cannot be read (with a warning)."""
-    if value is None:
-        return None
-    try:
-        state = json.loads(value)
-        Profile.from_state(state).stamp  # noqa: B018 (parses every time in it)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        logger.warning(
-            "Ignoring the unreadable saved state of profile %s (%s).", key, type(error).__name__
-        )
-        return None
-    return state
-
-
-def _saved_profile(keys: list[str], found: dict) -> Profile | None:
-    """The saved profile under the first of ``keys`` that has a readable one."""
-    for key in keys:
-        home, value = found[key]
-        state = _readable(home, value)
-        if state is not None:
-            return Profile.from_state(state)
-    return None
-
-
 def _release_record(profile: Profile, batch: str, *, refused: bool) -> dict:
     record = {"type": RELEASE, "batch": batch, "user": dict(profile.ids)}
     if refused:
         record["refused"] = {name: list(pair) for name, pair in profile.changed.items()}
     return record
-
-
-def _points(value: bytes | None) -> bool:
-    """Whether a saved value is a pointer to the profile's home key."""
-    return value is not None and value.startswith(POINTER.encode())
