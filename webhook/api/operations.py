@@ -1,5 +1,5 @@
-"""The API as an OpenAPI 3 document, generated from the marshmallow schemas in
-``schemas/`` (served by webhook/api/openapi.py).
+"""What each endpoint takes and answers, for the OpenAPI document that
+webhook/api/openapi.py builds from it and the marshmallow schemas in ``schemas/``.
 
 :data:`OPERATIONS` is the one list of what each endpoint answers; a test checks that it
 names every route the app has, and schemathesis checks live answers against it.
@@ -7,12 +7,7 @@ names every route the app has, and schemathesis checks live answers against it.
 
 from __future__ import annotations
 
-import functools
-from importlib.metadata import version
 from typing import Any
-
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 
 from schemas import api
 from schemas.events import (
@@ -25,7 +20,6 @@ from schemas.events import (
     TrackEventSchema,
 )
 from schemas.hooks import HookSchema, SuppressionSchema
-from schemas.segment import MESSAGE_TYPES, MessageSchema
 from webhook.api.answers import (
     BASIC,
     BEARER,
@@ -35,15 +29,15 @@ from webhook.api.answers import (
     LETTER_ID,
     LIMIT,
     PLATFORM,
-    WRITE_KEY,
     answer,
     errors,
     invalid,
     json_body,
     path_parameter,
     query,
-    segment_errors,
 )
+from webhook.api.examples import EVENT_EXAMPLES
+from webhook.api.segment_operations import SEGMENT_OPERATIONS
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 
 EVENT_SCHEMAS = {
@@ -65,49 +59,6 @@ EVENTS_BODY = {
         EVENT_LIST,
     ]
 }
-#: What "Try it out" starts from: valid as shown (a repeated id is a duplicate, 202).
-PROFILE_EXAMPLE = {
-    "id": "evt-123",
-    "type": "profile",
-    "timestamp": "2026-11-23T10:00:00Z",
-    "user": {"uid": "42", "email": "a@example.com"},
-    "fields": {"level": 7},
-}
-TRACK_EXAMPLE = {
-    "id": "evt-124",
-    "type": "event",
-    "timestamp": "2026-11-23T10:00:01Z",
-    "user": {"uid": "42"},
-    "name": "login_user",
-    "payload": {"source": "ios"},
-}
-CAMPAIGN_EXAMPLE = {
-    "id": "start-9093",
-    "type": "campaign_start",
-    "timestamp": "2026-11-23T10:00:00Z",
-    "campaign": {"platform": "crm", "kind": "mailing", "id": 9093},
-}
-EVENT_EXAMPLES = {
-    "batch": {
-        "summary": "A profile update and an event, in one batch",
-        "value": {"events": [PROFILE_EXAMPLE, TRACK_EXAMPLE]},
-    },
-    "profile": {"summary": "One profile update", "value": PROFILE_EXAMPLE},
-    "event": {"summary": "One tracking event", "value": TRACK_EXAMPLE},
-    "campaign_start": {"summary": "Start a campaign, once", "value": CAMPAIGN_EXAMPLE},
-}
-#: The groups operations are listed in, in this order.
-TAGS = [
-    {"name": "events", "description": "What the application sends."},
-    {"name": "hooks", "description": "What the platforms call before and after each send."},
-    {"name": "suppressions", "description": "Who must not be sent to."},
-    {"name": "dead letters", "description": "What could not be delivered, to replay."},
-    {"name": "campaigns", "description": "Statistics and pause, resume, archive."},
-    {"name": "segment", "description": "The Segment-spec API, for Segment-style SDKs."},
-    {"name": "operations", "description": "Health, readiness, metrics, the status page."},
-]
-
-
 HOOK = {
     "tags": ["hooks"],
     "summary": "A platform's pre-send check or post-send report",
@@ -128,74 +79,6 @@ HOOK = {
         ),
         **invalid(),
         **errors(400, 401, 404, 413, 415, 503),
-    },
-}
-
-SEGMENT_BATCH_EXAMPLE = {
-    "batch": [
-        {
-            "type": "identify",
-            "messageId": "9f1c1e5e-4a43-4c6b-9a89-3c2f1a5f2f10",
-            "timestamp": "2026-11-23T10:00:00.000+00:00",
-            "userId": "42",
-            "traits": {"email": "a@example.com", "plan": "pro"},
-        },
-        {
-            "type": "track",
-            "messageId": "0b4d7a4e-0d0c-4f51-8a4d-2f8a1c6f0e21",
-            "timestamp": "2026-11-23T10:00:01.000+00:00",
-            "userId": "42",
-            "event": "Order Completed",
-            "properties": {"total": 12.5},
-        },
-    ],
-    "sentAt": "2026-11-23T10:00:02.000+00:00",
-}
-SEGMENT_BATCH = {
-    "type": "object",
-    "properties": {
-        "batch": {"type": "array", "items": {"$ref": "#/components/schemas/SegmentMessage"}},
-        "sentAt": {"type": "string", "format": "date-time"},
-        "writeKey": {"type": "string"},
-    },
-    "required": ["batch"],
-}
-
-
-def segment_operation(name: str, summary: str, body: Any, examples: dict | None = None) -> dict:
-    """A Segment-spec route: accepted item by item, answered the way the SDKs read."""
-    return {
-        "post": {
-            "tags": ["segment"],
-            "operationId": "segment" + name.capitalize(),
-            "summary": summary,
-            "description": "As Segment's HTTP API: each message is accepted or reported on "
-            "its own (invalid, or dropped with the reason); messageId is the idempotency "
-            "key (24 h). 32 KB per message, 500 KB per request (gzip undone).",
-            "security": WRITE_KEY,
-            "requestBody": json_body(body, examples=examples),
-            "responses": {
-                200: answer("Accepted, message by message.", api.SegmentAcceptedSchema),
-                **segment_errors(400, 401, 413, 503),
-            },
-        }
-    }
-
-
-SEGMENT_OPERATIONS = {
-    "/v1/batch": segment_operation(
-        "batch",
-        "Accept a batch of messages (what Segment-style SDKs send)",
-        SEGMENT_BATCH,
-        {"sdk": {"summary": "What an SDK sends", "value": SEGMENT_BATCH_EXAMPLE}},
-    ),
-    **{
-        f"/v1/{kind}": segment_operation(
-            kind,
-            f"Accept {kind} messages one at a time",
-            {"$ref": "#/components/schemas/SegmentMessage"},
-        )
-        for kind in MESSAGE_TYPES
     },
 }
 
@@ -478,52 +361,3 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         }
     },
 }
-
-
-@functools.cache
-def build_spec() -> dict[str, Any]:
-    """The OpenAPI 3 document, as a dict."""
-    spec = APISpec(
-        title="hookrelay API",
-        version=version("hookrelay"),
-        openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
-        info={
-            "description": "Relays application events to marketing platforms. "
-            "Authorize with an API key (Bearer) for the API, with the hook user and "
-            "password (Basic) for the hooks."
-        },
-        tags=TAGS,
-    )
-    spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
-    spec.components.security_scheme("hookAuth", {"type": "http", "scheme": "basic"})
-    spec.components.security_scheme("statusAuth", {"type": "http", "scheme": "basic"})
-    for name, schema in EVENT_SCHEMAS.items():
-        spec.components.schema(name, schema=schema)
-    spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
-    spec.components.schema("SegmentMessage", schema=MessageSchema)
-    spec.components.security_scheme(
-        "writeKey",
-        {"type": "http", "scheme": "basic", "description": "The write key as user name."},
-    )
-    spec.components.security_scheme(
-        "writeKeyHeader", {"type": "apiKey", "in": "header", "name": "X-Write-Key"}
-    )
-    spec.components.schema("HookRecorded", schema=api.HookRecordedSchema)
-    for path, operations in OPERATIONS.items():
-        spec.path(path=path, operations=with_server_refusals(operations))
-    return spec.to_dict()
-
-
-def with_server_refusals(operations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Add what gunicorn answers, as HTML, before a request reaches the app: 400 for a
-    malformed request line or header, 414 for a request line over 4,094 bytes."""
-    html = {"text/html": {"schema": {"type": "string"}}}
-    done = {}
-    for method, operation in operations.items():
-        responses = dict(operation["responses"])
-        bad = responses.get(400, {"description": "Malformed request (gunicorn)."})
-        responses[400] = {**bad, "content": {**bad.get("content", {}), **html}}
-        responses[414] = {"description": "Request line too long (gunicorn).", "content": html}
-        done[method] = {**operation, "responses": responses}
-    return done
