@@ -21,12 +21,14 @@ from schemas.segment import (
     _plain_batch,
     _plain_message,
     corrected_time,
-    decode_batch,
-    decoded_event,
     load_batch,
     message_id,
-    plain_event,
     to_event,
+)
+from schemas.segment_fast import (
+    decode_batch,
+    decoded_event,
+    plain_event,
 )
 from schemas.values import unsendable
 from webhook.api.bodies import parse_json

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from schemas.segment import decode_batch
+from schemas.segment_fast import (
+    decode_batch,
+)
 from webhook.app import create_app
 
 from ..conftest import make_settings

@@ -40,17 +40,19 @@ from schemas.segment import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     MESSAGE_TYPES,
-    DecodedBatch,
     Dropped,
     Mapping,
     corrected_time,
-    decode_batch,
-    decoded_event,
     load_batch,
     load_message,
     message_id,
-    plain_event,
     to_event,
+)
+from schemas.segment_fast import (
+    DecodedBatch,
+    decode_batch,
+    decoded_event,
+    plain_event,
 )
 from schemas.values import unsendable
 from webhook import auth
