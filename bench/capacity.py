@@ -146,7 +146,7 @@ def flushing(buffer: ProfileBuffer, client: redis.Redis):
             message = dramatiq.Message.decode(raw)
             if message.actor_name != PROFILE_BATCH.actor_name:
                 continue
-            buffer.acknowledge(buffer.attempt(message.args[0], message.kwargs["batch"]))
+            buffer.acknowledge(buffer.attempt(*message.args))
 
     return step
 

@@ -99,7 +99,7 @@ def profiles_delivered(client: redis.Redis, count: int) -> None:
         pass
     for data in client.hvals("dramatiq:crm.msgs"):  # each batch taken by the platform
         message = dramatiq.Message.decode(data)
-        buffer.acknowledge(buffer.attempt(message.args[0], message.kwargs["batch"]))
+        buffer.acknowledge(buffer.attempt(*message.args))
     acknowledge_all(client, "crm")
     buffer.flush()  # merges the acknowledgements
 

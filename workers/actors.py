@@ -41,7 +41,14 @@ from workers.profiles.dropped import DroppedFields
 from workers.profiles.order import EventOrder
 from workers.queue.layout import Route
 from workers.queue.policy import Postponed
-from workers.queue.routes import CAMPAIGN_ACTION, FETCH_STATS, PROFILE_BATCH, REBUFFER, ROUTES
+from workers.queue.routes import (
+    CAMPAIGN_ACTION,
+    FETCH_STATS,
+    PROFILE_BATCH,
+    PROFILE_HASHMAPS,
+    REBUFFER,
+    ROUTES,
+)
 from workers.ratelimit.limiter import SharedRateLimiter, platform_limiter
 
 logger = logging.getLogger(__name__)
@@ -129,9 +136,13 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
     """Declare every actor on ``broker``; returns them by actor name."""
     crm = services.crm
 
-    def crm_upsert_profiles(refs: list[dict], batch: str | None = None) -> None:
-        for part, kwargs in services.batches.deliver(refs, batch):
-            actors[PROFILE_BATCH.actor_name].send_with_options(args=(part,), kwargs=kwargs)
+    def crm_upsert_batch(refs: list[dict], batch: str) -> None:
+        for part in services.batches.deliver(refs, batch):
+            actors[PROFILE_BATCH.actor_name].send(part, batch)
+
+    def crm_upsert_profiles(hashmaps: list[dict]) -> None:
+        for part in services.batches.send_as_given(hashmaps):
+            actors[PROFILE_HASHMAPS.actor_name].send(part)
 
     def buffer_profile_update(update: dict) -> None:
         services.profiles.append(update)
@@ -169,7 +180,8 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
         )
 
     handlers: list[tuple[Route, Callable[..., None], object, Callable[..., Any] | None]] = [
-        (PROFILE_BATCH, crm_upsert_profiles, "crm", services.batches.give_up),
+        (PROFILE_BATCH, crm_upsert_batch, "crm", services.batches.give_up),
+        (PROFILE_HASHMAPS, crm_upsert_profiles, "crm", None),
         (REBUFFER, buffer_profile_update, "crm", None),
         (ROUTES["event"], crm_post_event, "crm", None),
         (ROUTES["campaign_start"], start_campaign, "crm", None),

@@ -121,7 +121,7 @@ def test_permanent_refusal_is_dead_lettered_with_its_reason_then_replayed(fresh)
     assert [r["status"] for r in fresh.sandbox.received("crm.users_batch")] == [400]
 
     log = fresh.workers[0].log()
-    assert "crm_upsert_profiles message " in log and "dead-lettered: permanent:" in log
+    assert "crm_upsert_batch message " in log and "dead-lettered: permanent:" in log
     assert "@example.com" not in log, "emails sent through this worker never reach its log"
 
     fresh.sandbox.reset()
@@ -207,7 +207,7 @@ def test_a_profile_updates_trace_shows_its_batch_and_that_batchs_outcome(fresh):
     assert (attempt["outcome"], attempt["status"], attempt["actor"]) == (
         "delivered",
         202,
-        "crm_upsert_profiles",
+        "crm_upsert_batch",
     )
     assert f"{batch['id']}: delivered" in fresh.hookrelay("events", "show", "trace-p1")
 

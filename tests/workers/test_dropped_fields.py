@@ -18,7 +18,7 @@ from workers.profiles.dropped import DroppedFields, dropped_fields
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.policy import RetryPolicy
 from workers.queue.retry import DeliveryPolicy
-from workers.queue.routes import PROFILE_BATCH
+from workers.queue.routes import PROFILE_BATCH, PROFILE_HASHMAPS
 
 from ..conftest import make_settings
 from ..support import Sandbox
@@ -60,7 +60,7 @@ def test_a_batch_upsert_counts_each_field_the_platform_dropped(
     try:
         for n in range(2):
             hashmaps = [{"uid": f"u{n}", "fields": {"level": 1, "levle": 2, "vip": True}}]
-            actors[PROFILE_BATCH.actor_name].send(hashmaps)
+            actors[PROFILE_HASHMAPS.actor_name].send(hashmaps)
             broker.join(PROFILE_BATCH.queue_name)
             worker.join()
     finally:

@@ -95,7 +95,7 @@ def test_a_profile_flush(redis_url):
     [message] = consumed(client, "crm", 1)
     assert message.actor_name == PROFILE_BATCH.actor_name
     assert message.args[0] == [{"uid": "42"}], "which profiles; each attempt reads their state"
-    assert message.kwargs["batch"]
+    assert message.args[1]
 
 
 def test_a_replayed_dead_letter(redis_url):

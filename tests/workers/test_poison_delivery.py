@@ -20,7 +20,7 @@ from workers.profiles import buffer
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.policy import RetryPolicy
 from workers.queue.retry import DeliveryPolicy
-from workers.queue.routes import FETCH_STATS, PROFILE_BATCH, REBUFFER
+from workers.queue.routes import FETCH_STATS, PROFILE_BATCH, PROFILE_HASHMAPS, REBUFFER
 
 from ..conftest import make_settings
 from .test_profile_buffer import batch_messages
@@ -125,7 +125,7 @@ def test_a_refused_profile_is_dead_lettered_alone_and_loses_only_the_refused_val
 def test_a_batch_queued_by_an_earlier_release_is_sent_as_it_is(worker_on, clean_sandbox):
     actors, run_until_done = worker_on
     hashmaps = [{"uid": str(n), "fields": {"n": n}} for n in range(3)]
-    actors[PROFILE_BATCH.actor_name].send([*hashmaps, {"fields": {"n": -1}}])
+    actors[PROFILE_HASHMAPS.actor_name].send([*hashmaps, {"fields": {"n": -1}}])
     [letter] = run_until_done(PROFILE_BATCH.queue_name).newest()
     assert sorted(p["uid"] for p in clean_sandbox.profiles()) == ["0", "1", "2"]
     assert letter.message["args"] == [[{"fields": {"n": -1}}]]

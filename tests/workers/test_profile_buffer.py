@@ -55,7 +55,7 @@ def sent(client: redis.Redis, buffer: ProfileBuffer, *, acknowledge: bool = True
     acknowledged as if the platform took it."""
     batches = []
     for message in batch_messages(client):
-        attempt = buffer.attempt(message.args[0], message.kwargs["batch"])
+        attempt = buffer.attempt(*message.args)
         batches.append(attempt.hashmaps)
         if acknowledge:
             buffer.acknowledge(attempt)
@@ -235,7 +235,7 @@ def test_a_profile_waits_for_its_unacknowledged_batch_whose_retry_sends_the_newe
     post(receiver, {"events": [update("a", "1", 1, x="old"), update("b", "2", 1, x="two")]})
     buffer.flush()
     [first] = batch_messages(client)
-    refs, batch = first.args[0], first.kwargs["batch"]
+    refs, batch = first.args
 
     post(receiver, {"events": [update("c", "1", 2, x="new", y=1), update("d", "3", 2, x=3)]})
     assert buffer.flush() == 1, "a batch for profile 3 only: 1 and 2 are in one already"
@@ -257,7 +257,7 @@ def test_an_acknowledgement_of_older_values_sends_the_newer_ones_next(receiver, 
     post(receiver, update("a", "1", 1, x="old", y=1))
     buffer.flush()
     [message] = batch_messages(client)
-    attempt = buffer.attempt(message.args[0], message.kwargs["batch"])
+    attempt = buffer.attempt(*message.args)
     post(receiver, update("b", "1", 2, x="new"))
     assert buffer.flush() == 0, "held back while its batch is in flight"
     buffer.acknowledge(attempt)  # of x="old", y=1
@@ -273,7 +273,7 @@ def test_a_dead_lettered_batch_lets_go_and_its_replay_sends_the_newest(receiver,
     post(receiver, update("a", "1", 1, x="old"))
     buffer.flush()
     [message] = batch_messages(client)
-    refs, batch = message.args[0], message.kwargs["batch"]
+    refs, batch = message.args
     buffer.release(buffer.attempt(refs, batch), refused=False)  # retries ran out
     assert buffer.flush() == 0, "let go, not resent on its own"
 
@@ -284,7 +284,7 @@ def test_a_dead_lettered_batch_lets_go_and_its_replay_sends_the_newest(receiver,
     post(receiver, update("c", "1", 3, x="newest"))
     buffer.flush()
     [queued] = batch_messages(client)
-    buffer.release(buffer.attempt(queued.args[0], queued.kwargs["batch"]), refused=False)
+    buffer.release(buffer.attempt(*queued.args), refused=False)
     buffer.flush()
     assert buffer.attempt(refs, batch).profiles == [], "the replay owns nothing"
     assert buffer.flush() == 1, "but it nudged the profile"
@@ -309,7 +309,7 @@ def test_an_event_waits_for_the_profile_updates_of_its_user_accepted_before_it(r
 
     buffer.flush()
     [message] = batch_messages(client)
-    attempt = buffer.attempt(message.args[0], message.kwargs["batch"])
+    attempt = buffer.attempt(*message.args)
     post(receiver, update("q", "1", 2, x=2))
     assert not order.ready("late")
     buffer.acknowledge(attempt)
@@ -357,7 +357,7 @@ def test_an_update_behind_a_batch_in_flight_is_traced_to_the_batch_it_goes_out_i
     post(receiver, update("a", "1", 1, x="old"))
     buffer.flush()
     [message] = batch_messages(client)
-    first = message.kwargs["batch"]
+    first = message.args[1]
     attempt = buffer.attempt(message.args[0], first)
     post(receiver, update("b", "1", 2, x="new"))
     buffer.flush()
@@ -366,5 +366,5 @@ def test_an_update_behind_a_batch_in_flight_is_traced_to_the_batch_it_goes_out_i
     assert buffer.flush() == 1
     [following] = batch_messages(client)
     shown = traces.show("b").batch
-    assert shown["id"] == following.kwargs["batch"] != first and not shown["behind"]
+    assert shown["id"] == following.args[1] != first and not shown["behind"]
     assert traces.show("a").batch["id"] == first

@@ -349,7 +349,7 @@ class ProfileBuffer:
         args: list = [NAMESPACE, PROFILE_BATCH.queue_name, len(packed)]
         for batch_id, batch in packed:
             refs = [dict(profile.ids) for profile in batch]
-            args += redis_message(PROFILE_BATCH, (refs,), kwargs={"batch": batch_id})
+            args += redis_message(PROFILE_BATCH, (refs, batch_id))
         return [*args, states.STATE_TTL_S, *states.writes(profiles)]
 
 

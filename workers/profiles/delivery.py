@@ -6,8 +6,8 @@ attempt sends their newest unacknowledged state; the platform's acceptance is an
 acknowledgement, its echo is checked for dropped fields (workers/profiles/dropped.py). A
 batch refused for what it holds comes back as two halves to send again (they own the
 profiles as the batch did), down to the one refused profile, which alone is
-dead-lettered. A message without a batch id is such a profile's dead letter replayed:
-its hashmaps, the values the platform refused, are sent as they are.
+dead-lettered as a message of hashmaps (:data:`~workers.queue.routes.PROFILE_HASHMAPS`):
+its replay sends the values the platform refused as they are.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from workers.platforms.errors import PlatformError, Rejected, Unsendable
 from workers.platforms.unconfigured import Unconfigured
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.dropped import DroppedFields
+from workers.queue.routes import PROFILE_HASHMAPS
 
 logger = logging.getLogger(__name__)
 
-#: Two halves of a refused batch to send again, as (identifiers or hashmaps, kwargs).
-Halves = list[tuple[list[dict], dict]]
+#: Two halves of a refused batch to send again (identifiers, or hashmaps).
+Halves = list[list[dict]]
 
 
 class BatchDelivery:
@@ -40,12 +41,10 @@ class BatchDelivery:
         self.buffer = buffer
         self.dropped_fields = dropped_fields
 
-    def deliver(self, refs: list[dict], batch: str | None) -> Halves:
-        """Send one attempt; return the halves to send again if the platform refused
-        a batch of several profiles for what it holds. The platform's other errors
-        propagate (retried or dead-lettered by the delivery policy)."""
-        if batch is None:
-            return self._send_as_given(refs)
+    def deliver(self, refs: list[dict], batch: str) -> Halves:
+        """Send one attempt of ``batch``; return the halves to send again if the
+        platform refused a batch of several profiles for what it holds. The platform's
+        other errors propagate (retried or dead-lettered by the delivery policy)."""
         attempt = self.buffer.attempt(refs, batch)
         if not attempt.profiles:
             return []
@@ -54,7 +53,7 @@ class BatchDelivery:
             echo = self.crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
             if len(attempt.profiles) > 1:
-                return _halves(attempt.refs, {"batch": batch}, error)
+                return _halves(attempt.refs, error)
             raise
         self.buffer.acknowledge(attempt)
         self._count_dropped(hashmaps, echo)
@@ -65,22 +64,23 @@ class BatchDelivery:
         the platform refused forgets the refused values, which its letter keeps as a
         hashmap (a replay sends them as they were); a batch whose retries ran out is
         kept as it is (its replay sends the profiles' newest state)."""
-        batch = message.kwargs.get("batch")
-        if batch is None:
-            return message
-        attempt = self.buffer.attempt(message.args[0], batch)
+        attempt = self.buffer.attempt(*message.args)
         refused = isinstance(error, (Rejected, Unsendable))
         self.buffer.release(attempt, refused=refused)
         if refused and attempt.profiles:
-            return message.copy(args=(attempt.hashmaps,), kwargs={})
+            return message.copy(
+                actor_name=PROFILE_HASHMAPS.actor_name, args=(attempt.hashmaps,), kwargs={}
+            )
         return message
 
-    def _send_as_given(self, hashmaps: list[dict]) -> Halves:
+    def send_as_given(self, hashmaps: list[dict]) -> Halves:
+        """Send ``hashmaps`` as they are; return the halves to send again if the
+        platform refused several for what they hold."""
         try:
             echo = self.crm.upsert_profiles(hashmaps)
         except (Rejected, Unsendable) as error:
             if len(hashmaps) > 1:
-                return _halves(hashmaps, {}, error)
+                return _halves(hashmaps, error)
             raise
         self._count_dropped(hashmaps, echo)
         return []
@@ -93,7 +93,7 @@ class BatchDelivery:
             logger.warning("Could not count the profile fields the platform dropped: %s", error)
 
 
-def _halves(items: list[dict], kwargs: dict, error: PlatformError) -> Halves:
+def _halves(items: list[dict], error: PlatformError) -> Halves:
     half = len(items) // 2
     logger.warning(
         "A batch of %d profiles was refused (%s); sending it again as %d + %d.",
@@ -102,4 +102,4 @@ def _halves(items: list[dict], kwargs: dict, error: PlatformError) -> Halves:
         half,
         len(items) - half,
     )
-    return [(items[:half], kwargs), (items[half:], kwargs)]
+    return [items[:half], items[half:]]

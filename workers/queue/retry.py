@@ -33,7 +33,7 @@ from workers.queue.claims import LEAVE_UNACKED
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 from workers.queue.layout import WAITS
 from workers.queue.policy import Postponed, RetryLater, RetryPolicy
-from workers.queue.routes import PROFILE_BATCH, ROUTES
+from workers.queue.routes import PROFILE_BATCH, PROFILE_HASHMAPS, ROUTES
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 from workers.trace.trace import EventTrace, answer_excerpt, batch_key, trace_key
 
@@ -44,6 +44,7 @@ REDIS_RETRY_S = 1.0
 TYPE_OF_ACTOR = {
     **{route.actor_name: event_type for event_type, route in ROUTES.items()},
     PROFILE_BATCH.actor_name: "profile",
+    PROFILE_HASHMAPS.actor_name: "profile",
 }
 
 
@@ -344,8 +345,10 @@ def traced_as(message) -> tuple[str, str] | None:
     event_id = event_id_of(message)
     if isinstance(event_id, str) and event_id:  # a campaign's id is a number: not an event
         return trace_key(event_id), event_id
-    batch = message.kwargs.get("batch") if isinstance(message.kwargs, dict) else None
-    return (batch_key(batch), batch) if batch else None
+    if message.actor_name != PROFILE_BATCH.actor_name or len(message.args) != 2:
+        return None
+    batch = message.args[1]
+    return (batch_key(batch), batch) if isinstance(batch, str) and batch else None
 
 
 def describe(message) -> str:

@@ -25,7 +25,11 @@ ROUTES = {
     "event": Route("crm_post_event", "crm"),
     "campaign_start": Route("start_campaign", "campaigns"),
 }
-PROFILE_BATCH = Route("crm_upsert_profiles", "crm")
+#: A flush's batch: its profiles' identifiers and the batch id that owns them; each
+#: attempt sends their newest state (workers/profiles/delivery.py).
+PROFILE_BATCH = Route("crm_upsert_batch", "crm")
+#: Profile hashmaps sent as they are: a refused profile's dead letter, replayed.
+PROFILE_HASHMAPS = Route("crm_upsert_profiles", "crm")
 #: A profile update to put back in the buffer: the replay of one a flush could not merge.
 REBUFFER = Route("buffer_profile_update", "crm")
 #: Pause, resume or archive a campaign (``POST /v1/campaigns/<platform>/<id>/<action>``).

@@ -56,7 +56,10 @@ def dlq_show(letter_id: str) -> None:
 @click.argument("letter_id", required=False)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter.")
 @click.option("--platform", type=click.Choice(PLATFORMS), help="Only this platform's.")
-@click.option("--actor", help="Only this actor's (crm_post_event, crm_upsert_profiles, ...).")
+@click.option(
+    "--actor",
+    help="Only this actor's (crm_post_event, crm_upsert_batch, crm_upsert_profiles, ...).",
+)
 @click.option("--reason", help="Only those whose reason contains this (any case).")
 @click.option("--status", type=int, help="Only those the platform answered with this status.")
 @click.option("--since", type=click.DateTime(DATE_FORMATS), help="Failed at or after (UTC).")
