@@ -1,8 +1,10 @@
 -- Deduplicate and enqueue a request's events in one atomic step.
 --
--- ARGV = [namespace, dedup_prefix, dedup_ttl_s, sequence, order_prefix,
---         after_prefix, order_ttl_s, trace_prefix, trace_ttl_s, trace_max, tail,
---         tail_max, (event_id, type, kind, destination, extra, keys, data) ...]
+-- ARGV = [dedup_ttl_s, trace_ttl_s, (event_id, type, kind, destination, extra, keys,
+--         data) ...]
+-- The fixed names and bounds (namespace, dedup_prefix, sequence, order_prefix,
+-- after_prefix, order_ttl, trace_prefix, trace_max, tail, tail_max) are locals put
+-- before this script when it loads (webhook/intake/queue.py).
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
 --   enqueue_messages (workers/queue/layout.lua); extra is the message id. keys (a JSON
@@ -22,18 +24,16 @@
 -- (trace_ttl_s > 0). The accepted events are one entry of the live tail stream
 -- (workers/trace/tail.py): a JSON array of [id, type] pairs, the stream capped at about
 -- tail_max entries.
-local namespace, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
-local sequence, order_prefix, after_prefix, order_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local trace_prefix, trace_ttl, trace_max = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
-local tail, tail_max = ARGV[11], ARGV[12]
+local ttl, trace_ttl = ARGV[1], tonumber(ARGV[2])
+local FIRST, WIDTH = 3, 7
 local now = now_ms()
 local flags, accepted, profiles = {}, {}, 0
 
 -- Which events are new: each one's dedup key, in order (a later copy of an id in the
 -- same request is a duplicate of the first).
-for i = 13, #ARGV, 7 do
+for i = FIRST, #ARGV, WIDTH do
     local event_id, kind = ARGV[i], ARGV[i + 2]
-    if redis.call("set", prefix .. event_id, kind == "queue" and 1 or 2, "NX", "EX", ttl) then
+    if redis.call("set", dedup_prefix .. event_id, kind == "queue" and 1 or 2, "NX", "EX", ttl) then
         flags[#flags + 1] = 1
         accepted[#accepted + 1] = {event_id, ARGV[i + 1]}
         if kind ~= "queue" then
@@ -86,8 +86,8 @@ local function note_waits(event_id, keys)
     end
 end
 
-for i = 13, #ARGV, 7 do
-    if flags[(i - 13) / 7 + 1] == 1 then
+for i = FIRST, #ARGV, WIDTH do
+    if flags[(i - FIRST) / WIDTH + 1] == 1 then
         local event_id, kind, destination = ARGV[i], ARGV[i + 2], ARGV[i + 3]
         local extra, keys, data = ARGV[i + 4], cjson.decode(ARGV[i + 5]), ARGV[i + 6]
         if kind == "queue" then

@@ -31,7 +31,25 @@ UNREPLICATED = Replication()
 #: The types that take part in ordering: a profile update opens, an event waits.
 ORDERED = ("profile", "event")
 
-_SCRIPT = lua.source(__package__, "enqueue.lua", lua.CLOCK, ENQUEUE_LUA, APPEND_LUA)
+_SCRIPT = lua.source(
+    __package__,
+    "enqueue.lua",
+    lua.CLOCK,
+    ENQUEUE_LUA,
+    APPEND_LUA,
+    lua.constants(
+        namespace=NAMESPACE,
+        dedup_prefix=DEDUP_PREFIX,
+        sequence=SEQUENCE,
+        order_prefix=ORDER_PREFIX,
+        after_prefix=AFTER_PREFIX,
+        order_ttl=ORDER_TTL_S,
+        trace_prefix=PREFIX,
+        trace_max=MAX_ENTRIES,
+        tail=TAIL_KEY,
+        tail_max=TAIL_MAX,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,6 @@ class EventQueue:
 
     Parameters:
       client: a Redis client; its errors (down, timeout, OOM) propagate to the caller.
-      namespace: the Dramatiq namespace the workers' broker uses.
       dedup_ttl_s: how long an event id counts as seen.
       events_after_profiles: record what an ``event`` must wait for, so that it reaches
         the platform after the profile updates of its user accepted before it
@@ -61,7 +78,6 @@ class EventQueue:
         self,
         client: redis.Redis,
         *,
-        namespace: str = NAMESPACE,
         dedup_ttl_s: int = DEDUP_TTL_S,
         events_after_profiles: bool = True,
         replication: Replication = UNREPLICATED,
@@ -70,26 +86,12 @@ class EventQueue:
         self._client = client
         self._trace_retention_s = trace_retention_s
         self._replication = replication
-        self._namespace = namespace
         self._ordered = events_after_profiles
         self._dedup_ttl_s = dedup_ttl_s
         self._script = DirectScript(client, _SCRIPT, retry_timeouts=False)
 
     def submit(self, events: list[dict]) -> SubmitResult:
-        args: list[str | bytes | int] = [
-            self._namespace,
-            DEDUP_PREFIX,
-            self._dedup_ttl_s,
-            SEQUENCE,
-            ORDER_PREFIX,
-            AFTER_PREFIX,
-            ORDER_TTL_S,
-            PREFIX,
-            self._trace_retention_s,
-            MAX_ENTRIES,
-            TAIL_KEY,
-            TAIL_MAX,
-        ]
+        args: list[str | bytes | int] = [self._dedup_ttl_s, self._trace_retention_s]
         for event in events:
             args += [event["id"], event["type"], *_destination(event, ordered=self._ordered)]
         new = tuple(bool(flag) for flag in self._enqueue(args))

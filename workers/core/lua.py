@@ -37,5 +37,19 @@ def draining(script: str) -> str:
     return ALLOW_OOM + script
 
 
+def constants(**values: str | int) -> str:
+    """A snippet that defines each of ``values`` as a Lua local, for a script whose key
+    prefixes and bounds are fixed when it loads: it is then passed only what varies."""
+    lines = []
+    for name, value in values.items():
+        literal = str(value)
+        if isinstance(value, str):
+            if not (value.isascii() and value.isprintable()) or set(value) & {'"', "\\"}:
+                raise ValueError(f"{name}: not a plain string: {value!r}")
+            literal = f'"{value}"'
+        lines.append(f"local {name} = {literal}")
+    return "\n".join(lines)
+
+
 #: ``now_ms()``: Redis's own clock in milliseconds, the same for every process.
 CLOCK = read(__package__, "clock.lua")
