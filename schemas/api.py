@@ -6,6 +6,8 @@ is generated from these schemas, and the API tests check live answers against it
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import RAISE, Schema, validate
 
@@ -191,7 +193,7 @@ class ReplaySelectionSchema(Schema):
     )
 
     @ma.validates_schema
-    def _all_or_filters(self, data: dict, **kwargs) -> None:
+    def _all_or_filters(self, data: dict, **kwargs: Any) -> None:
         filters = sorted(set(data) - {"all", "dry_run"})
         if data["all"] and filters:
             raise ma.ValidationError(f"Not with a filter ({', '.join(filters)}).", "all")

@@ -7,6 +7,7 @@ import logging
 
 import redis
 from flask import Flask, current_app
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from schemas.events import MAX_BATCH
@@ -36,14 +37,14 @@ def error_code(error: HTTPException) -> str:
     return error.name.lower().replace(" ", "_")
 
 
-def _http_error(error: HTTPException):
+def _http_error(error: HTTPException) -> ResponseReturnValue:
     response = error.get_response()
     response.set_data(json.dumps({"error": error_code(error), "message": error.description}))
     response.content_type = "application/json"
     return response
 
 
-def _too_large(error: RequestEntityTooLarge):
+def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     """Werkzeug's own text says only that the data exceeds the capacity limit."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     return _http_error(
@@ -54,17 +55,17 @@ def _too_large(error: RequestEntityTooLarge):
     )
 
 
-def _too_deep(error: RecursionError):
+def _too_deep(error: RecursionError) -> ResponseReturnValue:
     """A body nested deeper than the parser can follow (``[[[[…]]]]``), on any path."""
     return _http_error(BadRequest("The body is nested too deeply to be read as JSON."))
 
 
-def _redis_full(error: RedisFull):
+def _redis_full(error: RedisFull) -> ResponseReturnValue:
     body = {"error": "unavailable", "message": f"Nothing was accepted: {error}"}
     return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
 
 
-def _redis_unavailable(error: redis.RedisError):
+def _redis_unavailable(error: redis.RedisError) -> ResponseReturnValue:
     logger.warning("Redis unavailable, answering 503: %s", error)
     body = {"error": "unavailable", "message": UNAVAILABLE}
     return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}

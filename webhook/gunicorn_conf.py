@@ -10,13 +10,22 @@ before it exits. ``WEB_CONCURRENCY`` sets the number of processes (the default s
 2-core machine); each serves its connections as greenlets (webhook/server.py).
 """
 
+from __future__ import annotations
+
 import math
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from workers.campaigns.schema import current_store
 from workers.core import logs
 from workers.core.settings import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
+
+    from webhook.hub import Hub
 
 try:
     _settings = load_settings()
@@ -27,7 +36,7 @@ except ConfigError as error:
     sys.exit(2)
 
 
-def post_worker_init(worker) -> None:
+def post_worker_init(worker: Worker) -> None:
     """Start the loaded app's background threads (its journals) in this worker, have
     each body read whole before the app runs (webhook/server.py), and set the garbage
     collector for requests (webhook/collector.py)."""
@@ -44,21 +53,21 @@ def post_worker_init(worker) -> None:
     tune_collector()
 
 
-def worker_exit(server, worker) -> None:
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     """Stop them, writing what they still hold, as this worker exits."""
     hub = _hub(worker)
     if hub is not None:
         hub.stop()
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: Arbiter, worker: Worker) -> None:
     """Drop a finished worker's live gauges."""
     from workers.metrics.exposition import mark_process_dead
 
     mark_process_dead(worker.pid)
 
 
-def _hub(worker):
+def _hub(worker: Worker) -> Hub | None:
     """The app's :class:`~webhook.hub.Hub`, or ``None`` if the app did not load
     (imported here, in the worker that loaded it: the master imports nothing of it)."""
     from webhook.hub import EXTENSION

@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 from gunicorn.glogging import Logger
@@ -91,6 +92,6 @@ class AccessLogOff(Logger):
     ``gunicorn.access`` (workers/core/logs.py). An access log file, if one is set
     (``--access-logfile``), still gets its lines."""
 
-    def access(self, resp, req, environ, request_time):
+    def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
         if self.cfg.accesslog:
             super().access(resp, req, environ, request_time)

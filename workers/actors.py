@@ -162,7 +162,9 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
     def campaign_action(campaign: dict, action: str) -> None:
         services.control.apply(campaign["kind"], campaign["id"], action)
 
-    def fetch_stats(campaign: dict, source: str, step: int = 0, state=None, polls=0) -> None:
+    def fetch_stats(
+        campaign: dict, source: str, step: int = 0, state: dict | None = None, polls: int = 0
+    ) -> None:
         later = services.fetcher.fetch(Campaign.from_dict(campaign), source, state)
         if later is None:
             return

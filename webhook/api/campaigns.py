@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
 from schemas.events import (
@@ -25,7 +26,7 @@ CAMPAIGN_ID = f"<int(max={MAX_CAMPAIGN_ID}):campaign_id>"
 
 
 @bp.get(f"/<platform>/{CAMPAIGN_ID}/stats")
-def stats(platform: str, campaign_id: int):
+def stats(platform: str, campaign_id: int) -> ResponseReturnValue:
     summary = current_hub().store.summary(platform, campaign_id)
     if summary is None:
         raise NotFound(f"No statistics for {platform} campaign {campaign_id} yet.")
@@ -33,7 +34,7 @@ def stats(platform: str, campaign_id: int):
 
 
 @bp.post(f"/<platform>/{CAMPAIGN_ID}/<action>")
-def act(platform: str, campaign_id: int, action: str):
+def act(platform: str, campaign_id: int, action: str) -> ResponseReturnValue:
     if platform not in STARTABLE_PLATFORMS:
         raise NotFound(f"Campaign actions exist for: {', '.join(STARTABLE_PLATFORMS)}.")
     if action not in CONTROL_ACTIONS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
@@ -21,7 +22,7 @@ bp.before_request(auth.require_api_key)
 
 
 @bp.get("")
-def list_letters():
+def list_letters() -> ResponseReturnValue:
     limit = request.args.get("limit", 50, type=int)
     dead_letters = current_hub().dead_letters
     letters = dead_letters.newest(limit=max(1, min(limit, 1000)))
@@ -29,7 +30,7 @@ def list_letters():
 
 
 @bp.get("/<letter_id>")
-def show_letter(letter_id: str):
+def show_letter(letter_id: str) -> ResponseReturnValue:
     letter = current_hub().dead_letters.show(letter_id)
     if letter is None:
         raise NotFound(f"No dead letter {letter_id}.")
@@ -37,14 +38,14 @@ def show_letter(letter_id: str):
 
 
 @bp.post("/<letter_id>/replay")
-def replay_letter(letter_id: str):
+def replay_letter(letter_id: str) -> ResponseReturnValue:
     if not current_hub().dead_letters.replay(letter_id):
         raise NotFound(f"No dead letter {letter_id}.")
     return {"replayed": 1}
 
 
 @bp.post("/replay")
-def replay_selected():
+def replay_selected() -> ResponseReturnValue:
     """Replay the dead letters the body's filters select, or every one with ``{"all":
     true}`` (``dry_run``: count them only); each moves in one atomic step."""
     try:
@@ -61,5 +62,5 @@ def replay_selected():
 
 
 @bp.delete("")
-def purge():
+def purge() -> ResponseReturnValue:
     return {"purged": current_hub().dead_letters.purge()}

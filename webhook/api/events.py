@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from schemas.events import EVENT_TYPES, MAX_BATCH, BatchValidationError, load_batch
@@ -17,7 +18,7 @@ bp = Blueprint("events", __name__)
 
 
 @bp.post("/v1/events")
-def post_events():
+def post_events() -> ResponseReturnValue:
     hub = current_hub()
     auth.require_api_key()
     if request.mimetype != "application/json":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 import sqlalchemy
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from webhook.hub import current_hub
 
@@ -12,7 +13,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     return {"status": "ok"}
 
 
@@ -28,7 +29,7 @@ REDIS_TROUBLE = (
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """Whether this process can take events, and why not, in words: no host, port,
     socket or path (it needs no credentials)."""
     hub = current_hub()

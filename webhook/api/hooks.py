@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import NotFound, Unauthorized
@@ -23,7 +24,7 @@ bp = Blueprint("hooks", __name__)
 
 
 @bp.route("/v1/hooks/<platform>", methods=["GET", "POST"])
-def hook(platform: str):
+def hook(platform: str) -> ResponseReturnValue:
     hub = current_hub()
     _check_basic_auth(hub.settings.hook_user, hub.settings.hook_password)
     if platform not in PLATFORMS:

@@ -5,6 +5,7 @@ like ``/healthz``: it holds counts only, never an event's content."""
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from webhook.hub import current_hub
@@ -14,6 +15,6 @@ bp = Blueprint("metrics", __name__)
 
 
 @bp.get("/metrics")
-def scrape():
+def scrape() -> ResponseReturnValue:
     body = exposition(process_registry(), current_hub().backlog.registry())
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -13,6 +13,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, send_from_directory
+from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas import api
@@ -23,7 +24,7 @@ bp = Blueprint("openapi", __name__)
 
 
 @bp.get("/openapi.json")
-def document():
+def document() -> ResponseReturnValue:
     return build_spec()
 
 
@@ -32,13 +33,13 @@ PAGE_TITLE = "hookrelay API"
 
 
 @bp.get("/docs/")
-def browse():
+def browse() -> ResponseReturnValue:
     page = (Path(swagger_ui_path) / "index.html").read_text()
     return page.replace("<title>Swagger UI</title>", f"<title>{PAGE_TITLE}</title>")
 
 
 @bp.get("/docs/swagger-initializer.js")
-def initializer():
+def initializer() -> ResponseReturnValue:
     script = (
         'window.onload = () => { window.ui = SwaggerUIBundle({url: "/openapi.json", '
         'dom_id: "#swagger-ui", presets: [SwaggerUIBundle.presets.apis, '
@@ -49,7 +50,7 @@ def initializer():
 
 
 @bp.get("/docs/<path:name>")
-def asset(name: str):
+def asset(name: str) -> ResponseReturnValue:
     return send_from_directory(swagger_ui_path, name)
 
 

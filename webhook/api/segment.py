@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import redis
 from flask import Blueprint, Flask, request
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
@@ -93,7 +94,7 @@ class Body:
 
 
 @bp.post("/v1/batch")
-def batch():
+def batch() -> ResponseReturnValue:
     raw = _raw_body()
     decoded = decode_batch(raw)
     if decoded is None:
@@ -107,7 +108,7 @@ def batch():
     return _answer(_sorted_out_decoded(decoded, raw, datetime.now(UTC), _mapping()))
 
 
-def single(kind: str):
+def single(kind: str) -> ResponseReturnValue:
     """``POST /v1/identify``, ``/v1/track``, …: one message, its type from the path."""
     body = _authorized_body(_raw_body(), "The body must be one message, a JSON object.")
     payload = body.payload
@@ -355,25 +356,25 @@ def _kind(item: Any) -> str:
 
 
 @bp.errorhandler(Invalid)
-def _invalid(error: Invalid):
+def _invalid(error: Invalid) -> ResponseReturnValue:
     return {"code": error.code, "message": error.message}, 400
 
 
 @bp.errorhandler(RecursionError)
-def _too_deep(error: RecursionError):
+def _too_deep(error: RecursionError) -> ResponseReturnValue:
     return _refused(BadRequest("The body is nested too deeply to be read as JSON."))
 
 
 @bp.errorhandler(HTTPException)
 @bp.errorhandler(RequestEntityTooLarge)
-def _refused(error: HTTPException):
+def _refused(error: HTTPException) -> ResponseReturnValue:
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    return {"code": error_code(error), "message": error.description}, error.code, headers
+    return {"code": error_code(error), "message": error.description}, error.code or 500, headers
 
 
 @bp.errorhandler(redis.RedisError)
 @bp.errorhandler(RedisFull)
-def _unavailable(error: Exception):
+def _unavailable(error: Exception) -> ResponseReturnValue:
     message = f"Nothing was accepted: {error}" if isinstance(error, RedisFull) else UNAVAILABLE
     return (
         {"code": "unavailable", "message": message},

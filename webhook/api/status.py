@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, g, render_template, request
+from flask.typing import ResponseReturnValue
 
 from schemas.events import PLATFORMS
 from webhook import auth
 from webhook.hub import current_hub
 from workers.core.readable import readable_time
+from workers.core.settings import Settings
 from workers.queue.deadletters import DeadLetter
 from workers.trace.reader import unknown_event
 
@@ -63,7 +65,7 @@ CHART_LEFT, CHART_TOP = 40, 18
 
 
 @bp.get("/status")
-def page():
+def page() -> ResponseReturnValue:
     hub = current_hub()
     series = hub.throughput.per_minute(PLATFORMS, CHART_MINUTES)
     campaigns = [
@@ -92,7 +94,7 @@ def page():
 
 
 @bp.get("/status/event")
-def event():
+def event() -> ResponseReturnValue:
     """The search box's answer: one event's trace, as ``hookrelay events show`` tells it."""
     event_id = request.args.get("id", "").strip()
     hub = current_hub()
@@ -114,7 +116,7 @@ CAMPAIGN_COLUMNS = {
 }
 
 
-def campaign_row(summary: dict, settings, now: datetime) -> dict:
+def campaign_row(summary: dict, settings: Settings, now: datetime) -> dict:
     """One campaign as the table shows it: its columns' numbers (``None``: no source
     reported it yet), its next scheduled fetch, and its full summary for the details."""
     totals = summary["totals"]

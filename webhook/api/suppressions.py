@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from werkzeug.exceptions import NotFound
 
@@ -20,7 +21,7 @@ bp.before_request(auth.require_api_key)
 
 
 @bp.post("")
-def add():
+def add() -> ResponseReturnValue:
     try:
         entry = SUPPRESSION.load(json_object())
     except ValidationError as error:
@@ -35,7 +36,7 @@ ID_FORMS = "email:a@example.com, phone:79160000001, uid:42 or wp_token:<token>"
 
 
 @bp.delete("/<path:suppression_id>")
-def remove(suppression_id: str):
+def remove(suppression_id: str) -> ResponseReturnValue:
     """Remove a suppression by its id, or by a bare email address."""
     key = named_key(suppression_id)
     if key is None:
@@ -46,7 +47,7 @@ def remove(suppression_id: str):
 
 
 @bp.get("")
-def list_all():
+def list_all() -> ResponseReturnValue:
     limit = max(1, min(request.args.get("limit", 100, type=int), 1000))
     count, entries = current_hub().gate.suppressions(limit)
     return {"count": count, "suppressions": entries}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, request, stream_with_context
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, NotFound
 
 from schemas.events import EVENT_TYPES, PLATFORMS
@@ -26,7 +28,7 @@ bp = Blueprint("traces", __name__)
 
 
 @bp.get("/v1/events/<path:event_id>")
-def show(event_id: str):
+def show(event_id: str) -> ResponseReturnValue:
     auth.require_api_key()
     hub = current_hub()
     report = hub.traces.show(event_id)
@@ -36,7 +38,7 @@ def show(event_id: str):
 
 
 @bp.get("/v1/tail")
-def tail():
+def tail() -> ResponseReturnValue:
     """Outcomes from now on, one ``data:`` line of JSON each; ``platform``, ``outcome``
     and ``type`` select, ``limit`` ends the stream after that many."""
     auth.require_api_key()
@@ -52,7 +54,7 @@ def tail():
         platform=chosen["platform"], outcome=chosen["outcome"], event_type=chosen["type"]
     )
 
-    def stream():
+    def stream() -> Iterator[str]:
         sent, quiet, ends = 0, 0, time.monotonic() + MAX_STREAM_S
         yield ": following hookrelay's outcomes\n\n"
         for item in follow:

@@ -104,7 +104,7 @@ class EventQueue:
         if not self._replication.replicas:
             return self._script([], args)
 
-        def evalsha(pipe):
+        def evalsha(pipe: redis.client.Pipeline) -> None:
             pipe.evalsha(self._script.sha, 0, *args)
 
         try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+import dramatiq
+
 from workers.campaigns.store import Store
 from workers.core.periodic import Periodic
 
@@ -33,7 +35,7 @@ class LogRetention(Periodic):
         self.store = store
         self.days = days
 
-    def tick(self, broker) -> None:
+    def tick(self, broker: dramatiq.Broker) -> None:
         cutoff = datetime.now(UTC) - timedelta(days=self.days)
         deleted = self.store.prune_log_rows(cutoff)
         if deleted:

@@ -17,11 +17,15 @@ import fcntl
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from workers.campaigns.store import Store
 from workers.core.settings import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 #: The PostgreSQL advisory lock migrations take ("hookrelay" as a number).
 LOCK_KEY = 0x686F6F6B72656C
@@ -118,7 +122,7 @@ def _migration_lock(store: Store) -> Iterator[None]:
         yield
 
 
-def _alembic_config():
+def _alembic_config() -> Config:
     from alembic.config import Config
 
     config = Config()

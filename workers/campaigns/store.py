@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Select
 
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.tables import CampaignRun, MessageLogRow, StatSnapshot
@@ -253,7 +254,7 @@ class Store:
             "log_rows": self.log_counts(run.id),
         }
 
-    def _read(self, query) -> list:
+    def _read(self, query: Select) -> list:
         """ORM objects, detached and fully loaded, with their datetimes in UTC."""
         with Session(self.engine) as session:
             found = list(session.scalars(query))
@@ -264,7 +265,7 @@ class Store:
                     setattr(item, column, _aware(getattr(item, column)))
         return found
 
-    def _insert(self, table):
+    def _insert(self, table: type) -> postgresql.Insert | sqlite.Insert:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
@@ -282,7 +283,7 @@ def _driver_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     """Readers never block the writer, and a busy writer is waited for, not failed."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

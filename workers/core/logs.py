@@ -23,8 +23,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TextIO
 
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
@@ -144,7 +145,9 @@ class ConsumerOutages(logging.Filter):
     LOGGERS = "dramatiq.worker.ConsumerThread"
     NOTE = " (consumer threads retry every few seconds, without logging it again this outage)"
 
-    def __init__(self, *, quiet_s: float = 10.0, clock=time.monotonic) -> None:
+    def __init__(
+        self, *, quiet_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.quiet_s = quiet_s
         self._clock = clock
@@ -218,11 +221,11 @@ class StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

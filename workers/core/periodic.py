@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from dramatiq import Broker, Worker
 from dramatiq.middleware import Middleware
 
 from workers.core.background import BackgroundThread, FailureStreak
@@ -21,7 +22,7 @@ class ThreadMiddleware(Middleware):
     def __init__(self, thread_name: str) -> None:
         self._thread = BackgroundThread(thread_name, self._run)
 
-    def start(self, broker) -> None:
+    def start(self, broker: Broker) -> None:
         """Start the thread (once; a second call does nothing)."""
         self._thread.start(broker)
 
@@ -29,13 +30,13 @@ class ThreadMiddleware(Middleware):
         """Stop the thread; wait for the work under way to finish."""
         self._thread.stop()
 
-    def after_worker_boot(self, broker, worker) -> None:
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self.start(broker)
 
-    def before_worker_shutdown(self, broker, worker) -> None:
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
         self.stop()
 
-    def _run(self, broker) -> None:
+    def _run(self, broker: Broker) -> None:
         raise NotImplementedError
 
 
@@ -55,10 +56,10 @@ class Periodic(ThreadMiddleware):
         super().__init__("hookrelay-" + self.job.replace(" ", "-"))
         self.interval_s = interval_s
 
-    def tick(self, broker) -> None:
+    def tick(self, broker: Broker) -> None:
         raise NotImplementedError
 
-    def _run(self, broker) -> None:
+    def _run(self, broker: Broker) -> None:
         streak = FailureStreak(logger, self.job.capitalize(), expected=(redis.RedisError,))
         while not self._thread.wait(self.interval_s):
             try:

@@ -53,7 +53,7 @@ class Replication:
     def from_settings(cls, settings: Settings) -> Replication:
         return cls(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
 
-    def pipelined(self, client: redis.Redis, write: Callable[[redis.client.Pipeline], Any]):
+    def pipelined(self, client: redis.Redis, write: Callable[[redis.client.Pipeline], Any]) -> Any:
         """Run ``write(pipe)`` (queueing commands, the last of them a write) and ``WAIT``
         on one connection; return the first command's answer, or raise
         :class:`NotReplicated`."""

@@ -211,7 +211,7 @@ class _MappingEnv(environs.Env):
         super().__init__(eager=False)
         self._source = environ
 
-    def _get_value(self, env_key, default):
+    def _get_value(self, env_key: str, default: Any) -> Any:
         return self._source.get(env_key, default)
 
 

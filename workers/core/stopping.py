@@ -19,6 +19,7 @@ import logging
 import signal
 import threading
 import time
+from types import FrameType
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -37,7 +38,7 @@ def single_stop(same_stop_s: float = SAME_STOP_S) -> None:
         return
     first: list[float] = []
 
-    def on_term(signum, frame):
+    def on_term(signum: int, frame: FrameType | None) -> None:
         now = time.monotonic()
         if first and now - first[0] < same_stop_s:
             logger.debug("Another copy of the stop signal: stopping as asked already.")

@@ -5,7 +5,7 @@ readable by ``web`` without a Prometheus server."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 
@@ -24,7 +24,7 @@ class DeliveryRate:
     clock: seconds since the epoch (tests pass their own).
     """
 
-    def __init__(self, client: redis.Redis, *, clock=time.time) -> None:
+    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._clock = clock
         self._count = client.register_script(_COUNT)

@@ -31,8 +31,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import dotenv
 import httpx
@@ -185,7 +187,7 @@ def cli_environ(var_dir: Path = VAR_DIR) -> Mapping[str, str]:
 
 
 @contextlib.contextmanager
-def _dev_env_file(var_dir: Path, env: Mapping[str, str]):
+def _dev_env_file(var_dir: Path, env: Mapping[str, str]) -> Iterator[Path]:
     """``var/dev.env`` while the stack runs: the settings its processes were given
     (only readable by this user: it holds the keys)."""
     path = dev_env_path(var_dir)
@@ -213,7 +215,7 @@ class _Reading(dict):
         super().__init__(source)
         self.asked: set[str] = set()
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         self.asked.add(key)
         return super().get(key, default)
 
@@ -231,7 +233,7 @@ def _quoted(value: str) -> str:
 
 
 @contextlib.contextmanager
-def _sandbox(bin_dir: str):
+def _sandbox(bin_dir: str) -> Iterator[str]:
     """The sandbox on :data:`SANDBOX_PORT`, or on a free port if that one is taken."""
     process, url = _start_sandbox(bin_dir, SANDBOX_PORT)
     if url is None:
@@ -313,7 +315,7 @@ def _run_procfile(bin_dir: str, env: dict[str, str], port: int, stopping: thread
         start_new_session=True,
     )
 
-    def forward(signum, frame):
+    def forward(signum: int, frame: FrameType | None) -> None:
         stopping.set()
         honcho.send_signal(signal.SIGTERM)
 

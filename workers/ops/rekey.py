@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import redis
+from redis.commands.core import Script
 
 from schemas.identities import normal_key
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS
@@ -57,7 +58,7 @@ def _suppressions(client: redis.Redis) -> int:
     return moved
 
 
-def _keys(client: redis.Redis, rekey, prefix: str, how: str) -> int:
+def _keys(client: redis.Redis, rekey: Script, prefix: str, how: str) -> int:
     """Move every ``<prefix><identity key>`` whose identity key is not normal."""
     moved, pairs = 0, []
     for key in client.scan_iter(match=f"{prefix}*", count=SCAN_BATCH):
@@ -70,7 +71,7 @@ def _keys(client: redis.Redis, rekey, prefix: str, how: str) -> int:
     return moved + (rekey(keys=pairs, args=[how]) if pairs else 0)
 
 
-def _pointers(client: redis.Redis, rekey) -> int:
+def _pointers(client: redis.Redis, rekey: Script) -> int:
     """Rewrite each state pointer (``@<home key>``) whose home key is not normal, the
     states read a scan page at a time."""
     rewritten, page = 0, []
@@ -82,7 +83,7 @@ def _pointers(client: redis.Redis, rekey) -> int:
     return rewritten + _rewrite_pointers(client, rekey, page)
 
 
-def _rewrite_pointers(client: redis.Redis, rekey, keys: list[bytes]) -> int:
+def _rewrite_pointers(client: redis.Redis, rekey: Script, keys: list[bytes]) -> int:
     rewritten = 0
     for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
         if value is None or not value.startswith(POINTER.encode()):

@@ -26,9 +26,10 @@ actors only look at the class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 BODY_LIMIT = 500
 
@@ -69,11 +70,11 @@ class PlatformError(Exception):
         status = f" -> {self.status}" if self.status is not None else ""
         return f"{self.platform} {self.method} {self.url}{status} {self.args[0]}"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., PlatformError], tuple[Any, ...]]:
         return (_rebuild, (type(self), self.args[0], self.__dict__))
 
 
-def _rebuild(cls, message, attributes):
+def _rebuild(cls: type[PlatformError], message: str, attributes: dict[str, Any]) -> PlatformError:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(attributes)

@@ -135,7 +135,9 @@ class PushwooshClient(PlatformClient):
         body = {"filters": {"application": self.application}, "page": 0, "per_page": 1}
         self.v2(PATHS["messages"], body)
 
-    def paged(self, path: str, body: dict[str, Any], *, items: str, per_page: int):
+    def paged(
+        self, path: str, body: dict[str, Any], *, items: str, per_page: int
+    ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a ``page``/``per_page`` listing (pages count from 0), until
         ``total`` rows were seen, or an empty page (a short one when there is no total).
         """

@@ -336,7 +336,7 @@ class ProfileBuffer:
         logger.warning("Dead-lettered profile update %s: %s.", letter.event_id, reason)
         self._unblock_events(update)
 
-    def _unblock_events(self, update) -> None:
+    def _unblock_events(self, update: Any) -> None:
         try:
             unblocked = Profile(update_ids(update), seq=int(update.get("seq", 0)))
         except (TypeError, ValueError, KeyError, AttributeError):

@@ -13,6 +13,7 @@ its replay sends the values the platform refused as they are.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 import redis
@@ -85,7 +86,7 @@ class BatchDelivery:
         self._count_dropped(hashmaps, echo)
         return []
 
-    def _count_dropped(self, hashmaps: list[dict], echo) -> None:
+    def _count_dropped(self, hashmaps: list[dict], echo: Any) -> None:
         """A Redis hiccup here must not fail a batch the platform already took."""
         try:
             self.dropped_fields.record(hashmaps, echo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dramatiq
+
 from workers.core.periodic import Periodic
 from workers.profiles.buffer import ProfileBuffer
 
@@ -26,7 +28,7 @@ class ProfileFlusher(Periodic):
         self.claim_timeout_s = claim_timeout_s
         self._ticks = 0
 
-    def tick(self, broker) -> None:
+    def tick(self, broker: dramatiq.Broker) -> None:
         self._ticks += 1
         if self._ticks % self.REAP_EVERY == 0:
             self.buffer.reap(self.claim_timeout_s)

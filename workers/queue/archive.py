@@ -87,7 +87,7 @@ class DeadLetterArchive:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def _entries(self, query) -> list[dict[str, Any]]:
+    def _entries(self, query: sa.Select) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [{**row, **{name: json.loads(row[name]) for name in _JSON_COLUMNS}} for row in rows]

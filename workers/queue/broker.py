@@ -20,12 +20,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import partial
 from importlib.resources import files
+from typing import Any
 
 import dramatiq
 import redis
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import dq_name, xq_name
@@ -102,7 +104,7 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         *,
         idle_poll_ms: int = DEFAULT_IDLE_POLL_MS,
         delay_horizon_s: float = DEFAULT_HORIZON_S,
-        **options,
+        **options: Any,
     ) -> None:
         super().__init__(**options)
         #: Set once the worker is asked to stop: what its consumers cannot acknowledge,
@@ -122,12 +124,12 @@ class SweepingRedisBroker(DefersLongDelays, RedisBroker):
         self._heartbeat = self.client.register_script(_HEARTBEAT)
         self.scripts["dispatch"] = self.client.register_script(_DISPATCH)
 
-    def emit_before(self, signal: str, *args, **kwargs) -> None:
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
         if signal == "worker_shutdown":
             self.stopping.set()
         super().emit_before(signal, *args, **kwargs)
 
-    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _Consumer:
         """A consumer for ``queue_name``; when a queue's consumer restarts, it first puts
         back what its predecessor held but no worker thread is processing.
 
@@ -242,7 +244,14 @@ class _Consumer(_RedisConsumer):
     message is left unacknowledged for another worker (Dramatiq retries every 5 s
     until Redis is back, and a worker asked to stop meanwhile could not)."""
 
-    def __init__(self, broker, queue_name, prefetch, timeout, in_flight: set[str]) -> None:
+    def __init__(
+        self,
+        broker: SweepingRedisBroker,
+        queue_name: str,
+        prefetch: int,
+        timeout: int,
+        in_flight: set[str],
+    ) -> None:
         super().__init__(broker, queue_name, prefetch, timeout)
         self._in_flight = in_flight
         self._streak = FailureStreak(
@@ -251,25 +260,25 @@ class _Consumer(_RedisConsumer):
             expected=(redis.RedisError, ConnectionClosed),
         )
 
-    def __next__(self):
+    def __next__(self) -> MessageProxy | None:
         with _closed_on_redis_error():
             message = super().__next__()
         if message is not None:
             self._in_flight.add(message.options[REDIS_ID])
         return message
 
-    def ack(self, message) -> None:
+    def ack(self, message: MessageProxy) -> None:
         if message.options.get(LEAVE_UNACKED):
             self._leave(message)
         else:
             self._acknowledge(message, super().ack)
         self._in_flight.discard(message.options[REDIS_ID])
 
-    def nack(self, message) -> None:
+    def nack(self, message: MessageProxy) -> None:
         self._acknowledge(message, super().nack)
         self._in_flight.discard(message.options[REDIS_ID])
 
-    def _acknowledge(self, message, how) -> None:
+    def _acknowledge(self, message: MessageProxy, how: Callable[[MessageProxy], None]) -> None:
         """Acknowledge (or reject) ``message``, trying again while Redis is away (as
         Dramatiq would, every 5 s) until it is back, or until the worker stops.
         Dramatiq's own acknowledgement turns a refused connection into
@@ -288,12 +297,12 @@ class _Consumer(_RedisConsumer):
             )
             self._leave(message)
 
-    def _leave(self, message) -> None:
+    def _leave(self, message: MessageProxy) -> None:
         """Another worker is to be given it: only free its prefetch slot, as Dramatiq's
         own acknowledgement does."""
         self.queued_message_ids.discard(message.message_id)
 
-    def requeue(self, messages) -> None:
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
         messages = list(messages)
         with _closed_on_redis_error():
             super().requeue(messages)
@@ -305,7 +314,7 @@ class DeferringRabbitmqBroker(DefersLongDelays, RabbitmqBroker):
     """Dramatiq's RabbitMQ broker, whose long delays wait in ``due`` (a
     :class:`~workers.queue.due.DueSet` in Redis) instead of a RabbitMQ consumer."""
 
-    def __init__(self, *, due: DueSet, **options) -> None:
+    def __init__(self, *, due: DueSet, **options: Any) -> None:
         super().__init__(**options)
         self.due = due
 

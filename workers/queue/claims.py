@@ -35,6 +35,8 @@ from __future__ import annotations
 import logging
 
 import redis
+from dramatiq import Broker
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
 from workers.core.background import FailureStreak
@@ -60,8 +62,9 @@ class ConfirmedClaims(Middleware):
             logger, "Confirming claims with the replicas", expected=(redis.RedisError,)
         )
 
-    def before_process_message(self, broker, message):
-        held = broker.held_key(message.queue_name)
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        # Claims exist only on the Redis queues: ``broker`` is a SweepingRedisBroker.
+        held = broker.held_key(message.queue_name)  # type: ignore[attr-defined]
         claim = message.options[REDIS_ID]
         still_held = self.streak.until_done(
             lambda: self.replication.pipelined(

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import dramatiq
 import redis
 from dramatiq.common import q_name
 
@@ -29,6 +28,7 @@ from workers.queue.layout import (
     ENQUEUE_LUA,
     NAMESPACE,
     REDIS_ID,
+    AnyMessage,
     MessageWriter,
     Route,
     redis_message,
@@ -162,7 +162,7 @@ class DeadLetterQueue:
 
     def add(
         self,
-        message: dramatiq.Message,
+        message: AnyMessage,
         *,
         reason: str,
         error: BaseException,
@@ -273,7 +273,7 @@ def _fresh_message(letter: DeadLetter) -> tuple[str, bytes]:
     )
 
 
-def event_id_of(message: dramatiq.Message) -> str | None:
+def event_id_of(message: AnyMessage) -> str | None:
     """The id of the event a message carries, if it carries one (a batch does not)."""
     event = message.args[0] if message.args else None
     return event.get("id") if isinstance(event, dict) else None

@@ -56,7 +56,11 @@ class DueSet:
     """
 
     def __init__(
-        self, client: redis.Redis, *, horizon_s: float = DEFAULT_HORIZON_S, namespace=NAMESPACE
+        self,
+        client: redis.Redis,
+        *,
+        horizon_s: float = DEFAULT_HORIZON_S,
+        namespace: str = NAMESPACE,
     ) -> None:
         self.client = client
         self.horizon_ms = int(horizon_s * 1000)
@@ -115,7 +119,7 @@ class DefersLongDelays(dramatiq.Broker):
     #: Set by the broker's constructor.
     due: DueSet
 
-    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None):
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
         if delay is None or delay <= self.due.horizon_ms:
             return super().enqueue(message, delay=delay)
         self.emit_before("enqueue", message, delay)

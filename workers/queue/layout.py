@@ -24,6 +24,7 @@ from uuid import uuid4
 
 import dramatiq
 import redis
+from dramatiq.broker import MessageProxy
 from dramatiq.common import current_millis, dq_name
 
 from workers.core import lua
@@ -33,6 +34,10 @@ from workers.core import lua
 #: user's earlier profile update), ``paused`` (an open circuit). The backlog counts
 #: delayed messages by it (workers/metrics/backlog.py).
 WAITS = "waits"
+
+#: A message as middleware and actors' options get it (Dramatiq's proxy), or as it is
+#: stored and enqueued.
+AnyMessage = dramatiq.Message | MessageProxy
 
 #: The Dramatiq namespace of every queue key.
 NAMESPACE = "dramatiq"

@@ -33,6 +33,7 @@ import logging
 import pika.exceptions
 import redis
 from dramatiq import Broker, Message
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerConnectionError
 
@@ -67,7 +68,7 @@ class Relay(ThreadMiddleware):
         is what a dead relay's heartbeat timeout holds back.
     """
 
-    def __init__(self, outbox, *, queues: tuple[str, ...], batch: int = BATCH) -> None:
+    def __init__(self, outbox: RedisBroker, *, queues: tuple[str, ...], batch: int = BATCH) -> None:
         super().__init__("hookrelay-relay")
         self.outbox = outbox
         self.names = tuple(name for queue in queues for name in (queue, dq_name(queue)))

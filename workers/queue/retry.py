@@ -19,8 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from dramatiq import Broker, Message
+from dramatiq.broker import MessageProxy
 from dramatiq.errors import ActorNotFound, BrokerError
 from dramatiq.middleware import Middleware
 
@@ -31,7 +34,7 @@ from workers.platforms.base import forget_status, last_status, rate_limit_waited
 from workers.platforms.errors import CircuitOpen, Crowded
 from workers.queue.claims import LEAVE_UNACKED
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
-from workers.queue.layout import WAITS
+from workers.queue.layout import WAITS, AnyMessage
 from workers.queue.policy import Postponed, RetryLater, RetryPolicy
 from workers.queue.routes import PROFILE_BATCH, PROFILE_HASHMAPS, ROUTES
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
@@ -59,7 +62,7 @@ class _Attempt:
     subject: str
 
     @classmethod
-    def of(cls, broker, message) -> _Attempt:
+    def of(cls, broker: Broker, message: MessageProxy) -> _Attempt:
         return cls(
             number=message.options.get("retries", 0) + 1,
             paused_ms=message.options.get("paused_ms", 0),
@@ -100,12 +103,19 @@ class DeliveryPolicy(Middleware):
         #: Waits until the replicas have what was just stored (``REDIS_MIN_REPLICAS``).
         self.confirm = confirm
 
-    def before_process_message(self, broker, message):
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         forget_status()
         attempt = message.options.get("retries", 0) + 1
         self._trace(message, "taken", attempt=attempt, accepted=self._accepted(message))
 
-    def after_process_message(self, broker, message, *, result=None, exception=None):
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
         attempt = _Attempt.of(broker, message)
         if exception is None:
             self._delivered(message, attempt)
@@ -126,7 +136,7 @@ class DeliveryPolicy(Middleware):
         else:
             self._retried(broker, message, attempt, exception, decision, shown)
 
-    def _delivered(self, message, attempt: _Attempt) -> None:
+    def _delivered(self, message: MessageProxy, attempt: _Attempt) -> None:
         status = last_status()
         fields = _outcome(message, attempt.platform, "delivered", attempt.number, status)
         DELIVERY_LATENCY.labels(attempt.platform).observe(max(0, attempt.elapsed_ms) / 1000)
@@ -142,7 +152,14 @@ class DeliveryPolicy(Middleware):
             wait_ms=rate_limit_waited_ms(),
         )
 
-    def _postponed(self, broker, message, attempt: _Attempt, exception, delay_ms: int) -> None:
+    def _postponed(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        attempt: _Attempt,
+        exception: BaseException,
+        delay_ms: int,
+    ) -> None:
         """Not an attempt: its user's profile update, an open circuit or a crowded
         platform holds it back; it keeps its retry count."""
         logger.debug("%s postponed %d ms: %s", attempt.subject, delay_ms, exception)
@@ -154,7 +171,15 @@ class DeliveryPolicy(Middleware):
         self._trace(message, kind, reason=str(exception), next=due)
         self._store_retry(broker, message, message.copy(options=options), delay_ms)
 
-    def _retried(self, broker, message, attempt: _Attempt, exception, decision, shown) -> None:
+    def _retried(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        attempt: _Attempt,
+        exception: BaseException,
+        decision: RetryLater,
+        shown: BaseException | None,
+    ) -> None:
         status = getattr(exception, "status", None)
         fields = _outcome(message, attempt.platform, "retried", attempt.number, status)
         RETRIES.labels(attempt.platform, type(exception).__name__).inc()
@@ -174,7 +199,13 @@ class DeliveryPolicy(Middleware):
         )
 
     def _dead_lettered(
-        self, broker, message, attempt: _Attempt, exception, reason: str, shown
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        attempt: _Attempt,
+        exception: BaseException,
+        reason: str,
+        shown: BaseException | None,
     ) -> None:
         status = getattr(exception, "status", None)
         fields = _outcome(message, attempt.platform, "dead_lettered", attempt.number, status)
@@ -202,11 +233,15 @@ class DeliveryPolicy(Middleware):
             dlq=letter.message_id,
         )
 
-    def _store_retry(self, broker, message, retry, delay_ms: int) -> None:
+    def _store_retry(
+        self, broker: Broker, message: MessageProxy, retry: Message, delay_ms: int
+    ) -> None:
         self._until_stored(broker, message, lambda: broker.enqueue(retry, delay=delay_ms))
         self._until_stored(broker, message, self.confirm)
 
-    def _until_stored(self, broker, message, write: Callable[[], object]) -> None:
+    def _until_stored(
+        self, broker: Broker, message: MessageProxy, write: Callable[[], object]
+    ) -> None:
         """Run ``write`` until Redis (or RabbitMQ, for a retry) takes it; the original is
         acknowledged only after. Any failure is tried again, not only an unreachable
         store: a full Redis (``OutOfMemoryError``), a read-only replica or a refused
@@ -229,12 +264,12 @@ class DeliveryPolicy(Middleware):
             message.options[LEAVE_UNACKED] = True
 
     @staticmethod
-    def _accepted(message) -> int | None:
+    def _accepted(message: MessageProxy) -> int | None:
         """When ``message`` was accepted, on its first attempt's entries (later ones
         need not repeat it)."""
         return message.message_timestamp if not message.options.get("retries") else None
 
-    def _trace(self, message, kind: str, **fields) -> None:
+    def _trace(self, message: MessageProxy, kind: str, **fields: Any) -> None:
         """One entry in the trace of ``message``'s event (or profile batch) and, for an
         attempt's outcome, one in the live tail."""
         traced = traced_as(message)
@@ -258,7 +293,14 @@ class DeliveryPolicy(Middleware):
         self.trace.add(key, entry, tail=tail)
 
     def _trace_failure(
-        self, message, kind: str, attempt: int, platform: str, exception, decision=None, **fields
+        self,
+        message: MessageProxy,
+        kind: str,
+        attempt: int,
+        platform: str,
+        exception: BaseException,
+        decision: RetryLater | None = None,
+        **fields: Any,
     ) -> None:
         """A failed attempt's entry: the error, the platform's answer and, when it is
         retried, when the next attempt is due."""
@@ -289,7 +331,9 @@ class DeliveryPolicy(Middleware):
             logger.warning("Could not count a %s delivery for /status: %s", platform, error)
 
 
-def _dead_letter_as(broker, message, exception: BaseException, subject: str):
+def _dead_letter_as(
+    broker: Broker, message: MessageProxy, exception: BaseException, subject: str
+) -> AnyMessage:
     """What the actor's ``dead_letter_as`` makes of ``message``, or ``message`` itself
     (without one, or when it fails: the letter is kept as it came, its replay retries)."""
     hook = _actor_option(broker, message, "dead_letter_as")
@@ -302,20 +346,20 @@ def _dead_letter_as(broker, message, exception: BaseException, subject: str):
         return message
 
 
-def _expected(broker, message, exception: BaseException) -> bool:
+def _expected(broker: Broker, message: MessageProxy, exception: BaseException) -> bool:
     """Whether ``exception`` is one the actor declares it ``throws`` (a platform's
     answer, a postponement), which needs no traceback."""
     throws = _actor_option(broker, message, "throws")
     return bool(throws) and isinstance(exception, throws)
 
 
-def platform_of(broker, message) -> str:
+def platform_of(broker: Broker, message: AnyMessage) -> str:
     """The platform ``message``'s actor calls, from its ``platform`` option."""
     platform = _actor_option(broker, message, "platform", "unknown")
     return platform(message.args) if callable(platform) else platform
 
 
-def _actor_option(broker, message, name: str, default=None):
+def _actor_option(broker: Broker, message: AnyMessage, name: str, default: Any = None) -> Any:
     """Option ``name`` of ``message``'s actor, or ``default`` (also for an actor this
     broker does not know)."""
     try:
@@ -324,7 +368,9 @@ def _actor_option(broker, message, name: str, default=None):
         return default
 
 
-def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dict:
+def _outcome(
+    message: AnyMessage, platform: str, outcome: str, attempts: int, status: int | None
+) -> dict:
     """Count a delivery's outcome; return the fields its log line carries."""
     DELIVERIES.labels(platform, message.actor_name, outcome).inc()
     return {
@@ -338,7 +384,7 @@ def _outcome(message, platform: str, outcome: str, attempts: int, status) -> dic
     }
 
 
-def traced_as(message) -> tuple[str, str] | None:
+def traced_as(message: AnyMessage) -> tuple[str, str] | None:
     """Where ``message``'s attempts are traced, and the id the tail names it by: its
     event's trace, or its profile batch's; ``None`` for a message of neither (a
     statistics fetch)."""
@@ -351,7 +397,7 @@ def traced_as(message) -> tuple[str, str] | None:
     return (batch_key(batch), batch) if isinstance(batch, str) and batch else None
 
 
-def describe(message) -> str:
+def describe(message: AnyMessage) -> str:
     """How logs name a message: actor and event id, never the event's content."""
     event_id = event_id_of(message)
     label = f"event {event_id}" if event_id else f"message {message.message_id}"

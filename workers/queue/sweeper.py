@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dramatiq import Broker, Worker
+
 from workers.core.periodic import Periodic
 
 if TYPE_CHECKING:
@@ -49,13 +51,13 @@ class Sweeper(Periodic):
         super().__init__(interval_s=interval_s)
         self.queues = queues
         self._exit = exit
-        self._worker = None
+        self._worker: Worker | None = None
 
-    def after_worker_boot(self, broker, worker) -> None:
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         self._worker = worker
         super().after_worker_boot(broker, worker)
 
-    def tick(self, broker) -> None:
+    def tick(self, broker: Broker) -> None:
         dead = self.dead_consumers()
         if dead:
             logger.critical(

@@ -79,7 +79,7 @@ class Tail:
         return newest[0][0] if newest else "0-0"
 
 
-def _matches(item: dict, platform, outcome, event_type) -> bool:
+def _matches(item: dict, platform: str | None, outcome: str | None, event_type: str | None) -> bool:
     return (
         (platform is None or item.get("platform") == platform)
         and (outcome is None or item.get("outcome") == outcome)

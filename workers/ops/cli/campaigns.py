@@ -85,7 +85,7 @@ def campaign_list(limit: int) -> None:
     )
 
 
-def _campaign_action(action: str):
+def _campaign_action(action: str) -> click.Command:
     @click.argument("platform", type=click.Choice(STARTABLE_PLATFORMS))
     @click.argument("campaign_id", type=int)
     @click.option("--kind", type=click.Choice(CAMPAIGN_KINDS), help="Default: as started.")

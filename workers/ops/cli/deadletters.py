@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import IO, Any
 
 import click
 
@@ -77,7 +78,9 @@ def dlq_show(letter_id: str) -> None:
     show_default=True,
     help="Letters replayed per second, at most.",
 )
-def dlq_replay(letter_id: str | None, replay_all: bool, dry_run: bool, rate: float, **given):
+def dlq_replay(
+    letter_id: str | None, replay_all: bool, dry_run: bool, rate: float, **given: Any
+) -> None:
     """Re-enqueue one dead letter (by id), all of them (--all), or those the filters
     select; each moves in one atomic step."""
     selection = _selection(**given)
@@ -103,7 +106,7 @@ def dlq_replay(letter_id: str | None, replay_all: bool, dry_run: bool, rate: flo
     click.echo(f"replayed {replayed}")
 
 
-def _selection(*, ids_from, **criteria) -> Selection | None:
+def _selection(*, ids_from: IO[str] | None, **criteria: Any) -> Selection | None:
     """The filters given, or ``None`` when there are none."""
     ids = None if ids_from is None else [line.strip() for line in ids_from if line.strip()]
     selection = Selection.of(ids=ids, **criteria)

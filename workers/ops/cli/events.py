@@ -75,7 +75,9 @@ def _attempts(attempts: list[dict]) -> None:
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only this outcome.")
 @click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only this type.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many.")
-def tail(platform: str | None, outcome: str | None, event_type: str | None, limit) -> None:
+def tail(
+    platform: str | None, outcome: str | None, event_type: str | None, limit: int | None
+) -> None:
     """Print each outcome from now on (accepted, delivered, retried, dead-lettered):
     when, what, the event's type and id, and for a delivery attempt the platform, its
     status and the time since acceptance. Ctrl-C stops."""

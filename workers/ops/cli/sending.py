@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 import click
 
@@ -35,7 +36,7 @@ SHOWN_PROBLEMS = 20
 @click.option(
     "--batch", default=500, show_default=True, type=click.IntRange(1, MAX_BATCH), help="Per post."
 )
-def send(file, url: str | None, key: str | None, batch: int) -> None:
+def send(file: TextIO | None, url: str | None, key: str | None, batch: int) -> None:
     """Post events to the receiver: those in FILE (a JSON array, {"events": [...]}, or one
     event per line; - for stdin) with a progress bar, or a sample profile and event.
 
@@ -45,10 +46,14 @@ def send(file, url: str | None, key: str | None, batch: int) -> None:
     """
     given = settings()
     key = key or (given.api_keys[0] if given.api_keys else _dev_key())
-    try:
-        items = read_events(file) if file else sample_events()
-    except ValueError as error:
-        raise click.ClickException(f"{file.name} is neither JSON nor JSON lines: {error}") from None
+    if file is None:
+        items = sample_events()
+    else:
+        try:
+            items = read_events(file)
+        except ValueError as error:
+            message = f"{file.name} is neither JSON nor JSON lines: {error}"
+            raise click.ClickException(message) from None
     secret = given.signing_secrets[0] if given.signing_secrets else None
     receiver = ReceiverClient(url or f"http://127.0.0.1:{given.port}", key, signing_secret=secret)
     tally = Tally()
