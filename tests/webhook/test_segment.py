@@ -278,7 +278,7 @@ def test_a_value_no_platform_can_take_makes_only_its_message_invalid(segment, re
     assert report["index"] == 1 and "payload.total" in report["message"]
 
 
-def test_messages_orjson_cannot_write_are_measured_in_a_batch_over_32_kb(segment, redis_url):
+def test_a_huge_integer_and_a_lone_surrogate_are_measured_in_a_batch_over_32_kb(segment, redis_url):
     filler = [track(n, properties={"note": "x" * 900}) for n in range(40)]
     big_number = track(100, properties={"total": 2**70})
     surrogate = json.dumps(track(101)).replace('"total": 12.5', '"total": "\\udc00"')

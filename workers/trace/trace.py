@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-import orjson
+import msgspec
 import redis
 
 from workers.core import lua
@@ -97,7 +97,7 @@ class EventTrace:
                     kind = entry.get("do")
                     settles = "1" if kind != "taken" else "0"
                     repeats = kind if kind in WAITS else ""
-                    data = orjson.dumps(_without_none(entry))
+                    data = msgspec.json.encode(_without_none(entry))
                     args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
                     self._append(keys=[key], args=args, client=pipe)
                 pipe.execute()
@@ -115,8 +115,8 @@ def decoded(raw: Iterable[bytes]) -> Iterator[dict]:
     """A trace's entries as dicts, skipping any that cannot be read."""
     for item in raw:
         try:
-            entry = orjson.loads(item)
-        except orjson.JSONDecodeError:
+            entry = msgspec.json.decode(item)
+        except msgspec.DecodeError:
             continue
         if isinstance(entry, dict):
             yield entry
