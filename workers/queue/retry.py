@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from dramatiq import Broker, Message
 from dramatiq.broker import MessageProxy
-from dramatiq.errors import ActorNotFound, BrokerError
+from dramatiq.errors import BrokerError
 from dramatiq.middleware import Middleware
 
 from workers.core.background import FailureStreak, GaveUp
@@ -32,6 +32,7 @@ from workers.metrics.counters import DEAD_LETTERED, DELIVERIES, DELIVERY_LATENCY
 from workers.metrics.throughput import DeliveryRate
 from workers.platforms.base import forget_status, last_status, rate_limit_waited_ms
 from workers.platforms.errors import CircuitOpen, Crowded
+from workers.queue import actor_options
 from workers.queue.claims import LEAVE_UNACKED
 from workers.queue.deadletters import DeadLetterQueue, event_id_of
 from workers.queue.layout import WAITS, AnyMessage
@@ -67,25 +68,19 @@ class _Attempt:
             number=message.options.get("retries", 0) + 1,
             paused_ms=message.options.get("paused_ms", 0),
             elapsed_ms=int(time.time() * 1000) - message.message_timestamp,
-            platform=platform_of(broker, message),
+            platform=actor_options.platform_of(broker, message),
             subject=describe(message),
         )
 
 
 class DeliveryPolicy(Middleware):
     """Applies a :class:`RetryPolicy` to every failed message (see the module docstring).
-
-    Declares the ``throws`` actor option that ``Retries`` would have (the worker reads
-    it to log expected exceptions without a traceback); ``platform``: the platform
-    an actor calls, for metrics and log lines, or a function of the message's
-    arguments that tells it; and ``dead_letter_as``: a function of the message and its
-    error, called when it is given up, that lets go of what the message held and
-    returns the message to keep as the dead letter (what its replay should send).
-    """
+    Declares the actor options of workers/queue/actor_options.py (``throws``, as
+    ``Retries`` would, ``platform`` and ``dead_letter_as``)."""
 
     @property
     def actor_options(self) -> set[str]:
-        return {"throws", "platform", "dead_letter_as"}
+        return set(actor_options.NAMES)
 
     def __init__(
         self,
@@ -128,7 +123,7 @@ class DeliveryPolicy(Middleware):
         )
         # Dramatiq's own line for a failure is dropped (workers/core/logs.py): ours
         # carries the traceback of an error the actor does not expect.
-        shown = None if _expected(broker, message, exception) else exception
+        shown = None if actor_options.expected(broker, message, exception) else exception
         if not isinstance(decision, RetryLater):
             self._dead_lettered(broker, message, attempt, exception, decision.reason, shown)
         elif isinstance(exception, Postponed | CircuitOpen | Crowded):
@@ -211,7 +206,7 @@ class DeliveryPolicy(Middleware):
         fields = _outcome(message, attempt.platform, "dead_lettered", attempt.number, status)
         DEAD_LETTERED.labels(attempt.platform).inc()
         logger.error("%s dead-lettered: %s", attempt.subject, reason, extra=fields, exc_info=shown)
-        letter = _dead_letter_as(broker, message, exception, attempt.subject)
+        letter = actor_options.dead_letter_as(broker, message, exception, attempt.subject)
         self._until_stored(
             broker,
             message,
@@ -329,43 +324,6 @@ class DeliveryPolicy(Middleware):
             self.throughput.count(platform)
         except redis.RedisError as error:
             logger.warning("Could not count a %s delivery for /status: %s", platform, error)
-
-
-def _dead_letter_as(
-    broker: Broker, message: MessageProxy, exception: BaseException, subject: str
-) -> AnyMessage:
-    """What the actor's ``dead_letter_as`` makes of ``message``, or ``message`` itself
-    (without one, or when it fails: the letter is kept as it came, its replay retries)."""
-    hook = _actor_option(broker, message, "dead_letter_as")
-    if hook is None:
-        return message
-    try:
-        return hook(message, exception)
-    except Exception:
-        logger.exception("Letting go of what %s held", subject)
-        return message
-
-
-def _expected(broker: Broker, message: MessageProxy, exception: BaseException) -> bool:
-    """Whether ``exception`` is one the actor declares it ``throws`` (a platform's
-    answer, a postponement), which needs no traceback."""
-    throws = _actor_option(broker, message, "throws")
-    return bool(throws) and isinstance(exception, throws)
-
-
-def platform_of(broker: Broker, message: AnyMessage) -> str:
-    """The platform ``message``'s actor calls, from its ``platform`` option."""
-    platform = _actor_option(broker, message, "platform", "unknown")
-    return platform(message.args) if callable(platform) else platform
-
-
-def _actor_option(broker: Broker, message: AnyMessage, name: str, default: Any = None) -> Any:
-    """Option ``name`` of ``message``'s actor, or ``default`` (also for an actor this
-    broker does not know)."""
-    try:
-        return broker.get_actor(message.actor_name).options.get(name, default)
-    except ActorNotFound:
-        return default
 
 
 def _outcome(
