@@ -285,15 +285,27 @@ def load_batch(body: Any, *, check_values: bool = True) -> list[dict]:
     events, errors = [], {}
     for index, item in enumerate(items):
         try:
-            events.append(load_event(item))
+            events.append(load_checked(item, check_values=check_values))
         except ValidationError as error:
             errors[str(index)] = error.messages
-        found = unsendable(item) if check_values else {}
-        if found:
-            errors[str(index)] = _merged(errors.get(str(index), {}), found)
     if errors:
         raise BatchValidationError(errors)
     return events
+
+
+def load_checked(item: Any, *, check_values: bool) -> dict:
+    """:func:`load_event`, and with ``check_values`` the values no platform can be sent
+    (:mod:`schemas.values`) refused as well, in the same :class:`ValidationError`."""
+    found = unsendable(item) if check_values else {}
+    try:
+        event = load_event(item)
+    except ValidationError as error:
+        if found:
+            raise ValidationError(_merged(error.messages, found)) from None
+        raise
+    if found:
+        raise ValidationError(found)
+    return event
 
 
 def _merged(messages: Any, found: dict[str, Any]) -> dict[str, Any]:

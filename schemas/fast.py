@@ -59,7 +59,7 @@ def fast_event(data: Any) -> dict | None:
         _time(data.get("timestamp")),
         valid_user(data.get("user")),
     )
-    if not is_text(event_id, ID_LENGTH) or when is None or user is None:
+    if not _is_text(event_id, ID_LENGTH) or when is None or user is None:
         return None
     event = {"id": event_id, "type": kind, "timestamp": when, "user": user}
     rest = _profile(data) if kind == "profile" else _track(data)
@@ -73,7 +73,7 @@ def _profile(data: dict) -> dict | None:
             return None
         rest["unsubscribe"] = data["unsubscribe"]
     if "fields" in data:
-        fields = plain_mapping(data["fields"], FIELD_NAME_LENGTH)
+        fields = _plain_mapping(data["fields"], FIELD_NAME_LENGTH)
         if fields is None:
             return None
         rest["fields"] = fields
@@ -82,11 +82,11 @@ def _profile(data: dict) -> dict | None:
 
 def _track(data: dict) -> dict | None:
     name = data.get("name")
-    if not is_text(name, NAME_LENGTH):
+    if not _is_text(name, NAME_LENGTH):
         return None
     rest: dict[str, Any] = {"name": name}
     if "payload" in data:
-        payload = plain_mapping(data["payload"], None)
+        payload = _plain_mapping(data["payload"], None)
         if payload is None:
             return None
         rest["payload"] = payload
@@ -97,10 +97,10 @@ def valid_user(user: Any) -> dict | None:
     """A copy of ``user`` if every identifier in it is one the schema takes."""
     if type(user) is not dict or not user or not user.keys() <= _IDENTIFIER_KEYS:
         return None
-    return dict(user) if valid_identifiers(user) else None
+    return dict(user) if _valid_identifiers(user) else None
 
 
-def valid_identifiers(user: dict[str, Any]) -> bool:
+def _valid_identifiers(user: dict[str, Any]) -> bool:
     """Whether every identifier of ``user``, whose keys are all in ``IDENTIFIERS``, is a
     string the schema takes."""
     for kind, value in user.items():
@@ -110,7 +110,7 @@ def valid_identifiers(user: dict[str, Any]) -> bool:
 
 
 def _uid(value: str) -> bool:
-    return is_text(value, UID_LENGTH)
+    return _is_text(value, UID_LENGTH)
 
 
 def _email(value: str) -> bool:
@@ -134,7 +134,7 @@ def _phone(value: str) -> bool:
 
 
 def _wp_token(value: str) -> bool:
-    return is_text(value, WP_TOKEN_LENGTH)
+    return _is_text(value, WP_TOKEN_LENGTH)
 
 
 #: Each identifier's check, as the schema's validators check it.
@@ -156,15 +156,14 @@ def aware_time(value: Any) -> datetime | None:
 def _time(value: Any) -> str | None:
     """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
     moment = aware_time(value)
-    return None if moment is None else canonical_time(moment)
+    return None if moment is None else _canonical_time(moment)
 
 
-def canonical_time(moment: datetime, now: datetime | None = None) -> str | None:
+def _canonical_time(moment: datetime) -> str | None:
     """An aware time as the schema stores it, if it is within the range it takes: from
-    ``EARLIEST_EVENT`` to ``MAX_AHEAD`` past ``now``, by default the current time (an
-    earlier one, such as when a batch was received, can only take fewer)."""
+    ``EARLIEST_EVENT`` to ``MAX_AHEAD`` past the current time."""
     try:
-        if not EARLIEST_EVENT <= moment <= (now or datetime.now(UTC)) + MAX_AHEAD:
+        if not EARLIEST_EVENT <= moment <= datetime.now(UTC) + MAX_AHEAD:
             return None
         return stored_time(moment)
     except OverflowError:
@@ -177,7 +176,7 @@ def stored_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def plain_mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
+def _plain_mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None:
     """A copy of an object whose keys are within ``key_length`` (any, if ``None``)."""
     if type(value) is not dict:
         return None
@@ -189,6 +188,6 @@ def plain_mapping(value: Any, key_length: tuple[int, int] | None) -> dict | None
     return dict(value)
 
 
-def is_text(value: Any, length: tuple[int, int]) -> bool:
+def _is_text(value: Any, length: tuple[int, int]) -> bool:
     """Whether ``value`` is a string of a length within ``length``."""
     return type(value) is str and length[0] <= len(value) <= length[1]

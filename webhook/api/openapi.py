@@ -17,8 +17,8 @@ from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas import api
-from schemas.segment import MessageSchema
 from webhook.api.operations import EVENT_SCHEMAS, OPERATIONS
+from webhook.api.segment_operations import SEGMENT_MESSAGE
 
 bp = Blueprint("openapi", __name__)
 
@@ -87,7 +87,7 @@ def build_spec() -> dict[str, Any]:
     for name, schema in EVENT_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
-    spec.components.schema("SegmentMessage", schema=MessageSchema)
+    spec.components.schema("SegmentMessage", SEGMENT_MESSAGE)
     spec.components.security_scheme(
         "writeKey",
         {"type": "http", "scheme": "basic", "description": "The write key as user name."},

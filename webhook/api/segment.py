@@ -20,7 +20,6 @@ validation, dedup (``messageId``, 24 h), queues and delivery as ``/v1/events``.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,30 +33,22 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from schemas.errors import one_line
-from schemas.events import load_event
-from schemas.fast import stored_time
+from schemas.events import load_checked
 from schemas.segment import (
-    BATCH,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     MESSAGE_TYPES,
+    Batch,
     Dropped,
     Mapping,
-    corrected_time,
-    load_batch,
-    load_message,
-    message_id,
+    Message,
+    Slices,
+    in_segment_terms,
+    sent_time,
     to_event,
 )
-from schemas.segment_fast import (
-    DecodedBatch,
-    decode_batch,
-    decoded_event,
-    plain_event,
-)
-from schemas.values import unsendable
 from webhook import auth
-from webhook.api.bodies import parse_json, read_body
+from webhook.api.bodies import SURROGATE_ESCAPE, parse_json, read_body
 from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
 from webhook.intake.headroom import RedisFull
@@ -83,40 +74,34 @@ class Invalid(Exception):
 
 
 @dataclass(frozen=True)
-class Body:
-    """A request's parsed JSON, its size (unzipped), and whether it may hold a value no
-    platform takes (only a body with an infinite number or a surrogate escape can:
-    webhook/api/bodies.py)."""
+class Received:
+    """What every message of a request is sorted out with: when and how it came."""
 
-    payload: Any
+    at: datetime
+    sent_at: datetime | None
+    mapping: Mapping
+    #: The body may hold a value no platform takes (webhook/api/bodies.py).
     suspicious: bool
-    size: int
 
 
 @bp.post("/v1/batch")
 def batch() -> ResponseReturnValue:
     raw = _raw_body()
-    decoded = decode_batch(raw)
-    if decoded is None:
-        body = _authorized_body(raw, 'The body must be {"batch": [...]}.')
-        try:
-            items, sent_at = load_batch(body.payload)
-        except ValidationError as error:
-            raise BadRequest(f"Not a batch: {one_line(error.messages)}") from None
-        return _accept(items, sent_at, body)
-    auth.require_write_key(decoded.write_key)
-    return _answer(_sorted_out_decoded(decoded, raw, datetime.now(UTC), _mapping()))
+    body, suspicious = _read(raw, _BATCH, Batch, 'The body must be {"batch": [...]}.')
+    auth.require_write_key(body.writeKey)
+    received = _received(body.sentAt, suspicious)
+    return _answer(_sorted_out(body.batch, message_sizes(raw, suspicious), received))
 
 
 def single(kind: str) -> ResponseReturnValue:
     """``POST /v1/identify``, ``/v1/track``, …: one message, its type from the path."""
-    body = _authorized_body(_raw_body(), "The body must be one message, a JSON object.")
-    payload = body.payload
-    try:
-        sent_at = BATCH.fields["sentAt"].deserialize(payload.get("sentAt"))
-    except ValidationError:
-        sent_at = None
-    answer = _accept([{**payload, "type": kind}], sent_at, body)
+    raw = _raw_body()
+    shape = "The body must be one message, a JSON object."
+    message, suspicious = _read(raw, _MESSAGE, Message, shape)
+    auth.require_write_key(message.writeKey)
+    received = _received(message.sentAt, suspicious)
+    typed = msgspec.structs.replace(message, type=kind)
+    answer = _answer(_sorted_out([typed], [len(raw)], received))
     if answer["invalid"]:
         [refused] = answer["invalid"]
         raise Invalid(refused["message"], refused["code"])
@@ -132,15 +117,51 @@ for _kind_route in MESSAGE_TYPES:
         defaults={"kind": _kind_route},
     )
 
+_BATCH = msgspec.json.Decoder(Batch)
+_MESSAGE = msgspec.json.Decoder(Message)
+_SLICES = msgspec.json.Decoder(Slices)
 
-def _authorized_body(raw: bytes, shape: str) -> Body:
-    """The body parsed, once it is a JSON object (else a 400 saying ``shape``) with a
-    write key."""
+
+def _read(raw: bytes, decoder: msgspec.json.Decoder, shape: type, wrong: str) -> tuple[Any, bool]:
+    """The body read as ``shape`` and whether it may hold a value no platform takes.
+
+    msgspec reads it straight from its bytes, building only the fields the mapping
+    reads. A body it refuses (a lone surrogate, a number out of any float's range, not
+    JSON, not the shape) is parsed as every body is (webhook/api/bodies.py, which says
+    why one is not JSON) and then converted: the same :class:`Message` either way."""
+    try:
+        return decoder.decode(raw), False
+    except (msgspec.MsgspecError, RecursionError):
+        pass
     payload, suspicious = parse_json(raw)
-    if not isinstance(payload, dict):
-        raise BadRequest(shape)
-    auth.require_write_key(payload.get("writeKey"))
-    return Body(payload, suspicious, len(raw))
+    try:
+        return msgspec.convert(payload, shape), suspicious
+    except (msgspec.ValidationError, RecursionError):
+        raise BadRequest(wrong) from None
+
+
+def message_sizes(raw: bytes, suspicious: bool) -> list[int] | None:
+    """Each message's size in bytes as sent, where one may be over the limit (the body
+    is), for a body that parses as JSON. A lone surrogate escape, which msgspec refuses
+    even where it only skips, is first masked by a valid escape of the same length."""
+    if len(raw) <= MAX_MESSAGE_BYTES:
+        return None
+    if suspicious:
+        raw = SURROGATE_ESCAPE.sub(rb"\\u00", raw)
+    try:
+        return [len(part) for part in _SLICES.decode(raw).batch]
+    except (msgspec.MsgspecError, RecursionError):
+        raise BadRequest("The body's messages could not be measured.") from None
+
+
+def _received(sent_at: Any, suspicious: bool) -> Received:
+    try:
+        moment = sent_time(sent_at)
+    except ValidationError as error:
+        raise BadRequest(one_line(error.messages)) from None
+    settings = current_hub().settings
+    mapping = Mapping(settings.segment_forward, settings.segment_campaign_event)
+    return Received(datetime.now(UTC), moment, mapping, suspicious)
 
 
 def _raw_body() -> bytes:
@@ -168,16 +189,6 @@ def _unzipped(raw: bytes) -> bytes:
         return inflater.decompress(raw, MAX_BATCH_BYTES + 1)
     except zlib.error as error:
         raise Invalid(f"The body is not valid gzip: {error}", code="invalid_request") from None
-
-
-def _accept(items: list[Any], sent_at: datetime | None, body: Body) -> dict[str, Any]:
-    """Map and validate each message; enqueue those that are valid and go somewhere."""
-    return _answer(_sorted_out(items, datetime.now(UTC), sent_at, _mapping(), body))
-
-
-def _mapping() -> Mapping:
-    settings = current_hub().settings
-    return Mapping(settings.segment_forward, settings.segment_campaign_event)
 
 
 def _answer(sorted_out: SortedOut) -> dict[str, Any]:
@@ -213,149 +224,46 @@ class SortedOut:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _sorted_out(
-    items: list[Any], received_at: datetime, sent_at: datetime | None, mapping: Mapping, body: Body
-) -> SortedOut:
-    """Each message mapped in one pass where :func:`plain_event` can, else the long way."""
+def _sorted_out(messages: list[Any], sizes: list[int] | None, received: Received) -> SortedOut:
+    """Each message mapped, then validated as ``/v1/events`` validates an event."""
     out = SortedOut()
-    oversized = _oversized(items, body.size)
-    for index, item in enumerate(items):
-        _sort_one(out, index, item, received_at, sent_at, mapping, body, index in oversized)
-    return out
-
-
-def _sorted_out_decoded(
-    decoded: DecodedBatch, raw: bytes, received_at: datetime, mapping: Mapping
-) -> SortedOut:
-    """Each message of a decoded body mapped in one pass where :func:`decoded_event`
-    can; the others, and any that may be over 32 KB, from the body parsed the usual way
-    (once, the first time one needs it)."""
-    out = SortedOut()
-    usual: Body | None = None
-    sent_at = decoded.sent_at
-    for index, message in enumerate(decoded.messages):
-        event = None
-        if index not in decoded.large:
-            event = decoded_event(message, received_at, sent_at, mapping)
-        if event is not None:
-            out.events.append(event)
-            out.kinds.append(message.type)
+    for index, message in enumerate(messages):
+        kind = _kind(message)
+        try:
+            if not isinstance(message, Message):
+                raise Invalid("Each message must be a JSON object.")
+            if sizes is not None and sizes[index] > MAX_MESSAGE_BYTES:
+                limit = MAX_MESSAGE_BYTES // 1024
+                raise Invalid(f"The message is over {limit} KB.", "message_too_large")
+            event = _event(message, received)
+        except Invalid as error:
+            out.invalid.append({"index": index, "code": error.code, "message": error.message})
+            out.outcomes.append((kind, "invalid"))
             continue
-        if usual is None:
-            usual = Body(*parse_json(raw), len(raw))
-        item = usual.payload["batch"][index]
-        oversized = index in decoded.large and _size(item) > MAX_MESSAGE_BYTES
-        _sort_one(out, index, item, received_at, sent_at, mapping, usual, oversized)
+        if isinstance(event, Dropped):
+            message_id = message.messageId
+            out.dropped.append({"index": index, "messageId": message_id, "reason": event.reason})
+            out.outcomes.append((kind, "dropped"))
+            continue
+        out.events.append(event)
+        out.kinds.append(kind)
     return out
 
 
-def _sort_one(
-    out: SortedOut,
-    index: int,
-    item: Any,
-    received_at: datetime,
-    sent_at: datetime | None,
-    mapping: Mapping,
-    body: Body,
-    oversized: bool,
-) -> None:
-    """Sort out one message: its event, or why it is dropped or refused."""
-    plain = None
-    if not body.suspicious and not oversized:
-        plain = plain_event(item, received_at, sent_at, mapping)
-    if plain is not None:
-        out.events.append(plain)
-        out.kinds.append(item["type"])
-        return
+def _event(message: Message, received: Received) -> dict[str, Any] | Dropped:
+    """The event a message becomes, validated, or :class:`Dropped`."""
     try:
-        kind, event = _mapped(item, received_at, sent_at, mapping, body, oversized)
-    except Invalid as error:
-        out.invalid.append({"index": index, "code": error.code, "message": error.message})
-        out.outcomes.append((_kind(item), "invalid"))
-        return
-    if isinstance(event, Dropped):
-        out.dropped.append(
-            {"index": index, "messageId": item.get("messageId"), "reason": event.reason}
-        )
-        out.outcomes.append((kind, "dropped"))
-        return
-    out.events.append(event)
-    out.kinds.append(kind)
-
-
-def _mapped(
-    item: Any,
-    received_at: datetime,
-    sent_at: datetime | None,
-    mapping: Mapping,
-    body: Body,
-    oversized: bool,
-) -> tuple[str, Any]:
-    """(the message's type, the hookrelay event it is or :class:`Dropped`), the long way
-    (:func:`plain_event` having not answered)."""
-    if not isinstance(item, dict):
-        raise Invalid("Each message must be a JSON object.")
-    if oversized:
-        raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
-    try:
-        message = load_message(item)
-        when = _iso(corrected_time(message, received_at, sent_at))
-        event_id = message_id(item, message.get("messageId"))
-        event = to_event(message, event_id, when, mapping)
+        event = to_event(message, received.at, received.sent_at, received.mapping)
         if isinstance(event, Dropped):
-            return message["type"], event
-        problems = unsendable(event) if body.suspicious else None
-        if problems:
-            raise ValidationError(problems)
-        return message["type"], load_event(event)
+            return event
+        return load_checked(event, check_values=received.suspicious)
     except ValidationError as error:
-        raise Invalid(one_line(error.messages)) from None
+        raise Invalid(one_line(in_segment_terms(error.messages))) from None
 
 
-def _oversized(items: list[Any], body_size: int) -> frozenset[int]:
-    """The indexes of the messages over 32 KB (none in a body within it).
-
-    Measured a slice of messages at a time, each slice about half the limit, and one by
-    one only inside a slice over it: a slice holds no message larger than itself, and
-    writing out a slice in one call costs a fraction of writing each of its messages in
-    a call of its own (every SDK batch of 100 is over 32 KB)."""
-    if body_size <= MAX_MESSAGE_BYTES:
-        return frozenset()
-    step = max(1, len(items) * MAX_MESSAGE_BYTES // (2 * body_size))
-    found: set[int] = set()
-    for start in range(0, len(items), step):
-        part = items[start : start + step]
-        if len(part) == 1 or _size(part) > MAX_MESSAGE_BYTES:
-            found.update(
-                start + i for i, item in enumerate(part) if _size(item) > MAX_MESSAGE_BYTES
-            )
-    return frozenset(found)
-
-
-_ENCODE = msgspec.json.Encoder().encode
-
-
-def _size(value: Any) -> int:
-    """The value's size as compact JSON in UTF-8, written by msgspec (under a tenth of
-    the time :mod:`json` takes), or by :mod:`json` where UTF-8 cannot hold the value (a
-    lone surrogate). Never more than the SDKs' own measure, which adds spaces and
-    escapes."""
-    try:
-        return len(_ENCODE(value))
-    except UnicodeEncodeError:
-        return len(json.dumps(value, separators=(",", ":"), default=str).encode())
-
-
-def _iso(moment: datetime) -> str:
-    try:
-        return stored_time(moment)
-    except OverflowError:
-        raise ValidationError({"timestamp": ["Out of any range a date can have."]}) from None
-
-
-def _kind(item: Any) -> str:
-    kind = item.get("type") if isinstance(item, dict) else None
-    return kind if kind in MESSAGE_TYPES else "unknown"
+def _kind(message: Any) -> str:
+    kind = message.type if isinstance(message, Message) else None
+    return kind if type(kind) is str and kind in MESSAGE_TYPES else "unknown"
 
 
 @bp.errorhandler(Invalid)

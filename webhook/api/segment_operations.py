@@ -10,6 +10,37 @@ from schemas.segment import MESSAGE_TYPES
 from webhook.api.answers import WRITE_KEY, answer, json_body, segment_errors
 from webhook.api.examples import SEGMENT_BATCH_EXAMPLE
 
+_OBJECT = {"type": "object", "nullable": True}
+_ID = {"oneOf": [{"type": "string"}, {"type": "integer"}]}
+_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+#: One message as schemas/segment.py reads it (any other field is left out).
+SEGMENT_MESSAGE = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": list(MESSAGE_TYPES)},
+        "messageId": {**_ID, "description": "The idempotency key (24 h)."},
+        "timestamp": _TIME,
+        "originalTimestamp": _TIME,
+        "userId": {**_ID, "nullable": True},
+        "anonymousId": {
+            **_ID,
+            "nullable": True,
+            "description": "Not sent: no one a platform knows.",
+        },
+        "traits": _OBJECT,
+        "context": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"traits": _OBJECT, "device": _OBJECT},
+        },
+        "event": {"type": "string"},
+        "properties": _OBJECT,
+        "name": {"type": "string", "nullable": True},
+        "groupId": {**_ID, "nullable": True},
+    },
+    "required": ["type"],
+}
 SEGMENT_BATCH = {
     "type": "object",
     "properties": {
