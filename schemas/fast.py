@@ -154,8 +154,13 @@ def aware_time(value: Any) -> datetime | None:
 
 
 def _time(value: Any) -> str | None:
-    """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes."""
-    moment = aware_time(value)
+    """The time as the schema stores it (UTC, ``Z``), if it is one the schema takes: the
+    text of an aware time, or an aware time itself (what schemas/segment.py maps a
+    message's corrected time to, as marshmallow takes one too)."""
+    if type(value) is datetime:
+        moment = value if value.utcoffset() is not None else None
+    else:
+        moment = aware_time(value)
     return None if moment is None else _canonical_time(moment)
 
 

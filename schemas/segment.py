@@ -140,19 +140,23 @@ def to_event(
     :class:`Dropped`; raises :class:`ValidationError` where the message cannot be
     mapped, naming its field."""
     kind = message.type
-    if type(kind) is not str or kind not in MESSAGE_TYPES:
-        raise ValidationError({"type": [f"Must be one of: {', '.join(MESSAGE_TYPES)}."]})
-    if kind == "alias":
-        return Dropped("alias is not sent: hookrelay keeps no anonymous profiles to merge")
-    if kind in FORWARDABLE and kind not in mapping.forward:
-        return Dropped(f"{kind} messages are not forwarded (SEGMENT_FORWARD)")
-    _check_objects(message)
-    event_id, when = message_id(message), _when(message, received_at, sent_at)
+    if kind != "identify" and kind != "track":
+        dropped = _not_mapped(kind, mapping)
+        if dropped is not None:
+            return dropped
+    traits, properties = message.traits, message.properties
+    if (traits is not None and type(traits) is not dict) or (
+        properties is not None and type(properties) is not dict
+    ):
+        raise ValidationError(_not_objects(message))
+    given_id = message.messageId
+    event_id = given_id if type(given_id) is str and given_id else message_id(message)
+    when = _when(message, received_at, sent_at)
     if kind == "track" and mapping.campaign_event and message.event == mapping.campaign_event:
         campaign = _campaign(message.properties)
         return {"id": event_id, "timestamp": when, "type": "campaign_start", "campaign": campaign}
     context = message.context if isinstance(message.context, Context) else _NO_CONTEXT
-    user = identifiers(message.userId, message.traits, context.traits, context.device)
+    user = identifiers(message.userId, traits, context.traits, context.device)
     if not user:
         return Dropped(
             "no userId, email, phone or push token: anonymous messages are not sent "
@@ -160,16 +164,29 @@ def to_event(
         )
     event = {"id": event_id, "timestamp": when, "user": user}
     if kind == "identify":
-        event["type"] = "profile"
-        event["fields"] = _fields(message.traits or context.traits or {})
+        given = traits or context.traits or {}
+        if type(given) is not dict:
+            raise ValidationError({"context": {"traits": _NOT_AN_OBJECT}})
+        event["type"], event["fields"] = "profile", _fields(given)
     elif kind == "track":
         if message.event is msgspec.UNSET:
             raise ValidationError({"event": ["Missing data for required field."]})
-        event["type"], event["name"] = "event", message.event
-        event["payload"] = message.properties or {}
+        event["type"], event["name"], event["payload"] = "event", message.event, properties or {}
     else:
         event["type"], event["name"], event["payload"] = "event", kind, _forwarded(message)
     return event
+
+
+def _not_mapped(kind: Any, mapping: Mapping) -> Dropped | None:
+    """Why a message that is neither an ``identify`` nor a ``track`` is dropped (or
+    ``None``: it is a forwarded one); raises :class:`ValidationError` for no type."""
+    if type(kind) is not str or kind not in MESSAGE_TYPES:
+        raise ValidationError({"type": [f"Must be one of: {', '.join(MESSAGE_TYPES)}."]})
+    if kind == "alias":
+        return Dropped("alias is not sent: hookrelay keeps no anonymous profiles to merge")
+    if kind not in mapping.forward:
+        return Dropped(f"{kind} messages are not forwarded (SEGMENT_FORWARD)")
+    return None
 
 
 _NO_CONTEXT = Context()
@@ -178,21 +195,14 @@ _OF_THE_BODY = frozenset({"sentAt", "writeKey"})
 _NOT_AN_OBJECT = ["Not a valid mapping type."]
 
 
-def _check_objects(message: Message) -> None:
-    """Raise :class:`ValidationError` for each field the mapping reads as an object
-    that is something else."""
-    errors: dict[str, Any] = {}
-    for name in ("traits", "properties"):
-        value = getattr(message, name)
-        if value is not None and type(value) is not dict:
-            errors[name] = _NOT_AN_OBJECT
-    context = message.context
-    if context is not None and not isinstance(context, Context):
-        errors["context"] = _NOT_AN_OBJECT
-    elif context is not None and context.traits is not None and type(context.traits) is not dict:
-        errors["context"] = {"traits": _NOT_AN_OBJECT}
-    if errors:
-        raise ValidationError(errors)
+def _not_objects(message: Message) -> dict[str, Any]:
+    """The errors of a message whose ``traits`` or ``properties`` is not an object."""
+    named = (("traits", message.traits), ("properties", message.properties))
+    return {
+        name: _NOT_AN_OBJECT
+        for name, value in named
+        if value is not None and type(value) is not dict
+    }
 
 
 def message_id(message: Message) -> Any:
@@ -209,24 +219,27 @@ def message_id(message: Message) -> Any:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def _when(message: Message, received_at: datetime, sent_at: datetime | None) -> str:
+def _when(message: Message, received_at: datetime, sent_at: datetime | None) -> datetime:
     """When it happened (``timestamp``, else ``originalTimestamp``), by the receiver's
-    clock: ``receivedAt - (sentAt - timestamp)``. In ISO 8601, to be validated (and
-    stored in UTC) as any event's time is."""
-    name = "timestamp" if message.timestamp is not None else "originalTimestamp"
-    text = getattr(message, name)
+    clock: ``receivedAt - (sentAt - timestamp)``. An aware time, which the event's
+    validation takes as it takes the text of one (never written out only to be read
+    again)."""
+    text = message.timestamp
     if text is None:
-        return received_at.isoformat()
+        text = message.originalTimestamp
+        if text is None:
+            return received_at
     happened = aware_time(text)
     if happened is None:
+        name = "timestamp" if message.timestamp is not None else "originalTimestamp"
         raise ValidationError({name: [TIME_FORMAT]})
     if sent_at is None:
-        return text
+        return happened
     try:
-        return (received_at - (sent_at - happened)).isoformat()
+        return received_at - (sent_at - happened)
     except OverflowError:
         raise ValidationError(
-            {name: ["Too far from sentAt to be corrected for the sender's clock."]}
+            {"timestamp": ["Too far from sentAt to be corrected for the sender's clock."]}
         ) from None
 
 
@@ -239,7 +252,7 @@ def identifiers(user_id: Any, traits: Any, context_traits: Any, device: Any) -> 
             for kind in IDENTITY_TRAITS:
                 value = given.get(kind)
                 if value and kind not in user:
-                    user[kind] = str(value)
+                    user[kind] = value if type(value) is str else str(value)
     if type(device) is dict and device.get("token"):
         user["wp_token"] = str(device["token"])
     return user
@@ -247,12 +260,10 @@ def identifiers(user_id: Any, traits: Any, context_traits: Any, device: Any) -> 
 
 def _fields(traits: dict[str, Any]) -> dict[str, Any]:
     """An ``identify``'s traits but its identifiers, flattened: its profile's fields."""
-    fields, nested = {}, False
-    for key, value in traits.items():
-        if key not in IDENTITY_TRAITS:
-            fields[key] = value
-            nested = nested or type(value) is dict
-    return flattened(fields) if nested else fields
+    fields = traits.copy()
+    for identity in IDENTITY_TRAITS:
+        fields.pop(identity, None)
+    return flattened(fields) if dict in map(type, fields.values()) else fields
 
 
 def _campaign(properties: dict[str, Any] | None) -> dict[str, Any]:

@@ -150,6 +150,8 @@ def by_schema(data):
 @example({**TRACK, "user": {"email": "not an@example.com"}})
 @example({**TRACK, "user": {"email": "user@localhost"}})
 @example({**TRACK, "user": {"email": "user@-x.com"}})
+@example({**TRACK, "timestamp": datetime(2026, 11, 23, 10, tzinfo=timezone(OFFSETS[1]))})
+@example({**TRACK, "timestamp": datetime(2026, 11, 23, 10)})
 def test_whenever_the_fast_path_answers_the_schema_answers_the_same(data):
     fast = fast_event(copy.deepcopy(data))
     if fast is not None:

@@ -115,7 +115,7 @@ def test_any_message_is_an_event_dropped_or_refused_naming_its_field(raw, sent_a
         ({"event": None}, "event:"),
         ({"properties": {"a": float("inf")}}, "properties.a:"),
         ({"traits": {"email": "not an address"}}, "traits.email:"),
-        ({"context": {"traits": 5}}, "context.traits:"),
+        ({"type": "identify", "context": {"traits": 5}}, "context.traits:"),
         ({"timestamp": "soon"}, "timestamp:"),
         ({"event": "Campaign Started", "properties": {"kind": "ab"}}, "properties.campaign_id:"),
     ],

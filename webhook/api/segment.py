@@ -228,33 +228,32 @@ def _sorted_out(messages: list[Any], sizes: list[int] | None, received: Received
     """Each message mapped, then validated as ``/v1/events`` validates an event."""
     out = SortedOut()
     for index, message in enumerate(messages):
-        kind = _kind(message)
         try:
-            if not isinstance(message, Message):
-                raise Invalid("Each message must be a JSON object.")
-            if sizes is not None and sizes[index] > MAX_MESSAGE_BYTES:
-                limit = MAX_MESSAGE_BYTES // 1024
-                raise Invalid(f"The message is over {limit} KB.", "message_too_large")
-            event = _event(message, received)
+            event = _event(message, sizes[index] if sizes else 0, received)
         except Invalid as error:
             out.invalid.append({"index": index, "code": error.code, "message": error.message})
-            out.outcomes.append((kind, "invalid"))
+            out.outcomes.append((_kind(message), "invalid"))
             continue
-        if isinstance(event, Dropped):
-            message_id = message.messageId
-            out.dropped.append({"index": index, "messageId": message_id, "reason": event.reason})
-            out.outcomes.append((kind, "dropped"))
+        if type(event) is Dropped:
+            reason, message_id = event.reason, message.messageId
+            out.dropped.append({"index": index, "messageId": message_id, "reason": reason})
+            out.outcomes.append((message.type, "dropped"))
             continue
         out.events.append(event)
-        out.kinds.append(kind)
+        out.kinds.append(message.type)
     return out
 
 
-def _event(message: Message, received: Received) -> dict[str, Any] | Dropped:
-    """The event a message becomes, validated, or :class:`Dropped`."""
+def _event(message: Any, size: int, received: Received) -> Any:
+    """The event a message becomes, validated, or :class:`Dropped`; raises
+    :class:`Invalid` saying why it is neither."""
+    if type(message) is not Message:
+        raise Invalid("Each message must be a JSON object.")
+    if size > MAX_MESSAGE_BYTES:
+        raise Invalid(f"The message is over {MAX_MESSAGE_BYTES // 1024} KB.", "message_too_large")
     try:
         event = to_event(message, received.at, received.sent_at, received.mapping)
-        if isinstance(event, Dropped):
+        if type(event) is Dropped:
             return event
         return load_checked(event, check_values=received.suspicious)
     except ValidationError as error:
