@@ -10,7 +10,14 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from .simulation import key_header_auth, simulated, state, token_body_auth, v1_body_auth
+from .simulation import (
+    api_header_auth,
+    key_header_auth,
+    simulated,
+    state,
+    token_body_auth,
+    v1_body_auth,
+)
 from .stats import StatsWorld, days_between, metric
 
 crm_campaigns = Blueprint("crm_campaigns", __name__, url_prefix="/crm")
@@ -24,8 +31,16 @@ ACTIONS = ("start", "pause", "resume", "archive")
 REPORT_MAX_OBJECTS = 100
 TOTALS_DATE = "1970-01-01"
 #: An address whose local part starts with one of these has that action in its
-#: Altcraft history too (the documented names of feedback actions).
-FEEDBACK_ACTIONS = {"hbounce": "hbounce", "complain": "complain", "unsub": "unsubscribe_email"}
+#: Altcraft history too (the documented names of the actions that say an address
+#: bounced, complained, unsubscribed or may not be sent to).
+FEEDBACK_ACTIONS = {
+    "hbounce": "hbounce",
+    "complain": "complain",
+    "unsub": "unsubscribe_email",
+    "apiunsub": "unsub_api",
+    "manualunsub": "unsub_manual",
+    "stoplist": "suppress",
+}
 #: Altcraft knows no subscriber at this domain (what it then answers is not documented).
 UNKNOWN_DOMAIN = "@unknown.example.com"
 SCHEDULED = ("getMsgStats", "getCampaignStats", "getAppStats", "getEventStatistics", "getTagStats")
@@ -76,12 +91,12 @@ def crm_report(body):
         return {"metadata": {"ready": False}, "result": [], "error": None}, 200
     if world.next_answer(f"report-error:{post}") <= world.knobs.report_errors:
         return {"metadata": {"ready": True}, "result": [], "error": "Report failed."}, 200
-    first, last = _period(request.args.getlist("date"))
+    days = _report_days(request.args.getlist("date"))
     n = world.next_answer(f"report:{post}")
     aggregates = [f for f in fields if f.startswith("sum_") or f.endswith("_rate")]
     rows = []
     if "date" in fields:
-        for index, day in enumerate(days_between(first, last)[: REPORT_MAX_OBJECTS - 1]):
+        for index, day in enumerate(days[: REPORT_MAX_OBJECTS - 1]):
             rows.append({"date": day.isoformat(), **_numbers(aggregates, n, index + 1)})
     totals = {key: sum(row[key] for row in rows) for key in aggregates} if rows else {}
     totals = totals or _numbers(aggregates, n, 0)
@@ -89,17 +104,22 @@ def crm_report(body):
     return {"metadata": {"ready": True}, "result": rows, "error": None}, 200
 
 
-def _period(filters: list[str]) -> tuple[date, date]:
-    """``date=ge:…`` / ``date=le:…`` (a plain date means that day); a week by default."""
-    first, last = _today() - timedelta(days=7), _today()
-    for item in filters:
-        modifier, _, value = item.rpartition(":")
-        day = date.fromisoformat(value)
-        if modifier in ("ge", ""):
-            first = day
-        if modifier in ("le", ""):
-            last = day
-    return first, min(last, _today())
+def _report_days(filters: list[str]) -> list[date]:
+    """The days a report covers, its ``date`` filter read as the platform's Django
+    views read a parameter: the last one given. ``in:`` names days, ``ge:`` and ``le:``
+    bound them, a plain date is that day; no filter is the last week."""
+    today = _today()
+    if not filters:
+        return days_between(today - timedelta(days=7), today)
+    modifier, _, value = filters[-1].rpartition(":")
+    if modifier == "in":
+        return sorted({d for d in map(date.fromisoformat, value.split(",")) if d <= today})
+    day = date.fromisoformat(value)
+    if modifier == "ge":
+        return days_between(day, today)
+    if modifier == "le":
+        return days_between(date(2000, 1, 1), min(day, today))
+    return [day] if day <= today else []
 
 
 def _numbers(aggregates: list[str], n: int, index: int) -> dict[str, float]:
@@ -198,7 +218,7 @@ def pw_message_log(body):
 
 
 @pushwoosh.post("/api/v2/statistics/emails/linksInteractions")
-@simulated("pushwoosh.links", auth=key_header_auth)
+@simulated("pushwoosh.links", auth=api_header_auth)
 def pw_links(body):
     n = _world().next_answer("links")
     links = ("https://example.com/shop", "https://example.com/news")
@@ -207,7 +227,7 @@ def pw_links(body):
 
 
 @pushwoosh.post("/api/v2/statistics/emails/linksInteractionsDevices")
-@simulated("pushwoosh.link_devices", auth=key_header_auth)
+@simulated("pushwoosh.link_devices", auth=api_header_auth)
 def pw_link_devices(body):
     rows = [
         {

@@ -57,7 +57,17 @@ def basic_auth(sandbox: SandboxState, body: Any) -> Refusal | None:
 
 def key_header_auth(sandbox: SandboxState, body: Any) -> Refusal | None:
     """Pushwoosh v2: ``Authorization: Key <token>``."""
-    if request.headers.get("Authorization") == f"Key {sandbox.secret}":
+    return _header_auth(sandbox, "Key")
+
+
+def api_header_auth(sandbox: SandboxState, body: Any) -> Refusal | None:
+    """Pushwoosh v2's link interactions, as their examples show: ``Authorization: Api
+    <token>``."""
+    return _header_auth(sandbox, "Api")
+
+
+def _header_auth(sandbox: SandboxState, scheme: str) -> Refusal | None:
+    if request.headers.get("Authorization") == f"{scheme} {sandbox.secret}":
         return None
     return {"detail": "Access denied."}, 401, {}
 

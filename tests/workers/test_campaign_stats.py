@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from workers.platforms.crm import CrmClient
 from workers.platforms.pushwoosh import PushwooshClient
 from workers.ratelimit.limiter import SharedRateLimiter
 
+from ..conftest import make_settings
 from ..support import wait_for
 from .stores import sqlite_store
 
@@ -127,7 +129,16 @@ def test_one_schedule_holds_every_source_at_every_step(client, scheduler):
     assert scheduler.ensure(CAMPAIGN) is False
     # Both steps are due past the horizon: they wait in the due set.
     waiting = client.zcard("dramatiq:__due__")
-    assert waiting == 2 * len(scheduled_sources()) == 2 * 9
+    assert waiting == 2 * len(scheduled_sources()) == 2 * 8
+
+
+def test_the_deprecated_get_msg_stats_is_fetched_only_when_asked(client, redis_url):
+    def sources(**env):
+        return FollowupScheduler.from_settings(client, make_settings(redis_url, **env)).sources()
+
+    assert "pushwoosh.msg_stats" not in sources()
+    assert "pushwoosh.totals" in sources(), "the same numbers, from the call that is not"
+    assert "pushwoosh.msg_stats" in sources(PUSHWOOSH_MSG_STATS="true")
 
 
 def test_crm_report_waits_while_not_ready_then_stores_series_and_totals(fetcher, clean_sandbox):
@@ -154,6 +165,12 @@ def test_report_periods_longer_than_a_report_are_split_by_date(fetcher, clean_sa
     assert len(queries) >= 4, "three date windows and one totals query"
     assert all("post=S_9093" in query for query in queries)
     assert all(len(r["answer"]["result"]) <= 100 for r in clean_sandbox.received("crm.reports"))
+    # The sandbox reads the date filter as Django does (the last one given): every day
+    # from the first to today is stored, once.
+    series = fetcher.store.summary("crm", 9093)["series"]["crm.report"]["S_9093"]
+    first, today = date(2026, 1, 1), datetime.now(UTC).date()
+    every_day = [str(first + timedelta(days=n)) for n in range((today - first).days + 1)]
+    assert [day for day, _ in series["sum_delivered"]] == every_day
 
 
 def test_every_pushwoosh_source_is_stored(fetcher, clean_sandbox):
@@ -183,6 +200,30 @@ def test_every_pushwoosh_source_is_stored(fetcher, clean_sandbox):
         "link:https://example.com/news",
     }
     assert totals["pushwoosh.messages"][f"message:{CODE}"]["sends"] > 0
+
+
+@pytest.mark.parametrize(
+    ("path", "scheme", "other"),
+    [
+        ("/api/v2/statistics/emails/linksInteractions", "Api", "Key"),
+        ("/api/v2/statistics/emails/linksInteractionsDevices", "Api", "Key"),
+        ("/api/v2/statistics/getMessageLog", "Key", "Api"),
+    ],
+)
+def test_each_pushwoosh_method_is_sent_the_scheme_its_own_example_shows(
+    clean_sandbox, path, scheme, other
+):
+    # The sandbox takes only the documented scheme, so a client sending the other fails.
+    client = pushwoosh(clean_sandbox)
+    client.v2(path, {"message_code": CODE, "application_code": "APP", "page": 0})
+    [received] = clean_sandbox.received()[-1:]
+    assert received["status"] == 200
+    wrong = httpx.post(
+        f"{clean_sandbox.url}/pushwoosh{path}",
+        json={"message_code": CODE},
+        headers={"Authorization": f"{other} {SECRET}"},
+    )
+    assert wrong.status_code == 401
 
 
 def test_scheduled_v1_request_is_polled_until_ready(fetcher, clean_sandbox):
@@ -397,10 +438,18 @@ def test_a_deleted_suppression_comes_back_only_when_reported_after_the_deletion(
 
 def test_altcraft_feedback_in_the_history_is_suppressed(fetcher, clean_sandbox, client, scheduler):
     recorder = PostHookRecorder(client, scheduler)
-    for email in ("hbounce-1@example.com", "unsub-2@example.com", "fine@example.com"):
-        recorder.record(CAMPAIGN, email)
+    emails = ("hbounce-1", "unsub-2", "apiunsub-3", "manualunsub-4", "stoplist-5", "fine-6")
+    for local in emails:
+        recorder.record(CAMPAIGN, f"{local}@example.com")
     fetcher.fetch(CAMPAIGN, "altcraft.history")
     assert {key: entry["source"] for key, entry in suppressed(client).items()} == {
         "email:hbounce-1@example.com": "altcraft.history: hbounce",
         "email:unsub-2@example.com": "altcraft.history: unsubscribe_email",
+        "email:apiunsub-3@example.com": "altcraft.history: unsub_api",
+        "email:manualunsub-4@example.com": "altcraft.history: unsub_manual",
+        "email:stoplist-5@example.com": "altcraft.history: suppress",
+    }
+    assert {entry["reason"] for entry in suppressed(client).values()} == {
+        "hardbounce",
+        "unsubscribe",
     }

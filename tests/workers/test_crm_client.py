@@ -27,11 +27,13 @@ def test_batch_upsert_and_event_reach_the_platform_with_basic_auth(clean_sandbox
     assert clean_sandbox.received("crm.events")[0]["status"] == 201
 
 
-def test_wrong_credentials_are_permanent(clean_sandbox):
+def test_wrong_credentials_are_permanent_and_the_allow_list_is_named(clean_sandbox):
     with pytest.raises(errors.Unauthorized) as caught:
         crm(clean_sandbox, secret="wrong").post_event({"name": "x"})
     assert caught.value.status == 401
     assert isinstance(caught.value, errors.PermanentError)
+    # What the dead letter says: the platform also refuses an address off its list.
+    assert "IP address is not on the project's allow-list" in str(caught.value)
 
 
 def test_invalid_body_is_rejected_with_the_platforms_reason(clean_sandbox):

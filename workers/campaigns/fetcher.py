@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from workers.campaigns.campaign import Campaign
@@ -144,13 +144,17 @@ class StatsFetcher:
     def _report(
         self, fields: list[str], post: str, start: date, end: date
     ) -> list[dict[str, Any]] | None:
-        """A report's rows, or ``None`` while it is not ready."""
+        """A report's rows, or ``None`` while it is not ready.
+
+        The window is one ``date=in:`` filter naming each day: two ``date`` filters
+        (``ge:`` and ``le:``) would lose the start with a reader that keeps the last
+        value of a repeated parameter, as Django's does (docs/platforms.md)."""
+        days = (start + timedelta(days=n) for n in range((end - start).days + 1))
         answer = self.crm.report(
             [
                 ("fields", ",".join(fields)),
                 ("post", post),
-                ("date", f"ge:{start.isoformat()}"),
-                ("date", f"le:{end.isoformat()}"),
+                ("date", "in:" + ",".join(day.isoformat() for day in days)),
             ]
         )
         if not (answer.get("metadata") or {}).get("ready", True):
@@ -300,12 +304,18 @@ class StatsFetcher:
 
 
 #: Altcraft's history actions that are feedback, as ``SUPPRESS_FROM_FEEDBACK`` kinds.
-#: ``unsubscribe_sms`` and ``unsubscribe_push`` are left out: the suppression list has
-#: no channels, and the address is still reachable by email.
+#: Every action that means "do not send" is an ``unsubscribe``: from the email channel,
+#: from all mailings (through the API or by hand), and a send refused because the
+#: profile is on the stop list. ``unsubscribe_sms`` and ``unsubscribe_push`` are left
+#: out: the suppression list has no channels, and the address is still reachable by
+#: email.
 ALTCRAFT_FEEDBACK = {
     "hbounce": "hardbounce",
     "complain": "complaint",
     "unsubscribe_email": "unsubscribe",
+    "unsub_api": "unsubscribe",
+    "unsub_manual": "unsubscribe",
+    "suppress": "unsubscribe",
 }
 
 

@@ -41,6 +41,7 @@ class FollowupScheduler:
     time_scale: multiplies every delay (tests shrink them to milliseconds).
     platforms: the platforms configured; sources of the others are not scheduled.
     horizon_s: steps due later than this are deferred to the due set.
+    deprecated: also fetch the sources whose calls the platform marks deprecated.
     """
 
     def __init__(
@@ -51,9 +52,11 @@ class FollowupScheduler:
         time_scale: float = 1.0,
         platforms: Collection[str] | None = None,
         horizon_s: float = DEFAULT_HORIZON_S,
+        deprecated: bool = False,
     ) -> None:
         self._schedule_ms = [int(step * time_scale * 1000) for step in schedule_s]
         self._platforms = platforms
+        self._deprecated = deprecated
         self._horizon_ms = int(horizon_s * 1000)
         self._script = client.register_script(_SCRIPT)
 
@@ -67,11 +70,12 @@ class FollowupScheduler:
             time_scale=settings.followup_time_scale,
             platforms=settings.platforms_on,
             horizon_s=settings.worker.delay_horizon_s,
+            deprecated=bool(settings.pushwoosh and settings.pushwoosh.msg_stats),
         )
 
     def sources(self) -> tuple[str, ...]:
         """The sources each step fetches (workers/campaigns/sources.py)."""
-        return scheduled_sources(self._platforms)
+        return scheduled_sources(self._platforms, deprecated=self._deprecated)
 
     def ensure(self, campaign: Campaign) -> bool:
         """Create the campaign's schedule unless it has one; True if this call did."""

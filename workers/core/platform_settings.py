@@ -61,6 +61,9 @@ class PushwooshConfig:
     base_url: str
     api_token: str = field(repr=False)
     application: str
+    #: Also fetch the deprecated ``getMsgStats`` (``totalsByIntervals`` gives the same
+    #: numbers): ``PUSHWOOSH_MSG_STATS``.
+    msg_stats: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def _platform_config(env: environs.Env, name: str) -> Any:
             base_url=_base_url(env, "PUSHWOOSH_BASE_URL"),
             api_token=env.str("PUSHWOOSH_API_TOKEN", ""),
             application=env.str("PUSHWOOSH_APPLICATION", ""),
+            msg_stats=env.bool("PUSHWOOSH_MSG_STATS", False),
         )
     return AltcraftConfig(
         base_url=_base_url(env, "ALTCRAFT_BASE_URL"),

@@ -238,7 +238,7 @@ def check_platform(
         return Finding(
             platform,
             FAIL,
-            f"{said}: credentials refused ({error.status}): check {'/'.join(credentials)}",
+            f"{said}: {error.args[0]} ({error.status}): check {'/'.join(credentials)}",
         )
     except errors.NotFound:
         return Finding(platform, FAIL, f"{said}: no such path: check {base_url}")

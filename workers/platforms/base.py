@@ -76,7 +76,6 @@ class PlatformClient:
     Parameters:
       base_url: the platform's root; paths are joined onto it.
       auth: an httpx auth (Basic, a header scheme ...), applied to every call.
-      headers: extra headers sent with every call.
       timeout: an :class:`httpx.Timeout`; bounded by default.
       limiter: the platform's shared rate limit; every call waits for a slot, and a
         429 slows the shared rate down.
@@ -88,13 +87,14 @@ class PlatformClient:
 
     #: The name errors and logs carry, e.g. ``"crm"``.
     platform = "platform"
+    #: What a 401 or 403 says, in the dead letter and in ``doctor``: what to check.
+    refused_access = "credentials refused"
 
     def __init__(
         self,
         base_url: str,
         *,
         auth: httpx.Auth | None = None,
-        headers: dict[str, str] | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limiter: SharedRateLimiter | None = None,
         circuit: CircuitBreaker | None = None,
@@ -108,7 +108,6 @@ class PlatformClient:
         self._http = httpx.Client(
             base_url=base_url,
             auth=auth,
-            headers=headers,
             timeout=timeout,
             limits=DEFAULT_LIMITS,
             transport=transport,
@@ -275,8 +274,9 @@ class PlatformClient:
         error_class = errors.error_class_for_status(status)
         if error_class is None and status in expect:
             return
+        refused = error_class is errors.Unauthorized
         raise (error_class or errors.Rejected)(
-            f"unexpected answer (expected {_statuses(expect)})",
+            self.refused_access if refused else f"unexpected answer (expected {_statuses(expect)})",
             platform=self.platform,
             method=method,
             url=url,

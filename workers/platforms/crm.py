@@ -35,6 +35,13 @@ class CrmClient(PlatformClient):
     """Basic auth ``login:secret`` on every call."""
 
     platform = "crm"
+    #: The platform checks the caller's address as well as its credentials (the
+    #: documentation: "login and secret, and the list of allowed IP addresses, can be
+    #: changed in the project settings").
+    refused_access = (
+        "credentials refused, or this host's IP address is not on the project's allow-list "
+        "(both are set in the platform's project settings)"
+    )
 
     def __init__(self, config: CrmConfig, **kwargs: Any) -> None:
         super().__init__(

@@ -2,7 +2,9 @@
 
 Two styles of call:
 
-- v2 (``/api/v2/...``): ``Authorization: Key <token>`` and a plain JSON body.
+- v2 (``/api/v2/...``): ``Authorization: <scheme> <token>`` and a plain JSON body. The
+  scheme is what each method's own example shows: ``Api`` for the two link-interaction
+  methods, ``Key`` for the rest (:data:`V2_SCHEMES`).
 - v1 (``/json/1.3/<method>``): ``{"request": {"auth": <token>, ...}}``; the answer is
   ``{"status_code", "status_message", "response"}`` and a ``status_code`` other than
   200 is a failure even with HTTP 200 (210 means bad arguments: permanent).
@@ -28,6 +30,10 @@ PATHS = {
     "bounces": "/api/v2/statistics/emails/bouncedEmails",
 }
 
+#: The ``Authorization`` scheme of the v2 methods whose example shows ``Api``; every
+#: other one shows ``Key`` or none (docs/platforms.md).
+V2_SCHEMES = {PATHS["links"]: "Api", PATHS["link_devices"]: "Api"}
+
 #: Largest pages the documentation allows.
 MESSAGES_PER_PAGE = 1000
 LINK_DEVICES_PER_PAGE = 1000
@@ -50,8 +56,7 @@ class PushwooshClient(PlatformClient):
     platform = "pushwoosh"
 
     def __init__(self, config: PushwooshConfig, **kwargs: Any) -> None:
-        headers = {"Authorization": f"Key {config.api_token}"}
-        super().__init__(config.base_url, headers=headers, **kwargs)
+        super().__init__(config.base_url, **kwargs)
         self._token = config.api_token
         self.application = config.application
 
@@ -63,7 +68,9 @@ class PushwooshClient(PlatformClient):
 
     def v2(self, path: str, body: dict[str, Any]) -> Any:
         """Call a v2 path (e.g. ``/api/v2/statistics/messages/totalsByIntervals``)."""
-        return self.request("POST", path, json=body, expect=(200,)) or {}
+        authorization = f"{V2_SCHEMES.get(path, 'Key')} {self._token}"
+        headers = {"Authorization": authorization}
+        return self.request("POST", path, json=body, headers=headers, expect=(200,)) or {}
 
     def schedule(self, method: str, **params: Any) -> str:
         """Start a scheduled v1 request; return the ``request_id`` to poll."""
