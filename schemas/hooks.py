@@ -84,7 +84,10 @@ class HookSchema(_Recipient):
             if not (key in IDENTIFIERS and isinstance(value, str) and not value.strip())
         }
 
-    stage = ma.fields.String(required=True, validate=validate.OneOf(STAGES))
+    #: A call that names no stage is read as a ``pre`` hook: it is answered with the
+    #: recipient's decision and counts no send (read as a ``post``, a suppressed
+    #: recipient would be sent to by a platform taking the answer as consent).
+    stage = ma.fields.String(load_default="pre", validate=validate.OneOf(STAGES))
     campaign_id = ma.fields.Integer(validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID))
     message_id = ma.fields.String(validate=validate.Length(min=1, max=128))
     #: The campaign's kind, which its report filter needs; the platform's hook does not

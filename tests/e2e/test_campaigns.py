@@ -87,6 +87,8 @@ def test_start_once_follow_every_source_and_serve_the_last_answer(tmp_path):
         FOLLOWUP_TIME_SCALE=TIME_SCALE,
         HOOKRELAY_HOOK_USER=HOOK_USER,
         HOOKRELAY_HOOK_PASSWORD=HOOK_PASSWORD,
+        # getMsgStats is deprecated and off by default; on here, its polling is followed.
+        PUSHWOOSH_MSG_STATS="true",
     ) as stack:
         sandbox = stack.sandbox
         sandbox.knobs(report_not_ready=1, v1_polls=2, page_size=100)

@@ -78,6 +78,9 @@ def test_values_are_parsed():
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"BROKER_URL": "kafka://localhost"}, "BROKER_URL"),
         ({"REDIS_URL": "redis://a:6379", "BROKER_URL": "redis://b:6379"}, "BROKER_URL"),
+        ({"HOOKRELAY_HOOK_KEYS": "short"}, "HOOKRELAY_HOOK_KEYS"),
+        ({"HOOKRELAY_HOOK_PLACEHOLDER": "{field}"}, "HOOKRELAY_HOOK_PLACEHOLDER"),
+        ({"HOOKRELAY_PUBLIC_URL": "relay.example.com"}, "HOOKRELAY_PUBLIC_URL"),
     ],
 )
 def test_a_bad_value_names_the_variable(env, variable):
@@ -130,7 +133,11 @@ def test_receiver_requires_api_keys():
 
 
 def test_secrets_stay_out_of_repr():
-    settings = load_settings({"HOOKRELAY_API_KEYS": "key-abc", **CRM})
+    hook_key = "h" * 32
+    settings = load_settings(
+        {"HOOKRELAY_API_KEYS": "key-abc", "HOOKRELAY_HOOK_KEYS": hook_key, **CRM}
+    )
     assert "key-abc" not in repr(settings)
+    assert hook_key not in repr(settings) and hook_key in settings.secrets()
     assert "crm-xyz" not in repr(settings)
     assert "crm-xyz" in settings.secrets()

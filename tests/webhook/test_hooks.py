@@ -11,6 +11,9 @@ from werkzeug.datastructures import Authorization
 from webhook.app import create_app
 from webhook.gate.gate import FREQUENCY_PREFIX
 from webhook.hub import EXTENSION
+from workers.campaigns.campaign import Campaign
+from workers.campaigns.hook_urls import FILLED_IN, HookUrls
+from workers.ops.devstack import SANDBOX_LOGIN, SANDBOX_SECRET
 
 from ..conftest import make_settings
 from .test_events import AUTH
@@ -60,9 +63,10 @@ def test_wrong_or_missing_credentials_are_401(client, headers):
 
 def test_hooks_are_refused_when_no_credentials_are_configured(redis_url):
     client = create_app(make_settings(redis_url)).test_client()
-    response = client.post("/v1/hooks/crm?stage=pre&uid=1", headers=HOOK_AUTH)
+    response = client.post("/v1/hooks/pushwoosh?stage=pre&uid=1", headers=HOOK_AUTH)
     assert response.status_code == 401
-    assert "not set" in response.json["message"]
+    assert "set HOOKRELAY_HOOK_USER/PASSWORD" in response.json["message"]
+    assert "HOOKRELAY_HOOK_KEYS" in response.json["message"]
 
 
 def test_unknown_platform_is_404(client):
@@ -72,7 +76,6 @@ def test_unknown_platform_is_404(client):
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("uid=1", "stage"),
         ("stage=middle&uid=1", "stage"),
         ("stage=pre", "_schema"),
         ("stage=post&uid=1", "campaign_id"),
@@ -283,3 +286,83 @@ def test_an_empty_identifier_beside_a_valid_one_is_ignored(client):
 def test_hooks_answer_get_as_well(client):
     response = client.get("/v1/hooks/crm?stage=pre&uid=8", headers=HOOK_AUTH)
     assert response.json == {"allow": True}
+
+
+KEY, OLD_KEY = "k" * 32, "o" * 32
+
+
+@pytest.fixture
+def token_client(redis_url):
+    settings = make_settings(redis_url, HOOKRELAY_HOOK_KEYS=f"{KEY},{OLD_KEY}")
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions[EXTENSION].stop()
+
+
+def called(template: str, **recipient: str) -> str:
+    """The template as the platform calls it: each placeholder filled (empty where the
+    recipient has no such identifier), the receiver's own part of the URL kept."""
+    for name in FILLED_IN:
+        template = template.replace(f"{{{name}}}", recipient.get(name, ""))
+    return template.removeprefix("https://relay.example.com")
+
+
+def template(campaign: Campaign, key: str = KEY) -> str:
+    return HookUrls("https://relay.example.com", (key,)).template(campaign)
+
+
+def test_a_hook_url_hookrelay_writes_works_without_basic_auth(token_client):
+    url = template(Campaign("crm", 9093, "ab"))
+    assert url.startswith("https://relay.example.com/v1/hooks/crm?campaign_id=9093&kind=ab&token=")
+    pre = token_client.post(called(url, stage="pre", email="a@example.com"))
+    assert pre.status_code == 200 and pre.json == {"allow": True}
+    post = token_client.get(called(url, stage="post", email="a@example.com"))
+    assert post.json == {"recorded": True, "sends": 1}
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        lambda url: url.replace("campaign_id=9093", "campaign_id=9094"),
+        lambda url: url.replace("kind=ab", "kind=mailing"),
+        lambda url: url.replace("/v1/hooks/crm", "/v1/hooks/pushwoosh"),
+        lambda url: url.replace("token=", "token=x"),
+        lambda url: url.replace("campaign_id=9093&", ""),
+    ],
+)
+def test_a_token_opens_the_hooks_of_its_own_campaign_only(token_client, changed):
+    url = called(template(Campaign("crm", 9093, "ab")), stage="pre", uid="1")
+    assert token_client.post(url).status_code == 200
+    refused = token_client.post(changed(url))
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].lower().startswith("basic")
+
+
+def test_a_key_rotated_out_of_first_place_still_verifies(token_client):
+    url = called(template(Campaign("crm", 7), key=OLD_KEY), stage="pre", uid="1")
+    assert token_client.post(url).json == {"allow": True}
+    stranger = called(template(Campaign("crm", 7), key="s" * 32), stage="pre", uid="1")
+    assert token_client.post(stranger).status_code == 401
+
+
+def test_the_s2s_platform_s_own_credentials_open_its_hooks_only(redis_url):
+    client = create_app(make_settings(redis_url)).test_client()
+    own = Authorization("basic", {"username": SANDBOX_LOGIN, "password": SANDBOX_SECRET})
+    headers = {"Authorization": own.to_header()}
+    assert client.post("/v1/hooks/crm?stage=pre&uid=1", headers=headers).json == {"allow": True}
+    assert client.post("/v1/hooks/pushwoosh?stage=pre&uid=1", headers=headers).status_code == 401
+
+
+def test_a_hook_that_names_no_stage_is_answered_as_a_pre_hook_and_counts_no_send(client):
+    assert pre(client, "campaign_id=9093&uid=1").json == {"allow": True}
+    post = client.post("/v1/hooks/crm?stage=post&campaign_id=9093&uid=1", headers=HOOK_AUTH)
+    assert post.json == {"recorded": True, "sends": 1}, "the stage-less call recorded nothing"
+
+
+def test_the_placeholder_syntax_is_a_setting():
+    urls = HookUrls("https://relay.example.com/", ("k" * 32,), placeholder="{{name}}")
+    url = urls.template(Campaign("crm", 1))
+    assert url.startswith("https://relay.example.com/v1/hooks/crm?")
+    assert url.endswith(
+        "&stage={{stage}}&uid={{uid}}&email={{email}}&phone={{phone}}&wp_token={{wp_token}}"
+    )

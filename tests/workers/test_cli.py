@@ -11,6 +11,7 @@ import redis
 from click.testing import CliRunner
 
 from workers.campaigns.campaign import Campaign
+from workers.campaigns.hook_urls import HookUrls
 from workers.campaigns.schema import upgrade
 from workers.campaigns.store import Store
 from workers.ops.cli import main
@@ -165,3 +166,22 @@ def test_replay_takes_event_ids_from_a_file_and_refuses_mixed_forms(redis_url, t
     )
     assert run(redis_url, "dlq", "replay", "--all", "--platform", "crm").exit_code == 2
     assert run(redis_url, "dlq", "replay", letters[0].id, "--reason", "x").exit_code == 2
+
+
+def test_campaign_hook_url_prints_the_template_with_the_campaign_s_token(redis_url):
+    missing = run(redis_url, "campaign", "hook-url", "crm", "9093")
+    assert missing.exit_code == 1
+    assert "set HOOKRELAY_PUBLIC_URL and HOOKRELAY_HOOK_KEYS first" in missing.output
+    env = {
+        "REDIS_URL": redis_url,
+        "BROKER_URL": "",
+        "HOOKRELAY_PUBLIC_URL": "https://relay.example.com",
+        "HOOKRELAY_HOOK_KEYS": "k" * 32,
+    }
+    printed = CliRunner().invoke(
+        main, ["campaign", "hook-url", "crm", "9093", "--kind", "ab"], env=env
+    )
+    expected = HookUrls("https://relay.example.com", ("k" * 32,)).template(
+        Campaign("crm", 9093, "ab")
+    )
+    assert printed.output == expected + "\n"

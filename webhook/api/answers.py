@@ -137,4 +137,11 @@ EVENT_ID = path_parameter("event_id", {"type": "string"})
 HOOK_QUERY = [
     query(name, {"type": "string"}, "Or in the body; the body wins.")
     for name in ("stage", "uid", "email", "phone", "wp_token", "campaign_id", "message_id", "kind")
+] + [
+    query(
+        "token",
+        {"type": "string"},
+        "The campaign's hook token (hookrelay campaign hook-url), in place of Basic auth; "
+        "query string only.",
+    )
 ]

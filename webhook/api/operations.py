@@ -63,9 +63,10 @@ HOOK = {
     "tags": ["hooks"],
     "summary": "A platform's pre-send check or post-send report",
     "description": "Parameters come from the query string and/or a JSON body. "
-    "stage=pre answers allow or not (suppressions, frequency cap); stage=post "
-    "counts the send and makes sure the campaign's statistics are followed.",
-    "security": BASIC,
+    "stage=pre (or no stage) answers allow or not (suppressions, frequency cap); "
+    "stage=post counts the send and makes sure the campaign's statistics are followed. "
+    "Basic auth, or the token of the campaign the call names in the query string.",
+    "security": [*BASIC, {}],
     "parameters": [PLATFORM, *HOOK_QUERY],
     "responses": {
         200: answer(

@@ -18,6 +18,11 @@ from schemas.segment import FORWARDABLE
 
 #: How a Standard Webhooks secret starts.
 STANDARD_WEBHOOKS_PREFIX = "whsec_"
+#: How hook placeholders are written by default (``HOOKRELAY_HOOK_PLACEHOLDER``):
+#: ``name`` stands for each field's name.
+HOOK_PLACEHOLDER = "{name}"
+#: The shortest hook key (``HOOKRELAY_HOOK_KEYS``): 128 bits as hex.
+HOOK_KEY_MIN = 32
 #: What a platform can report about an address (``SUPPRESS_FROM_FEEDBACK``).
 FEEDBACK_KINDS = ("hardbounce", "softbounce", "complaint", "unsubscribe")
 
@@ -85,3 +90,26 @@ def seconds(values: list[str]) -> None:
     items and keeps only their indexes)."""
     if not values or not all(value.strip().isdigit() and int(value) >= 1 for value in values):
         raise marshmallow.ValidationError("expected comma-separated whole seconds, each ≥ 1")
+
+
+def hook_keys(values: list[str]) -> None:
+    """A hook key is long enough to be guessed by no one (``openssl rand -hex 16``)."""
+    if any(len(value.strip()) < HOOK_KEY_MIN for value in values if value.strip()):
+        raise marshmallow.ValidationError(
+            f"a hook key is at least {HOOK_KEY_MIN} characters (e.g. $(openssl rand -hex 32))"
+        )
+
+
+def placeholder(value: str) -> None:
+    """A placeholder syntax names the field once, as ``name``: ``{name}``, ``{{name}}``."""
+    if value.count("name") != 1 or value == "name":
+        raise marshmallow.ValidationError(
+            "write the placeholder with 'name' once for the field's name, e.g. {name} or {{name}}"
+        )
+
+
+def http_url(value: str) -> None:
+    """An http(s) URL with a host (or nothing)."""
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise marshmallow.ValidationError(f"not an http(s) URL: {value!r}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import environs
-import marshmallow
 from marshmallow.validate import Range
+
+from workers.core import env_values
 
 #: Each platform's connection variables, all needed to turn it on.
 PLATFORM_VARIABLES = {
@@ -119,10 +119,4 @@ def _platform_config(env: environs.Env, name: str) -> Any:
 
 
 def _base_url(env: environs.Env, name: str) -> str:
-    return (env.str(name, "", validate=_http_url) or "").rstrip("/")
-
-
-def _http_url(value: str) -> None:
-    parts = urlsplit(value)
-    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
-        raise marshmallow.ValidationError(f"not an http(s) URL: {value!r}")
+    return (env.str(name, "", validate=env_values.http_url) or "").rstrip("/")

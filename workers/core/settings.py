@@ -110,6 +110,13 @@ class Settings:
     signing_secrets: tuple[str, ...] = field(repr=False)
     hook_user: str | None
     hook_password: str | None = field(repr=False)
+    #: What the hook tokens of the templates hookrelay writes are keyed with (the first
+    #: signs, every one verifies: workers/campaigns/hook_urls.py).
+    hook_keys: tuple[str, ...] = field(repr=False)
+    #: How the platform's hook placeholders are written, ``name`` standing for each.
+    hook_placeholder: str
+    #: Where the platforms reach this receiver, for the hook URLs hookrelay writes.
+    public_url: str | None
     #: A platform's config, or ``None`` when it is off (see the module docstring).
     crm: CrmConfig | None
     pushwoosh: PushwooshConfig | None
@@ -182,6 +189,7 @@ class Settings:
             *self.write_keys,
             *self.signing_secrets,
             self.hook_password,
+            *self.hook_keys,
             self.crm and self.crm.secret,
             self.pushwoosh and self.pushwoosh.api_token,
             self.altcraft and self.altcraft.token,
@@ -259,6 +267,18 @@ def _receiver(env: _MappingEnv) -> dict:
         ),
         "hook_user": env.str("HOOKRELAY_HOOK_USER", None),
         "hook_password": env.str("HOOKRELAY_HOOK_PASSWORD", None),
+        "hook_keys": tuple(
+            env_values.items(env, "HOOKRELAY_HOOK_KEYS", validate=env_values.hook_keys)
+        ),
+        "hook_placeholder": env.str(
+            "HOOKRELAY_HOOK_PLACEHOLDER",
+            env_values.HOOK_PLACEHOLDER,
+            validate=env_values.placeholder,
+        ),
+        "public_url": (
+            (env.str("HOOKRELAY_PUBLIC_URL", "", validate=env_values.http_url) or "").rstrip("/")
+            or None
+        ),
         "web_read_timeout_s": env.float(
             "WEB_READ_TIMEOUT_S", 10, validate=Range(min=0, min_inclusive=False)
         ),

@@ -8,7 +8,9 @@ import json
 import click
 
 from schemas.events import CAMPAIGN_KINDS, CONTROL_ACTIONS, STARTABLE_PLATFORMS
+from workers.campaigns.campaign import Campaign
 from workers.campaigns.control import CampaignControl
+from workers.campaigns.hook_urls import HookUrls
 from workers.core.connections import redis_client
 from workers.core.platform_settings import platform_off_reason
 from workers.core.readable import readable_time
@@ -83,6 +85,28 @@ def campaign_list(limit: int) -> None:
             for r in runs
         ],
     )
+
+
+@campaign.command("hook-url", short_help="Print the hook URL to give a campaign.")
+@click.argument("platform", type=click.Choice(STARTABLE_PLATFORMS))
+@click.argument("campaign_id", type=int)
+@click.option("--kind", type=click.Choice(CAMPAIGN_KINDS), default=CAMPAIGN_KINDS[0])
+def campaign_hook_url(platform: str, campaign_id: int, kind: str) -> None:
+    """Print the hook_url_template to give a campaign: this receiver's hook URL with the
+    campaign's token, so its hooks are accepted with or without Basic auth."""
+    given = settings()
+    missing = [
+        name
+        for name, value in (
+            ("HOOKRELAY_PUBLIC_URL", given.public_url),
+            ("HOOKRELAY_HOOK_KEYS", given.hook_keys),
+        )
+        if not value
+    ]
+    if missing or given.public_url is None:
+        raise click.ClickException(f"set {' and '.join(missing)} first (docs/configuration.md)")
+    urls = HookUrls(given.public_url, given.hook_keys, given.hook_placeholder)
+    click.echo(urls.template(Campaign(platform, campaign_id, kind)))
 
 
 def _campaign_action(action: str) -> click.Command:
