@@ -26,6 +26,12 @@ altcraft = Blueprint("altcraft", __name__, url_prefix="/altcraft")
 BLUEPRINTS = (crm_campaigns, pushwoosh, altcraft)
 
 COLLECTIONS = ("mailings", "ab-mailings", "auto-mailings")
+#: The fields the documentation marks required, per collection.
+CAMPAIGN_REQUIRED = {
+    "mailings": ("message_type", "message_id", "source_type"),
+    "ab-mailings": ("messages_type", "message_id", "source_type"),
+    "auto-mailings": ("message_type", "message_id", "source_type", "source_id"),
+}
 ACTIONS = ("start", "pause", "resume", "archive")
 #: A report answers at most this many objects, the totals row included.
 REPORT_MAX_OBJECTS = 100
@@ -64,7 +70,52 @@ def crm_campaign(body, collection: str, campaign_id: int):
         return {"detail": "Not found."}, 404
     if _world().knobs.campaign_status_hidden:
         return {"id": campaign_id}, 200
+    created = _world().created(collection, campaign_id)
+    if created:
+        return created[0], 200
     return {"id": campaign_id, "status": _world().status(collection, campaign_id)}, 200
+
+
+@crm_campaigns.get("/api/v1/<collection>/")
+@simulated("crm.campaigns")
+def crm_campaigns_list(body, collection: str):
+    if collection not in COLLECTIONS:
+        return {"detail": "Not found."}, 404
+    return _world().created(collection), 200
+
+
+@crm_campaigns.post("/api/v1/<collection>/")
+@simulated("crm.campaign_create")
+def crm_campaign_create(body, collection: str):
+    refusal = _campaign_refusal(collection, body)
+    if refusal:
+        return refusal
+    campaign_id = _world().create(collection, body)
+    return _world().created(collection, campaign_id)[0], 201
+
+
+@crm_campaigns.put("/api/v1/<collection>/<int:campaign_id>/")
+@simulated("crm.campaign_rewrite")
+def crm_campaign_rewrite(body, collection: str, campaign_id: int):
+    refusal = _campaign_refusal(collection, body)
+    if refusal:
+        return refusal
+    if not _world().rewrite(collection, campaign_id, body):
+        return {"detail": "Not found."}, 404
+    return _world().created(collection, campaign_id)[0], 200
+
+
+def _campaign_refusal(collection: str, body) -> tuple[dict, int] | None:
+    """What the platform answers a campaign missing a field its documentation requires,
+    or of an unknown collection."""
+    if collection not in COLLECTIONS:
+        return {"detail": "Not found."}, 404
+    if not isinstance(body, dict):
+        return {"non_field_errors": ["Invalid data. Expected a dictionary."]}, 400
+    missing = [name for name in CAMPAIGN_REQUIRED[collection] if name not in body]
+    if missing:
+        return {name: ["This field is required."] for name in missing}, 400
+    return None
 
 
 @crm_campaigns.post("/api/v1/<collection>/<int:campaign_id>/<action>/")

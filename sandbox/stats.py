@@ -16,6 +16,9 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
+#: The first id the sandbox gives a campaign created through it.
+FIRST_CREATED_ID = 10_001
+
 
 @dataclass
 class Knobs:
@@ -58,6 +61,7 @@ class StatsWorld:
 
     def reset(self) -> None:
         self.statuses: dict[tuple[str, int], str] = {}
+        self.bodies: dict[tuple[str, int], dict[str, Any]] = {}
         self.answers: Counter[str] = Counter()
         self.not_ready_given: Counter[str] = Counter()
         self.pending: dict[str, dict[str, Any]] = {}
@@ -90,6 +94,31 @@ class StatsWorld:
             after = {"start": "started", "pause": "paused", "resume": "started"}
             self.statuses[(collection, campaign_id)] = after.get(action, "archived")
             return None
+
+    def create(self, collection: str, body: dict[str, Any]) -> int:
+        """Store a new campaign; return the id the platform gives it."""
+        with self.lock:
+            campaign_id = FIRST_CREATED_ID + len(self.bodies)
+            self.bodies[(collection, campaign_id)] = body
+            self.statuses[(collection, campaign_id)] = "draft"
+            return campaign_id
+
+    def rewrite(self, collection: str, campaign_id: int, body: dict[str, Any]) -> bool:
+        """Replace a created campaign's fields; ``False`` if there is no such campaign."""
+        with self.lock:
+            if (collection, campaign_id) not in self.bodies:
+                return False
+            self.bodies[(collection, campaign_id)] = body
+            return True
+
+    def created(self, collection: str, campaign_id: int | None = None) -> list[dict[str, Any]]:
+        """The campaigns created in a collection (or the one of that id), as answered."""
+        with self.lock:
+            return [
+                {**body, "id": key[1], "status": self.statuses.get(key, "draft")}
+                for key, body in self.bodies.items()
+                if key[0] == collection and campaign_id in (None, key[1])
+            ]
 
     def status(self, collection: str, campaign_id: int) -> str:
         with self.lock:

@@ -1,11 +1,20 @@
-"""``/v1/campaigns``: a campaign's statistics, and pause/resume/archive (API keys)."""
+"""``/v1/campaigns``: the S2S platform's campaigns listed, read, created and rewritten
+(synchronously, workers/campaigns/admin.py), a campaign's statistics, and
+pause/resume/archive (API keys)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
-from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import NotFound
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
 
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from werkzeug.exceptions import NotFound, ServiceUnavailable
+
+from schemas.campaigns import load_campaign
 from schemas.events import (
     CAMPAIGN_KINDS,
     CONTROL_ACTIONS,
@@ -15,7 +24,12 @@ from schemas.events import (
 from webhook import auth
 from webhook.api.bodies import json_object
 from webhook.hub import current_hub
+from workers.campaigns.admin import CampaignAdmin, CampaignRefused
+from workers.campaigns.hook_urls import HookUrls
+from workers.platforms.crm import CrmClient
+from workers.platforms.registry import crm_client
 from workers.queue.routes import CAMPAIGN_ACTION
+from workers.ratelimit.limiter import platform_limiter
 
 bp = Blueprint("campaigns", __name__, url_prefix="/v1/campaigns")
 bp.before_request(auth.require_api_key)
@@ -47,3 +61,79 @@ def act(platform: str, campaign_id: int, action: str) -> ResponseReturnValue:
     campaign = {"platform": platform, "id": campaign_id, "kind": kind}
     message_id = hub.messages.send(CAMPAIGN_ACTION, (campaign, action))
     return {"queued": action, "campaign": campaign, "message_id": message_id}, 202
+
+
+@bp.get("/crm")
+def crm_list() -> ResponseReturnValue:
+    kind = _kind(request.args.get("kind"))
+    with _admin() as admin:
+        return {"kind": kind, "campaigns": admin.list(kind)}
+
+
+@bp.get(f"/crm/{CAMPAIGN_ID}")
+def crm_show(campaign_id: int) -> ResponseReturnValue:
+    kind = _kind(request.args.get("kind"))
+    with _admin() as admin:
+        return admin.show(kind, campaign_id)
+
+
+@bp.post("/crm")
+def crm_create() -> ResponseReturnValue:
+    loaded = load_campaign(json_object())
+    with _admin() as admin:
+        created = admin.create(loaded)
+    answer: dict[str, Any] = {**created.campaign}
+    if created.start:
+        campaign = {"platform": "crm", "kind": loaded["kind"], "id": created.campaign["id"]}
+        start = {"id": f"created:{campaign['id']}:start", "type": "campaign_start"}
+        hub = current_hub()
+        hub.headroom.check()
+        hub.queue.submit([{**start, "timestamp": _now(), "campaign": campaign}])
+        answer["start"] = "queued"
+    return answer, 201
+
+
+@bp.put(f"/crm/{CAMPAIGN_ID}")
+def crm_rewrite(campaign_id: int) -> ResponseReturnValue:
+    loaded = load_campaign(json_object())
+    with _admin() as admin:
+        return admin.rewrite(campaign_id, loaded)
+
+
+@contextmanager
+def _admin() -> Iterator[CampaignAdmin]:
+    """A :class:`CampaignAdmin` on the S2S platform, its client closed afterwards."""
+    hub = current_hub()
+    settings = hub.settings
+    client = crm_client(settings, platform_limiter(hub.redis, settings, "crm"))
+    if not isinstance(client, CrmClient):
+        raise ServiceUnavailable(
+            "The S2S platform is off: set CRM_BASE_URL, CRM_LOGIN, CRM_SECRET."
+        )
+    urls = None
+    if settings.public_url and settings.hook_keys:
+        urls = HookUrls(settings.public_url, settings.hook_keys, settings.hook_placeholder)
+    try:
+        yield CampaignAdmin(client, urls)
+    finally:
+        client.close()
+
+
+def _kind(given: str | None) -> str:
+    if given not in CAMPAIGN_KINDS:
+        raise ValidationError({"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]})
+    return given
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@bp.errorhandler(ValidationError)
+def _invalid(error: ValidationError) -> ResponseReturnValue:
+    return {"errors": error.messages}, 422
+
+
+@bp.errorhandler(CampaignRefused)
+def _refused(error: CampaignRefused) -> ResponseReturnValue:
+    return {"message": error.message, "platform_said": error.platform_said}, error.status

@@ -17,6 +17,8 @@ from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas import api
+from schemas.campaigns import CAMPAIGN_SCHEMAS
+from webhook.api.campaign_operations import CAMPAIGN_BODIES
 from webhook.api.operations import EVENT_SCHEMAS, OPERATIONS
 from webhook.api.segment_operations import SEGMENT_MESSAGE
 
@@ -88,6 +90,8 @@ def build_spec() -> dict[str, Any]:
         spec.components.schema(name, schema=schema)
     spec.components.schema("HookDecision", schema=api.HookDecisionSchema)
     spec.components.schema("SegmentMessage", SEGMENT_MESSAGE)
+    for kind, name in CAMPAIGN_BODIES.items():
+        spec.components.schema(name, schema=CAMPAIGN_SCHEMAS[kind])
     spec.components.security_scheme(
         "writeKey",
         {"type": "http", "scheme": "basic", "description": "The write key as user name."},

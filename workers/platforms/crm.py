@@ -20,6 +20,7 @@ PATHS = {
     "upsert_profile": "/api/v1/users/",
     "upsert_profiles": "/api/v1/users/batch/",
     "post_event": "/api/v1/events/",
+    "campaigns": "/api/v1/{collection}/",
     "campaign": "/api/v1/{collection}/{id}/",
     "campaign_action": "/api/v1/{collection}/{id}/{action}/",
     "report": "/api/v1/reports/",
@@ -58,6 +59,21 @@ class CrmClient(PlatformClient):
     def campaign(self, kind: str, campaign_id: int) -> dict[str, Any]:
         path = PATHS["campaign"].format(collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id)
         return self.request("GET", path, expect=(200,)) or {}
+
+    def campaigns(self, kind: str) -> Any:
+        """The campaigns of ``kind``, as the platform lists them."""
+        path = PATHS["campaigns"].format(collection=CAMPAIGN_COLLECTIONS[kind])
+        return self.request("GET", path, expect=(200,))
+
+    def create_campaign(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a campaign of ``kind``; the platform's answer holds its ``id``."""
+        path = PATHS["campaigns"].format(collection=CAMPAIGN_COLLECTIONS[kind])
+        return self.request("POST", path, json=body, expect=(200, 201)) or {}
+
+    def rewrite_campaign(self, kind: str, campaign_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace a campaign's fields (``PUT``) with ``body``."""
+        path = PATHS["campaign"].format(collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id)
+        return self.request("PUT", path, json=body, expect=(200,)) or {}
 
     def campaign_action(self, kind: str, campaign_id: int, action: str) -> Any:
         """Start, pause, resume or archive a campaign of ``kind`` (mailing, ab, automated)."""

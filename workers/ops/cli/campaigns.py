@@ -14,6 +14,7 @@ from workers.campaigns.hook_urls import HookUrls
 from workers.core.connections import redis_client
 from workers.core.platform_settings import platform_off_reason
 from workers.core.readable import readable_time
+from workers.ops.cli import platform_campaigns
 from workers.ops.cli.common import settings, store, table
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PlatformError
@@ -60,10 +61,16 @@ def campaign() -> None:
     """List followed campaigns; pause, resume or archive one on its platform."""
 
 
-@campaign.command("list")
+@campaign.command("list", short_help="List followed campaigns, or the platform's (--kind).")
 @click.option("--limit", default=20, show_default=True, help="How many, newest first.")
-def campaign_list(limit: int) -> None:
-    """Campaigns hookrelay started or follows, newest first."""
+@click.option("--kind", type=click.Choice(CAMPAIGN_KINDS), help="The platform's campaigns instead.")
+@platform_campaigns.receiver_options
+def campaign_list(limit: int, kind: str | None, url: str | None, key: str | None) -> None:
+    """Campaigns hookrelay started or follows, newest first; with --kind, the S2S
+    platform's campaigns of that kind (through the receiver)."""
+    if kind is not None:
+        platform_campaigns.platform_list(kind, url, key)
+        return
     runs = store().runs(limit)
     if not runs:
         click.echo(
@@ -132,3 +139,7 @@ def _campaign_action(action: str) -> click.Command:
 
 for _action in CONTROL_ACTIONS:
     _campaign_action(_action)
+
+
+for _command in platform_campaigns.COMMANDS:
+    campaign.add_command(_command)

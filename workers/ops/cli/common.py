@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from workers.campaigns.store import Store
-from workers.core.settings import ConfigError, Settings, load_settings
+from workers.core.settings import VAR_DIR, ConfigError, Settings, load_settings
+from workers.ops import devstack
 from workers.ops.devstack import cli_environ
 
 
@@ -27,3 +28,18 @@ def table(header: tuple[str, ...], rows: list[tuple]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def receiver_url(given: Settings, url: str | None) -> str:
+    """The receiver the commands that post to it call: ``--url``, else this host's."""
+    return url or f"http://127.0.0.1:{given.port}"
+
+
+def api_key(given: Settings, key: str | None) -> str:
+    """``--key``, else the first of ``HOOKRELAY_API_KEYS``, else ``make run``'s."""
+    if key or given.api_keys:
+        return key or given.api_keys[0]
+    path = devstack.dev_key_path(VAR_DIR)
+    if not path.exists():
+        raise click.ClickException("no API key: give --key or set HOOKRELAY_API_KEYS")
+    return path.read_text().strip()

@@ -8,9 +8,7 @@ from typing import TextIO
 import click
 
 from schemas.events import MAX_BATCH
-from workers.core.settings import VAR_DIR
-from workers.ops import devstack
-from workers.ops.cli.common import settings
+from workers.ops.cli.common import api_key, receiver_url, settings
 from workers.ops.receiver_client import (
     Item,
     PostError,
@@ -45,7 +43,6 @@ def send(file: TextIO | None, url: str | None, key: str | None, batch: int) -> N
     in FILE and the others are sent; exits 1 if any event was refused.
     """
     given = settings()
-    key = key or (given.api_keys[0] if given.api_keys else _dev_key())
     if file is None:
         items = sample_events()
     else:
@@ -55,7 +52,7 @@ def send(file: TextIO | None, url: str | None, key: str | None, batch: int) -> N
             message = f"{file.name} is neither JSON nor JSON lines: {error}"
             raise click.ClickException(message) from None
     secret = given.signing_secrets[0] if given.signing_secrets else None
-    receiver = ReceiverClient(url or f"http://127.0.0.1:{given.port}", key, signing_secret=secret)
+    receiver = ReceiverClient(receiver_url(given, url), api_key(given, key), signing_secret=secret)
     tally = Tally()
     try:
         with click.progressbar(length=len(items), label="sending", hidden=not file) as bar:
@@ -83,10 +80,3 @@ def _report(items: list[Item], tally: Tally, *, listed: bool) -> None:
     )
     if tally.rejected:
         sys.exit(1)
-
-
-def _dev_key() -> str:
-    path = devstack.dev_key_path(VAR_DIR)
-    if not path.exists():
-        raise click.ClickException("no API key: give --key or set HOOKRELAY_API_KEYS")
-    return path.read_text().strip()

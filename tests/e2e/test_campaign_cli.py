@@ -1,0 +1,79 @@
+"""``hookrelay campaign create|rewrite|show|list --kind`` against a running ``web`` and
+the sandbox: the commands are clients of the receiver's API."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from workers.ops.cli import main
+
+from ..support import API_KEY
+from .stack import running_stack
+
+PUBLIC_URL = "https://relay.example.com"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(
+        tmp_path_factory.mktemp("campaign-cli"),
+        workers=0,
+        HOOKRELAY_PUBLIC_URL=PUBLIC_URL,
+        HOOKRELAY_HOOK_KEYS="k" * 32,
+    ) as stack:
+        yield stack
+
+
+def campaign(stack, *args: str):
+    url = str(stack.http.base_url)
+    env = {"DATABASE_URL": stack.env["DATABASE_URL"], "REDIS_URL": stack.env["REDIS_URL"]}
+    return CliRunner().invoke(main, ["campaign", *args, "--url", url, "--key", API_KEY], env=env)
+
+
+def test_a_campaign_is_created_with_a_file_shown_listed_and_rewritten(stack, tmp_path):
+    spec = tmp_path / "ab.json"
+    spec.write_text(
+        json.dumps({"kind": "ab", "messages_type": "L", "message_id": 5, "source_type": "U"})
+    )
+    csv = tmp_path / "audience.csv"
+    csv.write_bytes(b"email\na@example.com\n")
+    created = campaign(stack, "create", str(spec), "--csv", str(csv))
+    assert created.exit_code == 0, created.output
+    answer = json.loads(created.output)
+    campaign_id = answer["id"]
+    assert (
+        answer["source_uploaded_csv"]
+        == "data:text/csv;base64," + base64.b64encode(csv.read_bytes()).decode()
+    )
+    assert answer["config"]["hook_url_template"].startswith(f"{PUBLIC_URL}/v1/hooks/crm?")
+
+    shown = json.loads(campaign(stack, "show", "ab", str(campaign_id)).output)
+    assert shown["id"] == campaign_id
+    listed = json.loads(campaign(stack, "list", "--kind", "ab").output)
+    assert [c["id"] for c in listed["campaigns"]] == [campaign_id]
+
+    spec.write_text(
+        json.dumps(
+            {
+                "kind": "ab",
+                "messages_type": "L",
+                "message_id": 6,
+                "source_type": "A",
+                "source_id": 2,
+            }
+        )
+    )
+    rewritten = campaign(stack, "rewrite", str(campaign_id), str(spec))
+    assert json.loads(rewritten.output)["message_id"] == 6
+
+
+def test_a_bad_campaign_is_refused_naming_the_field(stack, tmp_path):
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps({"kind": "automated", "message_type": "L", "message_id": 1}))
+    refused = campaign(stack, "create", str(spec))
+    assert refused.exit_code == 1
+    assert "422" in refused.output and "source_type" in refused.output
