@@ -120,6 +120,10 @@ class StatsWorld:
                 if key[0] == collection and campaign_id in (None, key[1])
             ]
 
+    def set_status(self, collection: str, campaign_id: int, status: str) -> None:
+        with self.lock:
+            self.statuses[(collection, campaign_id)] = status
+
     def status(self, collection: str, campaign_id: int) -> str:
         with self.lock:
             return self.statuses.get((collection, campaign_id), "draft")

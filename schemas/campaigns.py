@@ -199,3 +199,26 @@ def load_campaign(body: Any) -> dict[str, Any]:
     if schema is None:
         raise ValidationError({"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]})
     return schema.load(body)
+
+
+class SegmentSchema(Schema):
+    """A segment of the S2S platform (create, rewrite, or with ``partial`` edit)."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+    tags = ma.fields.String()
+    condition = ma.fields.Raw(
+        required=True,
+        metadata={"description": "The segment's condition, a JSON object or array."},
+    )
+    segment_limit = _strict_int(min=1)
+
+    @validates_schema
+    def _condition_is_json_structure(self, data: dict, **kwargs: Any) -> None:
+        if "condition" in data and not isinstance(data["condition"], dict | list):
+            raise ValidationError("A JSON object or array.", "condition")
+
+
+SEGMENT = SegmentSchema()

@@ -77,3 +77,25 @@ def test_a_bad_campaign_is_refused_naming_the_field(stack, tmp_path):
     refused = campaign(stack, "create", str(spec))
     assert refused.exit_code == 1
     assert "422" in refused.output and "source_type" in refused.output
+
+
+def segment(stack, *args: str):
+    url = str(stack.http.base_url)
+    env = {"DATABASE_URL": stack.env["DATABASE_URL"], "REDIS_URL": stack.env["REDIS_URL"]}
+    return CliRunner().invoke(main, ["segment", *args, "--url", url, "--key", API_KEY], env=env)
+
+
+def test_a_segment_is_created_edited_and_generated_from_the_cli(stack, tmp_path):
+    spec = tmp_path / "segment.json"
+    spec.write_text(json.dumps({"name": "VIP", "condition": {"level": {"gte": 7}}}))
+    created = segment(stack, "create", str(spec))
+    assert created.exit_code == 0, created.output
+    segment_id = str(json.loads(created.output)["id"])
+    spec.write_text(json.dumps({"segment_limit": 500}))
+    edited = json.loads(segment(stack, "rewrite", segment_id, str(spec), "--partial").output)
+    assert (edited["name"], edited["segment_limit"]) == ("VIP", 500)
+    assert json.loads(segment(stack, "generate", segment_id).output)["generating"] == int(
+        segment_id
+    )
+    assert [s["name"] for s in json.loads(segment(stack, "list").output)["segments"]] == ["VIP"]
+    assert json.loads(segment(stack, "show", segment_id).output)["segment_limit"] == 500

@@ -149,7 +149,62 @@ def test_a_refusal_of_the_platform_is_a_422_with_its_words(api, clean_sandbox):
     assert "Not found" in answer.json["platform_said"]
     clean_sandbox.fault("crm.campaign_create", status=400, count=1)
     refused = create(api, {**MAILING, "source_id": 3})
-    assert (
-        refused.status_code == 422
-        and refused.json["message"] == "The platform refused the campaign."
-    )
+    assert refused.status_code == 422 and refused.json["message"] == "The platform refused it."
+
+
+SEGMENT = {"name": "VIP", "tags": "vip", "condition": {"field": "level", "gte": 7}}
+
+
+def test_a_segment_is_created_rewritten_edited_read_listed_and_generated(api, clean_sandbox):
+    created = api.post("/v1/segments/crm", json=SEGMENT, headers=AUTH)
+    assert created.status_code == 201, created.json
+    segment_id = created.json["id"]
+    assert created.json["condition"] == SEGMENT["condition"]
+    path = f"/v1/segments/crm/{segment_id}"
+    rewritten = api.put(path, json={**SEGMENT, "segment_limit": 1000}, headers=AUTH)
+    assert rewritten.json["segment_limit"] == 1000
+    edited = api.patch(path, json={"name": "VIP+"}, headers=AUTH)
+    assert (edited.json["name"], edited.json["segment_limit"]) == ("VIP+", 1000)
+    assert [r["method"] for r in clean_sandbox.received("crm.segment_change")] == ["PUT", "PATCH"]
+    assert api.get(path, headers=AUTH).json["name"] == "VIP+"
+    listed = api.get("/v1/segments/crm", headers=AUTH).json["segments"]
+    assert [s["id"] for s in listed] == [segment_id]
+    generating = api.post(f"{path}/generate", headers=AUTH)
+    assert generating.status_code == 200 and generating.json["generating"] == segment_id
+    assert clean_sandbox.received("crm.segment_generate")[0]["status"] == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        ("post", {"name": "x"}, "condition"),
+        ("post", {**SEGMENT, "condition": "level > 7"}, "condition"),
+        ("post", {**SEGMENT, "segment_limit": 0}, "segment_limit"),
+        ("put", {"condition": {}}, "name"),
+        ("patch", {"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_segment_is_a_422_naming_the_field_and_nothing_is_sent(
+    api, clean_sandbox, method, body, field
+):
+    path = "/v1/segments/crm" if method == "post" else "/v1/segments/crm/10001"
+    answer = getattr(api, method)(path, json=body, headers=AUTH)
+    assert answer.status_code == 422
+    assert field in answer.json["errors"]
+    assert clean_sandbox.received() == []
+
+
+def test_an_unknown_segment_is_a_404_with_the_platform_s_words(api):
+    answer = api.post("/v1/segments/crm/424242/generate", headers=AUTH)
+    assert answer.status_code == 404 and "Not found" in answer.json["platform_said"]
+
+
+@pytest.mark.parametrize("path", ["/v1/campaigns/crm", "/v1/segments/crm"])
+def test_an_id_past_any_the_platform_gives_is_a_404_whatever_the_method(api, clean_sandbox, path):
+    huge = f"{path}/{'9' * 25}"
+    for method in ("get", "put"):
+        answer = getattr(api, method)(
+            f"{huge}?kind=mailing", json={**MAILING, "source_id": 3}, headers=AUTH
+        )
+        assert answer.status_code == 404, (method, answer.status_code)
+    assert clean_sandbox.received() == []

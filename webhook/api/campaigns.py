@@ -26,8 +26,6 @@ from webhook.api.bodies import json_object
 from webhook.hub import current_hub
 from workers.campaigns.admin import CampaignAdmin, CampaignRefused
 from workers.campaigns.hook_urls import HookUrls
-from workers.platforms.crm import CrmClient
-from workers.platforms.registry import crm_client
 from workers.queue.routes import CAMPAIGN_ACTION
 from workers.ratelimit.limiter import platform_limiter
 
@@ -66,21 +64,22 @@ def act(platform: str, campaign_id: int, action: str) -> ResponseReturnValue:
 @bp.get("/crm")
 def crm_list() -> ResponseReturnValue:
     kind = _kind(request.args.get("kind"))
-    with _admin() as admin:
+    with platform_admin() as admin:
         return {"kind": kind, "campaigns": admin.list(kind)}
 
 
-@bp.get(f"/crm/{CAMPAIGN_ID}")
+@bp.get("/crm/<int:campaign_id>")
 def crm_show(campaign_id: int) -> ResponseReturnValue:
     kind = _kind(request.args.get("kind"))
-    with _admin() as admin:
+    known_id(campaign_id)
+    with platform_admin() as admin:
         return admin.show(kind, campaign_id)
 
 
 @bp.post("/crm")
 def crm_create() -> ResponseReturnValue:
     loaded = load_campaign(json_object())
-    with _admin() as admin:
+    with platform_admin() as admin:
         created = admin.create(loaded)
     answer: dict[str, Any] = {**created.campaign}
     if created.start:
@@ -93,16 +92,22 @@ def crm_create() -> ResponseReturnValue:
     return answer, 201
 
 
-@bp.put(f"/crm/{CAMPAIGN_ID}")
+@bp.put("/crm/<int:campaign_id>")
 def crm_rewrite(campaign_id: int) -> ResponseReturnValue:
+    known_id(campaign_id)
     loaded = load_campaign(json_object())
-    with _admin() as admin:
+    with platform_admin() as admin:
         return admin.rewrite(campaign_id, loaded)
 
 
 @contextmanager
-def _admin() -> Iterator[CampaignAdmin]:
-    """A :class:`CampaignAdmin` on the S2S platform, its client closed afterwards."""
+def platform_admin() -> Iterator[CampaignAdmin]:
+    """A :class:`CampaignAdmin` on the S2S platform, its client closed afterwards. The
+    platform client (and httpx) is imported here, so that a web process loads it only
+    once an admin call comes, never for events."""
+    from workers.platforms.crm import CrmClient
+    from workers.platforms.registry import crm_client
+
     hub = current_hub()
     settings = hub.settings
     client = crm_client(settings, platform_limiter(hub.redis, settings, "crm"))
@@ -119,6 +124,14 @@ def _admin() -> Iterator[CampaignAdmin]:
         client.close()
 
 
+def known_id(given: int) -> None:
+    """An id past what the platform gives is none of its: 404. (Checked here, not by
+    the route's converter, which would answer 405 where a route of another method has
+    the same path.)"""
+    if given > MAX_CAMPAIGN_ID:
+        raise NotFound(f"No such id: {given} is past {MAX_CAMPAIGN_ID}.")
+
+
 def _kind(given: str | None) -> str:
     if given not in CAMPAIGN_KINDS:
         raise ValidationError({"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]})
@@ -129,11 +142,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-@bp.errorhandler(ValidationError)
-def _invalid(error: ValidationError) -> ResponseReturnValue:
+def invalid(error: ValidationError) -> ResponseReturnValue:
     return {"errors": error.messages}, 422
 
 
-@bp.errorhandler(CampaignRefused)
-def _refused(error: CampaignRefused) -> ResponseReturnValue:
+def refused(error: CampaignRefused) -> ResponseReturnValue:
     return {"message": error.message, "platform_said": error.platform_said}, error.status
+
+
+bp.register_error_handler(ValidationError, invalid)
+bp.register_error_handler(CampaignRefused, refused)

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas import api
-from schemas.campaigns import CAMPAIGN_SCHEMAS
+from schemas.campaigns import CAMPAIGN_SCHEMAS, SEGMENT
 from webhook.api.campaign_operations import CAMPAIGN_BODIES
 from webhook.api.operations import EVENT_SCHEMAS, OPERATIONS
 from webhook.api.segment_operations import SEGMENT_MESSAGE
@@ -92,6 +92,7 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("SegmentMessage", SEGMENT_MESSAGE)
     for kind, name in CAMPAIGN_BODIES.items():
         spec.components.schema(name, schema=CAMPAIGN_SCHEMAS[kind])
+    spec.components.schema("Segment", schema=SEGMENT)
     spec.components.security_scheme(
         "writeKey",
         {"type": "http", "scheme": "basic", "description": "The write key as user name."},

@@ -36,7 +36,7 @@ from webhook.api.answers import (
     path_parameter,
     query,
 )
-from webhook.api.campaign_operations import CAMPAIGN_OPERATIONS
+from webhook.api.campaign_operations import CAMPAIGN_OPERATIONS, CRM_SEGMENT_OPERATIONS
 from webhook.api.examples import EVENT_EXAMPLES
 from webhook.api.segment_operations import SEGMENT_OPERATIONS
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
@@ -350,6 +350,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     },
     **SEGMENT_OPERATIONS,
     **CAMPAIGN_OPERATIONS,
+    **CRM_SEGMENT_OPERATIONS,
     "/metrics": {
         "get": {
             "tags": ["operations"],

@@ -1,6 +1,7 @@
-"""Campaigns listed, read, created and rewritten on the S2S platform, synchronously: the
-API's ``/v1/campaigns/crm`` (webhook/api/campaigns.py) answers with the platform's own
-answer, retrying a busy platform within a few seconds (:data:`DEADLINE_S`).
+"""Campaigns and segments listed, read, created and rewritten on the S2S platform,
+synchronously: the API's ``/v1/campaigns/crm`` and ``/v1/segments/crm``
+(webhook/api/campaigns.py, segments.py) answer with the platform's own answer,
+retrying a busy platform within a few seconds (:data:`DEADLINE_S`).
 
 Hooks. A campaign created with hooks (the default) is created without a
 ``hook_url_template``, then rewritten with one: the template's token binds the
@@ -15,12 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.hook_urls import HookUrls
 from workers.platforms import errors
-from workers.platforms.crm import CrmClient
+
+if TYPE_CHECKING:  # the client (and httpx) only where a call is made: web processes
+    from workers.platforms.crm import CrmClient
 
 #: How long a call may keep retrying a busy platform before the caller is answered.
 DEADLINE_S = 5.0
@@ -81,6 +84,21 @@ class CampaignAdmin:
             body = self._with_hooks(body, kind, campaign_id)
         return self._call(self.crm.rewrite_campaign, kind, campaign_id, body)
 
+    def segments(self) -> Any:
+        return self._call(self.crm.segments)
+
+    def segment(self, segment_id: int) -> dict[str, Any]:
+        return self._call(self.crm.segment, segment_id)
+
+    def create_segment(self, loaded: dict[str, Any]) -> dict[str, Any]:
+        return self._call(self.crm.create_segment, loaded)
+
+    def change_segment(self, segment_id: int, loaded: dict[str, Any], *, partial: bool) -> Any:
+        return self._call(self.crm.change_segment, segment_id, loaded, partial=partial)
+
+    def generate_segment(self, segment_id: int) -> Any:
+        return self._call(self.crm.generate_segment, segment_id)
+
     def _with_hooks(self, body: dict[str, Any], kind: str, campaign_id: int) -> dict[str, Any]:
         """``body`` with the hook part of its config written: this receiver's URL with the
         campaign's token, Basic auth and both stages unless the request says otherwise."""
@@ -96,12 +114,12 @@ class CampaignAdmin:
             )
         return self.urls
 
-    def _call(self, call: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``call``, retried while the platform is busy and the deadline allows."""
         deadline, backoff = time.monotonic() + self.deadline_s, FIRST_BACKOFF_S
         while True:
             try:
-                return call(*args)
+                return call(*args, **kwargs)
             except errors.RetryableError as error:
                 wait = error.retry_after if error.retry_after is not None else backoff
                 if time.monotonic() + wait > deadline:
@@ -121,10 +139,10 @@ def _split(loaded: dict[str, Any]) -> tuple[str, bool, dict[str, Any]]:
 def _refused(error: errors.PlatformError) -> CampaignRefused:
     """What the caller is answered for a platform error."""
     if isinstance(error, errors.NotFound):
-        return CampaignRefused(404, "The platform has no such campaign.", error.body)
+        return CampaignRefused(404, "The platform has nothing at that id.", error.body)
     if isinstance(error, errors.Unauthorized):
         return CampaignRefused(502, f"The platform refused hookrelay: {error.args[0]}.")
     if isinstance(error, errors.PermanentError):
-        return CampaignRefused(422, "The platform refused the campaign.", error.body)
+        return CampaignRefused(422, "The platform refused it.", error.body)
     status = 503 if isinstance(error, errors.RateLimited | errors.CircuitOpen) else 502
     return CampaignRefused(status, f"The platform did not answer in time: {error}", error.body)

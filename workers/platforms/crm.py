@@ -24,6 +24,9 @@ PATHS = {
     "campaign": "/api/v1/{collection}/{id}/",
     "campaign_action": "/api/v1/{collection}/{id}/{action}/",
     "report": "/api/v1/reports/",
+    "segments": "/api/v1/segments/",
+    "segment": "/api/v1/segments/{id}/",
+    "segment_generate": "/api/v1/segments/{id}/generate/",
 }
 
 #: Where each campaign kind lives, and its letter in a report's ``post`` filter.
@@ -83,6 +86,27 @@ class CrmClient(PlatformClient):
             collection=CAMPAIGN_COLLECTIONS[kind], id=campaign_id, action=action
         )
         return self.request("POST", path, expect=ANY_SUCCESS)
+
+    def segments(self) -> Any:
+        return self.request("GET", PATHS["segments"], expect=(200,))
+
+    def segment(self, segment_id: int) -> dict[str, Any]:
+        return self.request("GET", PATHS["segment"].format(id=segment_id), expect=(200,)) or {}
+
+    def create_segment(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", PATHS["segments"], json=body, expect=(200, 201)) or {}
+
+    def change_segment(self, segment_id: int, body: dict[str, Any], *, partial: bool) -> Any:
+        """Rewrite a segment (``PUT``), or with ``partial`` edit some of its fields
+        (``PATCH``)."""
+        method = "PATCH" if partial else "PUT"
+        path = PATHS["segment"].format(id=segment_id)
+        return self.request(method, path, json=body, expect=(200,)) or {}
+
+    def generate_segment(self, segment_id: int) -> Any:
+        """Start a segment's generation (its answer says no more than it started)."""
+        path = PATHS["segment_generate"].format(id=segment_id)
+        return self.request("POST", path, expect=ANY_SUCCESS) or {}
 
     def report(self, params: list[tuple[str, str]]) -> dict[str, Any]:
         """One report query (``fields``, filters with ``ge:``/``le:``/``in:`` modifiers);

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from workers.ops.cli import campaigns, deadletters, events, processes, sending
+from workers.ops.cli import (
+    campaigns,
+    deadletters,
+    events,
+    platform_campaigns,
+    processes,
+    sending,
+)
 
 
 @click.group()
@@ -24,5 +31,6 @@ for command in (
     events.tail,
     campaigns.stats,
     campaigns.campaign,
+    platform_campaigns.segment,
 ):
     main.add_command(command)

@@ -1,6 +1,7 @@
-"""``hookrelay campaign create|rewrite|show`` and ``list --kind``: the S2S platform's
-campaigns through the receiver's API (``/v1/campaigns/crm``, webhook/api/campaigns.py),
-which validates them, wires their hooks and answers with the platform's answer."""
+"""``hookrelay campaign create|rewrite|show``, ``list --kind`` and ``hookrelay
+segment``: the S2S platform's campaigns and segments through the receiver's API
+(``/v1/campaigns/crm``, ``/v1/segments/crm``), which validates them, wires campaigns'
+hooks and answers with the platform's answer."""
 
 from __future__ import annotations
 
@@ -113,3 +114,52 @@ def _echo(value: Any) -> None:
 
 #: The commands added to ``hookrelay campaign``.
 COMMANDS = (create, rewrite, show)
+
+
+@click.group(short_help="Create, change, read, list and generate the platform's segments.")
+def segment() -> None:
+    """The S2S platform's segments, through the receiver."""
+
+
+@segment.command("create", short_help="Create a segment from a JSON file.")
+@click.argument("file", type=click.File("r"))
+@receiver_options
+def segment_create(file: TextIO, url: str | None, key: str | None) -> None:
+    """Create a segment from FILE (JSON: name, condition, and tags, segment_limit)."""
+    _echo(_call("POST", "/v1/segments/crm", url, key, _body(file, {})))
+
+
+@segment.command("rewrite", short_help="Rewrite a segment from a JSON file.")
+@click.argument("segment_id", type=int)
+@click.argument("file", type=click.File("r"))
+@click.option("--partial", is_flag=True, help="Change only the fields FILE gives (PATCH).")
+@receiver_options
+def segment_rewrite(
+    segment_id: int, file: TextIO, partial: bool, url: str | None, key: str | None
+) -> None:
+    """Rewrite segment SEGMENT_ID from FILE, or with --partial edit some of its fields."""
+    method = "PATCH" if partial else "PUT"
+    _echo(_call(method, f"/v1/segments/crm/{segment_id}", url, key, _body(file, {})))
+
+
+@segment.command("show", short_help="Print a segment as the platform has it.")
+@click.argument("segment_id", type=int)
+@receiver_options
+def segment_show(segment_id: int, url: str | None, key: str | None) -> None:
+    """Print segment SEGMENT_ID as the platform has it."""
+    _echo(_call("GET", f"/v1/segments/crm/{segment_id}", url, key))
+
+
+@segment.command("list", short_help="Print the platform's segments.")
+@receiver_options
+def segment_list(url: str | None, key: str | None) -> None:
+    """Print the platform's segments."""
+    _echo(_call("GET", "/v1/segments/crm", url, key))
+
+
+@segment.command("generate", short_help="Start a segment's generation.")
+@click.argument("segment_id", type=int)
+@receiver_options
+def segment_generate(segment_id: int, url: str | None, key: str | None) -> None:
+    """Start the generation of segment SEGMENT_ID on the platform."""
+    _echo(_call("POST", f"/v1/segments/crm/{segment_id}/generate", url, key))
