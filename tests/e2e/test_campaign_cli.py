@@ -28,10 +28,19 @@ def stack(tmp_path_factory):
         yield stack
 
 
-def campaign(stack, *args: str):
+def hookrelay(stack, *args: str):
+    """``hookrelay <args>`` as a user runs it against the stack's receiver."""
     url = str(stack.http.base_url)
     env = {"DATABASE_URL": stack.env["DATABASE_URL"], "REDIS_URL": stack.env["REDIS_URL"]}
-    return CliRunner().invoke(main, ["campaign", *args, "--url", url, "--key", API_KEY], env=env)
+    return CliRunner().invoke(main, [*args, "--url", url, "--key", API_KEY], env=env)
+
+
+def campaign(stack, *args: str):
+    return hookrelay(stack, "campaign", *args)
+
+
+def segment(stack, *args: str):
+    return hookrelay(stack, "segment", *args)
 
 
 def test_a_campaign_is_created_with_a_file_shown_listed_and_rewritten(stack, tmp_path):
@@ -77,12 +86,6 @@ def test_a_bad_campaign_is_refused_naming_the_field(stack, tmp_path):
     refused = campaign(stack, "create", str(spec))
     assert refused.exit_code == 1
     assert "422" in refused.output and "source_type" in refused.output
-
-
-def segment(stack, *args: str):
-    url = str(stack.http.base_url)
-    env = {"DATABASE_URL": stack.env["DATABASE_URL"], "REDIS_URL": stack.env["REDIS_URL"]}
-    return CliRunner().invoke(main, ["segment", *args, "--url", url, "--key", API_KEY], env=env)
 
 
 def test_a_segment_is_created_edited_and_generated_from_the_cli(stack, tmp_path):
