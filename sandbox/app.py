@@ -14,7 +14,7 @@ from dataclasses import fields as dataclass_fields
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import platforms, segments
+from . import campaigns, platforms, segments
 from .simulation import simulated, stamp_arrival, state
 from .state import PROFILE_ORDERS, Fault, SandboxState
 from .stats import Knobs
@@ -27,7 +27,7 @@ def create_app(state: SandboxState) -> Flask:
     app = Flask(__name__)
     app.extensions["sandbox"] = state
     app.register_blueprint(crm)
-    for blueprint in (*platforms.BLUEPRINTS, segments.crm_segments):
+    for blueprint in (*platforms.BLUEPRINTS, campaigns.crm_created, segments.crm_segments):
         app.register_blueprint(blueprint)
     app.register_blueprint(admin)
     app.register_error_handler(HTTPException, _json_error)

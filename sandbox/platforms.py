@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from .campaigns import COLLECTIONS, play
 from .simulation import (
     api_header_auth,
     key_header_auth,
@@ -25,13 +26,6 @@ pushwoosh = Blueprint("pushwoosh", __name__, url_prefix="/pushwoosh")
 altcraft = Blueprint("altcraft", __name__, url_prefix="/altcraft")
 BLUEPRINTS = (crm_campaigns, pushwoosh, altcraft)
 
-COLLECTIONS = ("mailings", "ab-mailings", "auto-mailings")
-#: The fields the documentation marks required, per collection.
-CAMPAIGN_REQUIRED = {
-    "mailings": ("message_type", "message_id", "source_type"),
-    "ab-mailings": ("messages_type", "message_id", "source_type"),
-    "auto-mailings": ("message_type", "message_id", "source_type", "source_id"),
-}
 ACTIONS = ("start", "pause", "resume", "archive")
 #: A report answers at most this many objects, the totals row included.
 REPORT_MAX_OBJECTS = 100
@@ -76,48 +70,6 @@ def crm_campaign(body, collection: str, campaign_id: int):
     return {"id": campaign_id, "status": _world().status(collection, campaign_id)}, 200
 
 
-@crm_campaigns.get("/api/v1/<collection>/")
-@simulated("crm.campaigns")
-def crm_campaigns_list(body, collection: str):
-    if collection not in COLLECTIONS:
-        return {"detail": "Not found."}, 404
-    return _world().created(collection), 200
-
-
-@crm_campaigns.post("/api/v1/<collection>/")
-@simulated("crm.campaign_create")
-def crm_campaign_create(body, collection: str):
-    refusal = _campaign_refusal(collection, body)
-    if refusal:
-        return refusal
-    campaign_id = _world().create(collection, body)
-    return _world().created(collection, campaign_id)[0], 201
-
-
-@crm_campaigns.put("/api/v1/<collection>/<int:campaign_id>/")
-@simulated("crm.campaign_rewrite")
-def crm_campaign_rewrite(body, collection: str, campaign_id: int):
-    refusal = _campaign_refusal(collection, body)
-    if refusal:
-        return refusal
-    if not _world().rewrite(collection, campaign_id, body):
-        return {"detail": "Not found."}, 404
-    return _world().created(collection, campaign_id)[0], 200
-
-
-def _campaign_refusal(collection: str, body) -> tuple[dict, int] | None:
-    """What the platform answers a campaign missing a field its documentation requires,
-    or of an unknown collection."""
-    if collection not in COLLECTIONS:
-        return {"detail": "Not found."}, 404
-    if not isinstance(body, dict):
-        return {"non_field_errors": ["Invalid data. Expected a dictionary."]}, 400
-    missing = [name for name in CAMPAIGN_REQUIRED[collection] if name not in body]
-    if missing:
-        return {name: ["This field is required."] for name in missing}, 400
-    return None
-
-
 @crm_campaigns.post("/api/v1/<collection>/<int:campaign_id>/<action>/")
 @simulated("crm.campaign_action")
 def crm_campaign_action(body, collection: str, campaign_id: int, action: str):
@@ -126,6 +78,8 @@ def crm_campaign_action(body, collection: str, campaign_id: int, action: str):
     problem = _world().campaign_action(collection, campaign_id, action)
     if problem:
         return {"detail": problem}, 400
+    if action == "start":
+        play(collection, campaign_id)
     answer = {"id": campaign_id, "status": _world().status(collection, campaign_id)}
     return answer, _world().knobs.action_status
 
@@ -151,8 +105,23 @@ def crm_report(body):
             rows.append({"date": day.isoformat(), **_numbers(aggregates, n, index + 1)})
     totals = {key: sum(row[key] for row in rows) for key in aggregates} if rows else {}
     totals = totals or _numbers(aggregates, n, 0)
+    played = _played_sends(post)
+    if played is not None and "sum_sended" in totals:
+        totals["sum_sended"] = played
     rows.append({"date": TOTALS_DATE, **{k: round(v, 4) for k, v in totals.items()}})
     return {"metadata": {"ready": True}, "result": rows, "error": None}, 200
+
+
+#: A report's ``post`` letter, and the collection of its campaigns.
+POST_COLLECTIONS = {"S": "mailings", "B": "ab-mailings", "A": "auto-mailings"}
+
+
+def _played_sends(post: str) -> int | None:
+    """How many a campaign played with its hooks sent to, for its report's totals."""
+    letter, _, number = post.partition("_")
+    if letter not in POST_COLLECTIONS or not number.isdigit():
+        return None
+    return _world().sent(POST_COLLECTIONS[letter], int(number))
 
 
 def _report_days(filters: list[str]) -> list[date]:

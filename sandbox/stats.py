@@ -62,6 +62,8 @@ class StatsWorld:
     def reset(self) -> None:
         self.statuses: dict[tuple[str, int], str] = {}
         self.bodies: dict[tuple[str, int], dict[str, Any]] = {}
+        #: Recipients sent to, per campaign played with hooks (sandbox/hook_calls.py).
+        self.sends: Counter[tuple[str, int]] = Counter()
         self.answers: Counter[str] = Counter()
         self.not_ready_given: Counter[str] = Counter()
         self.pending: dict[str, dict[str, Any]] = {}
@@ -119,6 +121,20 @@ class StatsWorld:
                 for key, body in self.bodies.items()
                 if key[0] == collection and campaign_id in (None, key[1])
             ]
+
+    def played(self, collection: str, campaign_id: int) -> None:
+        """Mark a campaign as played with its hooks: its reports count its sends."""
+        with self.lock:
+            self.sends.setdefault((collection, campaign_id), 0)
+
+    def record_send(self, collection: str, campaign_id: int) -> None:
+        with self.lock:
+            self.sends[(collection, campaign_id)] += 1
+
+    def sent(self, collection: str, campaign_id: int) -> int | None:
+        """How many a campaign played with hooks sent to (``None``: not played)."""
+        with self.lock:
+            return self.sends.get((collection, campaign_id))
 
     def set_status(self, collection: str, campaign_id: int, status: str) -> None:
         with self.lock:

@@ -65,7 +65,7 @@ class Stack:
         self.log_dir = log_dir
         self.redis = redis_server
         self.sandbox = Sandbox()
-        port = free_port()
+        port = int(env.get("PORT") or free_port())
         self.env = {
             **({"REDIS_URL": redis_server.url} if redis_server else {}),
             "HOOKRELAY_API_KEYS": API_KEY,
