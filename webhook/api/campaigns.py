@@ -81,9 +81,9 @@ def crm_create() -> ResponseReturnValue:
     loaded = load_campaign(json_object())
     with platform_admin() as admin:
         created = admin.create(loaded)
-    answer: dict[str, Any] = {**created.campaign}
+    answer: dict[str, Any] = {"id": created.campaign_id, **created.campaign}
     if created.start:
-        campaign = {"platform": "crm", "kind": loaded["kind"], "id": created.campaign["id"]}
+        campaign = {"platform": "crm", "kind": loaded["kind"], "id": created.campaign_id}
         start = {"id": f"created:{campaign['id']}:start", "type": "campaign_start"}
         hub = current_hub()
         hub.headroom.check()

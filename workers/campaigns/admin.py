@@ -43,10 +43,12 @@ class CampaignRefused(Exception):
 
 @dataclass(frozen=True)
 class Created:
-    """A created (or rewritten) campaign: the platform's answer, and whether its start
-    is the caller's to do (asked to start at once, with hooks to wire first)."""
+    """A created campaign: the platform's last answer about it, its id (from the
+    create's answer: the rewrite's may not repeat it), and whether its start is the
+    caller's to do (asked to start at once, with hooks to wire first)."""
 
     campaign: dict[str, Any]
+    campaign_id: Any
     start: bool = False
 
 
@@ -67,7 +69,8 @@ class CampaignAdmin:
         """Create a campaign from a request loaded by schemas/campaigns.py."""
         kind, hooks, body = _split(loaded)
         if not hooks:
-            return Created(self._call(self.crm.create_campaign, kind, body))
+            created = self._call(self.crm.create_campaign, kind, body)
+            return Created(created, created.get("id"))
         self._hook_urls()
         start = body.get("start_immediately", False)
         first = {**body, "start_immediately": False} if start else body
@@ -76,7 +79,8 @@ class CampaignAdmin:
         if not isinstance(campaign_id, int):
             raise CampaignRefused(502, "The platform's answer names no campaign id.", str(created))
         wired = self._with_hooks({**body, "start_immediately": False}, kind, campaign_id)
-        return Created(self._call(self.crm.rewrite_campaign, kind, campaign_id, wired), start)
+        rewritten = self._call(self.crm.rewrite_campaign, kind, campaign_id, wired)
+        return Created(rewritten, campaign_id, start)
 
     def rewrite(self, campaign_id: int, loaded: dict[str, Any]) -> dict[str, Any]:
         kind, hooks, body = _split(loaded)
