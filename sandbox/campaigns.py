@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from .hook_calls import play_in_background
-from .simulation import simulated, state
+from .simulation import missing_fields, simulated, state
 from .stats import StatsWorld
 
 crm_created = Blueprint("crm_created", __name__, url_prefix="/crm")
@@ -59,12 +59,7 @@ def _campaign_refusal(collection: str, body) -> tuple[dict, int] | None:
     or of an unknown collection."""
     if collection not in COLLECTIONS:
         return {"detail": "Not found."}, 404
-    if not isinstance(body, dict):
-        return {"non_field_errors": ["Invalid data. Expected a dictionary."]}, 400
-    missing = [name for name in CAMPAIGN_REQUIRED[collection] if name not in body]
-    if missing:
-        return {name: ["This field is required."] for name in missing}, 400
-    return None
+    return missing_fields(body, CAMPAIGN_REQUIRED[collection])
 
 
 def play(collection: str, campaign_id: int) -> None:

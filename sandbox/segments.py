@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from .simulation import simulated, state
+from .simulation import missing_fields, simulated, state
 
 crm_segments = Blueprint("crm_segments", __name__, url_prefix="/crm")
 COLLECTION = "segments"
@@ -24,7 +24,7 @@ def segments_list(body):
 @crm_segments.post("/api/v1/segments/")
 @simulated("crm.segment_create")
 def segment_create(body):
-    refusal = _refusal(body, partial=False)
+    refusal = missing_fields(body, REQUIRED)
     if refusal:
         return refusal
     segment_id = state().stats.create(COLLECTION, body)
@@ -41,7 +41,7 @@ def segment_show(body, segment_id: int):
 @simulated("crm.segment_change")
 def segment_change(body, segment_id: int):
     partial = request.method == "PATCH"
-    refusal = _refusal(body, partial=partial)
+    refusal = missing_fields(body, () if partial else REQUIRED)
     if refusal:
         return refusal
     world = state().stats
@@ -66,12 +66,3 @@ def segment_generate(body, segment_id: int):
 def _one(segment_id: int) -> tuple[Any, int]:
     found = state().stats.created(COLLECTION, segment_id)
     return (found[0], 200) if found else ({"detail": "Not found."}, 404)
-
-
-def _refusal(body: Any, *, partial: bool) -> tuple[dict, int] | None:
-    if not isinstance(body, dict):
-        return {"non_field_errors": ["Invalid data. Expected a dictionary."]}, 400
-    missing = [] if partial else [name for name in REQUIRED if name not in body]
-    if missing:
-        return {name: ["This field is required."] for name in missing}, 400
-    return None

@@ -143,3 +143,14 @@ def _drop_connection() -> None:
     """Cut the client's connection with no answer, as a crashed proxy would; the
     server's own write then fails, which it treats as a client gone away."""
     request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+
+
+def missing_fields(body: Any, required: tuple[str, ...]) -> tuple[dict, int] | None:
+    """What the platform answers a body that is not an object, or lacks a field its
+    documentation marks required (Django REST framework's words)."""
+    if not isinstance(body, dict):
+        return {"non_field_errors": ["Invalid data. Expected a dictionary."]}, 400
+    missing = [name for name in required if name not in body]
+    if missing:
+        return {name: ["This field is required."] for name in missing}, 400
+    return None
