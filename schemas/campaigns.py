@@ -29,8 +29,6 @@ MESSAGE_TYPES = ("L",)
 SOURCE_TYPES = ("U", "S", "A")
 #: ``win_parameter`` of an A/B campaign: opens, clicks, clicks to opens.
 WIN_PARAMETERS = ("O", "C", "U")
-#: The hook part of ``config``, which hookrelay writes unless told not to.
-HOOK_CONFIG = ("hook_url_template", "hook_use_auth", "hook_pre_post")
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(;[\w-]+=[\w.+-]+)*;base64,(.*)$", re.S)
 #: One crontab field: ``*``, a number or a range, each with an optional ``/step``,
 #: separated by commas.

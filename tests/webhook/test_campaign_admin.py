@@ -9,10 +9,10 @@ import pytest
 
 from webhook.app import create_app
 from webhook.hub import EXTENSION
-from workers.campaigns.hook_urls import FILLED_IN
 
 from ..conftest import make_settings
 from .test_events import AUTH, queued
+from .test_hooks import called
 
 PUBLIC_URL = "https://relay.example.com"
 MAILING = {"kind": "mailing", "message_type": "L", "message_id": 5, "source_type": "S"}
@@ -49,12 +49,7 @@ def test_a_campaign_is_created_with_its_hooks_wired_to_this_receiver(api, clean_
     assert clean_sandbox.received("crm.campaign_rewrite")[0]["status"] == 200
 
     # The platform calls the template it was given, without Basic auth: accepted.
-    called = template.removeprefix(PUBLIC_URL)
-    for name in FILLED_IN:
-        called = called.replace(
-            f"{{{name}}}", {"stage": "pre", "email": "a@example.com"}.get(name, "")
-        )
-    assert api.post(called).json == {"allow": True}
+    assert api.post(called(template, stage="pre", email="a@example.com")).json == {"allow": True}
 
     shown = api.get(f"/v1/campaigns/crm/{campaign_id}?kind=mailing", headers=AUTH)
     assert shown.json["config"]["hook_url_template"] == template

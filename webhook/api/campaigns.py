@@ -21,6 +21,7 @@ from schemas.events import (
     MAX_CAMPAIGN_ID,
     STARTABLE_PLATFORMS,
 )
+from schemas.fast import stored_time
 from webhook import auth
 from webhook.api.bodies import json_object
 from webhook.hub import current_hub
@@ -87,7 +88,8 @@ def crm_create() -> ResponseReturnValue:
         start = {"id": f"created:{campaign['id']}:start", "type": "campaign_start"}
         hub = current_hub()
         hub.headroom.check()
-        hub.queue.submit([{**start, "timestamp": _now(), "campaign": campaign}])
+        now = stored_time(datetime.now(UTC))
+        hub.queue.submit([{**start, "timestamp": now, "campaign": campaign}])
         answer["start"] = "queued"
     return answer, 201
 
@@ -136,10 +138,6 @@ def _kind(given: str | None) -> str:
     if given not in CAMPAIGN_KINDS:
         raise ValidationError({"kind": [f"Must be one of: {', '.join(CAMPAIGN_KINDS)}."]})
     return given
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def invalid(error: ValidationError) -> ResponseReturnValue:
