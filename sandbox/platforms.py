@@ -79,6 +79,7 @@ def crm_campaign_action(body, collection: str, campaign_id: int, action: str):
     if problem:
         return {"detail": problem}, 400
     if action == "start":
+        _world().note_audience(collection, campaign_id, state().profile_count())
         play(collection, campaign_id)
     answer = {"id": campaign_id, "status": _world().status(collection, campaign_id)}
     return answer, _world().knobs.action_status

@@ -1,5 +1,7 @@
 """The S2S platform's segments: created, rewritten (``PUT``), edited (``PATCH``), read,
-listed, and generated. What the documentation requires of one (``name``, ``condition``)
+listed, and generated: a generation reads ``generating`` for the first
+``segment_generating_reads`` reads of the segment (a knob), then ``generated``. What the
+documentation requires of one (``name``, ``condition``)
 is required here, so a client that leaves it out fails."""
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def segment_create(body):
 @crm_segments.get("/api/v1/segments/<int:segment_id>/")
 @simulated("crm.segment")
 def segment_show(body, segment_id: int):
+    state().stats.segment_read(segment_id)
     return _one(segment_id)
 
 
@@ -59,8 +62,8 @@ def segment_generate(body, segment_id: int):
     world = state().stats
     if not world.created(COLLECTION, segment_id):
         return {"detail": "Not found."}, 404
-    world.set_status(COLLECTION, segment_id, "generated")
-    return {"id": segment_id, "status": "generated"}, 200
+    world.generate(segment_id)
+    return {"id": segment_id, "status": "generating"}, 200
 
 
 def _one(segment_id: int) -> tuple[Any, int]:

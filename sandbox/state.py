@@ -188,6 +188,10 @@ class SandboxState:
         with self._lock:
             return [self.profiles.upsert(hashmap) for hashmap in hashmaps]
 
+    def profile_count(self) -> int:
+        with self._lock:
+            return len(self.profiles.profiles)
+
     def profile_list(self) -> list[dict[str, Any]]:
         with self._lock:
             return [

@@ -33,6 +33,9 @@ class Knobs:
     report_errors: the first N reports answer 200 with an ``error`` in the body.
     message_log_stuck: 1 = ``getMessageLog`` answers the same ``pagination_token``
       on every page.
+    segment_generating_reads: a generated segment reads ``generating`` this many times
+      first.
+    segment_generation_fails: 1 = a generation ends ``failed``.
     """
 
     report_not_ready: int = 0
@@ -45,6 +48,8 @@ class Knobs:
     action_status: int = 200
     report_errors: int = 0
     message_log_stuck: int = 0
+    segment_generating_reads: int = 2
+    segment_generation_fails: int = 0
 
     @classmethod
     def names(cls) -> set[str]:
@@ -67,6 +72,10 @@ class StatsWorld:
         self.answers: Counter[str] = Counter()
         self.not_ready_given: Counter[str] = Counter()
         self.pending: dict[str, dict[str, Any]] = {}
+        #: How many profiles the platform held when each campaign was started.
+        self.audiences: dict[tuple[str, int], int] = {}
+        #: Reads left before a segment being generated reads ``generated``.
+        self.generating: Counter[int] = Counter()
 
     def next_answer(self, key: str) -> int:
         """Count one more answer about ``key``; return its number (1, 2, ...)."""
@@ -144,12 +153,32 @@ class StatsWorld:
         with self.lock:
             return self.statuses.get((collection, campaign_id), "draft")
 
+    def note_audience(self, collection: str, campaign_id: int, profiles: int) -> None:
+        with self.lock:
+            self.audiences[(collection, campaign_id)] = profiles
+
     def campaigns(self) -> list[dict[str, Any]]:
+        """Each campaign's status and, once started, how many profiles it started with."""
         with self.lock:
             return [
-                {"collection": collection, "id": campaign_id, "status": status}
-                for (collection, campaign_id), status in self.statuses.items()
+                {"collection": key[0], "id": key[1], "status": status}
+                | ({"audience": self.audiences[key]} if key in self.audiences else {})
+                for key, status in self.statuses.items()
             ]
+
+    def generate(self, segment_id: int) -> None:
+        with self.lock:
+            self.generating[segment_id] = self.knobs.segment_generating_reads
+            self.statuses[("segments", segment_id)] = "generating"
+
+    def segment_read(self, segment_id: int) -> None:
+        """One read of a segment: a generation ends after its reads."""
+        with self.lock:
+            if self.generating[segment_id] > 0:
+                self.generating[segment_id] -= 1
+            elif self.statuses.get(("segments", segment_id)) == "generating":
+                ended = "failed" if self.knobs.segment_generation_fails else "generated"
+                self.statuses[("segments", segment_id)] = ended
 
     def schedule(self, method: str, params: dict[str, Any]) -> str:
         request_id = uuid.uuid4().hex

@@ -43,6 +43,8 @@ from schemas.values import unsendable
 
 MAX_BATCH = 1000
 EVENT_TYPES = ("profile", "event", "campaign_start")
+#: The most segments one start generates.
+MAX_START_SEGMENTS = 20
 PLATFORMS = ("crm", "pushwoosh", "altcraft")
 CAMPAIGN_KINDS = ("mailing", "ab", "automated")
 #: What the API and the CLI may tell a campaign to do; a start comes only from a
@@ -233,6 +235,14 @@ class CampaignStartEventSchema(_EventSchema):
         CampaignSchema,
         required=True,
         metadata={"description": "The campaign to start, once however often this is sent."},
+    )
+    segments = ma.fields.List(
+        ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CAMPAIGN_ID)),
+        validate=validate.Length(max=MAX_START_SEGMENTS),
+        metadata={
+            "description": "Segments to generate before the start, after every profile "
+            "update accepted before it."
+        },
     )
 
 

@@ -21,7 +21,7 @@ Mapping:
 - ``track`` → an ``event``: ``event`` → ``name``, ``properties`` → ``payload``. A track
   named like the configured campaign event (``Campaign Started``) is a
   ``campaign_start`` instead, from ``properties.campaign_id``, ``.kind`` (default
-  ``mailing``) and ``.pushwoosh_message_code``.
+  ``mailing``), ``.pushwoosh_message_code`` and ``.segments``.
 - ``page``, ``screen``, ``group``: an ``event`` named ``page``, ``screen`` or ``group``
   when forwarded (the payload: ``properties`` or ``traits``, with ``name`` /
   ``groupId``), else dropped.
@@ -153,8 +153,11 @@ def to_event(
     event_id = given_id if type(given_id) is str and given_id else message_id(message)
     when = _when(message, received_at, sent_at)
     if kind == "track" and mapping.campaign_event and message.event == mapping.campaign_event:
-        campaign = _campaign(message.properties)
-        return {"id": event_id, "timestamp": when, "type": "campaign_start", "campaign": campaign}
+        start = {"id": event_id, "timestamp": when, "type": "campaign_start"}
+        segments = (properties or {}).get("segments")
+        if segments is not None:
+            start["segments"] = segments
+        return {**start, "campaign": _campaign(properties)}
     context = message.context if isinstance(message.context, Context) else _NO_CONTEXT
     user = identifiers(message.userId, traits, context.traits, context.device)
     if not user:
@@ -311,6 +314,7 @@ _SEGMENT_NAMES: dict[str, str] = {
     "campaign.kind": "properties.kind",
     "campaign.platform": "properties.platform",
     "campaign.pushwoosh_message_code": "properties.pushwoosh_message_code",
+    "segments": "properties.segments",
 }
 
 

@@ -22,6 +22,7 @@ from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.control import CampaignControl
 from workers.campaigns.fetcher import StatsFetcher
+from workers.campaigns.prelude import StartPrelude
 from workers.campaigns.sample import RecipientSample
 from workers.campaigns.schedule import FollowupScheduler
 from workers.campaigns.sources import source_platform
@@ -50,6 +51,7 @@ from workers.queue.routes import (
     ROUTES,
 )
 from workers.ratelimit.limiter import SharedRateLimiter, platform_limiter
+from workers.trace.trace import EventTrace
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ logger = logging.getLogger(__name__)
 POLL_FIRST_S = 5.0
 POLL_MAX_S = 600.0
 POLL_LIMIT = 30
+#: How often a start reads a segment being generated.
+SEGMENT_POLL_S = 5.0
 
 
 class NeverReady(PermanentError):
@@ -81,6 +85,8 @@ class WorkerHub:
     #: Whether an event's earlier profile updates are settled; ``None`` with
     #: EVENTS_AFTER_PROFILES off (the receiver then records no wait to ask about).
     order: EventOrder | None
+    #: What a campaign start waits for before it is sent.
+    prelude: StartPrelude
     #: How long an event waits before asking ``order`` again.
     order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
@@ -101,6 +107,8 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
     crm = crm_client(settings, *guards("crm"))
     scheduler = FollowupScheduler.from_settings(shared_state, settings)
     profiles = ProfileBuffer.from_settings(shared_state, settings)
+    order = EventOrder(shared_state) if settings.events_after_profiles else None
+    order_poll_ms = max(50, settings.profile_flush_ms // 4)
     return WorkerHub(
         crm=crm,
         starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
@@ -117,8 +125,17 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
         time_scale=settings.followup_time_scale,
         profiles=profiles,
         batches=BatchDelivery(crm=crm, buffer=profiles, dropped_fields=DroppedFields(shared_state)),
-        order=EventOrder(shared_state) if settings.events_after_profiles else None,
-        order_poll_ms=max(50, settings.profile_flush_ms // 4),
+        order=order,
+        prelude=StartPrelude(
+            settled=order.settled if order else None,
+            crm=crm,
+            client=shared_state,
+            trace=EventTrace(shared_state, settings.trace_retention_s),
+            poll_ms=order_poll_ms,
+            segment_poll_ms=int(SEGMENT_POLL_S * 1000 * settings.followup_time_scale),
+            segment_pause_ms=settings.segment_pause_s * 1000,
+        ),
+        order_poll_ms=order_poll_ms,
     )
 
 
@@ -156,6 +173,7 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
         crm.post_event(event_post(event))
 
     def start_campaign(event: dict) -> None:
+        services.prelude.ready(event)
         outcome = services.starter.start(Campaign.from_dict(event["campaign"]))
         logger.info("Campaign start event %s: %s.", event["id"], outcome.state)
 

@@ -61,11 +61,13 @@ class Stack:
     def __init__(
         self, log_dir: Path, redis_server: EmbeddedRedis | None, *, workers: int, **env: str
     ):
-        """Without ``redis_server``, ``env`` says where Redis is (``REDIS_SENTINELS``)."""
+        """Without ``redis_server``, ``env`` says where Redis is (``REDIS_SENTINELS``).
+        ``{port}`` in a value of ``env`` is the receiver's port, chosen here, after the
+        sandbox took its own (one chosen before could be the sandbox's)."""
         self.log_dir = log_dir
         self.redis = redis_server
         self.sandbox = Sandbox()
-        port = int(env.get("PORT") or free_port())
+        port = free_port()
         self.env = {
             **({"REDIS_URL": redis_server.url} if redis_server else {}),
             "HOOKRELAY_API_KEYS": API_KEY,
@@ -82,7 +84,7 @@ class Stack:
             "ALTCRAFT_RATE_LIMIT": "500",
             "DATABASE_URL": f"sqlite:///{log_dir / 'stats.db'}",
             **self.sandbox.platform_env(),
-            **env,
+            **{name: value.replace("{port}", str(port)) for name, value in env.items()},
         }
         self.http = httpx.Client(
             base_url=f"http://127.0.0.1:{port}",

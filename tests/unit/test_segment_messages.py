@@ -118,6 +118,10 @@ def test_any_message_is_an_event_dropped_or_refused_naming_its_field(raw, sent_a
         ({"type": "identify", "context": {"traits": 5}}, "context.traits:"),
         ({"timestamp": "soon"}, "timestamp:"),
         ({"event": "Campaign Started", "properties": {"kind": "ab"}}, "properties.campaign_id:"),
+        (
+            {"event": "Campaign Started", "properties": {"campaign_id": 1, "segments": "7"}},
+            "properties.segments:",
+        ),
     ],
 )
 def test_a_refusal_names_the_message_s_field(change, named):

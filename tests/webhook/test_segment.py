@@ -218,10 +218,12 @@ def test_forwarded_pages_and_an_identified_anonymous_user_go_out(redis_url):
 
 
 def test_a_campaign_started_track_starts_the_campaign(segment, redis_url):
-    start = track(1, event="Campaign Started", properties={"campaign_id": 9093, "kind": "ab"})
+    properties = {"campaign_id": 9093, "kind": "ab", "segments": [77]}
+    start = track(1, event="Campaign Started", properties=properties)
     assert post_batch(segment, [start]).json["accepted"] == 1
     [message] = queued(redis_url, queue="campaigns")
     assert message.args[0]["campaign"] == {"platform": "crm", "kind": "ab", "id": 9093}
+    assert message.args[0]["segments"] == [77], "generated before the start"
 
 
 def test_the_sender_clock_is_corrected_by_sent_at(segment, redis_url):

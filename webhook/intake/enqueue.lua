@@ -3,17 +3,19 @@
 -- ARGV = [dedup_ttl_s, trace_ttl_s, (event_id, type, kind, destination, extra, keys,
 --         data) ...]
 -- The fixed names and bounds (namespace, dedup_prefix, sequence, order_prefix,
--- after_prefix, order_ttl, trace_prefix, trace_max, tail, tail_max) are locals put
--- before this script when it loads (webhook/intake/queue.py).
+-- after_prefix, unsettled, every_profile, order_ttl, trace_prefix, trace_max, tail,
+-- tail_max) are locals put before this script when it loads (webhook/intake/queue.py).
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
 --   enqueue_messages (workers/queue/layout.lua); extra is the message id. keys (a JSON
 --   array of the user's identity keys, "[]" for none) are the keys whose open profile
---   updates the event must wait for (workers/profiles/order.py).
+--   updates the event must wait for (workers/profiles/order.py); $every_profile
+--   among them (a campaign start) waits for every profile update accepted before it.
 -- kind "buffer": a profile update appended to $destination:pending, numbered from the
 --   $sequence counter ("<number> <data>"); extra is the profile's identity key,
 --   counted in $destination:identities, and $destination:since remembers when the
---   oldest pending update came. Each of keys gets the number as its open update.
+--   oldest pending update came. Each of keys gets the number as its open update, and
+--   a place in $unsettled (scored by its lowest unsettled number) if it had none.
 --
 -- Only events whose id was not seen within the TTL are written, each key once per
 -- request whatever the number of events (a Redis call costs more than what it writes:
@@ -55,8 +57,9 @@ end
 -- messages of each queue, the buffered updates (numbered in order from one INCRBY),
 -- and each identity key's newest open update, which an event later in the request
 -- already waits for.
-local number = profiles > 0 and redis.call("incrby", sequence, profiles) - profiles or 0
-local queues, queue_order, opened, opened_order = {}, {}, {}, {}
+local number = profiles > 0 and redis.call("incrby", sequence, profiles) - profiles or nil
+local request_first = number and number + 1
+local queues, queue_order, opened, opened_order, first_open = {}, {}, {}, {}, {}
 local buffers, buffer_order = {}, {}
 
 local function gathered(groups, order, name)
@@ -69,11 +72,28 @@ local function gathered(groups, order, name)
     return group
 end
 
+-- A start waits for every update numbered up to now (its mark) while the lowest
+-- unsettled one is within it: those of this request, then those in $unsettled.
+local function note_global_wait(after)
+    local mark = number or tonumber(redis.call("get", sequence) or "0")
+    local lowest = redis.call("zrange", unsettled, 0, 0, "WITHSCORES")
+    local low = lowest[2] and tonumber(lowest[2])
+    if next(opened) and (not low or request_first < low) then
+        low = request_first
+    end
+    if low and low <= mark then
+        redis.call("hset", after, every_profile, mark, "low", low)
+        redis.call("expire", after, order_ttl)
+    end
+end
+
 local function note_waits(event_id, keys)
     local after = after_prefix .. event_id
     for _, key in ipairs(keys) do
         local open = opened[key]
-        if not open then
+        if key == every_profile then
+            note_global_wait(after)
+        elseif not open then
             local order = redis.call("hmget", order_prefix .. key, "open", "acked")
             if order[1] and tonumber(order[2] or "0") < tonumber(order[1]) then
                 open = order[1]
@@ -101,6 +121,7 @@ for i = FIRST, #ARGV, WIDTH do
             for _, key in ipairs(keys) do
                 if not opened[key] then
                     opened_order[#opened_order + 1] = key
+                    first_open[key] = number
                 end
                 opened[key] = number
             end
@@ -119,9 +140,15 @@ for _, buffer in ipairs(buffer_order) do
     call_with_all("sadd", buffer .. ":identities", buffers[buffer].ids)
     redis.call("set", buffer .. ":since", now, "NX")
 end
+local scored = {}
 for _, key in ipairs(opened_order) do
     redis.call("hset", order_prefix .. key, "open", opened[key])
     redis.call("expire", order_prefix .. key, order_ttl)
+    scored[#scored + 1] = first_open[key]
+    scored[#scored + 1] = key
+end
+for first = 1, #scored, 1000 do
+    redis.call("zadd", unsettled, "NX", unpack(scored, first, math.min(first + 999, #scored)))
 end
 redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
     "outcome", "accepted", "at", now, "events", cjson.encode(accepted))

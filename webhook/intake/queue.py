@@ -19,7 +19,14 @@ from webhook.direct import DirectScript
 from workers.core import lua
 from workers.core.replication import Replication
 from workers.profiles.coalesce import identity_keys
-from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, ORDER_TTL_S, SEQUENCE
+from workers.profiles.order import (
+    AFTER_PREFIX,
+    EVERY_PROFILE,
+    ORDER_PREFIX,
+    ORDER_TTL_S,
+    SEQUENCE,
+    UNSETTLED,
+)
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
 from workers.trace.tail import KEY as TAIL_KEY
@@ -27,7 +34,8 @@ from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 from workers.trace.trace import APPEND_LUA, MAX_ENTRIES, PREFIX
 
 UNREPLICATED = Replication()
-#: The types that take part in ordering: a profile update opens, an event waits.
+#: The types that take part in ordering: a profile update opens, an event waits (a
+#: campaign start waits too, for every user's updates).
 ORDERED = ("profile", "event")
 
 _SCRIPT = lua.source(
@@ -42,6 +50,8 @@ _SCRIPT = lua.source(
         sequence=SEQUENCE,
         order_prefix=ORDER_PREFIX,
         after_prefix=AFTER_PREFIX,
+        unsettled=UNSETTLED,
+        every_profile=EVERY_PROFILE,
         order_ttl=ORDER_TTL_S,
         trace_prefix=PREFIX,
         trace_max=MAX_ENTRIES,
@@ -115,7 +125,7 @@ class EventQueue:
 
 def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str | bytes, bytes]:
     """The script's kind, destination, extra, keys and data for one event (keys ``[]``
-    where nothing is ordered)."""
+    where nothing is ordered, :data:`EVERY_PROFILE` for a campaign start)."""
     kind = event["type"]
     if kind == "profile":
         keys = identity_keys(event)
@@ -123,7 +133,11 @@ def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str | by
         return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(event)
     route = ROUTES[kind]
     message_id, data = redis_message(route, (event,))
-    waits = _compact(identity_keys(event)) if ordered and kind in ORDERED else b"[]"
+    waits = b"[]"
+    if ordered and kind in ORDERED:
+        waits = _compact(identity_keys(event))
+    elif ordered and kind == "campaign_start":
+        waits = _compact([EVERY_PROFILE])
     return "queue", route.queue_name, message_id, waits, data
 
 

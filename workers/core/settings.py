@@ -168,6 +168,8 @@ class Settings:
     calls: CallLimits = DEFAULT_CALL_LIMITS
     #: How long an event's trace is kept after its last entry; 0: none is kept.
     trace_retention_s: int = 7 * 86400
+    #: How long a start waits after a segment generation that reports no status.
+    segment_pause_s: int = 60
 
     @property
     def rabbitmq(self) -> bool:
@@ -319,6 +321,7 @@ def _campaigns(env: _MappingEnv) -> dict:
         "followup_time_scale": env.float(
             "FOLLOWUP_TIME_SCALE", 1.0, validate=Range(min=0, min_inclusive=False)
         ),
+        "segment_pause_s": env.int("CAMPAIGN_SEGMENT_PAUSE_S", 60, validate=Range(min=0)),
     }
 
 

@@ -67,13 +67,15 @@ elseif command == "append" then
     redis.call("set", base .. ":since", now, "NX")
     return 1
 
--- settle(order_prefix, record_count, (identity, record)..., (identity_key, number)...):
--- buffer a batch's outcome records for the next flush, and raise each identity key's
--- acknowledged update number, deleting its order key once nothing is open
--- (workers/profiles/order.py).
+-- settle(order_prefix, letter, record_count, (identity, record)...,
+--        (identity_key, number)...): buffer a batch's outcome records for the next
+-- flush, and raise each identity key's acknowledged update number, deleting its order
+-- key and its place in $unsettled once nothing is open (workers/profiles/order.py).
+-- A letter (the dead letter of updates let go unacknowledged, "" for none) is kept in
+-- $let_go, scored by the lowest unsettled number it lets go.
 elseif command == "settle" then
-    local order_prefix, count = ARGV[2], tonumber(ARGV[3])
-    local i, identities, records = 4, {}, {}
+    local order_prefix, letter, count = ARGV[2], ARGV[3], tonumber(ARGV[4])
+    local i, identities, records = 5, {}, {}
     for _ = 1, count do
         identities[#identities + 1], records[#records + 1] = ARGV[i], ARGV[i + 1]
         i = i + 2
@@ -83,17 +85,29 @@ elseif command == "settle" then
         call_with_all("sadd", base .. ":identities", identities)
         redis.call("set", base .. ":since", now, "NX")
     end
+    local let_go_from
     for j = i, #ARGV, 2 do
-        local key = order_prefix .. ARGV[j]
+        local name, number = ARGV[j], tonumber(ARGV[j + 1])
+        local key = order_prefix .. name
         local order = redis.call("hmget", key, "open", "acked")
-        if order[1] then
-            local acked = math.max(tonumber(order[2] or "0"), tonumber(ARGV[j + 1]))
-            if acked >= tonumber(order[1]) then
-                redis.call("del", key)
-            else
-                redis.call("hset", key, "acked", acked)
+        local low = tonumber(redis.call("zscore", unsettled, name) or "-1")
+        if letter ~= "" and low >= 0 and number >= low then
+            let_go_from = math.min(let_go_from or low, low)
+        end
+        local acked = math.max(tonumber(order[2] or "0"), number)
+        if not order[1] or acked >= tonumber(order[1]) then
+            redis.call("del", key)
+            redis.call("zrem", unsettled, name)
+        else
+            redis.call("hset", key, "acked", acked)
+            if acked + 1 > low then
+                redis.call("zadd", unsettled, "XX", acked + 1, name)
             end
         end
+    end
+    if let_go_from then
+        redis.call("zadd", let_go, let_go_from, letter)
+        redis.call("zremrangebyrank", let_go, 0, -let_go_kept - 1)
     end
     return count
 

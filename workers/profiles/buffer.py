@@ -65,7 +65,7 @@ from workers.profiles.coalesce import (
     merge,
     update_ids,
 )
-from workers.profiles.order import ORDER_PREFIX
+from workers.profiles.order import LET_GO, LET_GO_KEPT, ORDER_PREFIX, UNSETTLED
 from workers.profiles.states import SavedStates
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
@@ -79,7 +79,13 @@ BUFFER = PROFILE_BUFFER
 CLAIM_FACTOR = 20
 LOCK_TTL_MS = 30_000
 
-_SCRIPT = lua.source(__package__, "buffer.lua", lua.CLOCK, ENQUEUE_LUA)
+_SCRIPT = lua.source(
+    __package__,
+    "buffer.lua",
+    lua.CLOCK,
+    ENQUEUE_LUA,
+    lua.constants(unsettled=UNSETTLED, let_go=LET_GO, let_go_kept=LET_GO_KEPT),
+)
 _RELEASE = lua.read(__package__, "release.lua")
 
 
@@ -192,18 +198,21 @@ class ProfileBuffer:
         records = [profile.acknowledgement(attempt.batch) for profile in attempt.profiles]
         self._settle(records, attempt.profiles)
 
-    def release(self, attempt: Attempt, *, refused: bool) -> None:
+    def release(self, attempt: Attempt, *, refused: bool, letter: str = "") -> None:
         """``attempt``'s batch lets go of its profiles without an acknowledgement; if
-        the platform ``refused`` them, their unacknowledged values are forgotten."""
+        the platform ``refused`` them, their unacknowledged values are forgotten.
+        ``letter``: the batch's dead letter, which a campaign start that waited for
+        these updates names in its trace."""
         records = [_release_record(p, attempt.batch, refused=refused) for p in attempt.profiles]
-        self._settle(records, attempt.profiles)
+        self._settle(records, attempt.profiles, letter)
 
-    def _settle(self, records: list[dict], profiles: list[Profile]) -> None:
+    def _settle(self, records: list[dict], profiles: list[Profile], letter: str = "") -> None:
         """Buffer ``records`` for the next flush; the updates merged into ``profiles``
-        no longer hold back their users' events (workers/profiles/order.py)."""
+        no longer hold back their users' events or campaign starts
+        (workers/profiles/order.py); ``letter`` lets them go unacknowledged."""
         if not records and not profiles:
             return
-        args: list = ["settle", ORDER_PREFIX, len(records)]
+        args: list = ["settle", ORDER_PREFIX, letter, len(records)]
         for record in records:
             args += [buffered_identity(record), json.dumps(record)]
         for profile in profiles:
@@ -334,14 +343,14 @@ class ProfileBuffer:
         reason = f"could not be merged into a profile batch ({type(error).__name__})"
         letter = self._dead_letters.add(message, reason=reason, error=error, attempts=1)
         logger.warning("Dead-lettered profile update %s: %s.", letter.event_id, reason)
-        self._unblock_events(update)
+        self._unblock_events(update, letter.id)
 
-    def _unblock_events(self, update: Any) -> None:
+    def _unblock_events(self, update: Any, letter: str) -> None:
         try:
             unblocked = Profile(update_ids(update), seq=int(update.get("seq", 0)))
         except (TypeError, ValueError, KeyError, AttributeError):
             return
-        self._settle([], [unblocked])
+        self._settle([], [unblocked], letter)
 
     def _commit_args(
         self, profiles: list[Profile], packed: list[tuple[str, list[Profile]]]

@@ -67,7 +67,7 @@ class BatchDelivery:
         kept as it is (its replay sends the profiles' newest state)."""
         attempt = self.buffer.attempt(*message.args)
         refused = isinstance(error, (Rejected, Unsendable))
-        self.buffer.release(attempt, refused=refused)
+        self.buffer.release(attempt, refused=refused, letter=message.message_id)
         if refused and attempt.profiles:
             return message.copy(
                 actor_name=PROFILE_HASHMAPS.actor_name, args=(attempt.hashmaps,), kwargs={}

@@ -11,6 +11,15 @@ number merged into the profile (:meth:`ProfileBuffer.settle
 ``open`` is deleted, so nothing stays once a user's profile is delivered. The event's
 actor asks :meth:`EventOrder.ready` before sending, and is postponed while it is not.
 
+A campaign start waits for every user's updates accepted before it: each identity key
+with an open update is in :data:`UNSETTLED`, scored by a lower bound of its lowest
+unsettled number (the first it opened; ``acked + 1`` once some are acknowledged). The
+start notes the newest number accepted before it (its mark) and waits until no member
+scores within it. An update let go without an acknowledgement (its batch dead-lettered,
+or itself a poison) stops holding a start back; its dead letter is kept in
+:data:`LET_GO`, scored the same way, so that the start's trace can name the updates it
+did not see acknowledged.
+
 Trade-off: an event waits for every earlier update of its user, about one
 ``PROFILE_FLUSH_MS`` and one batch call; ``EVENTS_AFTER_PROFILES=false`` turns the
 wait off (the receiver then records nothing). Keys expire after :data:`ORDER_TTL_S`, so
@@ -26,10 +35,24 @@ from workers.core import lua
 ORDER_PREFIX = "hookrelay:profiles:order:"
 AFTER_PREFIX = "hookrelay:profiles:after:"
 SEQUENCE = "hookrelay:profiles:seq"
+UNSETTLED = "hookrelay:profiles:unsettled"
+LET_GO = "hookrelay:profiles:let-go"
+#: The wait a campaign start notes instead of identity keys.
+EVERY_PROFILE = "*"
+#: How many let-go letters are kept for starts' traces (the newest).
+LET_GO_KEPT = 1000
 #: As long as an event may be retried (RETRY_MAX_AGE_S's default).
 ORDER_TTL_S = 86400
 
-_READY = lua.draining(lua.read(__package__, "order.lua"))
+_READY = lua.draining(
+    lua.source(
+        __package__,
+        "order.lua",
+        lua.constants(
+            unsettled=UNSETTLED, let_go=LET_GO, every_profile=EVERY_PROFILE, cleanups=100
+        ),
+    )
+)
 
 
 class EventOrder:
@@ -39,4 +62,12 @@ class EventOrder:
         self._ready = client.register_script(_READY)
 
     def ready(self, event_id: str) -> bool:
-        return bool(self._ready(keys=[AFTER_PREFIX + event_id], args=[ORDER_PREFIX]))
+        return self.settled(event_id) is not None
+
+    def settled(self, event_id: str) -> list[str] | None:
+        """``None`` while what the event waits for is unsettled; then the dead letters
+        of the updates it waited for that were let go (a campaign start's only)."""
+        answer = self._ready(keys=[AFTER_PREFIX + event_id], args=[ORDER_PREFIX])
+        if not answer:
+            return None
+        return [letter.decode() if isinstance(letter, bytes) else letter for letter in answer[1:]]

@@ -44,6 +44,9 @@ class EventReport:
     dead_letter: str | None = None
     #: A profile update's batch: its id, state and attempts.
     batch: dict | None = None
+    #: A campaign start's: the dead letters of the profile updates it waited for that
+    #: were let go unacknowledged, so it went without them.
+    not_waited_for: list[str] = field(default_factory=list)
 
     def asdict(self) -> dict:
         return dict(self.__dict__)
@@ -88,6 +91,9 @@ class TraceReader:
         kind = str(entry.get("do"))
         if kind == "duplicate":
             report.duplicates.append(_iso(entry["at"]))
+            return
+        if kind == "unwaited":
+            report.not_waited_for += entry.get("letters") or []
             return
         if kind == "batched":
             report.type = "profile"

@@ -41,6 +41,8 @@ BATCH_PREFIX = "hookrelay:trace-batch:"
 MAX_ENTRIES = 50
 #: Outcomes that are waits, which a repeat of replaces rather than adds to.
 WAITS = ("postponed", "paused")
+#: Entries that are no outcome of an attempt (see trace.lua's ``settles``).
+NOTES = ("taken", "unwaited")
 ANSWER_LIMIT = 200
 
 
@@ -95,7 +97,7 @@ class EventTrace:
                     pipe.xadd(TAIL_KEY, _without_none(tail), maxlen=TAIL_MAX, approximate=True)
                 for key, entry in entries:
                     kind = entry.get("do")
-                    settles = "1" if kind != "taken" else "0"
+                    settles = "0" if kind in NOTES else "1"
                     repeats = kind if kind in WAITS else ""
                     data = msgspec.json.encode(_without_none(entry))
                     args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
