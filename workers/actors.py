@@ -21,6 +21,7 @@ import dramatiq
 from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.control import CampaignControl
+from workers.campaigns.daily import DailyFollow
 from workers.campaigns.fetcher import StatsFetcher
 from workers.campaigns.prelude import StartPrelude
 from workers.campaigns.sample import RecipientSample
@@ -45,6 +46,7 @@ from workers.queue.policy import Postponed
 from workers.queue.routes import (
     CAMPAIGN_ACTION,
     FETCH_STATS,
+    FOLLOW_DAILY,
     PROFILE_BATCH,
     PROFILE_HASHMAPS,
     REBUFFER,
@@ -78,6 +80,7 @@ class WorkerHub:
     starter: CampaignStarter
     control: CampaignControl
     fetcher: StatsFetcher
+    daily: DailyFollow
     #: The profile buffer, which replayed updates go back to.
     profiles: ProfileBuffer
     #: How a profile batch message is delivered, and given up.
@@ -113,6 +116,7 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
         crm=crm,
         starter=CampaignStarter(store=store, crm=crm, scheduler=scheduler, client=shared_state),
         control=CampaignControl(crm, store),
+        daily=DailyFollow(store, crm, scheduler, settings.automated_follow_days),
         fetcher=StatsFetcher(
             store=store,
             crm=crm,
@@ -177,6 +181,10 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
         outcome = services.starter.start(Campaign.from_dict(event["campaign"]))
         logger.info("Campaign start event %s: %s.", event["id"], outcome.state)
 
+    def follow_daily(campaign: dict, day: int) -> None:
+        outcome = services.daily.follow(Campaign.from_dict(campaign), day)
+        logger.info("Campaign %s, day %d: %s.", campaign.get("id"), day, outcome)
+
     def campaign_action(campaign: dict, action: str) -> None:
         services.control.apply(campaign["kind"], campaign["id"], action)
 
@@ -206,6 +214,7 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
         (ROUTES["event"], crm_post_event, "crm", None),
         (ROUTES["campaign_start"], start_campaign, "crm", None),
         (CAMPAIGN_ACTION, campaign_action, "crm", None),
+        (FOLLOW_DAILY, follow_daily, "crm", None),
         (FETCH_STATS, fetch_stats, fetch_platform, None),
     ]
     actors = {

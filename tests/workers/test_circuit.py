@@ -12,8 +12,7 @@ import time
 import pytest
 import redis
 
-from workers.core.platform_settings import CrmConfig
-from workers.core.settings import CircuitConfig
+from workers.core.platform_settings import CircuitConfig, CrmConfig
 from workers.health.circuit import CircuitBreaker
 from workers.health.report import PlatformHealth
 from workers.platforms import errors

@@ -10,6 +10,11 @@ survive restarts of every process.
 "Exactly once" is a marker key per campaign, set in the same Lua step that writes the
 messages (``schedule.lua``): a campaign start and any number of post-send hooks
 (webhook/posthook/) race for it, and one wins.
+
+An automated campaign, which sends every day its crontab says between ``run_from`` and
+``run_to``, is also followed daily (workers/campaigns/daily.py): its schedule holds a
+:data:`FOLLOW_DAILY` message for a day after the start, and each day's message, once,
+fetches every source and writes the next day's (a marker per campaign and day).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from workers.campaigns.sources import scheduled_sources
 from workers.core import lua
 from workers.core.settings import Settings
 from workers.queue.due import DEFAULT_HORIZON_S
-from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, delay_queue, redis_message
-from workers.queue.routes import FETCH_STATS
+from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, Route, delay_queue, redis_message
+from workers.queue.routes import FETCH_STATS, FOLLOW_DAILY
 
 SCHEDULE_PREFIX = "hookrelay:schedule:"
 #: Longer than any sensible schedule: a campaign is followed once per 30 days.
 MARKER_TTL_S = 30 * 24 * 3600
+DAY_S = 86400
 
 _SCRIPT = lua.source(__package__, "schedule.lua", ENQUEUE_LUA)
 
@@ -55,6 +61,7 @@ class FollowupScheduler:
         deprecated: bool = False,
     ) -> None:
         self._schedule_ms = [int(step * time_scale * 1000) for step in schedule_s]
+        self.day_ms = int(DAY_S * time_scale * 1000)
         self._platforms = platforms
         self._deprecated = deprecated
         self._horizon_ms = int(horizon_s * 1000)
@@ -80,16 +87,33 @@ class FollowupScheduler:
     def ensure(self, campaign: Campaign) -> bool:
         """Create the campaign's schedule unless it has one; True if this call did."""
         now_ms = int(time.time() * 1000)
-        queue = delay_queue(FETCH_STATS)
         args: list[str | bytes | int] = [NAMESPACE, MARKER_TTL_S]
         for step, delay_ms in enumerate(self._schedule_ms):
             for source in self.sources():
-                message_id, data = redis_message(
-                    FETCH_STATS,
-                    (campaign.as_dict(), source),
-                    kwargs={"step": step},
-                    eta_ms=now_ms + delay_ms,
+                args += self._delayed(
+                    FETCH_STATS, (campaign.as_dict(), source), now_ms + delay_ms, step=step
                 )
-                deferred_eta = now_ms + delay_ms if delay_ms > self._horizon_ms else ""
-                args += [queue, message_id, data, deferred_eta]
+        if campaign.kind == "automated":
+            args += self._delayed(FOLLOW_DAILY, (campaign.as_dict(), 1), now_ms + self.day_ms)
         return bool(self._script(keys=[SCHEDULE_PREFIX + campaign.key], args=args))
+
+    def ensure_day(self, campaign: Campaign, day: int, *, last: bool) -> bool:
+        """Day ``day``'s fetches of an automated campaign, and unless it is the
+        ``last`` the next day's follow-up, once; True if this call wrote them."""
+        now_ms = int(time.time() * 1000)
+        args: list[str | bytes | int] = [NAMESPACE, MARKER_TTL_S]
+        for source in self.sources():
+            message_id, data = redis_message(FETCH_STATS, (campaign.as_dict(), source))
+            args += [FETCH_STATS.queue_name, message_id, data, ""]
+        if not last:
+            next_day = (campaign.as_dict(), day + 1)
+            args += self._delayed(FOLLOW_DAILY, next_day, now_ms + self.day_ms)
+        marker = f"{SCHEDULE_PREFIX}{campaign.key}:day:{day}"
+        return bool(self._script(keys=[marker], args=args))
+
+    def _delayed(self, route: Route, args: tuple, eta_ms: int, **kwargs: int) -> list:
+        """The script's arguments for one message due at ``eta_ms``: deferred to the due
+        set past the horizon."""
+        message_id, data = redis_message(route, args, kwargs=kwargs, eta_ms=eta_ms)
+        deferred = eta_ms if eta_ms - time.time() * 1000 > self._horizon_ms else ""
+        return [delay_queue(route), message_id, data, deferred]

@@ -42,6 +42,20 @@ class CallLimits:
 DEFAULT_CALL_LIMITS = CallLimits()
 
 
+@dataclass(frozen=True)
+class CircuitConfig:
+    """When a failing platform stops being called, and how it is probed
+    (``CIRCUIT_*``; workers/health/circuit.py)."""
+
+    enabled: bool = True
+    min_calls: int = 20
+    failing_s: float = 60.0
+    probe_s: float = 30.0
+
+
+DEFAULT_CIRCUIT = CircuitConfig()
+
+
 def share_of_threads(worker_threads: int) -> int:
     """A platform's share of a worker's threads by default: three quarters of them
     (6 of the default 8), at least one, so a platform that slows down leaves the rest
@@ -120,3 +134,29 @@ def _platform_config(env: environs.Env, name: str) -> Any:
 
 def _base_url(env: environs.Env, name: str) -> str:
     return (env.str(name, "", validate=env_values.http_url) or "").rstrip("/")
+
+
+def read_calls(env: environs.Env) -> CallLimits:
+    """``PLATFORM_*``: what one call may take from a worker."""
+    positive = Range(min=0, min_inclusive=False)
+    threads = env.int("WORKER_THREADS", 8, validate=Range(min=1))
+    return CallLimits(
+        max_answer_bytes=env.int(
+            "PLATFORM_MAX_ANSWER_BYTES", CallLimits.max_answer_bytes, validate=Range(min=1024)
+        ),
+        deadline_s=env.float("PLATFORM_CALL_DEADLINE_S", CallLimits.deadline_s, validate=positive),
+        max_threads=env.int(
+            "PLATFORM_MAX_THREADS", share_of_threads(threads), validate=Range(min=1)
+        ),
+    )
+
+
+def read_circuit(env: environs.Env) -> CircuitConfig:
+    """``CIRCUIT_*``."""
+    above_zero = Range(min=0, min_inclusive=False)
+    return CircuitConfig(
+        enabled=env.bool("CIRCUIT_BREAKER", True),
+        min_calls=env.int("CIRCUIT_MIN_CALLS", 20, validate=Range(min=1)),
+        failing_s=env.float("CIRCUIT_FAILING_S", 60, validate=above_zero),
+        probe_s=env.float("CIRCUIT_PROBE_S", 30, validate=above_zero),
+    )

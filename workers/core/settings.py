@@ -26,14 +26,17 @@ from marshmallow.validate import OneOf, Range
 from workers.core import env_values
 from workers.core.platform_settings import (
     DEFAULT_CALL_LIMITS,
+    DEFAULT_CIRCUIT,
     DEFAULT_RATE_LIMITS,
     PLATFORM_VARIABLES,
     AltcraftConfig,
     CallLimits,
+    CircuitConfig,
     CrmConfig,
     PushwooshConfig,
+    read_calls,
+    read_circuit,
     read_platforms,
-    share_of_threads,
 )
 from workers.core.redis_settings import VAR_DIR, SentinelConfig, read_redis
 
@@ -83,17 +86,6 @@ class WorkerConfig:
     rate_limit_margin_ms: int = 100
     #: Delays longer than this wait in Redis's due set, not in a broker consumer.
     delay_horizon_s: float = 60.0
-
-
-@dataclass(frozen=True)
-class CircuitConfig:
-    """When a failing platform stops being called, and how it is probed
-    (``CIRCUIT_*``; workers/health/circuit.py)."""
-
-    enabled: bool = True
-    min_calls: int = 20
-    failing_s: float = 60.0
-    probe_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -163,13 +155,15 @@ class Settings:
     #: A track of this name starts a campaign; ``None``: none does.
     segment_campaign_event: str | None = "Campaign Started"
     #: The circuit breaker's thresholds.
-    circuit: CircuitConfig = CircuitConfig()
+    circuit: CircuitConfig = DEFAULT_CIRCUIT
     #: What one platform call may take from a worker.
     calls: CallLimits = DEFAULT_CALL_LIMITS
     #: How long an event's trace is kept after its last entry; 0: none is kept.
     trace_retention_s: int = 7 * 86400
     #: How long a start waits after a segment generation that reports no status.
     segment_pause_s: int = 60
+    #: The most days an automated campaign is followed daily after its start.
+    automated_follow_days: int = 90
 
     @property
     def rabbitmq(self) -> bool:
@@ -253,8 +247,8 @@ def _read(env: _MappingEnv, source: Mapping[str, str], problems: dict[str, str])
         **_campaigns(env),
         **_segment(env),
         **_operations(env),
-        "circuit": _circuit(env),
-        "calls": _calls(env),
+        "circuit": read_circuit(env),
+        "calls": read_calls(env),
         "worker": _worker(env),
     }
 
@@ -322,6 +316,7 @@ def _campaigns(env: _MappingEnv) -> dict:
             "FOLLOWUP_TIME_SCALE", 1.0, validate=Range(min=0, min_inclusive=False)
         ),
         "segment_pause_s": env.int("CAMPAIGN_SEGMENT_PAUSE_S", 60, validate=Range(min=0)),
+        "automated_follow_days": env.int("AUTOMATED_FOLLOW_DAYS", 90, validate=Range(min=1)),
     }
 
 
@@ -349,30 +344,6 @@ def _worker(env: _MappingEnv) -> WorkerConfig:
         retry_max_backoff_ms=env.int("RETRY_MAX_BACKOFF_MS", 300_000, validate=positive),
         rate_limit_margin_ms=env.int("RATE_LIMIT_MARGIN_MS", 100, validate=Range(min=0)),
         delay_horizon_s=env.float("HOOKRELAY_DELAY_HORIZON_S", 60, validate=positive),
-    )
-
-
-def _calls(env: _MappingEnv) -> CallLimits:
-    positive = Range(min=0, min_inclusive=False)
-    threads = env.int("WORKER_THREADS", 8, validate=Range(min=1))
-    return CallLimits(
-        max_answer_bytes=env.int(
-            "PLATFORM_MAX_ANSWER_BYTES", CallLimits.max_answer_bytes, validate=Range(min=1024)
-        ),
-        deadline_s=env.float("PLATFORM_CALL_DEADLINE_S", CallLimits.deadline_s, validate=positive),
-        max_threads=env.int(
-            "PLATFORM_MAX_THREADS", share_of_threads(threads), validate=Range(min=1)
-        ),
-    )
-
-
-def _circuit(env: _MappingEnv) -> CircuitConfig:
-    above_zero = Range(min=0, min_inclusive=False)
-    return CircuitConfig(
-        enabled=env.bool("CIRCUIT_BREAKER", True),
-        min_calls=env.int("CIRCUIT_MIN_CALLS", 20, validate=Range(min=1)),
-        failing_s=env.float("CIRCUIT_FAILING_S", 60, validate=above_zero),
-        probe_s=env.float("CIRCUIT_PROBE_S", 30, validate=above_zero),
     )
 
 

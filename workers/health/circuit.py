@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import redis
 
 from workers.core import lua
-from workers.core.settings import CircuitConfig
+from workers.core.platform_settings import CircuitConfig
 from workers.metrics.counters import CIRCUIT_TRANSITIONS
 
 logger = logging.getLogger(__name__)

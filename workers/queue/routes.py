@@ -36,7 +36,14 @@ REBUFFER = Route("buffer_profile_update", "crm")
 CAMPAIGN_ACTION = Route("campaign_action", "campaigns")
 #: One statistics source of one campaign, fetched at one step of its follow-up schedule.
 FETCH_STATS = Route("fetch_stats", "stats")
+#: One day of an automated campaign's daily follow-up (workers/campaigns/daily.py).
+FOLLOW_DAILY = Route("follow_daily", "campaigns")
 #: Every queue the workers consume.
 QUEUES = tuple(
-    sorted({route.queue_name for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS)})
+    sorted(
+        {
+            route.queue_name
+            for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS, FOLLOW_DAILY)
+        }
+    )
 )
