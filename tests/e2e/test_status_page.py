@@ -12,6 +12,9 @@ import shutil
 import httpx
 import pytest
 
+from webhook.api.campaign_chart import MEASURES
+from webhook.api.campaign_chart import TOP as CHART_TOP
+
 from ..support import API_KEY, free_port, wait_for
 from .stack import running_stack
 from .test_operations import samples, total
@@ -87,6 +90,63 @@ def cell(browser, selector: str) -> str:
     from selenium.webdriver.common.by import By
 
     return browser.find_element(By.CSS_SELECTOR, selector).text.strip()
+
+
+def test_a_campaign_page_draws_what_the_store_holds_over_time(stack, browser, tmp_path):
+    """Runs first: it needs the workers, which the next test stops."""
+    from selenium.webdriver.common.by import By
+
+    stack.post([campaign_start(79)])
+    stats = "/v1/campaigns/crm/79/stats"
+    wait_for(lambda: stack.http.get(stats).json().get("series", {}).get("crm.report"), timeout_s=60)
+    plant_earlier_days(stack, 79, days=4)
+    series = stack.http.get(stats).json()["series"]["crm.report"]
+    browser.get(f"{stack.http.base_url}/status")
+    browser.find_element(By.CSS_SELECTOR, 'tr[data-campaign="crm:79"] a.campaign-page').click()
+    wait_for(lambda: "campaign 79" in browser.title, timeout_s=10)
+    browser.set_window_size(1400, 900)
+    browser.save_screenshot(str(tmp_path / "campaign.png"))
+
+    sent: dict[str, float] = {}
+    for metrics in series.values():
+        for day, value in metrics["sum_sended"]:
+            sent[day] = sent.get(day, 0) + value
+    assert len(sent) == 5
+    for day, value in sent.items():
+        shown = cell(browser, f'tr[data-interval="{day}"] td[data-measure="sent"]')
+        assert float(shown) == pytest.approx(value), day
+    dots = browser.find_elements(By.CSS_SELECTOR, "#campaign-chart circle.sent")
+    assert len(dots) == 5
+    heights = [float(dot.get_attribute("cy")) for dot in dots]
+    assert heights == sorted(heights, reverse=True), "each day back was smaller"
+    every = browser.find_elements(By.CSS_SELECTOR, "#campaign-chart circle")
+    assert min(float(dot.get_attribute("cy")) for dot in every) == CHART_TOP, "the peak on top"
+    legend = browser.find_elements(By.CSS_SELECTOR, "#campaign-chart text.legend")
+    assert [text.text for text in legend] == list(MEASURES), "every measure the report has"
+
+
+def plant_earlier_days(stack, campaign_id: int, *, days: int) -> None:
+    """Earlier days of the S2S report, as an automated campaign followed daily would
+    have them: what the fetch stored for today, scaled down a little each day back."""
+    from datetime import date, timedelta
+
+    from workers.campaigns.store import TOTAL, Snapshot, Store
+
+    store = Store(stack.env["DATABASE_URL"])
+    run = store.run("crm", campaign_id)
+    today = [s for s in store.snapshots(run.id) if s.source == "crm.report" and s.interval != TOTAL]
+    earlier = [
+        Snapshot(
+            s.subject,
+            s.metric,
+            (date.fromisoformat(s.interval) - timedelta(days=back)).isoformat(),
+            s.value * (1 - back / 10),
+        )
+        for back in range(1, days + 1)
+        for s in today
+    ]
+    store.save_snapshots(run.id, "crm.report", earlier)
+    store.dispose()
 
 
 def test_the_status_page_shows_what_the_api_says(stack, metrics_port, browser):

@@ -11,7 +11,7 @@ import pytest
 from .test_events import AUTH
 
 
-@pytest.mark.parametrize("path", ["/status", "/status/event?id=nope"])
+@pytest.mark.parametrize("path", ["/status", "/status/event?id=nope", "/status/campaigns/crm/1"])
 def test_status_pages_run_no_script_and_cannot_be_framed(client, path):
     page = client.get(path, headers=AUTH)
     policy = page.headers["Content-Security-Policy"]

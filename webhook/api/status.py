@@ -1,7 +1,8 @@
 """``GET /status``: one HTML page an operator keeps open. It refreshes itself and shows
 what waits (queues, dead letters), what flows (deliveries per minute per platform, each
 platform's health, circuit and shared rate limit in force) and what came back (profile
-fields the platform dropped, recent campaigns' latest totals).
+fields the platform dropped, recent campaigns' latest totals), and links to a page per
+campaign that draws its statistics over time.
 
 Every number is read when the page is asked for, from the same places the API and
 ``/metrics`` read: Redis and the stats store. An API key is needed; a browser gives it
@@ -19,6 +20,7 @@ from flask.typing import ResponseReturnValue
 
 from schemas.events import PLATFORMS
 from webhook import auth
+from webhook.api.campaign_chart import chart
 from webhook.hub import current_hub
 from workers.core.readable import readable_time
 from workers.core.settings import Settings
@@ -90,6 +92,20 @@ def page() -> ResponseReturnValue:
         probe_s=hub.settings.circuit.probe_s,
         campaigns=rows,
         campaign_columns=CAMPAIGN_COLUMNS,
+    )
+
+
+@bp.get("/status/campaigns/<platform>/<int:campaign_id>")
+def campaign(platform: str, campaign_id: int) -> ResponseReturnValue:
+    """One campaign's statistics over time: a chart, the numbers in a table beside it,
+    and its latest totals."""
+    summary = current_hub().store.summary(platform, campaign_id)
+    if summary is None:
+        body = render_template("campaign.html", summary=None, platform=platform, id=campaign_id)
+        return body, 404
+    drawn = chart(summary["series"])
+    return render_template(
+        "campaign.html", summary=summary, chart=drawn, readable_time=readable_time
     )
 
 
