@@ -12,7 +12,13 @@ from click.testing import CliRunner
 from webhook.gate.gate import WINDOW_MS, PreSendGate
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS
 from workers.ops.cli import main
-from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder
+from workers.profiles.order import (
+    AFTER_PREFIX,
+    EVERY_PROFILE,
+    ORDER_PREFIX,
+    UNSETTLED,
+    EventOrder,
+)
 from workers.profiles.states import STATE_PREFIX
 
 SPELLED = "email:Cafe\u0301@Bücher.example."
@@ -58,10 +64,14 @@ def test_saved_states_and_event_waits_follow_the_normal_key(redis_url, tmp_path)
     client.set(STATE_PREFIX + "uid:42", "@" + SPELLED, ex=3600)
     client.hset(ORDER_PREFIX + SPELLED, mapping={"open": 7, "acked": 5})
     client.hset(AFTER_PREFIX + "evt-1", SPELLED, 7)
+    client.zadd(UNSETTLED, {SPELLED: 6, NORMAL: 9})
+    client.hset(AFTER_PREFIX + "start-1", mapping={EVERY_PROFILE: 8, "low": 6})
 
     output = migrate(redis_url, tmp_path)
     assert "re-keyed 2 of saved profile states" in output
-    assert "re-keyed 2 of event order" in output
+    assert "re-keyed 3 of event order" in output
+    assert client.zrange(UNSETTLED, 0, -1, withscores=True) == [(NORMAL.encode(), 6.0)]
+    assert EventOrder(client).settled("start-1") is None, "the start still waits for 6"
     assert client.get(STATE_PREFIX + NORMAL) == state.encode()
     assert client.get(STATE_PREFIX + "uid:42") == f"@{NORMAL}".encode()
     assert 0 < client.ttl(STATE_PREFIX + "uid:42") <= 3600

@@ -9,6 +9,8 @@
 --               "state" a saved profile state: the one under the normal name wins.
 -- Or KEYS = [key], ARGV = ["pointer", expected, replacement]: a state pointer
 -- rewritten, unless the key has changed since it was read.
+-- Or KEYS = [zset], ARGV = ["member", old, new]: a member renamed, at the lower of the
+-- two scores (the unsettled identities: a start waits for both).
 -- Returns how many old keys were moved, merged or rewritten.
 local how = ARGV[1]
 local moved = 0
@@ -18,6 +20,19 @@ if how == "pointer" then
         return 0
     end
     redis.call("set", KEYS[1], ARGV[3], "KEEPTTL")
+    return 1
+end
+
+if how == "member" then
+    local old_score = redis.call("zscore", KEYS[1], ARGV[2])
+    if not old_score then
+        return 0
+    end
+    local new_score = redis.call("zscore", KEYS[1], ARGV[3])
+    if not new_score or tonumber(old_score) < tonumber(new_score) then
+        redis.call("zadd", KEYS[1], old_score, ARGV[3])
+    end
+    redis.call("zrem", KEYS[1], ARGV[2])
     return 1
 end
 

@@ -6,8 +6,9 @@ moves to the normal name, so that it keeps holding for the person it was kept fo
 - frequency windows (sorted sets): merged, so no send counted before is forgotten;
 - saved profile states: moved (one under the normal name wins), and the pointers of
   a profile's other identifiers rewritten to its normal home;
-- event order: each identity's hash merged (events wait for both), and the identities
-  each waiting event names rewritten.
+- event order: each identity's hash merged (events wait for both), the identities
+  each waiting event names rewritten, and each unsettled identity renamed (campaign
+  starts wait for both).
 
 Each move is one atomic step (``rekey.lua``). A second run finds nothing to move.
 """
@@ -22,7 +23,7 @@ from redis.commands.core import Script
 from schemas.identities import normal_key
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS
 from workers.core import lua
-from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX
+from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, UNSETTLED
 from workers.profiles.states import POINTER, STATE_PREFIX
 
 SCAN_BATCH = 500
@@ -38,7 +39,8 @@ def rekey_identities(client: redis.Redis) -> Iterator[tuple[str, int]]:
     yield "frequency windows", _keys(client, rekey, FREQUENCY_PREFIX, "zset")
     states = _keys(client, rekey, STATE_PREFIX, "state") + _pointers(client, rekey)
     yield "saved profile states", states
-    yield "event order", _keys(client, rekey, ORDER_PREFIX, "order") + _waits(client)
+    order = _keys(client, rekey, ORDER_PREFIX, "order") + _waits(client)
+    yield "event order", order + _unsettled(client, rekey)
 
 
 def _renamed(name: str) -> str | None:
@@ -106,4 +108,14 @@ def _waits(client: redis.Redis) -> int:
                 client.hset(key, normal, max(int(number), int(current or 0)))
                 client.hdel(key, field)
                 renamed += 1
+    return renamed
+
+
+def _unsettled(client: redis.Redis, rekey: Script) -> int:
+    """Rename the unsettled identities that are not normal, each at the lower score."""
+    renamed = 0
+    for member, _ in client.zscan_iter(UNSETTLED, count=SCAN_BATCH):
+        normal = _renamed(member.decode())
+        if normal is not None:
+            renamed += rekey(keys=[UNSETTLED], args=["member", member, normal])
     return renamed
