@@ -146,6 +146,14 @@ class EventTraceSchema(Schema):
     next_attempt_at = _Time(required=True, allow_none=True)
     dead_letter = _Str(required=True, allow_none=True)
     batch = ma.fields.Nested(TraceBatchSchema, required=True, allow_none=True)
+    not_waited_for = ma.fields.List(
+        _Str(),
+        required=True,
+        metadata={
+            "description": "A campaign start's: the dead letters of profile updates it "
+            "waited for that were let go unacknowledged, so it went without them."
+        },
+    )
 
 
 class DeadLetterSchema(DeadLetterSummarySchema):

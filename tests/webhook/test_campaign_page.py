@@ -52,8 +52,9 @@ def test_the_page_draws_each_measure_per_day_with_the_numbers_beside(client, fol
     assert '<td class="kind">automated</td>' in status
 
 
-def test_an_unknown_campaign_is_a_404_that_says_so(client):
-    page = client.get("/status/campaigns/crm/424242", headers=AUTH)
+@pytest.mark.parametrize("campaign_id", ["424242", "9" * 30, "-7", "x"])
+def test_an_unknown_campaign_is_a_404_that_says_so(client, campaign_id):
+    page = client.get(f"/status/campaigns/crm/{campaign_id}", headers=AUTH)
     assert page.status_code == 404
     assert "hookrelay follows no such campaign" in page.get_data(as_text=True)
 

@@ -323,7 +323,7 @@ def test_a_start_lost_before_the_platform_with_no_status_is_sent_again(
     outcome = starter(clean_sandbox, store, client, scheduler).start(CAMPAIGN)
     assert outcome.started_now, "never skipped on a guess"
     assert clean_sandbox.campaigns() == [
-        {"collection": "mailings", "id": 9093, "status": "started"}
+        {"collection": "mailings", "id": 9093, "status": "started", "audience": 0}
     ]
 
 

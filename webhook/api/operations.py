@@ -308,6 +308,28 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         }
     },
+    "/status/campaigns/{platform}/{campaign_id}": {
+        "get": {
+            "tags": ["operations"],
+            "operationId": "statusCampaignPage",
+            "summary": "The console's page of one campaign (HTML): its statistics over time",
+            "description": "A chart with the numbers in a table beside it, then its latest "
+            "totals. A browser gives the API key as the Basic auth password.",
+            "security": [*BEARER, {"statusAuth": []}],
+            "parameters": [PLATFORM, CAMPAIGN_ID],
+            "responses": {
+                200: {
+                    "description": "The campaign's page.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                404: {
+                    "description": "hookrelay follows no such campaign.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                },
+                **errors(401, 503),
+            },
+        }
+    },
     "/status/event": {
         "get": {
             "tags": ["operations"],

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, g, render_template, request
 from flask.typing import ResponseReturnValue
 
-from schemas.events import PLATFORMS
+from schemas.events import MAX_CAMPAIGN_ID, PLATFORMS
 from webhook import auth
 from webhook.api.campaign_chart import chart
 from webhook.hub import current_hub
@@ -95,11 +95,12 @@ def page() -> ResponseReturnValue:
     )
 
 
-@bp.get("/status/campaigns/<platform>/<int:campaign_id>")
-def campaign(platform: str, campaign_id: int) -> ResponseReturnValue:
+@bp.get("/status/campaigns/<platform>/<campaign_id>")
+def campaign(platform: str, campaign_id: str) -> ResponseReturnValue:
     """One campaign's statistics over time: a chart, the numbers in a table beside it,
-    and its latest totals."""
-    summary = current_hub().store.summary(platform, campaign_id)
+    and its latest totals. An id that names no campaign is this page's 404 too."""
+    known = campaign_id.isascii() and campaign_id.isdigit() and int(campaign_id) <= MAX_CAMPAIGN_ID
+    summary = current_hub().store.summary(platform, int(campaign_id)) if known else None
     if summary is None:
         body = render_template("campaign.html", summary=None, platform=platform, id=campaign_id)
         return body, 404
