@@ -3,6 +3,7 @@ the segments it names to be generated, on a real Redis and the real sandbox."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -12,8 +13,9 @@ from webhook.app import create_app
 from workers.campaigns.prelude import SEGMENTS_PREFIX, SegmentFailed, StartPrelude
 from workers.core.platform_settings import CrmConfig
 from workers.platforms.crm import CrmClient
-from workers.profiles.buffer import ProfileBuffer
+from workers.profiles.buffer import BUFFER, ProfileBuffer
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, UNSETTLED, EventOrder
+from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.policy import Postponed
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
 from workers.trace.reader import TraceReader
@@ -188,3 +190,17 @@ def test_a_failed_generation_dead_letters_the_start(client, clean_sandbox):
     with pytest.raises(SegmentFailed, match="failed"):
         prelude.ready(start("s1", segment))
     assert not client.hexists(f"{SEGMENTS_PREFIX}s1", str(segment)), "a replay generates again"
+
+
+def test_a_poison_update_dead_lettered_by_the_flush_lets_the_start_go(receiver, client, buffer):
+    post(receiver, update("bad", "9", 1, x=1))
+    [item] = client.lrange(f"{BUFFER}:pending", 0, -1)
+    number, _, body = item.partition(b" ")
+    poisoned = json.loads(body) | {"timestamp": "not a time"}
+    client.lset(f"{BUFFER}:pending", 0, number + b" " + json.dumps(poisoned).encode())
+    post(receiver, start("s1"))
+    assert EventOrder(client).settled("s1") is None
+    buffer.flush()
+    [letter] = DeadLetterQueue(client).newest()
+    assert letter.event_id == "bad"
+    assert EventOrder(client).settled("s1") == [letter.id]

@@ -14,8 +14,9 @@
 -- kind "buffer": a profile update appended to $destination:pending, numbered from the
 --   $sequence counter ("<number> <data>"); extra is the profile's identity key,
 --   counted in $destination:identities, and $destination:since remembers when the
---   oldest pending update came. Each of keys gets the number as its open update, and
---   a place in $unsettled (scored by its lowest unsettled number) if it had none.
+--   oldest pending update came. Each of keys gets the number as its open update; the
+--   first (the profile's, settled with the rest of its keys) gets a place in
+--   $unsettled, scored by its lowest unsettled number, if it had none.
 --
 -- Only events whose id was not seen within the TTL are written, each key once per
 -- request whatever the number of events (a Redis call costs more than what it writes:
@@ -121,10 +122,10 @@ for i = FIRST, #ARGV, WIDTH do
             for _, key in ipairs(keys) do
                 if not opened[key] then
                     opened_order[#opened_order + 1] = key
-                    first_open[key] = number
                 end
                 opened[key] = number
             end
+            first_open[keys[1]] = first_open[keys[1]] or number
             local group = gathered(buffers, buffer_order, destination)
             group.ids[#group.ids + 1] = extra
             group.items[#group.items + 1] = number .. " " .. data
@@ -144,8 +145,10 @@ local scored = {}
 for _, key in ipairs(opened_order) do
     redis.call("hset", order_prefix .. key, "open", opened[key])
     redis.call("expire", order_prefix .. key, order_ttl)
-    scored[#scored + 1] = first_open[key]
-    scored[#scored + 1] = key
+    if first_open[key] then
+        scored[#scored + 1] = first_open[key]
+        scored[#scored + 1] = key
+    end
 end
 for first = 1, #scored, 1000 do
     redis.call("zadd", unsettled, "NX", unpack(scored, first, math.min(first + 999, #scored)))

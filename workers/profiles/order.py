@@ -11,9 +11,10 @@ number merged into the profile (:meth:`ProfileBuffer.settle
 ``open`` is deleted, so nothing stays once a user's profile is delivered. The event's
 actor asks :meth:`EventOrder.ready` before sending, and is postponed while it is not.
 
-A campaign start waits for every user's updates accepted before it: each identity key
-with an open update is in :data:`UNSETTLED`, scored by a lower bound of its lowest
-unsettled number (the first it opened; ``acked + 1`` once some are acknowledged). The
+A campaign start waits for every user's updates accepted before it: the first identity
+key of each open update (its profile settles all its keys at once) is in
+:data:`UNSETTLED`, scored by a lower bound of its lowest unsettled number (the first
+it opened; ``acked + 1`` once some are acknowledged). The
 start notes the newest number accepted before it (its mark) and waits until no member
 scores within it. An update let go without an acknowledgement (its batch dead-lettered,
 or itself a poison) stops holding a start back; its dead letter is kept in
