@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,18 +17,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hookrelay dev
 
-# The status page's browser test needs Debian's chromium and chromium-driver: installed
-# where this user may, otherwise that one test is skipped and says why.
-browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "chromium not installed: the status page's browser test will be skipped"
+# The console's browser tests need Debian's chromium and chromium-driver, the alert
+# rules' tests its prometheus (for promtool): installed where this user may, otherwise
+# those tests are skipped and say why.
+tools:
+	@command -v chromium >/dev/null && command -v promtool >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends chromium chromium-driver prometheus >/dev/null; } || \
+	  echo "chromium or promtool not installed: the browser and alert-rule tests will be skipped"
 
 # Two pytest processes, a test file each at a time: the end-to-end tests mostly wait
 # (on rate limits, timeouts, restarts), so two files overlap their waits. Files keep
 # their module-wide stacks, and the RabbitMQ tests (one file) never meet.
-test: $(STAMP) browser
+test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -36,6 +36,8 @@ from workers.core.connections import redis_client
 from workers.core.replication import Replication
 from workers.core.settings import Settings, load_settings
 from workers.metrics.backlog import BacklogCollector, DepthReader
+from workers.metrics.counters import HTTP_RESPONSES
+from workers.metrics.deployment import DeploymentCollector
 from workers.metrics.throughput import DeliveryRate
 from workers.profiles.dropped import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION] = build_hub(settings)
     errors.register(app)
     app.after_request(_security_headers)
+    app.after_request(_counted)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     segment.register(app, settings.segment_prefix)
@@ -86,6 +89,12 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _counted(response: Response) -> Response:
+    """Each answer counted by its status, for the 5xx alert (ops/prometheus)."""
+    HTTP_RESPONSES.labels(str(response.status_code)).inc()
     return response
 
 
@@ -114,6 +123,11 @@ def build_hub(settings: Settings) -> Hub:
             limiters=[platform_limiter(client, settings, name) for name in PLATFORMS],
             broker=_rabbitmq_depths(settings),
             dead_letters=dead_letters,
+        ),
+        deployment=DeploymentCollector(
+            client,
+            min_replicas=settings.redis_min_replicas,
+            heartbeat_timeout_s=settings.worker.heartbeat_timeout_s,
         ),
         throughput=DeliveryRate(client),
         dropped_fields=DroppedFields(client),

@@ -14,6 +14,7 @@ from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.store import Store
 from workers.core.settings import Settings
 from workers.metrics.backlog import BacklogCollector
+from workers.metrics.deployment import DeploymentCollector
 from workers.metrics.throughput import DeliveryRate
 from workers.profiles.dropped import DroppedFields
 from workers.queue.deadletters import DeadLetterQueue
@@ -38,6 +39,8 @@ class Hub:
     store: Store
     #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics/backlog.py).
     backlog: BacklogCollector
+    #: Redis's memory and replicas, and the workers alive, for ``/metrics``.
+    deployment: DeploymentCollector
     throughput: DeliveryRate
     #: The profile fields the platform's echo left out (workers/profiles/dropped.py).
     dropped_fields: DroppedFields

@@ -16,5 +16,6 @@ bp = Blueprint("metrics", __name__)
 
 @bp.get("/metrics")
 def scrape() -> ResponseReturnValue:
-    body = exposition(process_registry(), current_hub().backlog.registry())
+    hub = current_hub()
+    body = exposition(process_registry(), hub.backlog.registry(), hub.deployment.registry())
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -15,6 +15,11 @@ EVENTS = Counter(
     "Events posted to /v1/events, by type and outcome (accepted, duplicate, rejected).",
     ["type", "outcome"],
 )
+HTTP_RESPONSES = Counter(
+    "hookrelay_http_responses",
+    "The receiver's answers, by HTTP status code.",
+    ["status"],
+)
 SEGMENT_MESSAGES = Counter(
     "hookrelay_segment_messages",
     "Messages posted to the Segment-spec routes, by type and outcome (accepted, "
