@@ -73,7 +73,7 @@ class DeploymentCollector:
         yield GaugeMetricFamily(
             "hookrelay_redis_replicas_online",
             "Replicas connected to the Redis primary and online.",
-            value=_online_replicas(replication),
+            value=online_replicas(replication),
         )
         yield GaugeMetricFamily(
             "hookrelay_workers_alive",
@@ -88,7 +88,7 @@ class DeploymentCollector:
             )
 
 
-def _online_replicas(replication: dict) -> int:
+def online_replicas(replication: dict) -> int:
     """The replicas INFO lists as ``slaveN`` with ``state=online``."""
     return sum(
         1
