@@ -146,6 +146,11 @@ class EventTraceSchema(Schema):
     next_attempt_at = _Time(required=True, allow_none=True)
     dead_letter = _Str(required=True, allow_none=True)
     batch = ma.fields.Nested(TraceBatchSchema, required=True, allow_none=True)
+    traceparent = _Str(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The W3C traceparent the caller sent with the event."},
+    )
     not_waited_for = ma.fields.List(
         _Str(),
         required=True,

@@ -116,6 +116,20 @@ def query(name: str, schema: dict[str, Any], description: str = "") -> dict:
     return {"in": "query", "name": name, "required": False, "schema": schema, **said(description)}
 
 
+#: W3C Trace Context, kept with each event of the request (webhook/tracecontext.py).
+TRACEPARENT = {
+    "in": "header",
+    "name": "traceparent",
+    "required": False,
+    "schema": {
+        "type": "string",
+        "example": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    },
+    "description": "W3C Trace Context: kept with each event, shown in its trace and in the "
+    "log lines of its delivery attempts. An invalid one is ignored.",
+}
+
+
 def said(description: str) -> dict[str, str]:
     return {"description": description} if description else {}
 

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from schemas.events import EVENT_TYPES, MAX_BATCH, BatchValidationError, load_batch
-from webhook import auth
+from webhook import auth, tracecontext
 from webhook.api.bodies import parse_json, read_body
 from webhook.hub import current_hub
 from workers.metrics.counters import EVENTS, count_each
@@ -42,7 +42,7 @@ def post_events() -> ResponseReturnValue:
                 event["user"], reason=f"unsubscribed by event {event['id']}", source="event"
             )
     hub.headroom.check()
-    result = hub.queue.submit(events)
+    result = hub.queue.submit(events, traceparent=tracecontext.from_request())
     outcomes = zip(events, result.new, strict=True)
     count_each(EVENTS, ((event["type"], _outcome(new)) for event, new in outcomes))
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202

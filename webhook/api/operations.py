@@ -29,6 +29,7 @@ from webhook.api.answers import (
     LETTER_ID,
     LIMIT,
     PLATFORM,
+    TRACEPARENT,
     answer,
     errors,
     invalid,
@@ -96,6 +97,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             "last 24 h are answered as duplicates and not sent again, so a request whose "
             "answer was lost can always be sent again.",
             "security": BEARER,
+            "parameters": [TRACEPARENT],
             "requestBody": json_body(EVENTS_BODY, examples=EVENT_EXAMPLES),
             "responses": {
                 202: answer("Durably enqueued.", api.AcceptedSchema),

@@ -47,7 +47,7 @@ from schemas.segment import (
     sent_time,
     to_event,
 )
-from webhook import auth
+from webhook import auth, tracecontext
 from webhook.api.bodies import SURROGATE_ESCAPE, parse_json, read_body
 from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
@@ -198,7 +198,7 @@ def _answer(sorted_out: SortedOut) -> dict[str, Any]:
     outcomes = sorted_out.outcomes
     if sorted_out.events:
         hub.headroom.check()
-        result = hub.queue.submit(sorted_out.events)
+        result = hub.queue.submit(sorted_out.events, traceparent=tracecontext.from_request())
         accepted, duplicates = result.accepted, result.duplicates
         for kind, new in zip(sorted_out.kinds, result.new, strict=True):
             outcomes.append((kind, "accepted" if new else "duplicate"))

@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas import api
 from schemas.segment import MESSAGE_TYPES
-from webhook.api.answers import WRITE_KEY, answer, json_body, segment_errors
+from webhook.api.answers import TRACEPARENT, WRITE_KEY, answer, json_body, segment_errors
 from webhook.api.examples import SEGMENT_BATCH_EXAMPLE
 
 _OBJECT = {"type": "object", "nullable": True}
@@ -63,6 +63,7 @@ def segment_operation(name: str, summary: str, body: Any, examples: dict | None 
             "its own (invalid, or dropped with the reason); messageId is the idempotency "
             "key (24 h). 32 KB per message, 500 KB per request (gzip undone).",
             "security": WRITE_KEY,
+            "parameters": [TRACEPARENT],
             "requestBody": json_body(body, examples=examples),
             "responses": {
                 200: answer("Accepted, message by message.", api.SegmentAcceptedSchema),

@@ -99,10 +99,13 @@ class EventQueue:
         self._dedup_ttl_s = dedup_ttl_s
         self._script = DirectScript(client, _SCRIPT, retry_timeouts=False)
 
-    def submit(self, events: list[dict]) -> SubmitResult:
+    def submit(self, events: list[dict], *, traceparent: str | None = None) -> SubmitResult:
+        """Write ``events``; a ``traceparent`` (webhook/tracecontext.py) goes with each,
+        into its message's options or its buffered update."""
         args: list[str | bytes | int] = [self._dedup_ttl_s, self._trace_retention_s]
         for event in events:
-            args += [event["id"], event["type"], *_destination(event, ordered=self._ordered)]
+            destination = _destination(event, ordered=self._ordered, traceparent=traceparent)
+            args += [event["id"], event["type"], *destination]
         new = tuple(bool(flag) for flag in self._enqueue(args))
         accepted = sum(new)
         return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
@@ -123,16 +126,20 @@ class EventQueue:
             return self._replication.pipelined(self._client, evalsha)
 
 
-def _destination(event: dict, *, ordered: bool) -> tuple[str, str, str, str | bytes, bytes]:
+def _destination(
+    event: dict, *, ordered: bool, traceparent: str | None = None
+) -> tuple[str, str, str, str | bytes, bytes]:
     """The script's kind, destination, extra, keys and data for one event (keys ``[]``
     where nothing is ordered, :data:`EVERY_PROFILE` for a campaign start)."""
     kind = event["type"]
     if kind == "profile":
         keys = identity_keys(event)
         waits = _compact(keys) if ordered else b"[]"
-        return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(event)
+        update = {**event, "traceparent": traceparent} if traceparent else event
+        return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(update)
     route = ROUTES[kind]
-    message_id, data = redis_message(route, (event,))
+    options = {"traceparent": traceparent} if traceparent else None
+    message_id, data = redis_message(route, (event,), options=options)
     waits = b"[]"
     if ordered and kind in ORDERED:
         waits = _compact(identity_keys(event))

@@ -31,7 +31,19 @@ from dramatiq import Message
 from dramatiq.broker import MessageProxy
 
 #: Fields a record may carry (``extra=``) that the JSON form includes.
-FIELDS = ("event_id", "message_id", "actor", "platform", "outcome", "status", "attempt")
+FIELDS = (
+    "event_id",
+    "message_id",
+    "actor",
+    "platform",
+    "outcome",
+    "status",
+    "attempt",
+    "traceparent",
+)
+#: Fields whose form is checked where they are made, and that name no one: not masked
+#: (a traceparent's hex reads as a token to the masking).
+UNMASKED = frozenset({"traceparent"})
 
 #: A run of digits that may be a phone number: ``+`` or not, the digits grouped by
 #: spaces, dashes, dots or parentheses, not within a word, a path or a number (an id a
@@ -110,7 +122,9 @@ class Masked(logging.Formatter):
         }
         entry.update(
             {
-                key: mask(value, self.secrets) if isinstance(value, str) else value
+                key: mask(value, self.secrets)
+                if isinstance(value, str) and key not in UNMASKED
+                else value
                 for key in FIELDS
                 if hasattr(record, key)
                 for value in (getattr(record, key),)

@@ -286,6 +286,8 @@ class ProfileBuffer:
                 if merged is None:
                     continue
                 entry = {"at": now_ms, "do": "batched", "batch": merged.owner}
+                if update.get("traceparent"):
+                    entry["traceparent"] = update["traceparent"]
                 if merged.owner is not None and merged.owner not in new:
                     entry["behind"] = True
                     merged.waiting = [*merged.waiting, update["id"]][-MAX_WAITING:]

@@ -273,6 +273,8 @@ class DeliveryPolicy(Middleware):
         key, subject = traced
         now_ms = int(time.time() * 1000)
         entry = {"at": now_ms, "do": kind, "actor": message.actor_name, **fields}
+        if fields.get("accepted") and "traceparent" in message.options:
+            entry["traceparent"] = message.options["traceparent"]  # the caller's, once
         tail = None
         if kind in TAIL_OUTCOMES:
             tail = {
@@ -331,7 +333,7 @@ def _outcome(
 ) -> dict:
     """Count a delivery's outcome; return the fields its log line carries."""
     DELIVERIES.labels(platform, message.actor_name, outcome).inc()
-    return {
+    fields = {
         "event_id": event_id_of(message),
         "message_id": message.message_id,
         "actor": message.actor_name,
@@ -340,6 +342,9 @@ def _outcome(
         "status": status,
         "attempt": attempts,
     }
+    if "traceparent" in message.options:
+        fields["traceparent"] = message.options["traceparent"]
+    return fields
 
 
 def traced_as(message: AnyMessage) -> tuple[str, str] | None:

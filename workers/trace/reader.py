@@ -47,6 +47,8 @@ class EventReport:
     #: A campaign start's: the dead letters of the profile updates it waited for that
     #: were let go unacknowledged, so it went without them.
     not_waited_for: list[str] = field(default_factory=list)
+    #: The W3C ``traceparent`` the caller sent with the event, if any.
+    traceparent: str | None = None
 
     def asdict(self) -> dict:
         return dict(self.__dict__)
@@ -97,11 +99,13 @@ class TraceReader:
             return
         if kind == "batched":
             report.type = "profile"
+            report.traceparent = report.traceparent or entry.get("traceparent")
             report.batch = self._batch(entry)
             report.state = report.batch["state"]
             return
         if entry.get("accepted") and report.accepted_at is None:
             report.accepted_at = _iso(entry["accepted"])
+        report.traceparent = report.traceparent or entry.get("traceparent")
         if entry.get("type"):
             report.type = entry["type"]
         report.state = STATE_AFTER.get(kind, report.state)
@@ -137,7 +141,8 @@ def _initial_state(seen: bytes | None) -> str:
 
 
 def _attempt(entry: dict) -> dict:
-    attempt = {name: value for name, value in entry.items() if name not in ("at", "do", "next")}
+    shown = ("at", "do", "next", "traceparent")
+    attempt = {name: value for name, value in entry.items() if name not in shown}
     attempt["at"] = _iso(entry["at"])
     attempt["outcome"] = entry.get("do")
     if "next" in entry:
