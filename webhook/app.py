@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, Response
 
 from schemas.events import PLATFORMS
-from webhook import errors
+from webhook import errors, tracecontext
 from webhook.api import (
     campaigns,
     dlq,
@@ -35,6 +35,7 @@ from workers.campaigns.store import Store
 from workers.core.connections import redis_client
 from workers.core.replication import Replication
 from workers.core.settings import Settings, load_settings
+from workers.core.spans import NO_SPANS, Spans, spans_from
 from workers.metrics.backlog import BacklogCollector, DepthReader
 from workers.metrics.counters import HTTP_RESPONSES
 from workers.metrics.deployment import DeploymentCollector
@@ -64,8 +65,9 @@ BLUEPRINTS = (
 )
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the receiver; settings are read from the environment unless given."""
+def create_app(settings: Settings | None = None, *, spans: Spans | None = None) -> Flask:
+    """Build the receiver; settings are read from the environment unless given, and
+    spans exported as they say (OTEL_EXPORTER_OTLP_ENDPOINT) unless ``spans`` are."""
     settings = settings or load_settings()
     settings.require_api_keys()
     app = Flask(__name__, static_folder=None)
@@ -73,7 +75,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # the path with one slash, which a client follows with the same POST.
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.extensions[EXTENSION] = build_hub(settings)
+    spans = spans or spans_from(settings.otel)
+    app.extensions[EXTENSION] = build_hub(settings, spans)
+    if spans is not NO_SPANS:
+        tracecontext.trace_requests(app, spans)
     errors.register(app)
     app.after_request(_security_headers)
     app.after_request(_counted)
@@ -98,7 +103,7 @@ def _counted(response: Response) -> Response:
     return response
 
 
-def build_hub(settings: Settings) -> Hub:
+def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
     client = redis_client(settings)
     scheduler = FollowupScheduler.from_settings(client, settings)
     dead_letters = DeadLetterQueue.from_settings(client, settings)
@@ -110,7 +115,9 @@ def build_hub(settings: Settings) -> Hub:
             events_after_profiles=settings.events_after_profiles,
             replication=Replication.from_settings(settings),
             trace_retention_s=settings.trace_retention_s,
+            spans=spans,
         ),
+        spans=spans,
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
         dead_letters=dead_letters,

@@ -13,6 +13,7 @@ from webhook.intake.queue import EventQueue
 from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.store import Store
 from workers.core.settings import Settings
+from workers.core.spans import Spans
 from workers.metrics.backlog import BacklogCollector
 from workers.metrics.deployment import DeploymentCollector
 from workers.metrics.throughput import DeliveryRate
@@ -29,6 +30,8 @@ class Hub:
     settings: Settings
     redis: redis.Redis
     queue: EventQueue
+    #: hookrelay's own spans (workers/core/spans.py): none unless OpenTelemetry is on.
+    spans: Spans
     #: Refuses new events when Redis is nearly full (webhook/intake/headroom.py).
     headroom: Headroom
     #: Single messages the API enqueues (campaign actions).

@@ -3,13 +3,18 @@ event so that its trace and the log lines of its delivery attempts name the call
 trace (docs/operations.md, "Trace context").
 
 A header that is not a valid ``traceparent`` is ignored, as the recommendation asks of
-a receiver: the request goes on, untraced."""
+a receiver: the request goes on, untraced.
+
+With spans exported (workers/core/spans.py), each request is a ``hookrelay.receive``
+span, the caller's child; what the events keep is then its descendant's traceparent."""
 
 from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import Flask, Response, g, request
+
+from workers.core.spans import Spans
 
 HEADER = "traceparent"
 #: version-trace_id-parent_id-flags; a later version may append fields after a dash.
@@ -32,3 +37,29 @@ def parse(value: str | None) -> str | None:
 def from_request() -> str | None:
     """The current request's ``traceparent``, if it sent a valid one."""
     return parse(request.headers.get(HEADER))
+
+
+def current() -> str | None:
+    """What the request's events are handed: its receive span, or the caller's."""
+    span = g.get("receive_span")
+    return span.traceparent if span is not None else from_request()
+
+
+def trace_requests(app: Flask, spans: Spans) -> None:
+    """Make each request a ``hookrelay.receive`` span of ``spans``."""
+
+    def start() -> None:
+        g.receive_span = spans.start(
+            "hookrelay.receive",
+            from_request(),
+            **{"http.request.method": request.method, "url.path": request.path},
+        )
+
+    def end(response: Response) -> Response:
+        span = g.pop("receive_span", None)
+        if span is not None:
+            span.end(**{"http.response.status_code": response.status_code})
+        return response
+
+    app.before_request(start)
+    app.after_request(end)

@@ -42,7 +42,7 @@ def post_events() -> ResponseReturnValue:
                 event["user"], reason=f"unsubscribed by event {event['id']}", source="event"
             )
     hub.headroom.check()
-    result = hub.queue.submit(events, traceparent=tracecontext.from_request())
+    result = hub.queue.submit(events, traceparent=tracecontext.current())
     outcomes = zip(events, result.new, strict=True)
     count_each(EVENTS, ((event["type"], _outcome(new)) for event, new in outcomes))
     return {"accepted": result.accepted, "duplicates": result.duplicates}, 202

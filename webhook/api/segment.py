@@ -198,7 +198,7 @@ def _answer(sorted_out: SortedOut) -> dict[str, Any]:
     outcomes = sorted_out.outcomes
     if sorted_out.events:
         hub.headroom.check()
-        result = hub.queue.submit(sorted_out.events, traceparent=tracecontext.from_request())
+        result = hub.queue.submit(sorted_out.events, traceparent=tracecontext.current())
         accepted, duplicates = result.accepted, result.duplicates
         for kind, new in zip(sorted_out.kinds, result.new, strict=True):
             outcomes.append((kind, "accepted" if new else "duplicate"))

@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError
 from webhook.direct import DirectScript
 from workers.core import lua
 from workers.core.replication import Replication
+from workers.core.spans import NO_SPANS, Spans
 from workers.profiles.coalesce import identity_keys
 from workers.profiles.order import (
     AFTER_PREFIX,
@@ -81,6 +82,8 @@ class EventQueue:
       replication: replicas that must confirm each submit (``REDIS_MIN_REPLICAS``).
       trace_retention_s: how long a duplicate's note in its event's trace is kept
         (``TRACE_RETENTION_S``; 0: none is written).
+      spans: where the enqueue span goes (workers/core/spans.py); the events keep its
+        traceparent, so their delivery attempts' spans are its children.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class EventQueue:
         events_after_profiles: bool = True,
         replication: Replication = UNREPLICATED,
         trace_retention_s: int = 0,
+        spans: Spans = NO_SPANS,
     ) -> None:
         self._client = client
         self._trace_retention_s = trace_retention_s
@@ -98,16 +102,24 @@ class EventQueue:
         self._ordered = events_after_profiles
         self._dedup_ttl_s = dedup_ttl_s
         self._script = DirectScript(client, _SCRIPT, retry_timeouts=False)
+        self._spans = spans
 
     def submit(self, events: list[dict], *, traceparent: str | None = None) -> SubmitResult:
         """Write ``events``; a ``traceparent`` (webhook/tracecontext.py) goes with each,
         into its message's options or its buffered update."""
+        span = self._spans.start("hookrelay.enqueue", traceparent, events=len(events))
+        kept = span.traceparent or traceparent
         args: list[str | bytes | int] = [self._dedup_ttl_s, self._trace_retention_s]
         for event in events:
-            destination = _destination(event, ordered=self._ordered, traceparent=traceparent)
+            destination = _destination(event, ordered=self._ordered, traceparent=kept)
             args += [event["id"], event["type"], *destination]
-        new = tuple(bool(flag) for flag in self._enqueue(args))
+        try:
+            new = tuple(bool(flag) for flag in self._enqueue(args))
+        except Exception as error:
+            span.end(error=type(error).__name__)
+            raise
         accepted = sum(new)
+        span.end(accepted=accepted)
         return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
 
     def _enqueue(self, args: list) -> list:

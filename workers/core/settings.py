@@ -164,6 +164,8 @@ class Settings:
     segment_pause_s: int = 60
     #: The most days an automated campaign is followed daily after its start.
     automated_follow_days: int = 90
+    #: Export spans over OTLP (``OTEL_EXPORTER_OTLP_ENDPOINT`` set; workers/core/spans.py).
+    otel: bool = False
 
     @property
     def rabbitmq(self) -> bool:
@@ -332,6 +334,7 @@ def _operations(env: _MappingEnv) -> dict:
         "dlq_redis_max": env.int("DLQ_REDIS_MAX", 100_000, validate=positive),
         "message_log_retention_days": env.int("MESSAGE_LOG_RETENTION_DAYS", 90, validate=positive),
         "trace_retention_s": env.int("TRACE_RETENTION_S", 7 * 86400, validate=Range(min=0)),
+        "otel": bool(env.str("OTEL_EXPORTER_OTLP_ENDPOINT", "")),
     }
 
 

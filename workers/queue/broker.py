@@ -46,6 +46,7 @@ from workers.core.background import FailureStreak, GaveUp
 from workers.core.connections import redis_client
 from workers.core.replication import Replication
 from workers.core.settings import Settings
+from workers.core.spans import spans_from
 from workers.core.stopping import SingleStop
 from workers.metrics.throughput import DeliveryRate
 from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
@@ -64,6 +65,7 @@ from workers.queue.policy import RetryPolicy
 from workers.queue.relay import Relay
 from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import QUEUES
+from workers.queue.spans import DeliverySpans
 from workers.queue.sweeper import Sweeper
 from workers.trace.trace import EventTrace
 
@@ -357,6 +359,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
             confirm=partial(replication.confirm, client),
             trace=EventTrace(client, settings.trace_retention_s),
         ),
+        *([DeliverySpans(spans_from(True))] if settings.otel else []),
         *extra,
     ]
     redis_queues = SweepingRedisBroker(
