@@ -114,7 +114,9 @@ def test_every_metric_used_exists_with_the_labels_used(scraped, source):
         assert labels_used(expr) <= seen, f"{source}: {expr!r}: labels {labels_used(expr) - seen}"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)"
+)
 def test_every_dashboard_query_is_valid_promql(tmp_path):
     """promtool checks PromQL in rule files: each query becomes a recording rule."""
     rules = [{"record": f"dashboard:query{n}", "expr": e} for n, e in enumerate(dashboard_exprs())]

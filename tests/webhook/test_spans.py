@@ -73,3 +73,14 @@ def test_off_no_tracer_or_exporter_is_imported():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_workers_broker_spans_attempts_only_when_exported(redis_url):
+    from workers.queue.broker import build_broker
+
+    def spanned(**env: str) -> bool:
+        broker = build_broker(make_settings(redis_url, **env))
+        return any(isinstance(m, DeliverySpans) for m in broker.middleware)
+
+    assert not spanned()
+    assert spanned(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318")
