@@ -17,7 +17,7 @@ from ..conftest import make_settings
 from ..workers.test_trace import Broker
 from .test_events import AUTH, post, queued, track
 
-sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="the otel extra is not installed")
+sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk not installed")
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
 

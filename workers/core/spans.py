@@ -3,8 +3,8 @@ each delivery attempt in a worker, all in the caller's trace when it sent a
 ``traceparent``.
 
 They exist only with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set and the optional
-``opentelemetry`` extra installed (``pip install 'hookrelay[otel]'``); the exporter
-reads the other ``OTEL_*`` variables itself. Otherwise :data:`NO_SPANS` is used and
+``opentelemetry`` extra installed (``pip install 'hookrelay[opentelemetry]'``); the
+exporter reads the other ``OTEL_*`` variables itself. Otherwise :data:`NO_SPANS` is used and
 nothing of OpenTelemetry is imported: a span then costs one call that does nothing.
 """
 
@@ -95,7 +95,7 @@ def spans_from(exported: bool) -> Spans:
     except ImportError:
         logger.warning(
             "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed "
-            "(pip install 'hookrelay[otel]'): no spans are exported."
+            "(pip install 'hookrelay[opentelemetry]'): no spans are exported."
         )
         return NO_SPANS
     provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
