@@ -11,11 +11,16 @@ of 8 threads, started as the end-to-end tests start them) and prints:
   shuffled times) and of 10,000 users (1 each);
 - p50 / p99 delay from the receiver's ``202`` to the sandbox's receipt at low load
   (20 events/s), for events and for profiles (which wait for a flush);
-- worker memory (RSS of each worker process tree) after the runs.
+- worker memory (RSS of each worker process tree) after the runs;
+- CPU per delivered event: 4,000 events drained to a platform without a limit by one
+  worker process of 8 threads, hookrelay's Procfile worker beside a bare Dramatiq
+  actor posting each event with httpx (bench/bare_actor.py), each on its own Redis;
+  events per CPU-second of the worker's whole process tree, and its RSS after.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -26,9 +31,14 @@ import psutil
 from tests.e2e.stack import running_stack
 from tests.e2e.test_delivery_engine import platform_fields, shuffled_profile_updates
 from tests.e2e.test_procfile_stack import track_event
-from tests.support import wait_for
+from tests.support import temporary_redis, wait_for
+from workers.ops.devstack import SANDBOX_LOGIN, SANDBOX_SECRET
+
+from .bare_actor import Drain, bare_worker, drain_cpu
 
 LIMIT = 50
+#: Events each worker drains for the CPU comparison.
+DRAIN = 4000
 
 
 def backlog_throughput(stack) -> tuple[float, int, int]:
@@ -101,6 +111,51 @@ def worker_rss_mb(stack) -> list[float]:
     return sizes
 
 
+def drains() -> dict[str, Drain]:
+    """hookrelay's Procfile worker and the bare actor, each draining :data:`DRAIN`
+    events to the same sandbox, without a rate limit."""
+    events = [track_event(i, "drain") for i in range(DRAIN)]
+    with (
+        tempfile.TemporaryDirectory(prefix="hr-bench-") as logs,
+        running_stack(
+            Path(logs), CRM_RATE_LIMIT="100000", WORKER_PROCESSES="1", WORKER_THREADS="8"
+        ) as stack,
+    ):
+        stack.wait_for_workers()
+
+        def delivered() -> int:
+            return len(stack.sandbox.accepted("crm.events"))
+
+        def post_all() -> None:
+            for start in range(0, DRAIN, 100):
+                stack.post(events[start : start + 100])
+
+        found = {"hookrelay": drain_cpu(stack.workers[0].process.pid, post_all, delivered, DRAIN)}
+        stack.sandbox.reset()
+        lines = "".join(json.dumps(event) + "\n" for event in events)
+        crm = f"{stack.sandbox.url}/crm"
+        with (
+            temporary_redis("hr-bench-bare-") as bare_redis,
+            bare_worker(bare_redis.url, crm, SANDBOX_LOGIN, SANDBOX_SECRET) as (pid, send),
+        ):
+            found["bare Dramatiq actor + httpx"] = drain_cpu(
+                pid, lambda: send(lines), delivered, DRAIN
+            )
+    return found
+
+
+def print_drains(found: dict[str, Drain]) -> None:
+    bare = found["bare Dramatiq actor + httpx"]
+    print(f"\nworker CPU, {DRAIN} events drained, 1 process x 8 threads, no platform limit\n")
+    print("| worker | events/s | events per worker CPU-second | vs bare | RSS (process tree) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, drain in found.items():
+        print(
+            f"| {name} | {drain.rate:.0f} | {drain.per_cpu_second:.0f} | "
+            f"{drain.per_cpu_second / bare.per_cpu_second:.2f} | {drain.rss_mib:.0f} MiB |"
+        )
+
+
 def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
@@ -136,6 +191,7 @@ def main() -> None:
             f"{statistics.median(delays):.0f} / {percentile(delays, 0.99):.0f} ms |"
         )
     print(f"| worker RSS (each process tree) | {', '.join(f'{mb:.0f} MiB' for mb in rss)} |")
+    print_drains(drains())
 
 
 if __name__ == "__main__":
