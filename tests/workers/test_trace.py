@@ -95,3 +95,16 @@ def test_a_wait_that_repeats_is_one_entry(redis_url):
     shown = reader.show("ev-1")
     assert [a["outcome"] for a in shown.attempts] == ["postponed", "delivered"]
     assert shown.state == "delivered"
+
+
+def test_a_redis_that_lost_the_script_gets_it_again_and_the_tail_once(redis_url):
+    from workers.trace.tail import KEY as TAIL_KEY
+    from workers.trace.trace import EventTrace
+
+    client = redis.Redis.from_url(redis_url)
+    trace = EventTrace(client, 3600)
+    trace.add("hookrelay:trace:ev-1", {"at": 1, "do": "delivered"}, tail={"outcome": "a"})
+    client.script_flush()
+    trace.add("hookrelay:trace:ev-1", {"at": 2, "do": "delivered"}, tail={"outcome": "b"})
+    assert client.llen("hookrelay:trace:ev-1") == 2
+    assert [fields[b"outcome"] for _, fields in client.xrange(TAIL_KEY)] == [b"a", b"b"]

@@ -92,21 +92,30 @@ class EventTrace:
         if not entries and tail is None:
             return
         try:
-            with self._client.pipeline(transaction=False) as pipe:
-                if tail is not None:
-                    pipe.xadd(TAIL_KEY, _without_none(tail), maxlen=TAIL_MAX, approximate=True)
-                for key, entry in entries:
-                    kind = entry.get("do")
-                    settles = "0" if kind in NOTES else "1"
-                    repeats = kind if kind in WAITS else ""
-                    data = msgspec.json.encode(_without_none(entry))
-                    args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
-                    self._append(keys=[key], args=args, client=pipe)
-                pipe.execute()
+            try:
+                self._write(entries, tail)
+            except redis.exceptions.NoScriptError:  # a restarted or new primary
+                self._append.sha = self._client.script_load(_APPEND)
+                self._write(entries, None)  # the tail entry went in with the first try
         except (redis.RedisError, TypeError, ValueError) as error:
             self._streak.failed(error)
         else:
             self._streak.succeeded()
+
+    def _write(self, entries: list[tuple[str, dict]], tail: dict | None) -> None:
+        """One pipeline of ``EVALSHA`` calls: a pipeline running redis-py ``Script``
+        objects first asks ``SCRIPT EXISTS``, a round trip of its own per write."""
+        with self._client.pipeline(transaction=False) as pipe:
+            if tail is not None:
+                pipe.xadd(TAIL_KEY, _without_none(tail), maxlen=TAIL_MAX, approximate=True)
+            for key, entry in entries:
+                kind = entry.get("do")
+                settles = "0" if kind in NOTES else "1"
+                repeats = kind if kind in WAITS else ""
+                data = msgspec.json.encode(_without_none(entry))
+                args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
+                pipe.evalsha(self._append.sha, 1, key, *args)
+            pipe.execute()
 
 
 def _without_none(entry: dict) -> dict:
