@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+from .serve import cpu_seconds, process_tree, rss_mib, throwaway_venv
 
 VENV = Path(tempfile.gettempdir()) / "hookrelay-bench-bare-actor"
 REQUIREMENTS = ("dramatiq[redis]>=1.17,<2", "httpx>=0.27,<1")
@@ -58,15 +57,7 @@ for line in sys.stdin:
 
 def ensure_venv() -> Path:
     """The bare actor's environment, made (under a minute, from PyPI) if it is not there."""
-    stamp = VENV / ".installed"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        pip = [str(VENV / "bin" / "pip"), "install", "--quiet"]
-        subprocess.run([*pip, *REQUIREMENTS], check=True)
-        stamp.touch()
-    (VENV / "bare_app.py").write_text(APP)
-    (VENV / "bare_enqueue.py").write_text(ENQUEUE)
-    return VENV
+    return throwaway_venv(VENV, REQUIREMENTS, {"bare_app.py": APP, "bare_enqueue.py": ENQUEUE})
 
 
 @dataclass
@@ -87,37 +78,18 @@ class Drain:
         return self.events / self.cpu_s
 
 
-def tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
-
-
-def cpu_seconds(pid: int) -> float:
-    total = 0.0
-    for process in tree(pid):
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def rss_mib(pid: int) -> float:
-    return sum(p.memory_info().rss for p in tree(pid)) / 2**20
-
-
 def drain_cpu(pid: int, enqueue: Callable[[], None], delivered: Callable[[], int], count: int):
     """Enqueue ``count`` events with ``enqueue`` once the worker ``pid`` idles, then
     wait until ``delivered()`` reaches ``count``; the worker tree's CPU meanwhile."""
     time.sleep(2)  # past its start-up, which is not the drain's
-    before = cpu_seconds(pid)
+    processes = process_tree(pid)
+    before = cpu_seconds(processes)
     started = time.monotonic()
     enqueue()
     while delivered() < count:
         time.sleep(0.2)
     seconds = time.monotonic() - started
-    return Drain(count, seconds, cpu_seconds(pid) - before, rss_mib(pid))
+    return Drain(count, seconds, cpu_seconds(processes) - before, rss_mib(processes))
 
 
 @contextmanager

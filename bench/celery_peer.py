@@ -10,14 +10,12 @@ after: :func:`peer_gunicorn` serves it like the receiver, 2 processes of 16 thre
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .serve import free_port, serving
+from .serve import free_port, serving, throwaway_venv
 
 VENV = Path(tempfile.gettempdir()) / "hookrelay-bench-celery-peer"
 REQUIREMENTS = ("celery[redis]>=5.4,<6", "flask>=3.1,<4", "marshmallow>=3.20,<5", "gunicorn>=23")
@@ -69,14 +67,7 @@ def create_app():
 
 def ensure_venv() -> Path:
     """The peer's environment, made (about a minute, from PyPI) if it is not there yet."""
-    stamp = VENV / ".installed"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        pip = [str(VENV / "bin" / "pip"), "install", "--quiet"]
-        subprocess.run([*pip, *REQUIREMENTS], check=True)
-        stamp.touch()
-    (VENV / "peer_app.py").write_text(APP)
-    return VENV
+    return throwaway_venv(VENV, REQUIREMENTS, {"peer_app.py": APP})
 
 
 def broker_url(redis_url: str) -> str:

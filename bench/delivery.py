@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from tests.e2e.stack import running_stack
 from tests.e2e.test_delivery_engine import platform_fields, shuffled_profile_updates
 from tests.e2e.test_procfile_stack import track_event
@@ -35,6 +33,7 @@ from tests.support import temporary_redis, wait_for
 from workers.ops.devstack import SANDBOX_LOGIN, SANDBOX_SECRET
 
 from .bare_actor import Drain, bare_worker, drain_cpu
+from .serve import process_tree, rss_mib
 
 LIMIT = 50
 #: Events each worker drains for the CPU comparison.
@@ -103,12 +102,7 @@ def low_load_delays(stack, kind: str, count: int = 100) -> list[float]:
 
 
 def worker_rss_mb(stack) -> list[float]:
-    sizes = []
-    for worker in stack.workers:
-        root = psutil.Process(worker.process.pid)
-        tree = [root, *root.children(recursive=True)]
-        sizes.append(sum(p.memory_info().rss for p in tree) / 2**20)
-    return sizes
+    return [rss_mib(process_tree(worker.process.pid)) for worker in stack.workers]
 
 
 def drains() -> dict[str, Drain]:

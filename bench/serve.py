@@ -48,6 +48,26 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
     return sum(sum(process.cpu_times()[:2]) for process in processes)
 
 
+def rss_mib(processes: list[psutil.Process]) -> float:
+    """The processes' resident memory, together."""
+    return sum(process.memory_info().rss for process in processes) / 2**20
+
+
+def throwaway_venv(path: Path, requirements: tuple[str, ...], files: dict[str, str]) -> Path:
+    """A virtual environment at ``path`` for a bench's peer, none of hookrelay's: made
+    (a minute or so, from PyPI) with ``requirements`` if it is not there yet, then
+    ``files`` (name: text) written into it."""
+    stamp = path / ".installed"
+    if not stamp.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        pip = [str(path / "bin" / "pip"), "install", "--quiet"]
+        subprocess.run([*pip, *requirements], check=True)
+        stamp.touch()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
 @dataclass
 class Cpu:
     """The server's CPU time over one variant's measured runs, ``web`` (gunicorn's
