@@ -55,11 +55,11 @@ class DeploymentCollector:
         with self._client.pipeline(transaction=False) as pipe:
             pipe.info("memory")
             pipe.info("replication")
+            pipe.zrange(heartbeats_key(), 0, -1, withscores=True)
             pipe.time()
-            memory, replication, (seconds, micros) = pipe.execute()
+            memory, replication, heartbeats, (seconds, micros) = pipe.execute()
         now_ms = seconds * 1000 + micros // 1000
-        beats = self._client.zrangebyscore(heartbeats_key(), now_ms - self._timeout_ms, "+inf")
-        newest = self._client.zrange(heartbeats_key(), -1, -1, withscores=True)
+        beats = [at for _, at in heartbeats if at >= now_ms - self._timeout_ms]
         yield GaugeMetricFamily(
             "hookrelay_redis_used_memory_bytes",
             "Memory Redis uses (INFO used_memory).",
@@ -80,11 +80,11 @@ class DeploymentCollector:
             "Worker processes whose last heartbeat is within HOOKRELAY_HEARTBEAT_TIMEOUT_S.",
             value=len(beats),
         )
-        if newest:
+        if heartbeats:
             yield GaugeMetricFamily(
                 "hookrelay_worker_heartbeat_age_seconds",
                 "Seconds since the newest heartbeat of any worker.",
-                value=max(0.0, (now_ms - newest[0][1]) / 1000),
+                value=max(0.0, (now_ms - heartbeats[-1][1]) / 1000),
             )
 
 
