@@ -77,7 +77,7 @@ def _past(run_to: object) -> bool:
     if not isinstance(run_to, str) or not run_to:
         return False
     try:
-        moment = datetime.fromisoformat(run_to.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(run_to)
     except ValueError:
         return False
     if moment.tzinfo is None:

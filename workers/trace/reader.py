@@ -97,15 +97,14 @@ class TraceReader:
         if kind == "unwaited":
             report.not_waited_for += entry.get("letters") or []
             return
+        report.traceparent = report.traceparent or entry.get("traceparent")
         if kind == "batched":
             report.type = "profile"
-            report.traceparent = report.traceparent or entry.get("traceparent")
             report.batch = self._batch(entry)
             report.state = report.batch["state"]
             return
         if entry.get("accepted") and report.accepted_at is None:
             report.accepted_at = _iso(entry["accepted"])
-        report.traceparent = report.traceparent or entry.get("traceparent")
         if entry.get("type"):
             report.type = entry["type"]
         report.state = STATE_AFTER.get(kind, report.state)
