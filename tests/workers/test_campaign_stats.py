@@ -30,18 +30,10 @@ from workers.ratelimit.limiter import SharedRateLimiter
 
 from ..conftest import make_settings
 from ..support import wait_for
-from .stores import sqlite_store
 
 CODE = "XXXXX-XXXXXXXXX-XXXXXXXX"
 CAMPAIGN = Campaign("crm", 9093, "mailing", CODE)
 SECRET = "sandbox-secret"
-
-
-@pytest.fixture
-def store(tmp_path):
-    stores = sqlite_store(tmp_path)
-    yield next(stores)
-    next(stores, None)
 
 
 @pytest.fixture

@@ -17,16 +17,7 @@ from workers.core.platform_settings import CrmConfig
 from workers.platforms.crm import CrmClient
 from workers.queue.routes import FETCH_STATS, FOLLOW_DAILY
 
-from .stores import sqlite_store
-
 SOURCES = len(scheduled_sources())
-
-
-@pytest.fixture
-def store(tmp_path):
-    stores = sqlite_store(tmp_path)
-    yield next(stores)
-    next(stores, None)
 
 
 @pytest.fixture
