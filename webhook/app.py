@@ -15,6 +15,7 @@ from webhook.api import (
     campaigns,
     dlq,
     events,
+    forget,
     health,
     hooks,
     metrics,
@@ -33,9 +34,11 @@ from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.schedule import FollowupScheduler
 from workers.campaigns.store import Store
 from workers.core.connections import redis_client
+from workers.core.door import Door
 from workers.core.replication import Replication
 from workers.core.settings import Settings, load_settings
 from workers.core.spans import NO_SPANS, Spans, spans_from
+from workers.erasure.requests import ForgetRequests
 from workers.metrics.backlog import BacklogCollector, DepthReader
 from workers.metrics.counters import HTTP_RESPONSES
 from workers.metrics.deployment import DeploymentCollector
@@ -56,6 +59,7 @@ BLUEPRINTS = (
     health,
     dlq,
     hooks,
+    forget,
     suppressions,
     campaigns,
     segments,
@@ -107,6 +111,7 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
     client = redis_client(settings)
     scheduler = FollowupScheduler.from_settings(client, settings)
     dead_letters = DeadLetterQueue.from_settings(client, settings)
+    door = Door(client, settings.suppression_key)
     return Hub(
         settings=settings,
         redis=client,
@@ -116,12 +121,15 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
             replication=Replication.from_settings(settings),
             trace_retention_s=settings.trace_retention_s,
             spans=spans,
+            door=door,
         ),
         spans=spans,
         headroom=Headroom(client, high_water_percent=settings.redis_high_water_percent),
         messages=MessageWriter(client),
         dead_letters=dead_letters,
-        gate=PreSendGate(client, cap=settings.frequency_cap),
+        gate=PreSendGate(client, cap=settings.frequency_cap, door=door),
+        door=door,
+        forget_requests=ForgetRequests(client, door),
         post_hooks=PostHookRecorder(client, scheduler),
         store=Store(settings.database_url),
         backlog=BacklogCollector(

@@ -12,8 +12,10 @@ from webhook.intake.headroom import Headroom
 from webhook.intake.queue import EventQueue
 from webhook.posthook.recorder import PostHookRecorder
 from workers.campaigns.store import Store
+from workers.core.door import Door
 from workers.core.settings import Settings
 from workers.core.spans import Spans
+from workers.erasure.requests import ForgetRequests
 from workers.metrics.backlog import BacklogCollector
 from workers.metrics.deployment import DeploymentCollector
 from workers.metrics.throughput import DeliveryRate
@@ -38,6 +40,9 @@ class Hub:
     messages: MessageWriter
     dead_letters: DeadLetterQueue
     gate: PreSendGate
+    #: A forgotten person's door (workers/core/door.py), and the forget requests.
+    door: Door
+    forget_requests: ForgetRequests
     post_hooks: PostHookRecorder
     store: Store
     #: What waits in Redis, for ``/metrics`` and ``/status`` (workers/metrics/backlog.py).

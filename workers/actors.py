@@ -31,7 +31,10 @@ from workers.campaigns.starter import CampaignStarter, StartInProgress
 from workers.campaigns.store import Store
 from workers.campaigns.suppressions import SuppressionList
 from workers.core.connections import redis_client
+from workers.core.door import Door
 from workers.core.settings import Settings
+from workers.erasure.eraser import Eraser
+from workers.erasure.requests import ForgetRequests
 from workers.health.circuit import CircuitBreaker
 from workers.platforms.crm import CrmClient
 from workers.platforms.errors import PermanentError, PlatformError
@@ -47,6 +50,7 @@ from workers.queue.routes import (
     CAMPAIGN_ACTION,
     FETCH_STATS,
     FOLLOW_DAILY,
+    FORGET,
     PROFILE_BATCH,
     PROFILE_HASHMAPS,
     REBUFFER,
@@ -90,6 +94,8 @@ class WorkerHub:
     order: EventOrder | None
     #: What a campaign start waits for before it is sent.
     prelude: StartPrelude
+    #: Carries out forget requests (workers/erasure/).
+    eraser: Eraser
     #: How long an event waits before asking ``order`` again.
     order_poll_ms: int = 200
     #: Multiplies poll delays, like FOLLOWUP_TIME_SCALE does for the schedule.
@@ -111,6 +117,7 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
     scheduler = FollowupScheduler.from_settings(shared_state, settings)
     profiles = ProfileBuffer.from_settings(shared_state, settings)
     order = EventOrder(shared_state) if settings.events_after_profiles else None
+    door = Door(shared_state, settings.suppression_key)
     order_poll_ms = max(50, settings.profile_flush_ms // 4)
     return WorkerHub(
         crm=crm,
@@ -140,6 +147,7 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
             segment_pause_ms=settings.segment_pause_s * 1000,
         ),
         order_poll_ms=order_poll_ms,
+        eraser=Eraser(shared_state, store.engine, door, ForgetRequests(shared_state, door)),
     )
 
 
@@ -188,6 +196,9 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
     def campaign_action(campaign: dict, action: str) -> None:
         services.control.apply(campaign["kind"], campaign["id"], action)
 
+    def forget_user(request_id: str) -> None:
+        services.eraser.carry_out(request_id)
+
     def fetch_stats(
         campaign: dict, source: str, step: int = 0, state: dict | None = None, polls: int = 0
     ) -> None:
@@ -216,6 +227,7 @@ def register(broker: dramatiq.Broker, services: WorkerHub) -> dict[str, dramatiq
         (CAMPAIGN_ACTION, campaign_action, "crm", None),
         (FOLLOW_DAILY, follow_daily, "crm", None),
         (FETCH_STATS, fetch_stats, fetch_platform, None),
+        (FORGET, forget_user, "hookrelay", None),
     ]
     actors = {
         route.actor_name: dramatiq.actor(

@@ -37,15 +37,27 @@ def post_events() -> ResponseReturnValue:
         count_each(EVENTS, ((event_type, "rejected") for event_type in _claimed_types(payload)))
         return {"errors": error.errors}, 422
     for event in events:
-        if event.get("unsubscribe"):
+        if event.get("unsubscribe") and not hub.queue.stops(event):
             hub.gate.suppress(
                 event["user"], reason=f"unsubscribed by event {event['id']}", source="event"
             )
     hub.headroom.check()
     result = hub.queue.submit(events, traceparent=tracecontext.current())
-    outcomes = zip(events, result.new, strict=True)
-    count_each(EVENTS, ((event["type"], _outcome(new)) for event, new in outcomes))
-    return {"accepted": result.accepted, "duplicates": result.duplicates}, 202
+    outcomes = [
+        (event["type"], "dropped" if i in result.stopped else _outcome(new))
+        for i, (event, new) in enumerate(zip(events, result.new, strict=True))
+    ]
+    count_each(EVENTS, outcomes)
+    answer: dict[str, Any] = {"accepted": result.accepted, "duplicates": result.duplicates}
+    if result.stopped:
+        answer["dropped"] = [
+            {"index": i, "id": events[i]["id"], "reason": FORGOTTEN_REASON} for i in result.stopped
+        ]
+    return answer, 202
+
+
+#: Why an event of a suppressed person is accepted and dropped.
+FORGOTTEN_REASON = "its person was forgotten and suppressed (POST /v1/users/forget)"
 
 
 def _outcome(new: bool) -> str:

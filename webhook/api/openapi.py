@@ -61,6 +61,7 @@ TAGS = [
     {"name": "events", "description": "What the application sends."},
     {"name": "hooks", "description": "What the platforms call before and after each send."},
     {"name": "suppressions", "description": "Who must not be sent to."},
+    {"name": "users", "description": "Forget a person: erasure, and the door closed."},
     {"name": "dead letters", "description": "What could not be delivered, to replay."},
     {"name": "campaigns", "description": "Statistics and pause, resume, archive."},
     {"name": "segment", "description": "The Segment-spec API, for Segment-style SDKs."},

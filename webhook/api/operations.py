@@ -39,6 +39,7 @@ from webhook.api.answers import (
 )
 from webhook.api.campaign_operations import CAMPAIGN_OPERATIONS, CRM_SEGMENT_OPERATIONS
 from webhook.api.examples import EVENT_EXAMPLES
+from webhook.api.forget_operations import FORGET_OPERATIONS
 from webhook.api.segment_operations import SEGMENT_OPERATIONS
 from workers.trace.tail import OUTCOMES as TAIL_OUTCOMES
 
@@ -372,6 +373,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             },
         }
     },
+    **FORGET_OPERATIONS,
     **SEGMENT_OPERATIONS,
     **CAMPAIGN_OPERATIONS,
     **CRM_SEGMENT_OPERATIONS,

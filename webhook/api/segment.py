@@ -49,6 +49,7 @@ from schemas.segment import (
 )
 from webhook import auth, tracecontext
 from webhook.api.bodies import SURROGATE_ESCAPE, parse_json, read_body
+from webhook.api.events import FORGOTTEN_REASON
 from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
 from webhook.intake.headroom import RedisFull
@@ -200,8 +201,17 @@ def _answer(sorted_out: SortedOut) -> dict[str, Any]:
         hub.headroom.check()
         result = hub.queue.submit(sorted_out.events, traceparent=tracecontext.current())
         accepted, duplicates = result.accepted, result.duplicates
-        for kind, new in zip(sorted_out.kinds, result.new, strict=True):
-            outcomes.append((kind, "accepted" if new else "duplicate"))
+        for i, (kind, new) in enumerate(zip(sorted_out.kinds, result.new, strict=True)):
+            outcome = "accepted" if new else "duplicate"
+            outcomes.append((kind, "dropped" if i in result.stopped else outcome))
+        sorted_out.dropped += [
+            {
+                "index": sorted_out.indexes[i],
+                "messageId": sorted_out.events[i]["id"],
+                "reason": FORGOTTEN_REASON,
+            }
+            for i in result.stopped
+        ]
     count_each(SEGMENT_MESSAGES, outcomes)
     return {
         "success": True,
@@ -219,6 +229,8 @@ class SortedOut:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    #: Each event's index in the batch.
+    indexes: list[int] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[tuple[str, str]] = field(default_factory=list)
@@ -241,6 +253,7 @@ def _sorted_out(messages: list[Any], sizes: list[int] | None, received: Received
             continue
         out.events.append(event)
         out.kinds.append(message.type)
+        out.indexes.append(index)
     return out
 
 

@@ -22,6 +22,7 @@ from webhook.direct import DirectScript
 from webhook.journal import Journal
 from workers.campaigns.suppressions import FREQUENCY_PREFIX, SUPPRESSIONS, SuppressionList
 from workers.core import lua
+from workers.core.door import Door
 
 WINDOW_MS = 24 * 3600 * 1000
 
@@ -40,12 +41,19 @@ class PreSendGate:
     client: the Redis holding suppressions and send counts.
     cap: most allowed sends per recipient per rolling 24 h; ``None`` = no cap.
     journal_interval_s: how often counts are written through the append-only file.
+    door: refuses a forgotten person who asked to be suppressed (workers/core/door.py).
     """
 
     def __init__(
-        self, client: redis.Redis, *, cap: int | None, journal_interval_s: float = 1.0
+        self,
+        client: redis.Redis,
+        *,
+        cap: int | None,
+        journal_interval_s: float = 1.0,
+        door: Door | None = None,
     ) -> None:
         self._client = client
+        self._door = door
         self._cap = cap or 0
         self._decide = DirectScript(client, _SCRIPT, retry_timeouts=True)
         self._persist = client.register_script(_PERSIST)
@@ -57,6 +65,9 @@ class PreSendGate:
     def decide(self, recipient: dict[str, str]) -> Decision:
         """Allow or refuse one send to ``recipient`` (its identifiers by kind)."""
         keys = [identity_key(kind, value) for kind, value in recipient.items()]
+        closed = self._door.closed(keys) if self._door is not None else None
+        if closed is not None and closed.suppressed:
+            return Decision(False, "suppressed: forgotten at the person's request")
         counts = [FREQUENCY_PREFIX + key for key in keys]
         send_id = str(uuid4()) if self._cap else ""
         # A platform calls the pre-hook once per recipient: the hottest call in the
@@ -83,7 +94,9 @@ class PreSendGate:
         return self._suppressions.suppress(user, reason, source)
 
     def unsuppress(self, key: str) -> bool:
-        return self._suppressions.unsuppress(key)
+        """Remove ``key``'s suppression, and open the door to it if it was forgotten."""
+        reopened = self._door.reopen(self._door.hashes([key])) if self._door else 0
+        return self._suppressions.unsuppress(key) or reopened > 0
 
     def suppressions(self, limit: int) -> tuple[int, list[dict]]:
         """How many there are, and up to ``limit`` of them."""

@@ -17,6 +17,7 @@ from redis.exceptions import NoScriptError
 
 from webhook.direct import DirectScript
 from workers.core import lua
+from workers.core.door import Door
 from workers.core.replication import Replication
 from workers.core.spans import NO_SPANS, Spans
 from workers.profiles.coalesce import identity_keys
@@ -66,8 +67,12 @@ _SCRIPT = lua.source(
 class SubmitResult:
     accepted: int
     duplicates: int
-    #: One flag per submitted event, in order: True if it was new, False if a duplicate.
+    #: One flag per submitted event, in order: True if it was new, False if a duplicate
+    #: or stopped.
     new: tuple[bool, ...] = ()
+    #: The indexes of the events the door stopped: a suppressed person's, answered as
+    #: accepted and dropped (workers/core/door.py).
+    stopped: tuple[int, ...] = ()
 
 
 class EventQueue:
@@ -84,6 +89,7 @@ class EventQueue:
         (``TRACE_RETENTION_S``; 0: none is written).
       spans: where the enqueue span goes (workers/core/spans.py); the events keep its
         traceparent, so their delivery attempts' spans are its children.
+      door: stops a suppressed person's events (workers/core/door.py).
     """
 
     def __init__(
@@ -95,8 +101,10 @@ class EventQueue:
         replication: Replication = UNREPLICATED,
         trace_retention_s: int = 0,
         spans: Spans = NO_SPANS,
+        door: Door | None = None,
     ) -> None:
         self._client = client
+        self._door = door
         self._trace_retention_s = trace_retention_s
         self._replication = replication
         self._ordered = events_after_profiles
@@ -107,20 +115,33 @@ class EventQueue:
     def submit(self, events: list[dict], *, traceparent: str | None = None) -> SubmitResult:
         """Write ``events``; a ``traceparent`` (webhook/tracecontext.py) goes with each,
         into its message's options or its buffered update."""
-        span = self._spans.start("hookrelay.enqueue", traceparent, events=len(events))
+        stopped = tuple(i for i, event in enumerate(events) if self.stops(event))
+        let_in = [event for i, event in enumerate(events) if i not in stopped]
+        if not let_in:
+            return SubmitResult(0, 0, (False,) * len(events), stopped)
+        span = self._spans.start("hookrelay.enqueue", traceparent, events=len(let_in))
         kept = span.traceparent or traceparent
         args: list[str | bytes | int] = [self._dedup_ttl_s, self._trace_retention_s]
-        for event in events:
+        for event in let_in:
             destination = _destination(event, ordered=self._ordered, traceparent=kept)
             args += [event["id"], event["type"], *destination]
         try:
-            new = tuple(bool(flag) for flag in self._enqueue(args))
+            flags = iter(bool(flag) for flag in self._enqueue(args))
         except Exception as error:
             span.end(error=type(error).__name__)
             raise
+        new = tuple(False if i in stopped else next(flags) for i in range(len(events)))
         accepted = sum(new)
         span.end(accepted=accepted)
-        return SubmitResult(accepted=accepted, duplicates=len(new) - accepted, new=new)
+        duplicates = len(let_in) - accepted
+        return SubmitResult(accepted, duplicates, new, stopped)
+
+    def stops(self, event: dict) -> bool:
+        """Whether ``event``'s person is suppressed (the door, from its snapshot)."""
+        if self._door is None or not event.get("user"):
+            return False
+        closed = self._door.closed(identity_keys(event))
+        return closed is not None and closed.suppressed
 
     def _enqueue(self, args: list) -> list:
         """Run the script; with ``REDIS_MIN_REPLICAS``, with ``WAIT`` in the same round

@@ -107,6 +107,8 @@ class Settings:
     hook_keys: tuple[str, ...] = field(repr=False)
     #: How the platform's hook placeholders are written, ``name`` standing for each.
     hook_placeholder: str
+    #: What the door keys a forgotten person's identifiers with (workers/core/door.py).
+    suppression_key: str | None = field(repr=False)
     #: Where the platforms reach this receiver, for the hook URLs hookrelay writes.
     public_url: str | None
     #: A platform's config, or ``None`` when it is off (see the module docstring).
@@ -188,6 +190,7 @@ class Settings:
             *self.signing_secrets,
             self.hook_password,
             *self.hook_keys,
+            self.suppression_key,
             self.crm and self.crm.secret,
             self.pushwoosh and self.pushwoosh.api_token,
             self.altcraft and self.altcraft.token,
@@ -273,6 +276,7 @@ def _receiver(env: _MappingEnv) -> dict:
             env_values.HOOK_PLACEHOLDER,
             validate=env_values.placeholder,
         ),
+        "suppression_key": env.str("HOOKRELAY_SUPPRESSION_KEY", None),
         "public_url": (
             (env.str("HOOKRELAY_PUBLIC_URL", "", validate=env_values.http_url) or "").rstrip("/")
             or None

@@ -6,7 +6,8 @@ thread in every worker process, flushes it every ``flush_ms`` after the oldest u
 arrived, or as soon as ``batch_max`` profiles are waiting. A flush
 (:meth:`ProfileBuffer.flush`), under a Redis lock so flushes never overlap:
 
-1. claims the pending items (they move to a claim list, atomically);
+1. claims the pending items (they move to a claim list, atomically), leaving out a
+   forgotten person's (workers/core/door.py);
 2. merges them onto the profiles' saved states (workers/profiles/coalesce.py);
 3. packs into batches each profile that has something unacknowledged and is in no
    batch yet, which then becomes the profile's :attr:`~workers.profiles.coalesce.
@@ -28,12 +29,11 @@ flush merges: the flush is the only writer of profile states, so no outcome can 
 overwritten by a flush that read the state before it. A profile acknowledged while
 newer updates waited is sent again by that flush.
 
-A claim that cannot be merged (step 2 raises: a poison update) would fail the same way
-at every flush and hold back every profile behind it. So its items are then merged
-one by one: each that fails alone is dead-lettered (its replay buffers it again), and
-the rest go out. A saved state that cannot be read is ignored. A profile the platform
-refused on its own loses the refused values, so they do not come back in that user's
-later batches.
+A claim that cannot be merged (step 2 raises: a poison update) would fail at every
+flush and hold back every profile behind it; so its items are then merged one by one,
+each that fails alone dead-lettered (its replay buffers it again). A saved state that
+cannot be read is ignored. A profile the platform refused on its own loses the refused
+values, so they do not come back in that user's later batches.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ import dramatiq
 import redis
 
 from workers.core import lua
+from workers.core.door import Door
 from workers.core.settings import Settings
 from workers.profiles import states
 from workers.profiles.coalesce import (
@@ -113,6 +114,7 @@ class ProfileBuffer:
     flush_ms: longest an update waits in the buffer (``PROFILE_FLUSH_MS``).
     dead_letters: where updates that cannot be merged go (default: Redis's, uncapped).
     trace: where each update's batch is traced (workers/trace); none by default.
+    door: what a flush leaves out, a forgotten person's (workers/core/door.py).
     """
 
     def __init__(
@@ -123,8 +125,10 @@ class ProfileBuffer:
         flush_ms: int,
         dead_letters: DeadLetterQueue | None = None,
         trace: EventTrace | None = None,
+        door: Door | None = None,
     ) -> None:
         self._client = client
+        self._door = door
         self._states = SavedStates(client)
         self._dead_letters = dead_letters or DeadLetterQueue(client)
         self._trace = trace
@@ -142,6 +146,7 @@ class ProfileBuffer:
             flush_ms=settings.profile_flush_ms,
             dead_letters=DeadLetterQueue.from_settings(client, settings),
             trace=EventTrace(client, settings.trace_retention_s),
+            door=Door(client, settings.suppression_key),
         )
 
     def due(self) -> bool:
@@ -225,15 +230,14 @@ class ProfileBuffer:
         raw = self._script(keys=[BUFFER], args=["claim", claim_id, self.batch_max * CLAIM_FACTOR])
         if not raw:
             return 0
+        raw = self._let_through(raw)
         try:
             profiles = self._merge([_parse(item) for item in raw])
         except redis.RedisError:
             raise
         except Exception:
             logger.exception(
-                "Profile claim %s could not be merged; merging its %d items one by one.",
-                claim_id,
-                len(raw),
+                "Profile claim %s: merging its %d items one by one.", claim_id, len(raw)
             )
             profiles = self._merge_apart(raw)
         packed = self._assign(profiles)
@@ -254,6 +258,19 @@ class ProfileBuffer:
             sum(len(batch) for _, batch in packed),
         )
         return len(packed)
+
+    def _let_through(self, raw: list[bytes]) -> list[bytes]:
+        """The claimed items the door lets through: it stops a forgotten person's
+        updates accepted before they were forgotten, and their records."""
+        return [item for item in raw if self._door is None or not self._stopped(item)]
+
+    def _stopped(self, item: bytes) -> bool:
+        assert self._door is not None
+        with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+            update = _parse(item)  # a poison is let through: the merge dead-letters it
+            closed = self._door.closed(identity_keys(update))
+            return closed is not None and closed.stops(number=update.get("seq"))
+        return False
 
     def _trace_plan(
         self, raw: list[bytes], profiles: list[Profile], new: set[str]

@@ -44,6 +44,7 @@ from dramatiq.middleware import (
 from workers.core import lua
 from workers.core.background import FailureStreak, GaveUp
 from workers.core.connections import redis_client
+from workers.core.door import Door
 from workers.core.replication import Replication
 from workers.core.settings import Settings
 from workers.core.spans import spans_from
@@ -52,6 +53,7 @@ from workers.metrics.throughput import DeliveryRate
 from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
+from workers.queue.forgotten import ForgottenGuard, ScrubsForgotten, door_stops
 from workers.queue.layout import (
     NAMESPACE,
     REDIS_ID,
@@ -83,7 +85,7 @@ _HEARTBEAT = lua.draining(lua.read(__package__, "heartbeat.lua"))
 _DISPATCH = lua.draining(files("dramatiq.brokers").joinpath("redis", "dispatch.lua").read_text())
 
 
-class SweepingRedisBroker(DefersLongDelays, RedisBroker):
+class SweepingRedisBroker(ScrubsForgotten, DefersLongDelays, RedisBroker):
     """A :class:`RedisBroker` whose :meth:`sweep` does Dramatiq's maintenance without
     ever scanning the keyspace, and whose idle consumers poll at least every
     ``idle_poll_ms``. Delays longer than ``delay_horizon_s`` wait in its
@@ -312,7 +314,7 @@ class _Consumer(_RedisConsumer):
             self._in_flight.discard(message.options[REDIS_ID])
 
 
-class DeferringRabbitmqBroker(DefersLongDelays, RabbitmqBroker):
+class DeferringRabbitmqBroker(ScrubsForgotten, DefersLongDelays, RabbitmqBroker):
     """Dramatiq's RabbitMQ broker, whose long delays wait in ``due`` (a
     :class:`~workers.queue.due.DueSet` in Redis) instead of a RabbitMQ consumer."""
 
@@ -344,8 +346,10 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
     replication = Replication.from_settings(settings)
     # RabbitMQ keeps its own deliveries; the claims are only the Redis queues'.
     claims = replication.replicas and not settings.rabbitmq
+    door = Door(client, settings.suppression_key)
     middleware = [
         SingleStop(),
+        ForgottenGuard(door),
         *([ConfirmedClaims(client, replication)] if claims else []),
         AgeLimit(),
         TimeLimit(),
@@ -369,7 +373,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         delay_horizon_s=worker.delay_horizon_s,
         middleware=[] if settings.rabbitmq else middleware,
     )
-    broker: dramatiq.Broker
+    broker: SweepingRedisBroker | DeferringRabbitmqBroker
     if settings.rabbitmq:
         broker = DeferringRabbitmqBroker(
             url=settings.broker_url,
@@ -382,5 +386,6 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
         broker.add_middleware(Relay(redis_queues, queues=QUEUES))
     else:
         broker = redis_queues
+    redis_queues.stops = broker.stops = door_stops(door)
     broker.add_middleware(Sweeper(redis_queues, interval_s=worker.sweep_interval_s))
     return broker

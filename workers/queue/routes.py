@@ -38,12 +38,15 @@ CAMPAIGN_ACTION = Route("campaign_action", "campaigns")
 FETCH_STATS = Route("fetch_stats", "stats")
 #: One day of an automated campaign's daily follow-up (workers/campaigns/daily.py).
 FOLLOW_DAILY = Route("follow_daily", "campaigns")
+#: Carry out one forget request (workers/erasure/), on a queue of its own so that a
+#: long backlog of events never holds an erasure back.
+FORGET = Route("forget_user", "erasure")
 #: Every queue the workers consume.
 QUEUES = tuple(
     sorted(
         {
             route.queue_name
-            for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS, FOLLOW_DAILY)
+            for route in (*ROUTES.values(), CAMPAIGN_ACTION, FETCH_STATS, FOLLOW_DAILY, FORGET)
         }
     )
 )
