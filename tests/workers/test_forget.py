@@ -23,6 +23,7 @@ from workers.core.door import Door
 from workers.erasure.eraser import Eraser
 from workers.erasure.requests import ForgetRequests
 from workers.profiles.buffer import ProfileBuffer
+from workers.queue.archive import DeadLetterArchive
 from workers.queue.broker import build_broker
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.forgotten import ForgottenGuard
@@ -90,7 +91,7 @@ def hits(client: redis.Redis, database: str) -> list[str]:
             for row in connection.execute("select name from sqlite_master where type='table'")
         ]
         for table in tables:
-            for row in connection.execute(f'select * from "{table}"'):  # noqa: S608
+            for row in connection.execute(f'select * from "{table}"'):
                 text = " ".join(map(str, row)).lower()
                 found += [f"sql {table}: {s}" for s in SPELLINGS if s.lower() in text]
     return found
@@ -117,7 +118,10 @@ def plant(settings, web, client: redis.Redis) -> dramatiq.broker.MessageProxy:
     """The forgotten person (and the kept one beside them) in every store; returns a
     message of theirs as a worker would hold it in memory."""
     with_token = {**GONE, "wp_token": TOKEN}
-    post = lambda events: web.post("/v1/events", json={"events": events}, headers=AUTH)  # noqa: E731
+
+    def post(events: list[dict]):
+        return web.post("/v1/events", json={"events": events}, headers=AUTH)
+
     assert post([profile("p1", with_token, 1), profile("k1", KEPT, 1)]).status_code == 202
     ProfileBuffer.from_settings(client, settings).flush()  # saved states, one shared batch
     assert post([profile("p2", {"uid": "forget-42"}, 2), profile("k2", KEPT, 2)]).status_code == 202
@@ -145,7 +149,9 @@ def plant(settings, web, client: redis.Redis) -> dramatiq.broker.MessageProxy:
         error=ValueError("no"),
         attempts=1,
     )
-    archived = DeadLetterQueue(client, overflow=letters_archive(settings), redis_cap=0)
+    archived = DeadLetterQueue(
+        client, overflow=DeadLetterArchive.from_url(settings.database_url), redis_cap=0
+    )
     archived.add(
         dramatiq.Message("crm", "crm_post_event", (event("py", GONE),), {}, {}),
         reason="refused",
@@ -166,12 +172,6 @@ def plant(settings, web, client: redis.Redis) -> dramatiq.broker.MessageProxy:
     return taken
 
 
-def letters_archive(settings):
-    from workers.queue.archive import DeadLetterArchive
-
-    return DeadLetterArchive.from_url(settings.database_url)
-
-
 def test_a_forgotten_person_is_in_no_store_and_the_other_gets_everything_once(
     deployment, clean_sandbox
 ):
@@ -190,9 +190,7 @@ def test_a_forgotten_person_is_in_no_store_and_the_other_gets_everything_once(
     request_id = answer.get_json()["id"]
     assert web.get(f"/v1/users/forget/{request_id}", headers=AUTH).get_json()["state"] == "pending"
     door = Door(client, settings.suppression_key)
-    eraser = Eraser(
-        client, Store(settings.database_url).engine, door, ForgetRequests(client, door)
-    )
+    eraser = Eraser(client, Store(settings.database_url).engine, door, ForgetRequests(client, door))
     erased = eraser.carry_out(request_id)
 
     assert hits(client, str(database)) == []
