@@ -12,6 +12,7 @@ key").
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 import idna
 
@@ -93,3 +94,35 @@ def named_key(text: str) -> str | None:
     if kind in IDENTIFIERS and value:
         return normal_key(text)
     return identity_key("email", text) if "@" in text else None
+
+
+#: Field names that hold an identifier of the kind they map to, in what hookrelay keeps
+#: (its own events, and rows the platforms answer).
+NAMED = {
+    **{kind: kind for kind in IDENTIFIERS},
+    "user_id": "uid",
+    "userId": "uid",
+    "external_id": "uid",
+    "push_token": "wp_token",
+    "hwid": "wp_token",
+    "phone_number": "phone",
+    "msisdn": "phone",
+}
+
+
+def named_keys(value: Any) -> set[str]:
+    """The identity keys a JSON-like value names, at any depth: identifiers under their
+    own names (:data:`NAMED`), and every string that looks like an email address."""
+    keys: set[str] = set()
+    if isinstance(value, dict):
+        for name, item in value.items():
+            kind = NAMED.get(name) if isinstance(name, str) else None
+            if kind and isinstance(item, str | int) and not isinstance(item, bool):
+                keys.add(identity_key(kind, str(item)))
+            keys |= named_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            keys |= named_keys(item)
+    elif isinstance(value, str) and "@" in value:
+        keys.add(identity_key("email", value))
+    return keys

@@ -130,7 +130,7 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
         gate=PreSendGate(client, cap=settings.frequency_cap, door=door),
         door=door,
         forget_requests=ForgetRequests(client, door),
-        post_hooks=PostHookRecorder(client, scheduler),
+        post_hooks=PostHookRecorder(client, scheduler, door=door),
         store=Store(settings.database_url),
         backlog=BacklogCollector(
             client,

@@ -132,6 +132,7 @@ def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
             sample=RecipientSample(shared_state),
             suppressions=SuppressionList(shared_state),
             feedback_kinds=settings.suppress_from_feedback,
+            door=door,
         ),
         time_scale=settings.followup_time_scale,
         profiles=profiles,

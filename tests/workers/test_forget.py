@@ -79,12 +79,12 @@ def deployment(redis_url, clean_sandbox, tmp_path):
     return settings, tmp_path / "stats.db"
 
 
-def hits(client: redis.Redis, database: str) -> list[str]:
+def hits(client: redis.Redis, database: str, spellings: tuple[str, ...] = SPELLINGS) -> list[str]:
     """Where any spelling of the forgotten person is, in Redis or in SQL."""
     found = []
     for key in client.scan_iter(count=1000):
         text = (key + b" " + _value(client, key)).decode(errors="replace").lower()
-        found += [f"redis {key.decode()}: {s}" for s in SPELLINGS if s.lower() in text]
+        found += [f"redis {key.decode()}: {s}" for s in spellings if s.lower() in text]
     with sqlite3.connect(database) as connection:
         tables = [
             row[0]
@@ -93,7 +93,7 @@ def hits(client: redis.Redis, database: str) -> list[str]:
         for table in tables:
             for row in connection.execute(f'select * from "{table}"'):
                 text = " ".join(map(str, row)).lower()
-                found += [f"sql {table}: {s}" for s in SPELLINGS if s.lower() in text]
+                found += [f"sql {table}: {s}" for s in spellings if s.lower() in text]
     return found
 
 
@@ -239,3 +239,30 @@ def drain(settings, client: redis.Redis, sandbox) -> None:
         time.sleep(1)  # anything more that was coming
     finally:
         worker.stop()
+
+
+def test_what_a_platform_reports_about_a_forgotten_person_is_not_kept_again(
+    deployment, clean_sandbox
+):
+    """A campaign's statistics keep being fetched for days: a bounce report naming
+    the person must neither be stored again nor put their address back on the
+    suppression list (``bounce-0`` is a hard bounce, which is suppressed by default)."""
+    settings, database = deployment
+    client = redis.Redis.from_url(settings.redis_url)
+    web = create_app(settings).test_client()
+    gone = {"user": {"email": "Bounce-0@example.com"}, "suppress": False}
+    request_id = web.post("/v1/users/forget", json=gone, headers=AUTH).get_json()["id"]
+    door = Door(client, settings.suppression_key)
+    engine = Store(settings.database_url).engine
+    Eraser(client, engine, door, ForgetRequests(client, door), settle_s=0).carry_out(request_id)
+
+    hub = build_worker_hub(settings, Store(settings.database_url))
+    campaign = {"platform": "crm", "id": 9094, "kind": "mailing", "pushwoosh_message_code": "M-1"}
+    assert hub.fetcher.fetch(Campaign.from_dict(campaign), "pushwoosh.bounces") is None
+
+    store = Store(settings.database_url)
+    emails = [row["email"] for row in store.log_rows(store.run("crm", 9094).id)]
+    assert "bounce-3@example.com" in emails and "bounce-0@example.com" not in emails
+    suppressed = client.hkeys("hookrelay:suppressions")
+    assert b"email:bounce-3@example.com" in suppressed
+    assert hits(client, str(database), ("bounce-0@",)) == []

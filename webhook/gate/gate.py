@@ -83,11 +83,20 @@ class PreSendGate:
 
     def write_back(self, entries: list[str | int]) -> None:
         """Write counted sends through the append-only file (``persist.lua``);
-        ``entries`` are flat (key, time, send id) triples."""
-        times_and_ids = [
-            value for i in range(0, len(entries), 3) for value in entries[i + 1 : i + 3]
-        ]
-        self._persist(keys=entries[::3], args=[WINDOW_MS, *times_and_ids])
+        ``entries`` are flat (key, time, send id) triples. A forgotten person's sends
+        counted before they were forgotten are not written back."""
+        triples = [entries[i : i + 3] for i in range(0, len(entries), 3)]
+        kept = [t for t in triples if not self._forgotten_before(str(t[0]), int(t[1]))]
+        if kept:
+            self._persist(
+                keys=[t[0] for t in kept], args=[WINDOW_MS, *(v for t in kept for v in t[1:])]
+            )
+
+    def _forgotten_before(self, counts_key: str, at_ms: int) -> bool:
+        if self._door is None:
+            return False
+        closed = self._door.closed([counts_key.removeprefix(FREQUENCY_PREFIX)])
+        return closed is not None and closed.stops(accepted_ms=at_ms)
 
     def suppress(self, user: dict[str, str], reason: str = "", source: str = "api") -> list[str]:
         """Suppress every identifier of ``user`` at once (idempotent); return their ids."""

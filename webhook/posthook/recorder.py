@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import redis
 
+from schemas.identities import identity_key
 from webhook.journal import Journal
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.sample import SAMPLE_PREFIX, SAMPLE_SIZE, SAMPLE_TTL_S
 from workers.campaigns.schedule import SCHEDULE_PREFIX, FollowupScheduler
 from workers.core import lua
+from workers.core.door import Door
 
 #: Sends per campaign (a hash of campaign key → count).
 CAMPAIGN_SENDS = "hookrelay:campaign-sends"
@@ -29,11 +31,18 @@ class PostHookRecorder:
     client: the Redis holding counts, samples and schedule markers.
     scheduler: creates a campaign's follow-up schedule.
     journal_interval_s: how often counts are written through the append-only file.
+    door: keeps a forgotten, suppressed person out of the samples (workers/core/door.py).
     """
 
     def __init__(
-        self, client: redis.Redis, scheduler: FollowupScheduler, *, journal_interval_s: float = 1.0
+        self,
+        client: redis.Redis,
+        scheduler: FollowupScheduler,
+        *,
+        journal_interval_s: float = 1.0,
+        door: Door | None = None,
     ) -> None:
+        self._door = door
         self._script = client.register_script(_RECORD)
         self._persist = client.register_script(_PERSIST)
         self._scheduler = scheduler
@@ -47,6 +56,8 @@ class PostHookRecorder:
         Returns the campaign's send count.
         """
         key = campaign.key
+        if recipient_email and self._suppressed(recipient_email):
+            recipient_email = None
         sends, needs_schedule = self._script(
             keys=[CAMPAIGN_SENDS, SAMPLE_PREFIX + key, SCHEDULE_PREFIX + key],
             args=[key, SAMPLE_SIZE, recipient_email or "", SAMPLE_TTL_S],
@@ -55,6 +66,11 @@ class PostHookRecorder:
         if needs_schedule:
             self._scheduler.ensure(campaign)
         return sends
+
+    def _suppressed(self, email: str) -> bool:
+        """Whether the door keeps ``email`` out of samples (a forgotten, suppressed person)."""
+        closed = self._door.closed([identity_key("email", email)]) if self._door else None
+        return closed is not None and closed.suppressed
 
     def write_back(self, campaign_keys: list[str | int]) -> None:
         """Write these campaigns' send counts through the append-only file."""

@@ -27,6 +27,7 @@ from workers.campaigns.sample import RecipientSample
 from workers.campaigns.sources import BY_NAME
 from workers.campaigns.store import TOTAL, CampaignRun, Snapshot, Store
 from workers.campaigns.suppressions import Feedback, SuppressionList
+from workers.core.door import Door
 from workers.platforms import errors
 from workers.platforms.altcraft import AltcraftClient
 from workers.platforms.crm import POST_TYPES, CrmClient
@@ -71,7 +72,9 @@ class StatsFetcher:
     """Parameters: the stats ``store``, one client per platform (a platform that is off
     gets :class:`~workers.platforms.unconfigured.Unconfigured`), the recipient
     ``sample`` the Altcraft history is fetched for, and the ``suppressions`` that the
-    reported addresses of the ``feedback_kinds`` go onto (none: they are only stored)."""
+    reported addresses of the ``feedback_kinds`` go onto (none: they are only stored).
+    What names a forgotten person is neither stored nor suppressed under their address
+    again (the ``door``, workers/core/door.py)."""
 
     def __init__(
         self,
@@ -83,8 +86,10 @@ class StatsFetcher:
         sample: RecipientSample,
         suppressions: SuppressionList | None = None,
         feedback_kinds: frozenset[str] = frozenset(),
+        door: Door | None = None,
     ) -> None:
         self.store = store
+        self.door = door
         self.crm = crm
         self.pushwoosh = pushwoosh
         self.altcraft = altcraft
@@ -201,7 +206,7 @@ class StatsFetcher:
         self, campaign: Campaign, run: CampaignRun, state: dict
     ) -> None:
         for page in self.pushwoosh.message_log(_code(campaign)):
-            self.store.save_log_rows(run.id, "pushwoosh.message_log", page)
+            self._save_rows(run.id, "pushwoosh.message_log", page)
 
     def _fetch_pushwoosh_links(self, campaign: Campaign, run: CampaignRun, state: dict) -> None:
         body = {
@@ -225,11 +230,18 @@ class StatsFetcher:
             per_page=LINK_DEVICES_PER_PAGE,
         )
         for rows in pages:
-            self.store.save_log_rows(run.id, "pushwoosh.link_devices", rows)
+            self._save_rows(run.id, "pushwoosh.link_devices", rows)
+
+    def _save_rows(self, run_id: int, source: str, rows: list[dict]) -> None:
+        door = self.door
+        kept = rows if door is None else [row for row in rows if not door.names_forgotten(row)]
+        self.store.save_log_rows(run_id, source, kept)
 
     def _suppress(self, reports: list[Feedback]) -> None:
         """Put the reported addresses of the kinds ``SUPPRESS_FROM_FEEDBACK`` names on
         the suppression list (workers/campaigns/suppressions.py)."""
+        if self.door is not None:
+            reports = [r for r in reports if not self.door.names_forgotten(r.email)]
         if self.suppressions is not None and self.feedback_kinds:
             added = self.suppressions.from_feedback(reports, self.feedback_kinds)
             if added:
@@ -244,7 +256,7 @@ class StatsFetcher:
         )
         kinds: Counter[str] = Counter()
         for rows in pages:
-            self.store.save_log_rows(run.id, "pushwoosh.bounces", rows)
+            self._save_rows(run.id, "pushwoosh.bounces", rows)
             kinds.update(str(row.get("type", "unknown")).lower() for row in rows)
             self._suppress([_bounce(row) for row in rows if isinstance(row, dict)])
         code = _code(campaign)
@@ -283,7 +295,7 @@ class StatsFetcher:
             except errors.Rejected as error:
                 refused.append(error)
                 continue
-            self.store.save_log_rows(run.id, "altcraft.history", rows)
+            self._save_rows(run.id, "altcraft.history", rows)
             for row in rows:
                 actions[str(row.get("action"))] += int(row.get("count") or 1)
             self._suppress([_history_feedback(row, email) for row in rows if isinstance(row, dict)])

@@ -8,8 +8,9 @@ copy of Redis alone could test a guessed address against it). Two Redis keys:
 - :data:`FORGOTTEN`, hash → ``"<ms> <number>"``: when the person was forgotten and the
   newest profile update number then. Data of theirs accepted before is dropped wherever
   it is met later (a worker holding it in memory, a delayed message a worker
-  re-enqueues); accepted after, it goes through (unless suppressed). Kept for
-  :data:`FORGOTTEN_KEEP_S`, long past any message's retries.
+  re-enqueues); accepted after, it goes through (unless suppressed). What a platform
+  reports about them (message-log rows, bounces) is not kept again. Kept for
+  :data:`FORGOTTEN_KEEP_S`.
 - :data:`SUPPRESSED`, a set of hashes: with ``"suppress": true``, everything of the
   person is dropped, whenever it is accepted, until the suppression is deleted.
 
@@ -28,8 +29,11 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+
+from schemas.identities import named_keys
 
 FORGOTTEN = "hookrelay:door:forgotten"
 SUPPRESSED = "hookrelay:door:suppressed"
@@ -37,8 +41,9 @@ VERSION = "hookrelay:door:version"
 #: The generated secret, when ``HOOKRELAY_SUPPRESSION_KEY`` is unset.
 SECRET = "hookrelay:door:secret"
 REFRESH_S = 1.0
-#: How long a forget without suppression is remembered: twice the default retry age.
-FORGOTTEN_KEEP_S = 2 * 86400
+#: How long a forget is remembered: as long as a saved profile state, a recipient sample
+#: or a campaign's daily follow-up may bring the person back.
+FORGOTTEN_KEEP_S = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,12 @@ class Door:
             return Closed(True)
         marks = [self._forgotten[h] for h in hashes if h in self._forgotten]
         return max(marks, key=lambda closed: closed.at_ms, default=None)
+
+    def names_forgotten(self, value: Any) -> bool:
+        """Whether ``value`` (JSON-like: a platform's row, a report) names anyone the
+        door is closed on, however long ago: it is not kept again."""
+        keys = named_keys(value)
+        return bool(keys) and self.closed(keys) is not None
 
     def _refresh(self) -> None:
         if time.monotonic() - self._read_at < REFRESH_S:
