@@ -21,6 +21,7 @@ from workers.core import logs
 from workers.core.connections import redis_client
 from workers.core.platform_settings import PLATFORM_VARIABLES
 from workers.core.settings import ConfigError, Settings, load_settings
+from workers.erasure.aof import AofRewrite
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.flusher import ProfileFlusher
 from workers.queue.broker import build_broker
@@ -62,6 +63,8 @@ except ConfigError as error:
     fail(error)
 announce_platforms(settings)
 retention = LogRetention(store, days=settings.message_log_retention_days)
-broker = build_broker(settings, [profile_flusher(settings), retention])
+broker = build_broker(
+    settings, [profile_flusher(settings), retention, AofRewrite(redis_client(settings))]
+)
 dramatiq.set_broker(broker)
 actors = register(broker, build_worker_hub(settings, store))

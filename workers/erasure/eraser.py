@@ -9,7 +9,8 @@ them, erase them from every store, report.
 3. Every store is erased: messages, the profile buffer, saved states and profile order,
    dead letters (Redis and SQL), suppression entries and frequency windows, recipient
    samples, message-log rows, then the traces and live-tail entries of the events met.
-4. The request records how many entries each store lost and where the person's data had
+4. Redis's append-only file is rewritten soon after (aof.py).
+5. The request records how many entries each store lost and where the person's data had
    gone: the profile platform if a profile of theirs was acknowledged (its newest
    acknowledged update's time), and each platform whose reports named them (when that
    report was fetched).
@@ -32,6 +33,7 @@ import sqlalchemy as sa
 
 from workers.campaigns.sources import source_platform
 from workers.core.door import REFRESH_S, Door
+from workers.erasure.aof import ERASED_AT
 from workers.erasure.person import Person
 from workers.erasure.redis_stores import RedisStores
 from workers.erasure.requests import ForgetRequests
@@ -84,6 +86,7 @@ class Eraser:
         platforms = _platforms(sent, reports)
         self._door.prune(int(time.time() * 1000))
         self._requests.finish(request_id, keys, erased, platforms)
+        self._client.set(ERASED_AT, int(time.time() * 1000))
         logger.info("Forget request %s done: %d entries erased.", request_id, sum(erased.values()))
         return erased
 
