@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.drain
 	$(BIN)/python -m bench.capacity
 	$(BIN)/python -m bench.replicas
+	$(BIN)/python -m bench.forget
 
 clean:
 	rm -rf $(VENV) var
