@@ -115,15 +115,19 @@ class EventQueue:
     def submit(self, events: list[dict], *, traceparent: str | None = None) -> SubmitResult:
         """Write ``events``; a ``traceparent`` (webhook/tracecontext.py) goes with each,
         into its message's options or its buffered update."""
-        stopped = tuple(i for i, event in enumerate(events) if self.stops(event))
-        let_in = [event for i, event in enumerate(events) if i not in stopped]
+        keys = [identity_keys(event) if event.get("user") else [] for event in events]
+        stopped: tuple[int, ...] = ()
+        if self._door is not None and self._door.suppresses_anyone():
+            stopped = tuple(i for i, user_keys in enumerate(keys) if self._suppressed(user_keys))
+        let_in = [i for i in range(len(events)) if i not in stopped]
         if not let_in:
             return SubmitResult(0, 0, (False,) * len(events), stopped)
         span = self._spans.start("hookrelay.enqueue", traceparent, events=len(let_in))
         kept = span.traceparent or traceparent
         args: list[str | bytes | int] = [self._dedup_ttl_s, self._trace_retention_s]
-        for event in let_in:
-            destination = _destination(event, ordered=self._ordered, traceparent=kept)
+        for i in let_in:
+            event = events[i]
+            destination = _destination(event, keys[i], ordered=self._ordered, traceparent=kept)
             args += [event["id"], event["type"], *destination]
         try:
             flags = iter(bool(flag) for flag in self._enqueue(args))
@@ -138,9 +142,12 @@ class EventQueue:
 
     def stops(self, event: dict) -> bool:
         """Whether ``event``'s person is suppressed (the door, from its snapshot)."""
-        if self._door is None or not event.get("user"):
+        if self._door is None or not event.get("user") or not self._door.suppresses_anyone():
             return False
-        closed = self._door.closed(identity_keys(event))
+        return self._suppressed(identity_keys(event))
+
+    def _suppressed(self, keys: list[str]) -> bool:
+        closed = self._door.closed(keys) if self._door is not None and keys else None
         return closed is not None and closed.suppressed
 
     def _enqueue(self, args: list) -> list:
@@ -160,13 +167,13 @@ class EventQueue:
 
 
 def _destination(
-    event: dict, *, ordered: bool, traceparent: str | None = None
+    event: dict, keys: list[str], *, ordered: bool, traceparent: str | None = None
 ) -> tuple[str, str, str, str | bytes, bytes]:
-    """The script's kind, destination, extra, keys and data for one event (keys ``[]``
-    where nothing is ordered, :data:`EVERY_PROFILE` for a campaign start)."""
+    """The script's kind, destination, extra, keys and data for one event whose user
+    has identity ``keys`` (``[]`` where nothing is ordered, :data:`EVERY_PROFILE` for a
+    campaign start)."""
     kind = event["type"]
     if kind == "profile":
-        keys = identity_keys(event)
         waits = _compact(keys) if ordered else b"[]"
         update = {**event, "traceparent": traceparent} if traceparent else event
         return "buffer", PROFILE_BUFFER, keys[0], waits, _compact(update)
@@ -175,7 +182,7 @@ def _destination(
     message_id, data = redis_message(route, (event,), options=options)
     waits = b"[]"
     if ordered and kind in ORDERED:
-        waits = _compact(identity_keys(event))
+        waits = _compact(keys)
     elif ordered and kind == "campaign_start":
         waits = _compact([EVERY_PROFILE])
     return "queue", route.queue_name, message_id, waits, data

@@ -22,7 +22,6 @@ after closing the door before it purges, so that every process has seen it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -83,7 +82,7 @@ class Door:
     def hashes(self, keys: Iterable[str]) -> list[str]:
         """The keyed hash of each identity key (already in its normal form)."""
         secret = self._key()
-        return [hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:32] for key in keys]
+        return [hmac.digest(secret, key.encode(), "sha256")[:16].hex() for key in keys]
 
     def close(self, keys: list[str], *, suppress: bool, number: int) -> Closed:
         """Close the door on ``keys`` (one person's), whose profile updates numbered
@@ -130,6 +129,12 @@ class Door:
             return Closed(True)
         marks = [self._forgotten[h] for h in hashes if h in self._forgotten]
         return max(marks, key=lambda closed: closed.at_ms, default=None)
+
+    def suppresses_anyone(self) -> bool:
+        """Whether anyone is suppressed (from the snapshot): checking costs nothing
+        per event until someone is."""
+        self._refresh()
+        return bool(self._suppressed)
 
     def names_forgotten(self, value: Any) -> bool:
         """Whether ``value`` (JSON-like: a platform's row, a report) names anyone the
