@@ -12,7 +12,8 @@ from prometheus_client import Counter, Histogram
 
 EVENTS = Counter(
     "hookrelay_events",
-    "Events posted to /v1/events, by type and outcome (accepted, duplicate, rejected).",
+    "Events posted to /v1/events, by type and outcome (accepted, duplicate, dropped, "
+    "rejected).",
     ["type", "outcome"],
 )
 HTTP_RESPONSES = Counter(
