@@ -1,5 +1,6 @@
 """Operating surface, end to end: ``/metrics`` of ``web`` and ``worker`` added up across
-their processes, and logs that name deliveries but never a person or a key."""
+their processes, logs that name deliveries but never a person or a key, and a person
+forgotten by the worker process, their later events dropped."""
 
 from __future__ import annotations
 
@@ -42,6 +43,22 @@ def total(found: dict[tuple, float], name: str, **labels: str) -> float:
     )
 
 
+def forget_the_person(stack) -> tuple[dict, dict]:
+    """Forget them through the worker, as a user would; then post one more event of
+    theirs. Returns the done request, and the later event's answer."""
+    body = {"user": {"email": EMAIL}, "suppress": True}
+    request_id = stack.http.post("/v1/users/forget", json=body).json()["id"]
+
+    def done() -> dict | None:
+        request = stack.http.get(f"/v1/users/forget/{request_id}").json()
+        return request if request["state"] == "done" else None
+
+    request = wait_for(done, timeout_s=30)
+    later = stack.http.post("/v1/events", json=track(EVENTS))
+    assert later.status_code == 202
+    return request, later.json()
+
+
 def test_metrics_add_up_across_processes_and_logs_mask_people_and_keys(tmp_path):
     metrics_port = free_port()
     with running_stack(
@@ -61,10 +78,14 @@ def test_metrics_add_up_across_processes_and_logs_mask_people_and_keys(tmp_path)
             return found if delivered >= EVENTS else None
 
         worker = wait_for(worker_metrics, timeout_s=30)
+        done, later = forget_the_person(stack)
         web = samples(stack.http.get("/metrics").text)
         logs = stack.web.log() + "".join(w.log() for w in stack.workers)
 
     assert total(web, "hookrelay_events_total", type="event", outcome="accepted") == EVENTS
+    assert done["erased"]["messages"] == 0, "every event was delivered before"
+    assert later["accepted"] == 0 and [d["id"] for d in later["dropped"]] == [f"ops-{EVENTS}"]
+    assert total(web, "hookrelay_events_total", type="event", outcome="dropped") == 1
     assert total(web, "hookrelay_queue_depth", queue="crm") == 0
     assert total(worker, "hookrelay_deliveries_total", platform="crm", outcome="delivered") == (
         EVENTS
@@ -87,7 +108,11 @@ def test_metrics_add_up_across_processes_and_logs_mask_people_and_keys(tmp_path)
     loggers = {entry["logger"] for entry in entries}
     assert {"dramatiq.MainProcess", "dramatiq.ForkProcess(0)", "gunicorn.error"} <= loggers
     outcomes = [entry for entry in entries if entry.get("outcome")]
-    delivered = [entry for entry in outcomes if entry["outcome"] == "delivered"]
+    delivered = [
+        entry
+        for entry in outcomes
+        if entry["outcome"] == "delivered" and entry["actor"] == "crm_post_event"
+    ]
     assert len(delivered) == EVENTS
     assert {entry["event_id"] for entry in delivered} == {f"ops-{seq}" for seq in range(EVENTS)}
     assert all(entry["platform"] == "crm" and entry["attempt"] >= 1 for entry in delivered)

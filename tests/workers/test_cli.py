@@ -185,3 +185,19 @@ def test_campaign_hook_url_prints_the_template_with_the_campaign_s_token(redis_u
         Campaign("crm", 9093, "ab")
     )
     assert printed.output == expected + "\n"
+
+
+def test_forget_stores_the_request_in_normal_form_and_waits_only_if_asked(redis_url):
+    first = run(redis_url, "forget", "email:A@Example.COM", "uid:42", "--suppress")
+    assert first.exit_code == 0, first.output
+    request_id = first.output.strip()
+    stored = redis.Redis.from_url(redis_url).hgetall(f"hookrelay:forget:{request_id}")
+    assert json.loads(stored[b"keys"]) == ["email:a@example.com", "uid:42"]
+    assert stored[b"suppress"] == b"1"
+    again = run(redis_url, "forget", "a@example.com", "uid:42", "--suppress")
+    assert again.output.strip() == request_id, "the same person, the same pending request"
+
+    waited = run(redis_url, "forget", "uid:43", "--wait", "0.3")
+    assert waited.exit_code == 1 and "is a worker running?" in waited.output
+    bad = run(redis_url, "forget", "nobody")
+    assert bad.exit_code == 2 and "names no identifier" in bad.output

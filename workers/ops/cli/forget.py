@@ -23,9 +23,11 @@ POLL_S = 0.5
 @click.option("--suppress", is_flag=True, help="Keep dropping this person's later events.")
 @click.option("--wait", "wait_s", type=float, default=0, help="Wait this long for it to be done.")
 def forget(identifiers: tuple[str, ...], suppress: bool, wait_s: float) -> None:
-    """Erase one person from every store, by IDENTIFIERS of theirs
-    (email:a@example.com, phone:79160000001, uid:42, wp_token:<token>, or a bare
-    address); prints the request's id, and with --wait what it erased."""
+    """Erase one person from every store.
+
+    IDENTIFIERS are theirs: email:a@example.com, phone:79160000001, uid:42,
+    wp_token:<token>, or a bare address. Prints the request's id, and with --wait what
+    it erased once a worker is done."""
     keys = sorted({_key(text) for text in identifiers})
     loaded = settings()
     client = redis_client(loaded)
