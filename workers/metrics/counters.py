@@ -12,8 +12,7 @@ from prometheus_client import Counter, Histogram
 
 EVENTS = Counter(
     "hookrelay_events",
-    "Events posted to /v1/events, by type and outcome (accepted, duplicate, dropped, "
-    "rejected).",
+    "Events posted to /v1/events, by type and outcome (accepted, duplicate, dropped, rejected).",
     ["type", "outcome"],
 )
 HTTP_RESPONSES = Counter(
