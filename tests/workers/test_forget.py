@@ -26,7 +26,7 @@ from workers.profiles.buffer import ProfileBuffer
 from workers.queue.archive import DeadLetterArchive
 from workers.queue.broker import build_broker
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.forgotten import ForgottenGuard
+from workers.queue.forgotten import FORGOTTEN, ForgottenGuard
 from workers.queue.routes import ROUTES
 from workers.trace.trace import EventTrace, trace_key
 
@@ -201,6 +201,8 @@ def test_a_forgotten_person_is_in_no_store_and_the_other_gets_everything_once(
     assert [p["platform"] for p in report["platforms"]] == ["pushwoosh"]
     with pytest.raises(SkipMessage):
         ForgottenGuard(Door(client, settings.suppression_key)).before_process_message(None, taken)
+    due = build_broker(settings).enqueue(taken.copy(queue_name="crm"))  # as when it comes due
+    assert due.args == () and due.options[FORGOTTEN], "what a worker enqueues is scrubbed"
 
     later = web.post("/v1/events", json=event("pz", {"uid": "forget-42"}), headers=AUTH)
     assert later.status_code == 202
