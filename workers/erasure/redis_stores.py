@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import redis
 from dramatiq import Message
+from dramatiq.common import dq_name, xq_name
 from dramatiq.errors import DecodeError
 
 from workers.campaigns.sample import SAMPLE_PREFIX
@@ -27,12 +28,19 @@ from workers.profiles.coalesce import update_ids
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, UNSETTLED
 from workers.profiles.states import STATE_PREFIX
 from workers.queue.deadletters import ENTRIES, INDEX
+from workers.queue.due import DUE_KEY
 from workers.queue.forgotten import FORGOTTEN, scrubbed, users_of
-from workers.queue.layout import NAMESPACE
+from workers.queue.layout import messages_key
+from workers.queue.routes import QUEUES
 from workers.trace.tail import KEY as TAIL_KEY
 from workers.trace.trace import trace_key
 
 SCAN_COUNT = 1000
+#: Every hash messages are kept in: each queue's, its delay queue's and its dead
+#: queue's (Dramatiq's ``XQ``), and the due set's (workers/queue/due.py).
+MESSAGE_HASHES = [
+    messages_key(name) for queue in QUEUES for name in (queue, dq_name(queue), xq_name(queue))
+] + [f"{DUE_KEY}.msgs"]
 #: Compare-and-set: rewrite a field only if it still holds what was read.
 _SWAP = """
 if redis.call("hget", KEYS[1], ARGV[1]) == ARGV[2] then
@@ -72,7 +80,7 @@ class RedisStores:
     def erase_messages(self) -> int:
         """Cut the person out of every queued, delayed, due, held or dead message."""
         erased = 0
-        for hash_key in self._client.scan_iter(match=f"{NAMESPACE}:*.msgs", count=SCAN_COUNT):
+        for hash_key in MESSAGE_HASHES:
             for message_id, data in self._client.hscan_iter(hash_key, count=SCAN_COUNT):
                 erased += self._rewrite(hash_key, message_id, data)
         return erased
@@ -155,7 +163,7 @@ class RedisStores:
         ]
         return int(self._client.xdel(TAIL_KEY, *stale)) if stale else 0
 
-    def _rewrite(self, hash_key: bytes, message_id: bytes, data: bytes) -> bool:
+    def _rewrite(self, hash_key: str, message_id: bytes, data: bytes) -> bool:
         """Cut the person out of one message; ``True`` if it was and the message is
         done with, ``False`` if it names them not; read again if it changed meanwhile."""
         while True:
@@ -192,7 +200,7 @@ class RedisStores:
                 yield update_ids(update)
 
     def _message_users(self) -> Iterator[dict]:
-        for hash_key in self._client.scan_iter(match=f"{NAMESPACE}:*.msgs", count=SCAN_COUNT):
+        for hash_key in MESSAGE_HASHES:
             for _, data in self._client.hscan_iter(hash_key, count=SCAN_COUNT):
                 message = _decoded(data.partition(b"\n")[2] if data[:1] != b"{" else data)
                 if message is not None and not message.options.get(FORGOTTEN):
