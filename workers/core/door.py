@@ -22,6 +22,7 @@ after closing the door before it purges, so that every process has seen it.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 import threading
@@ -40,6 +41,7 @@ VERSION = "hookrelay:door:version"
 #: The generated secret, when ``HOOKRELAY_SUPPRESSION_KEY`` is unset.
 SECRET = "hookrelay:door:secret"
 REFRESH_S = 1.0
+HASHES_CACHED = 65536
 #: How long a forget is remembered: as long as a saved profile state, a recipient sample
 #: or a campaign's daily follow-up may bring the person back.
 FORGOTTEN_KEEP_S = 30 * 86400
@@ -78,11 +80,15 @@ class Door:
         self._read_at = 0.0
         self._forgotten: dict[str, Closed] = {}
         self._suppressed: frozenset[str] = frozenset()
+        #: The hashes of recent keys: a user's events come in runs.
+        self._hash = functools.lru_cache(maxsize=HASHES_CACHED)(self._hash_of)
 
     def hashes(self, keys: Iterable[str]) -> list[str]:
         """The keyed hash of each identity key (already in its normal form)."""
-        secret = self._key()
-        return [hmac.digest(secret, key.encode(), "sha256")[:16].hex() for key in keys]
+        return [self._hash(key) for key in keys]
+
+    def _hash_of(self, key: str) -> str:
+        return hmac.digest(self._key(), key.encode(), "sha256")[:16].hex()
 
     def close(self, keys: list[str], *, suppress: bool, number: int) -> Closed:
         """Close the door on ``keys`` (one person's), whose profile updates numbered
