@@ -19,7 +19,7 @@ from workers.actors import build_worker_hub, register
 from workers.campaigns.campaign import Campaign
 from workers.campaigns.schema import migrate
 from workers.campaigns.store import Store
-from workers.core.door import Door
+from workers.core.door import REFRESH_S, Door
 from workers.erasure.eraser import Eraser
 from workers.erasure.requests import ForgetRequests
 from workers.profiles.buffer import ProfileBuffer
@@ -268,3 +268,23 @@ def test_what_a_platform_reports_about_a_forgotten_person_is_not_kept_again(
     suppressed = client.hkeys("hookrelay:suppressions")
     assert b"email:bounce-3@example.com" in suppressed
     assert hits(client, str(database), ("bounce-0@",)) == []
+
+
+def test_a_flush_leaves_out_what_the_door_stops_and_lets_later_updates_through(deployment):
+    """An update of theirs a flush claims after the door closed (accepted before it) is
+    neither saved nor sent; without suppression, one accepted after it goes out."""
+    settings, _ = deployment
+    client = redis.Redis.from_url(settings.redis_url)
+    web = create_app(settings).test_client()
+    before = [profile("b1", {"uid": "forget-42"}, 1), profile("b2", KEPT, 1)]
+    assert web.post("/v1/events", json={"events": before}, headers=AUTH).status_code == 202
+    Door(client, settings.suppression_key).close(["uid:forget-42"], suppress=False, number=2)
+    time.sleep(REFRESH_S)  # the snapshots of this process
+    buffer = ProfileBuffer.from_settings(client, settings)
+    assert buffer.flush() == 1
+    assert client.exists("hookrelay:profiles:state:uid:forget-42") == 0
+    assert client.exists("hookrelay:profiles:state:uid:keep-7") == 1
+    later = profile("b3", {"uid": "forget-42"}, 2)
+    assert web.post("/v1/events", json=later, headers=AUTH).status_code == 202
+    assert buffer.flush() == 1
+    assert client.exists("hookrelay:profiles:state:uid:forget-42") == 1
