@@ -20,7 +20,9 @@ short run, and two failures alone open it for a platform called rarely. Every ca
 also counted, in 10-second buckets kept for an hour: what the status page shows as
 each platform's success and error rates.
 
-Each call costs two short scripts (admit, record) besides the rate limiter's two.
+Each call costs two short scripts (admit, record) besides the rate limiter's two, run
+two by two: admit with the limiter's acquire, record with its stamp
+(workers/platforms/guards.py).
 Opening and closing are logged once for the whole deployment, by the process whose
 call tipped it, and counted in ``hookrelay_circuit_transitions``.
 """
@@ -85,7 +87,10 @@ class CircuitBreaker:
         """Whether a call may go now (always, with the breaker off)."""
         if not self.config.enabled:
             return Admission(go=True)
-        answer = self._call("admit")
+        return self.admission(self._call("admit"))
+
+    def admission(self, answer: list) -> Admission:
+        """What the script's ``admit`` answered, as an :class:`Admission`."""
         if answer[0] == WAIT:
             return Admission(go=False, wait_ms=int(answer[1]))
         if answer[0] == PROBE:
@@ -102,10 +107,20 @@ class CircuitBreaker:
         """Count one call; log and count a transition it caused. A Redis error is
         logged, not raised: the call was made, and failing it would make it again."""
         try:
-            transition, since_ms = self._call(outcome, error)
+            answer = self._call(outcome, error)
         except redis.RedisError as problem:
             logger.warning("Could not record a %s call's outcome: %s", self.platform, problem)
             return
+        self.recorded(answer, error)
+
+    def asking(self, command: str, error: str = "") -> lua.ScriptCall:
+        """``admit``, ``ok`` or ``fail`` (with its ``error``) as a call to run with
+        others; :meth:`admission` and :meth:`recorded` read its answer."""
+        return lua.ScriptCall(self._script, self._keys, [command, *self._args, error[:ERROR_LIMIT]])
+
+    def recorded(self, answer: list, error: str = "") -> None:
+        """Log and count the transition a recorded call caused, if any."""
+        transition, since_ms = answer
         transition = transition.decode() if isinstance(transition, bytes) else transition
         if transition == "opened":
             CIRCUIT_TRANSITIONS.labels(self.platform, "open").inc()

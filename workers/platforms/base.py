@@ -25,14 +25,15 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 
 from workers.core.platform_settings import DEFAULT_CALL_LIMITS, CallLimits
 from workers.health.circuit import CircuitBreaker
-from workers.metrics.counters import PLATFORM_CALLS, RATE_LIMIT_WAIT
+from workers.metrics.counters import PLATFORM_CALLS
 from workers.platforms import errors
+from workers.platforms.guards import CallGuards
 from workers.ratelimit.limiter import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class PlatformClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._limiter = limiter
-        self._circuit = circuit
+        self._guards = CallGuards(self.platform, limiter, circuit)
         self._limits = limits
         self._threads = threading.BoundedSemaphore(limits.max_threads)
         self._http = httpx.Client(
@@ -137,7 +138,6 @@ class PlatformClient:
         finally:
             self._threads.release()
         _last_call.status = response.status_code
-        self._record(method, url, response.status_code)
         PLATFORM_CALLS.labels(self.platform, str(response.status_code)).inc()
         if response.status_code == 429 and self._limiter is not None:
             rate = self._limiter.slow_down()
@@ -159,15 +159,27 @@ class PlatformClient:
 
     def _call(self, method: str, url: str, request: httpx.Request) -> httpx.Response:
         """The call, once the circuit and the rate limit let it go, its answer read
-        whole within the deadline."""
-        self._admit(method, url)
-        with self._rate_limited(), self._mapped_transport_errors(method, url):
-            deadline = time.monotonic() + self._limits.deadline_s
-            streamed = self._http.send(request, stream=True)
-            try:
-                body = self._read(streamed, method, url, deadline)
-            finally:
-                streamed.close()
+        whole within the deadline; the circuit hears whether the platform answered (any
+        status but a 5xx, 408 or 425 means it works)."""
+        grant = self._guards.enter(method, url)
+        if grant is not None:
+            _last_call.waited_s = getattr(_last_call, "waited_s", 0.0) + grant.waited_s
+        failure: str | None = None
+        try:
+            with self._mapped_transport_errors(method, url):
+                deadline = time.monotonic() + self._limits.deadline_s
+                streamed = self._http.send(request, stream=True)
+                try:
+                    body = self._read(streamed, method, url, deadline)
+                finally:
+                    streamed.close()
+            if errors.error_class_for_status(streamed.status_code) is errors.ServerError:
+                failure = f"{method} {url} -> {streamed.status_code}"
+        except Exception as error:
+            failure = str(error) or type(error).__name__
+            raise
+        finally:
+            self._guards.leave(grant, failure)
         headers = [(k, v) for k, v in streamed.headers.items() if k not in _STREAM_HEADERS]
         return httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
 
@@ -181,13 +193,13 @@ class PlatformClient:
             if len(body) > self._limits.max_answer_bytes:
                 limit = self._limits.max_answer_bytes
                 message = f"answer over {limit:,} bytes (PLATFORM_MAX_ANSWER_BYTES): not read"
-                self._failed(errors.AnswerTooLarge(message, status=response.status_code, **context))
+                raise errors.AnswerTooLarge(message, status=response.status_code, **context)
             if time.monotonic() > deadline:
                 message = (
                     f"answer not read whole within {self._limits.deadline_s:g} s "
                     f"(PLATFORM_CALL_DEADLINE_S; {len(body):,} bytes so far)"
                 )
-                self._failed(errors.Timeout(message, status=response.status_code, **context))
+                raise errors.Timeout(message, status=response.status_code, **context)
         return bytes(body)
 
     def _build(self, method: str, path: str, **kwargs: Any) -> httpx.Request:
@@ -210,45 +222,6 @@ class PlatformClient:
         """
         return None
 
-    def _admit(self, method: str, url: str) -> None:
-        """Raise :class:`~.errors.CircuitOpen` while the platform's circuit is open
-        (but for the one probe call an interval)."""
-        if self._circuit is None:
-            return
-        admission = self._circuit.admit()
-        if not admission.go:
-            raise errors.CircuitOpen(
-                platform=self.platform,
-                method=method,
-                url=url,
-                wait_ms=admission.wait_ms,
-                probe_ms=int(self._circuit.config.probe_s * 1000),
-            )
-
-    def _record(self, method: str, url: str, status: int) -> None:
-        """Tell the circuit whether the platform answered (any status but a 5xx, 408
-        or 425 means it works)."""
-        if self._circuit is None:
-            return
-        if errors.error_class_for_status(status) is errors.ServerError:
-            self._circuit.failed(f"{method} {url} -> {status}")
-        else:
-            self._circuit.succeeded()
-
-    @contextlib.contextmanager
-    def _rate_limited(self) -> Iterator[None]:
-        """Wait for a slot of the shared limit; mark it sent once the call is over."""
-        if self._limiter is None:
-            yield
-            return
-        grant = self._limiter.acquire()
-        RATE_LIMIT_WAIT.labels(self.platform).observe(grant.waited_s)
-        _last_call.waited_s = getattr(_last_call, "waited_s", 0.0) + grant.waited_s
-        try:
-            yield
-        finally:
-            self._limiter.sent(grant)
-
     @contextlib.contextmanager
     def _mapped_transport_errors(self, method: str, url: str) -> Iterator[None]:
         context = errors.CallSite(platform=self.platform, method=method, url=url)
@@ -256,16 +229,10 @@ class PlatformClient:
             yield
         except httpx.TimeoutException as exc:
             PLATFORM_CALLS.labels(self.platform, "timeout").inc()
-            self._failed(errors.Timeout(f"timed out ({type(exc).__name__})", **context), exc)
+            raise errors.Timeout(f"timed out ({type(exc).__name__})", **context) from exc
         except httpx.TransportError as exc:
             PLATFORM_CALLS.labels(self.platform, "connection_failed").inc()
-            self._failed(errors.ConnectionFailed(f"connection failed: {exc}", **context), exc)
-
-    def _failed(self, error: errors.PlatformError, cause: Exception | None = None) -> NoReturn:
-        """Tell the circuit that the platform could not answer; raise ``error``."""
-        if self._circuit is not None:
-            self._circuit.failed(error)
-        raise error from cause
+            raise errors.ConnectionFailed(f"connection failed: {exc}", **context) from exc
 
     def _raise_for_status(
         self, method: str, url: str, response: httpx.Response, expect: tuple[int, ...]

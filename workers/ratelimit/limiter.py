@@ -90,16 +90,19 @@ class SharedRateLimiter:
         ]
         self._script = client.register_script(_SCRIPT)
 
-    def acquire(self) -> Grant:
-        """Block until this caller may send one request."""
-        grant = Grant(str(uuid4()))
+    def acquire(self, grant: Grant | None = None, wait_ms: int | None = None) -> Grant:
+        """Block until this caller may send one request. ``wait_ms``: what ``grant``'s
+        first ask, made with other calls in one round trip (:meth:`asking`), answered."""
+        grant = grant or Grant(str(uuid4()))
         while True:
-            wait_ms, _ = self._call("acquire", grant.id)
+            if wait_ms is None:
+                wait_ms, _ = self._call("acquire", grant.id)
             if wait_ms == 0:
                 return grant
             pause = wait_ms / 1000
             time.sleep(pause)
             grant.waited_s += pause
+            wait_ms = None
 
     def sent(self, grant: Grant) -> None:
         """``grant``'s request has reached the platform, or has failed: stamp it now.
@@ -118,6 +121,11 @@ class SharedRateLimiter:
 
     def current_rate(self) -> float:
         return self._call("rate")[1]
+
+    def asking(self, command: str, grant_id: str = "") -> lua.ScriptCall:
+        """``command`` (``acquire``, ``sent``) as a call to run with others; its answer
+        is ``[wait_ms, rate]``."""
+        return lua.ScriptCall(self._script, self._keys, [command, *self._args, grant_id])
 
     def _call(self, command: str, grant_id: str = "") -> tuple[int, float]:
         wait_ms, rate = self._script(keys=self._keys, args=[command, *self._args, grant_id])
