@@ -288,3 +288,22 @@ def test_a_flush_leaves_out_what_the_door_stops_and_lets_later_updates_through(d
     assert web.post("/v1/events", json=later, headers=AUTH).status_code == 202
     assert buffer.flush() == 1
     assert client.exists("hookrelay:profiles:state:uid:forget-42") == 1
+
+
+def test_an_address_whose_state_is_kept_under_the_uid_forgets_the_uid_too(deployment):
+    """A profile's state lives under its uid, with a pointer under its address: asked
+    by the address alone, with nothing else of theirs left, the uid goes as well."""
+    settings, database = deployment
+    client = redis.Redis.from_url(settings.redis_url)
+    web = create_app(settings).test_client()
+    update = profile("s1", {"uid": "forget-42", "email": GONE["email"]}, 1)
+    assert web.post("/v1/events", json=update, headers=AUTH).status_code == 202
+    ProfileBuffer.from_settings(client, settings).flush()
+    client.delete("dramatiq:crm", "dramatiq:crm.msgs")  # its batch went out
+    assert client.get("hookrelay:profiles:state:email:forget.me@example.com") == b"@uid:forget-42"
+    gone = {"user": {"email": "forget.me@example.com"}}
+    request_id = web.post("/v1/users/forget", json=gone, headers=AUTH).get_json()["id"]
+    door = Door(client, settings.suppression_key)
+    engine = Store(settings.database_url).engine
+    Eraser(client, engine, door, ForgetRequests(client, door), settle_s=0).carry_out(request_id)
+    assert hits(client, str(database)) == []

@@ -117,7 +117,7 @@ class Door:
         return int(removed)
 
     def prune(self, now_ms: int) -> int:
-        """Forget forgets older than :data:`FORGOTTEN_KEEP_S`."""
+        """Drop the forgets older than :data:`FORGOTTEN_KEEP_S`; how many keys went."""
         old = [
             field
             for field, value in self._client.hgetall(FORGOTTEN).items()

@@ -21,10 +21,8 @@ message unacknowledged, and the next attempt carries it out whole.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +37,6 @@ from workers.erasure.redis_stores import RedisStores
 from workers.erasure.requests import ForgetRequests
 from workers.erasure.sql_stores import SqlStores
 from workers.profiles.order import SEQUENCE
-from workers.profiles.states import STATE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +56,12 @@ class Eraser:
         requests: ForgetRequests,
         *,
         settle_s: float = 2 * REFRESH_S,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._engine = engine
         self._door = door
         self._requests = requests
         self._settle_s = settle_s
-        self._sleep = sleep
 
     def carry_out(self, request_id: str) -> dict[str, int] | None:
         """Forget the person of a pending request; what was erased, or ``None`` if the
@@ -78,10 +73,10 @@ class Eraser:
         stores = RedisStores(self._client, Person(asked))
         stores.link()
         keys = sorted(stores.person.keys)
-        sent = self._profile_sent(keys)
+        sent = max((s["sent"] for s in stores.saved_states() if s.get("sent")), default=None)
         number = int(self._client.get(SEQUENCE) or 0)
         self._door.close(keys, suppress=suppress, number=number)
-        self._sleep(self._settle_s)
+        time.sleep(self._settle_s)
         erased, reports = self._erase(stores)
         platforms = _platforms(sent, reports)
         self._door.prune(int(time.time() * 1000))
@@ -105,16 +100,6 @@ class Eraser:
         stores.event_ids |= sql.event_ids
         erased["traces"] = stores.erase_traces()
         return erased, sql.sources
-
-    def _profile_sent(self, keys: list[str]) -> str | None:
-        """The newest acknowledged profile update's time among the person's states."""
-        sent = []
-        for value in self._client.mget([STATE_PREFIX + key for key in keys]):
-            if value is not None and not value.startswith(b"@"):
-                stamp = json.loads(value).get("sent")
-                if stamp:
-                    sent.append(stamp)
-        return max(sent, default=None)
 
 
 def _platforms(sent: str | None, reports: dict[str, datetime]) -> list[dict[str, Any]]:

@@ -71,7 +71,7 @@ class RedisStores:
         buffered updates, messages), until nothing new comes."""
         users = [*self._buffered_users(), *self._message_users()]
         while True:
-            states = self._states(sorted(self.person.keys))
+            states = self.saved_states()
             grown = any(self.person.link(state.get("ids") or {}) for state in states)
             grown = any([self.person.link(user) for user in users]) or grown
             if not grown:
@@ -206,8 +206,15 @@ class RedisStores:
                 if message is not None and not message.options.get(FORGOTTEN):
                     yield from users_of(message.actor_name, message.args)
 
-    def _states(self, keys: list[str]) -> list[dict]:
+    def saved_states(self) -> list[dict]:
+        """The person's saved profile states, following the pointers under their other
+        identifiers to the home key the state is kept under."""
+        keys = sorted(self.person.keys)
         values = self._client.mget([STATE_PREFIX + key for key in keys])
+        homes = {v[1:].decode() for v in values if v is not None and v.startswith(b"@")}
+        homes -= self.person.keys
+        if homes:
+            values += self._client.mget([STATE_PREFIX + home for home in sorted(homes)])
         return [json.loads(v) for v in values if v is not None and not v.startswith(b"@")]
 
     def _lock(self) -> str:
