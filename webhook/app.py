@@ -129,7 +129,7 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
         dead_letters=dead_letters,
         gate=PreSendGate(client, cap=settings.frequency_cap, door=door),
         door=door,
-        forget_requests=ForgetRequests(client, door),
+        forget_requests=ForgetRequests(client, door, Replication.from_settings(settings)),
         post_hooks=PostHookRecorder(client, scheduler, door=door),
         store=Store(settings.database_url),
         backlog=BacklogCollector(

@@ -97,6 +97,22 @@ def test_a_replica_that_does_not_confirm_makes_it_a_503_to_retry(topology, prima
     assert (retried.status_code, retried.json) == (202, {"accepted": 0, "duplicates": 1})
 
 
+def test_a_forget_request_is_answered_once_a_replica_has_it(topology, primary_url):
+    forget = {"user": {"uid": "r-9"}, "suppress": True}
+    answer = receiver(primary_url, replicas=1).post("/v1/users/forget", json=forget, headers=auth())
+    assert answer.status_code == 202, answer.text
+    assert topology.replicas[0].client().exists(f"hookrelay:forget:{answer.json['id']}")
+    topology.replicas[0].pause()
+    try:
+        again = {"user": {"uid": "r-10"}}
+        unconfirmed = receiver(primary_url, replicas=1, timeout_ms=SHORT_MS).post(
+            "/v1/users/forget", json=again, headers=auth()
+        )
+        assert unconfirmed.status_code == 503
+    finally:
+        topology.replicas[0].resume()
+
+
 def test_without_min_replicas_a_paused_replica_changes_nothing(topology, primary_url):
     client = receiver(primary_url, replicas=0)
     topology.replicas[0].pause()

@@ -1,8 +1,9 @@
 """Forget requests: durable, idempotent, carried out by a worker.
 
 A request lives in one Redis hash, ``hookrelay:forget:<id>``, written in the same
-atomic step as the :data:`FORGET` message that carries it out (so a request answered
-``202`` is carried out even if every process restarts). Its id is a keyed hash of the
+atomic step as the :data:`FORGET` message that carries it out, and confirmed by
+``REDIS_MIN_REPLICAS`` replicas (so a request answered ``202`` is carried out even if
+every process restarts, or the primary is lost). Its id is a keyed hash of the
 person's identifiers and ``suppress`` (workers/core/door.py): asking again while one is
 pending answers the same id and changes nothing; asking again once it is done carries it
 out again (data may have come since). The identifiers stay in the hash only until the
@@ -20,10 +21,12 @@ import redis
 
 from workers.core import lua
 from workers.core.door import Door
+from workers.core.replication import Replication
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import FORGET
 
 PREFIX = "hookrelay:forget:"
+NO_REPLICAS = Replication()
 #: How long a done request's outcome is kept.
 KEPT_S = 30 * 86400
 
@@ -44,9 +47,15 @@ return 1
 
 
 class ForgetRequests:
-    def __init__(self, client: redis.Redis, door: Door) -> None:
+    """Parameters: the deployment's Redis, its door, and the replicas that must
+    confirm a request before it is answered (``REDIS_MIN_REPLICAS``)."""
+
+    def __init__(
+        self, client: redis.Redis, door: Door, replication: Replication = NO_REPLICAS
+    ) -> None:
         self._client = client
         self._door = door
+        self._replication = replication
         self._submit = client.register_script(lua.draining(_SUBMIT))
 
     def submit(self, keys: list[str], *, suppress: bool) -> str:
@@ -65,6 +74,7 @@ class ForgetRequests:
                 time.time(),
             ],
         )
+        self._replication.confirm(self._client)
         return request_id
 
     def read(self, request_id: str) -> dict[str, Any] | None:

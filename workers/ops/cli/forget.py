@@ -11,6 +11,7 @@ import click
 from schemas.identities import named_key
 from workers.core.connections import redis_client
 from workers.core.door import Door
+from workers.core.replication import Replication
 from workers.erasure.requests import ForgetRequests
 from workers.ops.cli.common import settings
 
@@ -31,7 +32,8 @@ def forget(identifiers: tuple[str, ...], suppress: bool, wait_s: float) -> None:
     keys = sorted({_key(text) for text in identifiers})
     loaded = settings()
     client = redis_client(loaded)
-    requests = ForgetRequests(client, Door(client, loaded.suppression_key))
+    replication = Replication.from_settings(loaded)
+    requests = ForgetRequests(client, Door(client, loaded.suppression_key), replication)
     request_id = requests.submit(keys, suppress=suppress)
     click.echo(request_id)
     deadline = time.monotonic() + wait_s
