@@ -194,6 +194,8 @@ def test_a_forgotten_person_is_in_no_store_and_the_other_gets_everything_once(
     erased = eraser.carry_out(request_id)
 
     assert hits(client, str(database)) == []
+    assert not client.exists("hookrelay:trace:pe0"), "the traces of the events met"
+    assert b"pe0" not in b"".join(v for _, f in client.xrange("hookrelay:tail") for v in f.values())
     report = web.get(f"/v1/users/forget/{request_id}", headers=AUTH).get_json()
     assert report["state"] == "done" and report["erased"] == erased
     assert erased["messages"] >= 5 and erased["dead_letters"] == 1

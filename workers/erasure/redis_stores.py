@@ -36,6 +36,7 @@ from workers.trace.tail import KEY as TAIL_KEY
 from workers.trace.trace import trace_key
 
 SCAN_COUNT = 1000
+TAIL_PAGE = 200
 #: Every hash messages are kept in: each queue's, its delay queue's and its dead
 #: queue's (Dramatiq's ``XQ``), and the due set's (workers/queue/due.py).
 MESSAGE_HASHES = [
@@ -156,12 +157,15 @@ class RedisStores:
         return int(traces) + self._erase_tail()
 
     def _erase_tail(self) -> int:
-        stale = [
-            entry_id
-            for entry_id, fields in self._client.xrange(TAIL_KEY)
-            if self.event_ids & _tail_ids(fields)
-        ]
-        return int(self._client.xdel(TAIL_KEY, *stale)) if stale else 0
+        """The live-tail entries naming the events met, read a page at a time (an
+        entry of a batch holds up to 1,000 ids)."""
+        erased, start = 0, "-"
+        while page := self._client.xrange(TAIL_KEY, min=start, count=TAIL_PAGE):
+            stale = [entry_id for entry_id, fields in page if self.event_ids & _tail_ids(fields)]
+            if stale:
+                erased += int(self._client.xdel(TAIL_KEY, *stale))
+            start = "(" + page[-1][0].decode()
+        return erased
 
     def _rewrite(self, hash_key: str, message_id: bytes, data: bytes) -> bool:
         """Cut the person out of one message; ``True`` if it was and the message is
