@@ -20,12 +20,18 @@ from ..conftest import make_settings
 from ..support import API_KEY
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+WRITE_KEY = "write-key-1"
 STAMP = "2026-12-01T10:00:00Z"
 
 
 @pytest.fixture
 def settings(redis_url):
-    return make_settings(redis_url, HOOKRELAY_HOOK_USER="hook", HOOKRELAY_HOOK_PASSWORD="pw")
+    return make_settings(
+        redis_url,
+        HOOKRELAY_HOOK_USER="hook",
+        HOOKRELAY_HOOK_PASSWORD="pw",
+        HOOKRELAY_WRITE_KEYS=WRITE_KEY,
+    )
 
 
 @pytest.fixture
@@ -105,6 +111,13 @@ def test_a_suppressed_person_is_dropped_until_the_suppression_is_deleted(web, se
     assert [(d["index"], d["id"]) for d in body["dropped"]] == [(0, "a")]
     pre = web.get("/v1/hooks/crm?stage=pre&uid=42", auth=("hook", "pw")).get_json()
     assert pre["allow"] is False and "forgotten" in pre["reason"]
+    batch = [
+        {"type": "track", "userId": "7", "event": "Login", "messageId": "s-1"},
+        {"type": "track", "userId": "42", "event": "Login", "messageId": "s-2"},
+    ]
+    segment = web.post("/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, "")).get_json()
+    assert segment["accepted"] == 1
+    assert [(d["index"], d["messageId"]) for d in segment["dropped"]] == [(1, "s-2")]
 
     assert web.delete(f"/v1/users/forget/{request_id}/suppression", headers=AUTH).status_code == 204
     time.sleep(REFRESH_S + 0.1)
