@@ -80,6 +80,14 @@ def identity_key(kind: str, value: str) -> str:
     return f"{kind}:{normal_identifier(kind, value)}"
 
 
+def keys_of(ids: Any) -> list[str]:
+    """The identity keys of an identifier dict (a user, a batch's profile reference, a
+    hashmap): one per identifier it has, in :data:`IDENTIFIERS` order."""
+    if not isinstance(ids, dict):
+        return []
+    return [identity_key(kind, str(ids[kind])) for kind in IDENTIFIERS if ids.get(kind)]
+
+
 def normal_key(key: str) -> str:
     """An identity key as given (``email:A@Example.COM``) in its normal form; a key of
     no known kind is left as it is."""

@@ -132,7 +132,7 @@ def test_a_dead_flushers_claim_is_put_back_and_its_late_commit_refused(receiver,
     assert buffer.reap(older_than_s=60) == 0, "a fresh claim is left alone"
     time.sleep(0.05)
     assert buffer.reap(older_than_s=0.01) == 1
-    pending = [profiles._parse(i)["id"] for i in client.lrange(f"{BUFFER}:pending", 0, -1)]
+    pending = [profiles.parse_item(i)["id"] for i in client.lrange(f"{BUFFER}:pending", 0, -1)]
     assert pending == ["a", "b", "c"], "put back at the head, in order"
     assert script(keys=[BUFFER], args=["commit", "dead", "dramatiq", "crm", 0, 60]) == 0
 

@@ -65,8 +65,7 @@ class PreSendGate:
     def decide(self, recipient: dict[str, str]) -> Decision:
         """Allow or refuse one send to ``recipient`` (its identifiers by kind)."""
         keys = [identity_key(kind, value) for kind, value in recipient.items()]
-        closed = self._door.closed(keys) if self._door is not None else None
-        if closed is not None and closed.suppressed:
+        if self._door is not None and self._door.suppresses(keys):
             return Decision(False, "suppressed: forgotten at the person's request")
         counts = [FREQUENCY_PREFIX + key for key in keys]
         send_id = str(uuid4()) if self._cap else ""
@@ -93,10 +92,8 @@ class PreSendGate:
             )
 
     def _forgotten_before(self, counts_key: str, at_ms: int) -> bool:
-        if self._door is None:
-            return False
-        closed = self._door.closed([counts_key.removeprefix(FREQUENCY_PREFIX)])
-        return closed is not None and closed.stops(accepted_ms=at_ms)
+        key = counts_key.removeprefix(FREQUENCY_PREFIX)
+        return self._door is not None and self._door.stops([key], accepted_ms=at_ms)
 
     def suppress(self, user: dict[str, str], reason: str = "", source: str = "api") -> list[str]:
         """Suppress every identifier of ``user`` at once (idempotent); return their ids."""

@@ -147,8 +147,7 @@ class EventQueue:
         return self._suppressed(identity_keys(event))
 
     def _suppressed(self, keys: list[str]) -> bool:
-        closed = self._door.closed(keys) if self._door is not None and keys else None
-        return closed is not None and closed.suppressed
+        return self._door is not None and bool(keys) and self._door.suppresses(keys)
 
     def _enqueue(self, args: list) -> list:
         """Run the script; with ``REDIS_MIN_REPLICAS``, with ``WAIT`` in the same round

@@ -69,8 +69,7 @@ class PostHookRecorder:
 
     def _suppressed(self, email: str) -> bool:
         """Whether the door keeps ``email`` out of samples (a forgotten, suppressed person)."""
-        closed = self._door.closed([identity_key("email", email)]) if self._door else None
-        return closed is not None and closed.suppressed
+        return self._door is not None and self._door.suppresses([identity_key("email", email)])
 
     def write_back(self, campaign_keys: list[str | int]) -> None:
         """Write these campaigns' send counts through the append-only file."""

@@ -90,20 +90,18 @@ class Door:
     def _hash_of(self, key: str) -> str:
         return hmac.digest(self._key(), key.encode(), "sha256")[:16].hex()
 
-    def close(self, keys: list[str], *, suppress: bool, number: int) -> Closed:
+    def close(self, keys: list[str], *, suppress: bool, number: int) -> None:
         """Close the door on ``keys`` (one person's), whose profile updates numbered
-        up to ``number`` were accepted before; returns the mark data is judged by."""
+        up to ``number`` were accepted before."""
         hashes = self.hashes(keys)
         seconds, micros = self._client.time()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        closed = Closed(suppress, now_ms, number)
         with self._client.pipeline(transaction=True) as pipe:
             pipe.hset(FORGOTTEN, mapping={h: f"{now_ms} {number}" for h in hashes})
             if suppress:
                 pipe.sadd(SUPPRESSED, *hashes)
             pipe.incr(VERSION)
             pipe.execute()
-        return closed
 
     def reopen(self, hashes: list[str]) -> int:
         """Delete the suppression of the keys ``hashes`` stand for; returns how many
@@ -125,7 +123,7 @@ class Door:
         ]
         return int(self._client.hdel(FORGOTTEN, *old)) if old else 0
 
-    def closed(self, keys: Iterable[str]) -> Closed | None:
+    def _closed(self, keys: Iterable[str]) -> Closed | None:
         """Whether the door is closed on any of ``keys``, from the snapshot."""
         self._refresh()
         if not self._forgotten and not self._suppressed:
@@ -135,6 +133,19 @@ class Door:
             return Closed(True)
         marks = [self._forgotten[h] for h in hashes if h in self._forgotten]
         return max(marks, key=lambda closed: closed.at_ms, default=None)
+
+    def stops(
+        self, keys: Iterable[str], *, accepted_ms: int | None = None, number: int | None = None
+    ) -> bool:
+        """Whether the door stops data of ``keys`` accepted at ``accepted_ms`` (or
+        numbered ``number``; of unknown age, stopped): :meth:`Closed.stops`."""
+        closed = self._closed(keys)
+        return closed is not None and closed.stops(accepted_ms, number)
+
+    def suppresses(self, keys: Iterable[str]) -> bool:
+        """Whether any of ``keys`` is suppressed: everything of theirs is dropped."""
+        closed = self._closed(keys)
+        return closed is not None and closed.suppressed
 
     def suppresses_anyone(self) -> bool:
         """Whether anyone is suppressed (from the snapshot): checking costs nothing
@@ -146,7 +157,7 @@ class Door:
         """Whether ``value`` (JSON-like: a platform's row, a report) names anyone the
         door is closed on, however long ago: it is not kept again."""
         keys = named_keys(value)
-        return bool(keys) and self.closed(keys) is not None
+        return bool(keys) and self._closed(keys) is not None
 
     def _refresh(self) -> None:
         if time.monotonic() - self._read_at < REFRESH_S:

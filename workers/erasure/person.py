@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from schemas.events import IDENTIFIERS
-from schemas.identities import identity_key, named_keys
+from schemas.identities import keys_of, named_keys
 
 
 class Person:
@@ -28,7 +27,7 @@ class Person:
     def link(self, ids: dict[str, Any]) -> bool:
         """Add ``ids`` (identifiers by kind) if one of them is the person's; returns
         whether any was new."""
-        keys = {identity_key(kind, str(ids[kind])) for kind in IDENTIFIERS if ids.get(kind)}
+        keys = set(keys_of(ids))
         if not keys & self.keys or keys <= self.keys:
             return False
         self.keys |= keys

@@ -11,9 +11,7 @@ rewrite is a compare-and-set, done again if a worker changed the message meanwhi
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from uuid import uuid4
 
 import redis
 from dramatiq import Message
@@ -23,12 +21,13 @@ from dramatiq.errors import DecodeError
 from workers.campaigns.sample import SAMPLE_PREFIX
 from workers.campaigns.suppressions import DELETIONS, FREQUENCY_PREFIX, SUPPRESSIONS
 from workers.erasure.person import Person
-from workers.profiles.buffer import BUFFER, LOCK_TTL_MS
+from workers.profiles.buffer import BUFFER, parse_item
 from workers.profiles.coalesce import update_ids
+from workers.profiles.flush_lock import TTL_MS, FlushLock
 from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, UNSETTLED
 from workers.profiles.states import STATE_PREFIX
 from workers.queue.deadletters import ENTRIES, INDEX
-from workers.queue.due import DUE_KEY
+from workers.queue.due import DUE_MESSAGES, due_entry
 from workers.queue.forgotten import FORGOTTEN, scrubbed, users_of
 from workers.queue.layout import messages_key
 from workers.queue.routes import QUEUES
@@ -41,19 +40,12 @@ TAIL_PAGE = 200
 #: queue's (Dramatiq's ``XQ``), and the due set's (workers/queue/due.py).
 MESSAGE_HASHES = [
     messages_key(name) for queue in QUEUES for name in (queue, dq_name(queue), xq_name(queue))
-] + [f"{DUE_KEY}.msgs"]
+] + [DUE_MESSAGES]
 #: Compare-and-set: rewrite a field only if it still holds what was read.
 _SWAP = """
 if redis.call("hget", KEYS[1], ARGV[1]) == ARGV[2] then
     redis.call("hset", KEYS[1], ARGV[1], ARGV[3])
     return 1
-end
-return 0
-"""
-#: Release the flush lock only if it is still ours (as the buffer does).
-_UNLOCK = """
-if redis.call("get", KEYS[1]) == ARGV[1] then
-    return redis.call("del", KEYS[1])
 end
 return 0
 """
@@ -65,7 +57,7 @@ class RedisStores:
         self.person = person
         self.event_ids: set[str] = set()
         self._swap = client.register_script(_SWAP)
-        self._unlock = client.register_script(_UNLOCK)
+        self._flush_lock = FlushLock(client)
 
     def link(self) -> None:
         """Link every identifier stored with one of the person's (saved states,
@@ -89,8 +81,9 @@ class RedisStores:
     def erase_buffer(self) -> int:
         """Profile updates and batch records waiting in the buffer or in a claim, with
         no flush running meanwhile (the flush's own lock)."""
-        token = self._lock()
-        try:
+        with self._flush_lock.held(wait_s=2 * TTL_MS / 1000) as taken:
+            if not taken:
+                raise TimeoutError("the profile flush lock stayed taken")
             lists = [f"{BUFFER}:pending"] + [
                 f"{BUFFER}:claim:{claim.decode()}"
                 for claim in self._client.zrange(f"{BUFFER}:claims", 0, -1)
@@ -98,8 +91,6 @@ class RedisStores:
             erased = sum(self._erase_items(key) for key in lists)
             self._client.srem(f"{BUFFER}:identities", *self.person.keys)
             return erased
-        finally:
-            self._unlock(keys=[f"{BUFFER}:lock"], args=[token])
 
     def erase_states(self) -> int:
         """Saved profile states and their pointers, and the person's profile order."""
@@ -170,9 +161,9 @@ class RedisStores:
     def _rewrite(self, hash_key: str, message_id: bytes, data: bytes) -> bool:
         """Cut the person out of one message; ``True`` if it was and the message is
         done with, ``False`` if it names them not; read again if it changed meanwhile."""
+        due = hash_key == DUE_MESSAGES
         while True:
-            # The due set keeps "<delay queue>\n<message>" (workers/queue/layout.lua).
-            head, _, body = data.partition(b"\n") if data[:1] != b"{" else (b"", b"", data)
+            head, body = due_entry(data) if due else (b"", data)
             message = _decoded(body)
             if message is None:
                 return False
@@ -181,7 +172,7 @@ class RedisStores:
                 return False
             first = message.args[0] if message.args else None
             self._note(first.get("id") if isinstance(first, dict) else None)
-            rewritten = head + b"\n" + clean.encode() if head else clean.encode()
+            rewritten = head + b"\n" + clean.encode() if due else clean.encode()
             if self._swap(keys=[hash_key], args=[message_id, data, rewritten]):
                 return True
             data = self._client.hget(hash_key, message_id)
@@ -205,8 +196,9 @@ class RedisStores:
 
     def _message_users(self) -> Iterator[dict]:
         for hash_key in MESSAGE_HASHES:
+            due = hash_key == DUE_MESSAGES
             for _, data in self._client.hscan_iter(hash_key, count=SCAN_COUNT):
-                message = _decoded(data.partition(b"\n")[2] if data[:1] != b"{" else data)
+                message = _decoded(due_entry(data)[1] if due else data)
                 if message is not None and not message.options.get(FORGOTTEN):
                     yield from users_of(message.actor_name, message.args)
 
@@ -220,15 +212,6 @@ class RedisStores:
         if homes:
             values += self._client.mget([STATE_PREFIX + home for home in sorted(homes)])
         return [json.loads(v) for v in values if v is not None and not v.startswith(b"@")]
-
-    def _lock(self) -> str:
-        token = str(uuid4())
-        deadline = time.monotonic() + LOCK_TTL_MS / 1000 * 2
-        while not self._client.set(f"{BUFFER}:lock", token, nx=True, px=LOCK_TTL_MS):
-            if time.monotonic() > deadline:
-                raise TimeoutError("the profile flush lock stayed taken")
-            time.sleep(0.05)
-        return token
 
     def _note(self, event_id: object) -> None:
         if isinstance(event_id, str):
@@ -244,11 +227,11 @@ def _decoded(data: bytes) -> Message | None:
 
 
 def _item(item: bytes) -> dict | None:
-    """A buffered item as JSON: ``<number> <update>`` or a bare record."""
-    number, space, rest = item.partition(b" ")
+    """A buffered item (:func:`~workers.profiles.buffer.parse_item`), or ``None`` if it
+    cannot be read (a poison: the flush dead-letters it)."""
     try:
-        parsed = json.loads(rest if space and number.isdigit() else item)
-    except ValueError:
+        parsed = parse_item(item)
+    except (ValueError, TypeError):
         return None
     return parsed if isinstance(parsed, dict) else None
 

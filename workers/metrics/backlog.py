@@ -27,7 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from workers.health.report import Health, PlatformHealth
 from workers.queue.deadletters import DeadLetterQueue
-from workers.queue.due import DUE_KEY
+from workers.queue.due import DUE_KEY, DUE_MESSAGES, due_entry
 from workers.queue.layout import (
     WAITS,
     acks_prefix,
@@ -182,7 +182,7 @@ class BacklogCollector:
             if depth:
                 delayed.update(_split(depth, self._waits(messages_key(name))))
         if later:
-            delayed.update(_split(later, self._waits(f"{DUE_KEY}.msgs", due=True)))
+            delayed.update(_split(later, self._waits(DUE_MESSAGES, due=True)))
         return {
             "waiting": sum(depth for name, depth in listed if not is_delay_queue(name)),
             "in_flight": sum(count for name, count in held if not is_delay_queue(name)),
@@ -326,9 +326,8 @@ class BacklogCollector:
 
 
 def _waits_for(value: bytes, *, due: bool) -> str:
-    """What one stored delayed message waits for (a due set entry is its delay queue,
-    a newline, then the message)."""
-    data = value.partition(b"\n")[2] if due else value
+    """What one stored delayed message waits for."""
+    data = due_entry(value)[1] if due else value
     with contextlib.suppress(ValueError, KeyError, TypeError):
         waits = Message.decode(data).options.get(WAITS)
         if waits in ("retrying", "paused"):

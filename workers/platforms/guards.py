@@ -35,31 +35,30 @@ class CallGuards:
         self.platform = platform
         self._limiter = limiter
         self._circuit = circuit
-        self._admits = circuit is not None and circuit.config.enabled
+        #: The circuit to ask before a call: none when it is off (calls are still counted).
+        self._admitting = circuit if circuit is not None and circuit.config.enabled else None
 
     def enter(self, method: str, url: str) -> Grant | None:
         """Wait for the circuit and a slot of the limit; raise
         :class:`~.errors.CircuitOpen` while the circuit is open (but for a probe)."""
-        grant = Grant(str(uuid4())) if self._limiter is not None else None
+        grant = Grant(str(uuid4()))
         calls = []
-        if self._admits:
-            assert self._circuit is not None
-            calls.append(self._circuit.asking("admit"))
-        if self._limiter is not None and grant is not None:
+        if self._admitting is not None:
+            calls.append(self._admitting.asking("admit"))
+        if self._limiter is not None:
             calls.append(self._limiter.asking("acquire", grant.id))
         answers = lua.run_together(calls)
-        if self._admits:
-            assert self._circuit is not None
-            admission = self._circuit.admission(answers[0])
+        if self._admitting is not None:
+            admission = self._admitting.admission(answers[0])
             if not admission.go:
                 raise errors.CircuitOpen(
                     platform=self.platform,
                     method=method,
                     url=url,
                     wait_ms=admission.wait_ms,
-                    probe_ms=int(self._circuit.config.probe_s * 1000),
+                    probe_ms=int(self._admitting.config.probe_s * 1000),
                 )
-        if self._limiter is None or grant is None:
+        if self._limiter is None:
             return None
         grant = self._limiter.acquire(grant, int(answers[-1][0]))
         RATE_LIMIT_WAIT.labels(self.platform).observe(grant.waited_s)

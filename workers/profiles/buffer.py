@@ -50,6 +50,7 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 import dramatiq
 import redis
 
+from schemas.identities import keys_of
 from workers.core import lua
 from workers.core.door import Door
 from workers.core.settings import Settings
@@ -66,6 +67,7 @@ from workers.profiles.coalesce import (
     merge,
     update_ids,
 )
+from workers.profiles.flush_lock import FlushLock
 from workers.profiles.order import LET_GO, LET_GO_KEPT, ORDER_PREFIX, UNSETTLED
 from workers.profiles.states import SavedStates
 from workers.queue.deadletters import DeadLetterQueue
@@ -78,7 +80,6 @@ logger = logging.getLogger(__name__)
 BUFFER = PROFILE_BUFFER
 #: How many buffered updates one flush takes at most, as a multiple of batch_max.
 CLAIM_FACTOR = 20
-LOCK_TTL_MS = 30_000
 
 _SCRIPT = lua.source(
     __package__,
@@ -87,7 +88,6 @@ _SCRIPT = lua.source(
     ENQUEUE_LUA,
     lua.constants(unsettled=UNSETTLED, let_go=LET_GO, let_go_kept=LET_GO_KEPT),
 )
-_RELEASE = lua.read(__package__, "release.lua")
 
 
 @dataclass
@@ -135,7 +135,7 @@ class ProfileBuffer:
         self.batch_max = batch_max
         self.flush_ms = flush_ms
         self._script = client.register_script(_SCRIPT)
-        self._release = client.register_script(_RELEASE)
+        self._lock = FlushLock(client)
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings) -> ProfileBuffer:
@@ -162,13 +162,8 @@ class ProfileBuffer:
 
     def flush(self) -> int:
         """Flush once if no other flush is running; return how many batches were sent."""
-        token = str(uuid4())
-        if not self._client.set(f"{BUFFER}:lock", token, nx=True, px=LOCK_TTL_MS):
-            return 0
-        try:
-            return self._flush_claimed()
-        finally:
-            self._release(keys=[f"{BUFFER}:lock"], args=[token])
+        with self._lock.held() as taken:
+            return self._flush_claimed() if taken else 0
 
     def reap(self, older_than_s: float) -> int:
         """Put back claims older than ``older_than_s`` (their flusher died)."""
@@ -182,7 +177,7 @@ class ProfileBuffer:
         """The newest state of each profile of ``refs`` that ``batch`` owns and has
         something unacknowledged. A profile the batch no longer owns (a replayed dead
         letter) is nudged, so the next flush sends it if it needs sending."""
-        keyed = [(ref, states.ref_keys(ref)) for ref in refs]
+        keyed = [(ref, keys_of(ref)) for ref in refs]
         found = self._states.read(sorted({key for _, keys in keyed for key in keys}))
         owned: dict[str, Profile] = {}
         records, settled = [], []
@@ -232,7 +227,7 @@ class ProfileBuffer:
             return 0
         raw = self._let_through(raw)
         try:
-            profiles = self._merge([_parse(item) for item in raw])
+            profiles = self._merge([parse_item(item) for item in raw])
         except redis.RedisError:
             raise
         except Exception:
@@ -267,9 +262,8 @@ class ProfileBuffer:
     def _stopped(self, item: bytes) -> bool:
         assert self._door is not None
         with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-            update = _parse(item)  # a poison is let through: the merge dead-letters it
-            closed = self._door.closed(identity_keys(update))
-            return closed is not None and closed.stops(number=update.get("seq"))
+            update = parse_item(item)  # a poison is let through: the merge dead-letters it
+            return self._door.stops(identity_keys(update), number=update.get("seq"))
         return False
 
     def _trace_plan(
@@ -296,7 +290,7 @@ class ProfileBuffer:
                 profile.waiting = []
         for item in raw:
             with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
-                update = _parse(item)
+                update = parse_item(item)
                 if update.get("type") in RECORDS or not update.get("id"):
                     continue
                 merged = next((by_key[k] for k in identity_keys(update) if k in by_key), None)
@@ -332,7 +326,7 @@ class ProfileBuffer:
         good = []
         for item in raw:
             try:
-                parsed = _parse(item)
+                parsed = parse_item(item)
                 self._merge([parsed])
             except redis.RedisError:
                 raise
@@ -348,7 +342,7 @@ class ProfileBuffer:
         user's events no longer wait for it."""
         update: Any
         try:
-            update = _parse(item)
+            update = parse_item(item)
         except (ValueError, TypeError):
             update = item.decode(errors="replace") if isinstance(item, bytes) else item
         message: dramatiq.Message = dramatiq.Message(
@@ -381,7 +375,7 @@ class ProfileBuffer:
         return [*args, states.STATE_TTL_S, *states.writes(profiles)]
 
 
-def _parse(item: bytes) -> dict:
+def parse_item(item: bytes) -> dict:
     """A pending item: ``<number> <update>`` as the receiver writes it (the number goes
     into the update as ``seq``), or bare JSON (batch records, replays)."""
     number, space, rest = item.partition(b" ")

@@ -14,7 +14,6 @@ import logging
 
 import redis
 
-from schemas.events import IDENTIFIERS
 from workers.profiles.coalesce import Profile, identity_key, update_ids
 from workers.queue.routes import PROFILE_BUFFER
 
@@ -61,11 +60,6 @@ class SavedStates:
             if state is not None:
                 states[key] = state
         return states
-
-
-def ref_keys(ref: dict) -> list[str]:
-    """The identity keys of a batch message's profile reference."""
-    return [identity_key(kind, str(ref[kind])) for kind in IDENTIFIERS if ref.get(kind)]
 
 
 def saved_profile(keys: list[str], found: Found) -> Profile | None:

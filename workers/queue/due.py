@@ -38,6 +38,8 @@ from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, REDIS_ID
 DEFAULT_HORIZON_S = 60.0
 #: The due set of the default namespace (and ``.msgs``, its messages).
 DUE_KEY = f"{NAMESPACE}:__due__"
+#: Its messages: each id's delay queue, a newline, then the encoded message.
+DUE_MESSAGES = f"{DUE_KEY}.msgs"
 #: Messages moved per Lua call (each call is one short atomic step).
 PROMOTE_BATCH = 500
 
@@ -45,6 +47,12 @@ _DEFER = lua.draining(
     ENQUEUE_LUA + "\ndefer_message(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
 )
 _PROMOTE = lua.draining(lua.source(__package__, "promote.lua", ENQUEUE_LUA))
+
+
+def due_entry(value: bytes) -> tuple[bytes, bytes]:
+    """A due-set message's delay queue and encoded message (:data:`DUE_MESSAGES`)."""
+    queue, _, message = value.partition(b"\n")
+    return queue, message
 
 
 class DueSet:

@@ -22,8 +22,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
-from schemas.events import IDENTIFIERS
-from schemas.identities import identity_key
+from schemas.identities import keys_of
 from workers.core.door import Door
 from workers.queue.layout import AnyMessage
 from workers.queue.routes import PROFILE_BATCH, PROFILE_HASHMAPS, REBUFFER, ROUTES
@@ -36,13 +35,6 @@ FORGOTTEN = "forgotten"
 _ONE_USER = (ROUTES["event"].actor_name, REBUFFER.actor_name)
 #: Actors whose first argument is a list of identifier dicts (refs or hashmaps).
 _MANY = (PROFILE_BATCH.actor_name, PROFILE_HASHMAPS.actor_name)
-
-
-def keys_of(ids: Any) -> list[str]:
-    """The identity keys of an identifier dict (a user, a ref, a hashmap)."""
-    if not isinstance(ids, dict):
-        return []
-    return [identity_key(kind, str(ids[kind])) for kind in IDENTIFIERS if ids.get(kind)]
 
 
 def users_of(actor_name: str, args: tuple | list) -> list[dict]:
@@ -83,8 +75,7 @@ def door_stops(door: Door) -> Stops:
     """What the door stops: a user it is closed on, of data accepted before that."""
 
     def stops(user: dict, message: AnyMessage) -> bool:
-        closed = door.closed(keys_of(user))
-        return closed is not None and closed.stops(accepted_ms=message.message_timestamp)
+        return door.stops(keys_of(user), accepted_ms=message.message_timestamp)
 
     return stops
 
