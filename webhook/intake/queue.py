@@ -115,9 +115,10 @@ class EventQueue:
     def submit(self, events: list[dict], *, traceparent: str | None = None) -> SubmitResult:
         """Write ``events``; a ``traceparent`` (webhook/tracecontext.py) goes with each,
         into its message's options or its buffered update."""
-        keys = [identity_keys(event) if event.get("user") else [] for event in events]
+        suppressing = self._door is not None and self._door.suppresses_anyone()
+        keys = [self._keys(event, suppressing) for event in events]
         stopped: tuple[int, ...] = ()
-        if self._door is not None and self._door.suppresses_anyone():
+        if suppressing:
             stopped = tuple(i for i, user_keys in enumerate(keys) if self._suppressed(user_keys))
         let_in = [i for i in range(len(events)) if i not in stopped]
         if not let_in:
@@ -145,6 +146,12 @@ class EventQueue:
         if self._door is None or not event.get("user") or not self._door.suppresses_anyone():
             return False
         return self._suppressed(identity_keys(event))
+
+    def _keys(self, event: dict, suppressing: bool) -> list[str]:
+        """The identity keys of ``event``'s user where something needs them (the
+        buffer, the event order, the door), else none: they cost a few µs each."""
+        needed = event["type"] == "profile" or self._ordered or suppressing
+        return identity_keys(event) if needed and event.get("user") else []
 
     def _suppressed(self, keys: list[str]) -> bool:
         return self._door is not None and bool(keys) and self._door.suppresses(keys)
