@@ -17,8 +17,10 @@ from workers.core.settings import Settings, load_settings
 from workers.ops import devstack
 from workers.ops.devstack import sandbox_env
 from workers.ops.embedded_redis import EmbeddedRedis
+from workers.trace.archive import TraceArchive
 
 from .support import API_KEY, Sandbox, temporary_redis
+from .workers.stores import sqlite_store
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +97,11 @@ def settings(redis_url: str) -> Settings:
 @pytest.fixture
 def client(settings: Settings):
     return create_app(settings).test_client()
+
+
+@pytest.fixture
+def trace_archive(tmp_path: Path) -> Iterator[TraceArchive]:
+    """Where settled traces go, in a SQLite store of the test's own (3,600 s retention)."""
+    stores = sqlite_store(tmp_path)
+    yield TraceArchive(next(stores).engine, 3600)
+    next(stores, None)

@@ -48,6 +48,7 @@ from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.layout import MessageWriter
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, QUEUES
 from workers.ratelimit.limiter import platform_limiter
+from workers.trace.archive import TraceArchive
 from workers.trace.reader import TraceReader
 
 #: Largest accepted body (5 MiB; README, "Sending events").
@@ -112,6 +113,8 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
     scheduler = FollowupScheduler.from_settings(client, settings)
     dead_letters = DeadLetterQueue.from_settings(client, settings)
     door = Door(client, settings.suppression_key)
+    store = Store(settings.database_url)
+    archive = TraceArchive(store.engine, settings.trace_retention_s)
     return Hub(
         settings=settings,
         redis=client,
@@ -131,7 +134,7 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
         door=door,
         forget_requests=ForgetRequests(client, door, Replication.from_settings(settings)),
         post_hooks=PostHookRecorder(client, scheduler, door=door),
-        store=Store(settings.database_url),
+        store=store,
         backlog=BacklogCollector(
             client,
             queues=QUEUES,
@@ -146,7 +149,7 @@ def build_hub(settings: Settings, spans: Spans = NO_SPANS) -> Hub:
         ),
         throughput=DeliveryRate(client),
         dropped_fields=DroppedFields(client),
-        traces=TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S),
+        traces=TraceReader(client, archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S),
     )
 
 

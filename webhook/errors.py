@@ -6,6 +6,7 @@ import json
 import logging
 
 import redis
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
@@ -30,6 +31,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(redis.RedisError, _redis_unavailable)
     app.register_error_handler(RecursionError, _too_deep)
     app.register_error_handler(RedisFull, _redis_full)
+    app.register_error_handler(sa.exc.OperationalError, _sql_unavailable)
 
 
 def error_code(error: HTTPException) -> str:
@@ -68,4 +70,11 @@ def _redis_full(error: RedisFull) -> ResponseReturnValue:
 def _redis_unavailable(error: redis.RedisError) -> ResponseReturnValue:
     logger.warning("Redis unavailable, answering 503: %s", error)
     body = {"error": "unavailable", "message": UNAVAILABLE}
+    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+
+
+def _sql_unavailable(error: sa.exc.OperationalError) -> ResponseReturnValue:
+    """The SQL store (``DATABASE_URL``) did not answer: its reads are retried later."""
+    logger.warning("SQL store unavailable, answering 503: %s", error)
+    body = {"error": "unavailable", "message": "The SQL store did not answer; retry later."}
     return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}

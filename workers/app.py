@@ -25,6 +25,8 @@ from workers.erasure.aof import AofRewrite
 from workers.profiles.buffer import ProfileBuffer
 from workers.profiles.flusher import ProfileFlusher
 from workers.queue.broker import build_broker
+from workers.trace.archive import TraceArchive
+from workers.trace.mover import TraceMover
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,9 @@ except ConfigError as error:
     fail(error)
 announce_platforms(settings)
 retention = LogRetention(store, days=settings.message_log_retention_days)
+traces = TraceMover(redis_client(settings), TraceArchive(store.engine, settings.trace_retention_s))
 broker = build_broker(
-    settings, [profile_flusher(settings), retention, AofRewrite(redis_client(settings))]
+    settings, [profile_flusher(settings), retention, traces, AofRewrite(redis_client(settings))]
 )
 dramatiq.set_broker(broker)
 actors = register(broker, build_worker_hub(settings, store))

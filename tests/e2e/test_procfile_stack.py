@@ -11,6 +11,7 @@ import time
 from collections import Counter
 
 import pytest
+import redis
 
 from ..support import BIN_DIR, Sandbox, wait_for
 from .stack import running_stack
@@ -164,6 +165,12 @@ def settled(stack, event_id: str, state: str) -> dict:
     )
 
 
+def moved_to_sql(stack, event_id: str) -> None:
+    """Wait for a worker to move the settled trace out of Redis (workers/trace/mover.py)."""
+    client = redis.Redis.from_url(stack.redis.url)
+    wait_for(lambda: not client.exists(f"hookrelay:trace:{event_id}"), timeout_s=30)
+
+
 def test_the_trace_shows_each_attempt_and_where_the_event_ended(fresh):
     fresh.sandbox.faults(
         "crm.events", {"status": 503, "count": 1}, {"status": 201, "count": 1}, {"status": 400}
@@ -185,9 +192,12 @@ def test_the_trace_shows_each_attempt_and_where_the_event_ended(fresh):
     )
     assert delivered["platform"] == "crm" and delivered["wait_ms"] >= 0
     assert "payload" not in json.dumps(shown), "no payload is kept"
+    moved_to_sql(fresh, "trace-e0")
+    assert trace_of(fresh, "trace-e0")["attempts"] == shown["attempts"]
 
     fresh.post([track_event(1, "trace")])
     letter = settled(fresh, "trace-e1", "dead_lettered")
+    moved_to_sql(fresh, "trace-e1")
     assert letter["attempts"][-1]["status"] == 400
     assert json.loads(fresh.hookrelay("dlq", "show", letter["dead_letter"]))["event_id"] == (
         "trace-e1"

@@ -58,11 +58,11 @@ def test_a_store_not_migrated_says_to_run_the_release_step(tmp_path, process):
     log = failed_start(process, {}, tmp_path)
     assert (
         f"hookrelay {process}: configuration error: DATABASE_URL: the store's schema is at "
-        "revision none, this release needs 0002: run 'hookrelay migrate'"
+        "revision none, this release needs 0003: run 'hookrelay migrate'"
     ) in log
 
 
 def test_the_release_step_migrates_once(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'stats.db'}"}
-    assert run_release(env) == "store schema upgraded: empty -> 0002\n"
-    assert run_release(env) == "store schema already at 0002\n"
+    assert run_release(env) == "store schema upgraded: empty -> 0003\n"
+    assert run_release(env) == "store schema already at 0003\n"

@@ -56,9 +56,9 @@ def test_it_goes_with_every_event_of_the_request(client, redis_url):
     assert "traceparent" not in later.options, "an invalid one is ignored, the event kept"
 
 
-def test_the_trace_and_the_log_lines_of_its_attempts_name_it(redis_url, caplog):
+def test_the_trace_and_the_log_lines_of_its_attempts_name_it(redis_url, caplog, trace_archive):
     client = redis.Redis.from_url(redis_url)
-    policy, reader, message = setup(client)
+    policy, reader, message = setup(client, trace_archive)
     message = message.copy(options={"traceparent": TRACEPARENT})
     with caplog.at_level(logging.INFO, logger="workers.queue.retry"):
         policy.before_process_message(Broker(), message)
@@ -69,10 +69,12 @@ def test_the_trace_and_the_log_lines_of_its_attempts_name_it(redis_url, caplog):
     assert json.loads(Masked(as_json=True).format(line))["traceparent"] == TRACEPARENT
 
 
-def test_a_profile_updates_trace_names_it_once_batched(client, redis_url):
+def test_a_profile_updates_trace_names_it_once_batched(client, redis_url, trace_archive):
     post(client, profile("p1"), headers={**AUTH, "traceparent": TRACEPARENT})
     connection = redis.Redis.from_url(redis_url)
     trace = EventTrace(connection, 3600)
     ProfileBuffer(connection, batch_max=500, flush_ms=1000, trace=trace).flush()
-    reader = TraceReader(connection, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    reader = TraceReader(
+        connection, trace_archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S
+    )
     assert reader.show("p1").traceparent == TRACEPARENT

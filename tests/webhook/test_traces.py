@@ -89,3 +89,33 @@ def test_the_tail_names_each_accepted_event_whatever_its_id_holds(client, redis_
         ("accepted", odd, "event"),
         ("accepted", "t-6", "profile"),
     ]
+
+
+def test_a_trace_moved_to_sql_is_answered_the_same(client, redis_url):
+    import redis
+    import sqlalchemy as sa
+
+    from workers.trace.archive import TraceArchive
+    from workers.trace.mover import TraceMover
+    from workers.trace.trace import EventTrace, trace_key
+
+    from ..conftest import TEST_DATABASE_URL
+
+    connection = redis.Redis.from_url(redis_url)
+    post(client, [track("t-5")])
+    EventTrace(connection, 3600).add(trace_key("t-5"), {"at": 1, "do": "delivered", "attempt": 1})
+    before = client.get("/v1/events/t-5", headers=AUTH).json
+    archive = TraceArchive(sa.create_engine(TEST_DATABASE_URL), 3600)
+    assert TraceMover(connection, archive, delay_ms=0).move() == 1
+    assert not connection.exists(trace_key("t-5"))
+    after = client.get("/v1/events/t-5", headers=AUTH).json
+    assert after["state"] == "delivered" and after["attempts"] == before["attempts"]
+
+
+def test_a_sql_store_that_does_not_answer_is_a_503(redis_url, tmp_path):
+    from webhook.app import create_app
+
+    away = make_settings(redis_url, DATABASE_URL=f"sqlite:///{tmp_path}/missing/stats.db")
+    response = create_app(away).test_client().get("/v1/events/t-6", headers=AUTH)
+    assert response.status_code == 503 and response.json["error"] == "unavailable"
+    assert response.headers["Retry-After"]

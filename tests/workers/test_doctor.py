@@ -91,7 +91,7 @@ def test_an_old_schema_says_to_migrate(healthy_env, tmp_path):
     result = doctor(env)
     assert result.exit_code == 1, result.output
     [failure] = lines(result.output, "fail")
-    assert "schema revision none, this release needs 0002: run 'hookrelay migrate'" in failure
+    assert "schema revision none, this release needs 0003: run 'hookrelay migrate'" in failure
 
 
 def test_platforms_not_configured_and_missing_hook_credentials_are_warnings(healthy_env):

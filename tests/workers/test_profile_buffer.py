@@ -16,8 +16,9 @@ from workers.profiles.order import AFTER_PREFIX, ORDER_PREFIX, EventOrder
 from workers.profiles.states import STATE_PREFIX
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BATCH
+from workers.trace.mover import TraceMover
 from workers.trace.reader import TraceReader
-from workers.trace.trace import EventTrace
+from workers.trace.trace import EventTrace, trace_key
 
 from ..conftest import make_settings
 from ..webhook.test_events import post
@@ -347,13 +348,13 @@ def test_ordering_off_records_nothing(redis_url):
 
 
 def test_an_update_behind_a_batch_in_flight_is_traced_to_the_batch_it_goes_out_in(
-    receiver, redis_url
+    receiver, redis_url, trace_archive
 ):
     client = redis.Redis.from_url(redis_url)
     buffer = ProfileBuffer(
         client, batch_max=500, flush_ms=1000, trace=EventTrace(client, retention_s=3600)
     )
-    traces = TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    traces = TraceReader(client, trace_archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
     post(receiver, update("a", "1", 1, x="old"))
     buffer.flush()
     [message] = batch_messages(client)
@@ -368,3 +369,7 @@ def test_an_update_behind_a_batch_in_flight_is_traced_to_the_batch_it_goes_out_i
     shown = traces.show("b").batch
     assert shown["id"] == following.args[1] != first and not shown["behind"]
     assert traces.show("a").batch["id"] == first
+    before = {update_id: traces.show(update_id).batch for update_id in "ab"}
+    TraceMover(client, trace_archive, delay_ms=0).move()  # batched: nothing under way
+    assert not client.keys(trace_key("*"))
+    assert {update_id: traces.show(update_id).batch for update_id in "ab"} == before

@@ -97,7 +97,9 @@ def test_a_partly_acknowledged_user_still_holds_a_start_back(receiver, client, b
     assert order.settled("s1") == []
 
 
-def test_a_dead_lettered_update_lets_the_start_go_and_is_named(receiver, client, buffer):
+def test_a_dead_lettered_update_lets_the_start_go_and_is_named(
+    receiver, client, buffer, trace_archive
+):
     order = EventOrder(client)
     trace = EventTrace(client, 3600)
     post(receiver, {"events": [update("a", "1", 1, x=1), update("b", "2", 1, x=1)]})
@@ -114,7 +116,7 @@ def test_a_dead_lettered_update_lets_the_start_go_and_is_named(receiver, client,
         segment_pause_ms=0,
     )
     prelude.ready(start("s1"))
-    reader = TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    reader = TraceReader(client, trace_archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
     assert reader.show("s1").not_waited_for == ["letter-1"]
 
     post(receiver, update("c", "3", 1, x=1))

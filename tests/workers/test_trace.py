@@ -13,6 +13,7 @@ from workers.platforms.errors import ServerError
 from workers.queue.policy import RetryPolicy
 from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
+from workers.trace.archive import TraceArchive
 from workers.trace.reader import TraceReader
 from workers.trace.trace import EventTrace
 
@@ -34,16 +35,16 @@ class Broker:
         return message
 
 
-def setup(client: redis.Redis, retention_s: int = 3600):
+def setup(client: redis.Redis, archive: TraceArchive, retention_s: int = 3600):
     policy = DeliveryPolicy(POLICY, dead_letters=None, trace=EventTrace(client, retention_s))
-    reader = TraceReader(client, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    reader = TraceReader(client, archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
     message = dramatiq.Message("crm", "crm_post_event", ({"id": "ev-1"},), {}, {})
     return policy, reader, message
 
 
-def test_an_attempt_under_way_then_its_outcome_in_one_entry(redis_url):
+def test_an_attempt_under_way_then_its_outcome_in_one_entry(redis_url, trace_archive):
     client = redis.Redis.from_url(redis_url)
-    policy, reader, message = setup(client)
+    policy, reader, message = setup(client, trace_archive)
     broker = Broker()
     policy.before_process_message(broker, message)
     assert reader.show("ev-1").state == "in_flight"
@@ -61,9 +62,9 @@ def test_an_attempt_under_way_then_its_outcome_in_one_entry(redis_url):
     assert 3500 < client.ttl("hookrelay:trace:ev-1") <= 3600
 
 
-def test_traces_off_write_nothing(redis_url):
+def test_traces_off_write_nothing(redis_url, trace_archive):
     client = redis.Redis.from_url(redis_url)
-    policy, reader, message = setup(client, retention_s=0)
+    policy, reader, message = setup(client, trace_archive, retention_s=0)
     policy.before_process_message(Broker(), message)
     policy.after_process_message(Broker(), message)
     assert reader.show("ev-1") is None
@@ -79,11 +80,11 @@ def test_a_trace_redis_cannot_take_holds_back_no_delivery(redis_url):
     assert len(broker.enqueued) == 1, "retried all the same"
 
 
-def test_a_wait_that_repeats_is_one_entry(redis_url):
+def test_a_wait_that_repeats_is_one_entry(redis_url, trace_archive):
     from workers.queue.policy import Postponed
 
     client = redis.Redis.from_url(redis_url)
-    policy, reader, message = setup(client)
+    policy, reader, message = setup(client, trace_archive)
     broker = Broker()
     wait = Postponed("an earlier profile update of its user is not delivered yet", delay_ms=200)
     for _ in range(5):

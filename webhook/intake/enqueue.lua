@@ -45,7 +45,7 @@ for i = FIRST, #ARGV, WIDTH do
     else
         if trace_ttl > 0 then
             local entry = '{"at":' .. now .. ',"do":"duplicate"}'
-            append_trace(trace_prefix .. event_id, entry, trace_ttl, trace_max, "0", "")
+            append_trace(trace_prefix .. event_id, entry, trace_ttl, trace_max, "0", "", "1")
         end
         flags[#flags + 1] = 0
     end

@@ -8,7 +8,8 @@ them, erase them from every store, report.
    then on no worker sends, saves or enqueues their data again.
 3. Every store is erased: messages, the profile buffer, saved states and profile order,
    dead letters (Redis and SQL), suppression entries and frequency windows, recipient
-   samples, message-log rows, then the traces and live-tail entries of the events met.
+   samples, message-log rows, then the traces (in Redis and SQL) and live-tail entries
+   of the events met.
 4. Redis's append-only file is rewritten soon after (aof.py).
 5. The request records how many entries each store lost and where the person's data had
    gone: the profile platform if a profile of theirs was acknowledged (its newest
@@ -37,6 +38,8 @@ from workers.erasure.redis_stores import RedisStores
 from workers.erasure.requests import ForgetRequests
 from workers.erasure.sql_stores import SqlStores
 from workers.profiles.order import SEQUENCE
+from workers.trace.archive import TraceArchive
+from workers.trace.trace import trace_key
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +102,8 @@ class Eraser:
         erased.update({f"sql_{table}": count for table, count in sql.erase().items()})
         stores.event_ids |= sql.event_ids
         erased["traces"] = stores.erase_traces()
+        moved = TraceArchive(self._engine).delete(map(trace_key, stores.event_ids))
+        erased["sql_event_traces"] = moved
         return erased, sql.sources
 
 

@@ -1,13 +1,20 @@
 """An event's trace read back: what happened to it and where it is now
-(workers/trace/trace.py says what is written)."""
+(workers/trace/trace.py says what is written).
+
+A trace is what the SQL store holds of it (moved there once settled: archive.py), then
+what Redis still holds. Redis is read first: an entry moved in between is then found in
+SQL, and one found in both (moved, not yet taken out of Redis) is counted once.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
 
+from workers.trace.archive import TraceArchive
 from workers.trace.trace import batch_key, decoded, trace_key
 
 #: The dedup key's value: what the receiver made of the event (webhook/intake/enqueue.lua).
@@ -63,8 +70,11 @@ def unknown_event(event_id: str, retention_s: int) -> str:
 
 
 class TraceReader:
-    def __init__(self, client: redis.Redis, *, dedup_prefix: str, dedup_ttl_s: int) -> None:
+    def __init__(
+        self, client: redis.Redis, archive: TraceArchive, *, dedup_prefix: str, dedup_ttl_s: int
+    ) -> None:
         self._client = client
+        self._archive = archive
         self._dedup_prefix = dedup_prefix
         self._dedup_ttl_ms = dedup_ttl_s * 1000
 
@@ -77,7 +87,7 @@ class TraceReader:
             pipe.lrange(trace_key(event_id), 0, -1)
             pipe.time()
             seen, ttl_ms, raw, (seconds, micros) = pipe.execute()
-        entries = list(decoded(raw))
+        entries = list(decoded(self._whole(trace_key(event_id), raw)))
         if seen is None and not entries:
             return None
         now_ms = seconds * 1000 + micros // 1000
@@ -120,7 +130,8 @@ class TraceReader:
         if batch is None:
             return {"id": None, "state": "up_to_date", "attempts": []}
         inner = EventReport(id=batch, state="queued")
-        for step in decoded(self._client.lrange(batch_key(batch), 0, -1)):
+        key = batch_key(batch)
+        for step in decoded(self._whole(key, self._client.lrange(key, 0, -1))):
             self._apply(inner, step)
         return {
             "id": batch,
@@ -131,6 +142,18 @@ class TraceReader:
             "next_attempt_at": inner.next_attempt_at,
             "dead_letter": inner.dead_letter,
         }
+
+    def _whole(self, trace: str, in_redis: list[bytes]) -> list[bytes]:
+        """The entries of ``trace`` moved to SQL, then those only Redis holds."""
+        archived = self._archive.entries(trace)
+        moved = Counter(archived)
+        newer = []
+        for entry in in_redis:
+            if moved[entry]:
+                moved[entry] -= 1
+            else:
+                newer.append(entry)
+        return archived + newer
 
 
 def _initial_state(seen: bytes | None) -> str:

@@ -9,9 +9,13 @@ buffered profile update. The workers add an entry when they take a message
 (``batched``: the batch its profile went out in, or waits behind), and the receiver one
 per duplicate submission. A profile batch has its own trace, under its batch id.
 
-Each trace is a Redis list of small JSON objects, its newest :data:`MAX_ENTRIES` kept,
-expiring ``TRACE_RETENTION_S`` after its last write; an attempt's outcome takes the
-place of its ``taken`` entry (``append.lua``), so a delivered event costs one entry. No
+Each trace is a Redis list of small JSON objects, its newest :data:`MAX_ENTRIES` kept;
+an attempt's outcome takes the place of its ``taken`` entry (``append.lua``), so a
+delivered event costs one entry. Redis keeps a trace only while something is under way:
+an entry after which nothing is (:data:`FINAL`) lists the trace in :data:`SETTLED`, and
+the workers move its entries to the SQL store in batches soon after (mover.py), where
+they are kept ``TRACE_RETENTION_S`` after the last; a trace never moved (no worker
+running) expires from Redis after as long. No
 payload goes in it (the event's fields, the platform's answer to a success): only what
 delivery needs debugging by, and a failed call's answer truncated to
 :data:`ANSWER_LIMIT` characters and masked as log lines are. Writing is best effort: a
@@ -33,16 +37,20 @@ from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 
 logger = logging.getLogger(__name__)
 
-#: The snippet every script that writes a trace starts with (``append_trace``).
-APPEND_LUA = lua.read(__package__, "append.lua")
-_APPEND = lua.source(__package__, "trace.lua", APPEND_LUA)
 PREFIX = "hookrelay:trace:"
 BATCH_PREFIX = "hookrelay:trace-batch:"
+#: The traces ready to move to SQL, each scored by its final entry's time.
+SETTLED = "hookrelay:traces:settled"
+#: The snippet every script that writes a trace has (``append_trace``), after the clock.
+APPEND_LUA = "\n".join([lua.constants(trace_settled=SETTLED), lua.read(__package__, "append.lua")])
+_APPEND = lua.source(__package__, "trace.lua", lua.CLOCK, APPEND_LUA)
 MAX_ENTRIES = 50
 #: Outcomes that are waits, which a repeat of replaces rather than adds to.
 WAITS = ("postponed", "paused")
 #: Entries that are no outcome of an attempt (see trace.lua's ``settles``).
 NOTES = ("taken", "unwaited")
+#: Entries after which nothing is under way: the trace can move to SQL.
+FINAL = ("delivered", "dead_lettered", "batched")
 ANSWER_LIMIT = 200
 
 
@@ -112,8 +120,9 @@ class EventTrace:
                 kind = entry.get("do")
                 settles = "0" if kind in NOTES else "1"
                 repeats = kind if kind in WAITS else ""
+                final = "1" if kind in FINAL else "0"
                 data = msgspec.json.encode(_without_none(entry))
-                args = [data, self.retention_s, MAX_ENTRIES, settles, repeats]
+                args = [data, self.retention_s, MAX_ENTRIES, settles, repeats, final]
                 pipe.evalsha(self._append.sha, 1, key, *args)
             pipe.execute()
 

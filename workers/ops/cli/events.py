@@ -10,8 +10,9 @@ import click
 from schemas.events import EVENT_TYPES, PLATFORMS
 from workers.core.connections import redis_client
 from workers.core.readable import readable_time
-from workers.ops.cli.common import settings
+from workers.ops.cli.common import settings, store
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
+from workers.trace.archive import TraceArchive
 from workers.trace.reader import TraceReader, unknown_event
 from workers.trace.tail import OUTCOMES, Tail
 
@@ -27,7 +28,10 @@ def events() -> None:
 def events_show(event_id: str, as_json: bool) -> None:
     """Show an event's state, delivery attempts and (a profile update's) batch."""
     given = settings()
-    reader = TraceReader(redis_client(given), dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S)
+    archive = TraceArchive(store(given).engine, given.trace_retention_s)
+    reader = TraceReader(
+        redis_client(given), archive, dedup_prefix=DEDUP_PREFIX, dedup_ttl_s=DEDUP_TTL_S
+    )
     report = reader.show(event_id)
     if report is None:
         raise click.ClickException(unknown_event(event_id, given.trace_retention_s))
