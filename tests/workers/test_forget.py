@@ -28,6 +28,7 @@ from workers.queue.broker import build_broker
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.forgotten import FORGOTTEN, ForgottenGuard
 from workers.queue.routes import ROUTES
+from workers.trace.archive import ArchivedTrace, TraceArchive
 from workers.trace.trace import EventTrace, trace_key
 
 from ..conftest import make_settings
@@ -159,6 +160,8 @@ def plant(settings, web, client: redis.Redis) -> dramatiq.broker.MessageProxy:
         attempts=3,
     )
     EventTrace(client, 3600).add(trace_key("pe0"), {"at": 1, "do": "retried", "status": 503})
+    moved = ArchivedTrace(trace_key("py"), [b'{"at":2,"do":"dead_lettered"}'], 2, 2)
+    TraceArchive(Store(settings.database_url).engine, 3600).add([moved])  # a trace in SQL
 
     hub = build_hub(settings)
     assert hub.gate.decide({"phone": GONE["phone"]}).allow  # a frequency window
@@ -200,6 +203,7 @@ def test_a_forgotten_person_is_in_no_store_and_the_other_gets_everything_once(
     assert report["state"] == "done" and report["erased"] == erased
     assert erased["messages"] >= 5 and erased["dead_letters"] == 1
     assert erased["sql_dead_letters"] == 1 and erased["sql_message_log_rows"] == 1
+    assert erased["sql_event_traces"] == 1, "the trace moved to SQL of an event met"
     assert [p["platform"] for p in report["platforms"]] == ["pushwoosh"]
     with pytest.raises(SkipMessage):
         ForgottenGuard(Door(client, settings.suppression_key)).before_process_message(None, taken)

@@ -30,10 +30,11 @@ EVENT_TRACES = sa.Table(
     "event_traces",
     _METADATA,
     sa.Column("trace", sa.String(300), primary_key=True),
-    sa.Column("digest", sa.String(32), primary_key=True),
+    sa.Column("digest", sa.String(16), primary_key=True),
     sa.Column("first_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("entries", sa.Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 #: Keys per ``IN (…)`` when deleting the traces of many events.
 CHUNK = 500
@@ -52,7 +53,7 @@ class ArchivedTrace:
         joined = b"[" + b",".join(self.entries) + b"]"
         return {
             "trace": self.trace,
-            "digest": hashlib.blake2b(joined, digest_size=16).hexdigest(),
+            "digest": hashlib.blake2b(joined, digest_size=8).hexdigest(),
             "first_at": self.first_at,
             "expires_at": self.last_at + retention_ms,
             "entries": joined.decode(),

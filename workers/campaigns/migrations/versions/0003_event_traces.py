@@ -17,10 +17,12 @@ def upgrade() -> None:
     op.create_table(
         "event_traces",
         sa.Column("trace", sa.String(300), primary_key=True),
-        sa.Column("digest", sa.String(32), primary_key=True),
+        sa.Column("digest", sa.String(16), primary_key=True),
         sa.Column("first_at", sa.BigInteger, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
         sa.Column("entries", sa.Text, nullable=False),
+        # SQLite keeps the rows in their primary key's order, not twice (rowid, index).
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_event_traces_expires_at", "event_traces", ["expires_at"])
 
