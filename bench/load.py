@@ -198,8 +198,7 @@ def table_row(labels: list[str], runs: list[Result], reference: list[Result], si
     events a request, p50, p99, errors), ending with the median over the rounds of its
     rate against ``reference``'s run of the same round; returns (row, that ratio)."""
     total = merged(runs)
-    pairs = zip(runs, reference, strict=True)
-    ratio = statistics.median(run.rate / other.rate for run, other in pairs)
+    ratio = median_ratio(runs, reference)
     cells = [
         *labels,
         f"{total.rate:,.0f}",
@@ -210,6 +209,13 @@ def table_row(labels: list[str], runs: list[Result], reference: list[Result], si
         f"{ratio:.0%}",
     ]
     return "| " + " | ".join(cells) + " |", ratio
+
+
+def median_ratio(runs: list[Result], reference: list[Result]) -> float:
+    """The median over the rounds of ``runs``' rate against ``reference``'s run of the
+    same round."""
+    pairs = zip(runs, reference, strict=True)
+    return statistics.median(run.rate / other.rate for run, other in pairs)
 
 
 def round_arguments(doc: str, *, connections: int) -> argparse.Namespace:
