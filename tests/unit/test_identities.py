@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemas.identities import identity_key, named_key, normal_identifier
+from schemas.identities import (
+    _normal_any_email,
+    _normal_ascii_email,
+    identity_key,
+    named_key,
+    normal_identifier,
+)
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e"]
 LETTERS = st.sampled_from("abcdefghijklmnopqrstuvwxyzéüöçñåßøяжщ")
@@ -60,6 +66,11 @@ def test_every_spelling_of_a_mailbox_has_one_key(data):
     mailbox = data.draw(mailboxes())
     first, second = data.draw(respelled(mailbox)), data.draw(respelled(mailbox))
     assert identity_key("email", first) == identity_key("email", second), (first, second)
+
+
+@given(st.text(st.characters(max_codepoint=127), max_size=30))
+def test_an_ascii_address_takes_a_short_way_to_the_same_key(address):
+    assert _normal_ascii_email(address) == _normal_any_email(address)
 
 
 @given(st.text("0123456789", min_size=6, max_size=15), st.data())
