@@ -78,9 +78,18 @@ class Drain:
         return self.events / self.cpu_s
 
 
-def drain_cpu(pid: int, enqueue: Callable[[], None], delivered: Callable[[], int], count: int):
+def drain_cpu(
+    pid: int,
+    enqueue: Callable[[], None],
+    delivered: Callable[[], int],
+    count: int,
+    *,
+    settled: Callable[[], bool] = lambda: True,
+):
     """Enqueue ``count`` events with ``enqueue`` once the worker ``pid`` idles, then
-    wait until ``delivered()`` reaches ``count``; the worker tree's CPU meanwhile."""
+    wait until ``delivered()`` reaches ``count`` (the drain's time), and until
+    ``settled()`` (work the worker does after, such as moving traces to SQL); the worker
+    tree's CPU over both."""
     time.sleep(2)  # past its start-up, which is not the drain's
     processes = process_tree(pid)
     before = cpu_seconds(processes)
@@ -89,6 +98,8 @@ def drain_cpu(pid: int, enqueue: Callable[[], None], delivered: Callable[[], int
     while delivered() < count:
         time.sleep(0.2)
     seconds = time.monotonic() - started
+    while not settled():
+        time.sleep(0.2)
     return Drain(count, seconds, cpu_seconds(processes) - before, rss_mib(processes))
 
 

@@ -15,7 +15,8 @@ of 8 threads, started as the end-to-end tests start them) and prints:
 - CPU per delivered event: 4,000 events drained to a platform without a limit by one
   worker process of 8 threads, hookrelay's Procfile worker beside a bare Dramatiq
   actor posting each event with httpx (bench/bare_actor.py), each on its own Redis;
-  events per CPU-second of the worker's whole process tree, and its RSS after.
+  events per CPU-second of the worker's whole process tree (hookrelay's until the
+  drained events' traces have moved to SQL, seconds after), and its RSS after.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 from tests.e2e.stack import running_stack
 from tests.e2e.test_delivery_engine import platform_fields, shuffled_profile_updates
 from tests.e2e.test_procfile_stack import track_event
 from tests.support import temporary_redis, wait_for
 from workers.ops.devstack import SANDBOX_LOGIN, SANDBOX_SECRET
+from workers.trace.trace import SETTLED
 
 from .bare_actor import Drain, bare_worker, drain_cpu
 from .serve import process_tree, rss_mib
@@ -124,7 +128,11 @@ def drains() -> dict[str, Drain]:
             for start in range(0, DRAIN, 100):
                 stack.post(events[start : start + 100])
 
-        found = {"hookrelay": drain_cpu(stack.workers[0].process.pid, post_all, delivered, DRAIN)}
+        def traces_moved() -> bool:
+            return redis.Redis.from_url(stack.redis.url).zcard(SETTLED) == 0
+
+        pid = stack.workers[0].process.pid
+        found = {"hookrelay": drain_cpu(pid, post_all, delivered, DRAIN, settled=traces_moved)}
         stack.sandbox.reset()
         lines = "".join(json.dumps(event) + "\n" for event in events)
         crm = f"{stack.sandbox.url}/crm"
