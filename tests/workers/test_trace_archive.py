@@ -11,8 +11,6 @@ import redis
 import sqlalchemy as sa
 
 from webhook.intake.queue import EventQueue
-from workers.platforms.errors import ServerError
-from workers.queue.policy import RetryPolicy
 from workers.queue.retry import DeliveryPolicy
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S
 from workers.trace.archive import EVENT_TRACES, TraceArchive
@@ -21,23 +19,7 @@ from workers.trace.reader import TraceReader
 from workers.trace.trace import SETTLED, EventTrace, trace_key
 
 from .stores import postgres_store, sqlite_store
-
-POLICY = RetryPolicy(min_backoff_ms=100, max_backoff_ms=1000, max_age_ms=3_600_000)
-FAILURE = ServerError(
-    "unexpected answer", platform="crm", method="POST", url="http://x/", status=503, body="down"
-)
-
-
-class Broker:
-    def __init__(self):
-        self.enqueued = []
-
-    def get_actor(self, name):
-        raise dramatiq.errors.ActorNotFound(name)
-
-    def enqueue(self, message, delay=None):
-        self.enqueued.append(message)
-        return message
+from .test_trace import FAILURE, POLICY, Broker
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
