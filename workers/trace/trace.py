@@ -15,9 +15,10 @@ delivered event costs one entry. Redis keeps a trace only while something is und
 an entry after which nothing is (:data:`FINAL`) lists the trace in :data:`SETTLED`, and
 the workers move its entries to the SQL store in batches soon after (mover.py), where
 they are kept ``TRACE_RETENTION_S`` after the last; a trace never moved (no worker
-running) expires from Redis after as long. No
-payload goes in it (the event's fields, the platform's answer to a success): only what
-delivery needs debugging by, and a failed call's answer truncated to
+running) expires from Redis after as long.
+
+No payload goes in a trace (the event's fields, the platform's answer to a success):
+only what delivery needs debugging by, and a failed call's answer truncated to
 :data:`ANSWER_LIMIT` characters and masked as log lines are. Writing is best effort: a
 trace that cannot be written (Redis away or full) never holds back a delivery."""
 
