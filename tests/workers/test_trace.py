@@ -109,3 +109,17 @@ def test_a_redis_that_lost_the_script_gets_it_again_and_the_tail_once(redis_url)
     trace.add("hookrelay:trace:ev-1", {"at": 2, "do": "delivered"}, tail={"outcome": "b"})
     assert client.llen("hookrelay:trace:ev-1") == 2
     assert [fields[b"outcome"] for _, fields in client.xrange(TAIL_KEY)] == [b"a", b"b"]
+
+
+def test_the_receiver_trims_the_live_tail_to_its_last_minute(redis_url):
+    from webhook.intake.queue import EventQueue
+    from workers.trace.tail import KEY as TAIL_KEY
+
+    client = redis.Redis.from_url(redis_url)
+    for n in range(1, 301):  # a request of 1,000 ids each, minutes ago: ~15 MB at 10,000
+        client.xadd(TAIL_KEY, {"outcome": "accepted", "events": "[]"}, id=f"{n}-0")
+    event = {"id": "ev-tail", "type": "event", "user": {"uid": "u1"}, "name": "buy"}
+    EventQueue(client).submit([event])
+    entries = client.xrange(TAIL_KEY)
+    assert len(entries) < 100, "whole nodes older than a minute are trimmed"
+    assert b"ev-tail" in entries[-1][1][b"events"]

@@ -4,7 +4,8 @@
 --         data) ...]
 -- The fixed names and bounds (namespace, dedup_prefix, sequence, order_prefix,
 -- after_prefix, unsettled, every_profile, order_ttl, trace_prefix, trace_max, tail,
--- tail_max) are locals put before this script when it loads (webhook/intake/queue.py).
+-- tail_window_ms) are locals put before this script when it loads
+-- (webhook/intake/queue.py).
 --
 -- kind "queue": a Dramatiq message for the queue $destination, enqueued with
 --   enqueue_messages (workers/queue/layout.lua); extra is the message id. keys (a JSON
@@ -25,8 +26,8 @@
 -- a buffered profile update (both shared integers: they cost nothing), for its trace
 -- (workers/trace). A duplicate adds an entry to the event's trace when traces are kept
 -- (trace_ttl_s > 0). The accepted events are one entry of the live tail stream
--- (workers/trace/tail.py): a JSON array of [id, type] pairs, the stream capped at about
--- tail_max entries.
+-- (workers/trace/tail.py): a JSON array of [id, type] pairs, the stream trimmed to about
+-- its last tail_window_ms.
 local ttl, trace_ttl = ARGV[1], tonumber(ARGV[2])
 local FIRST, WIDTH = 3, 7
 local now = now_ms()
@@ -153,6 +154,6 @@ end
 for first = 1, #scored, 1000 do
     redis.call("zadd", unsettled, "NX", unpack(scored, first, math.min(first + 999, #scored)))
 end
-redis.call("xadd", tail, "MAXLEN", "~", tail_max, "*",
+redis.call("xadd", tail, "MINID", "~", now - tail_window_ms, "*",
     "outcome", "accepted", "at", now, "events", cjson.encode(accepted))
 return flags

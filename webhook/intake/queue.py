@@ -32,7 +32,7 @@ from workers.profiles.order import (
 from workers.queue.layout import ENQUEUE_LUA, NAMESPACE, redis_message
 from workers.queue.routes import DEDUP_PREFIX, DEDUP_TTL_S, PROFILE_BUFFER, ROUTES
 from workers.trace.tail import KEY as TAIL_KEY
-from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
+from workers.trace.tail import WINDOW_MS as TAIL_WINDOW_MS
 from workers.trace.trace import APPEND_LUA, MAX_ENTRIES, PREFIX
 
 UNREPLICATED = Replication()
@@ -58,7 +58,7 @@ _SCRIPT = lua.source(
         trace_prefix=PREFIX,
         trace_max=MAX_ENTRIES,
         tail=TAIL_KEY,
-        tail_max=TAIL_MAX,
+        tail_window_ms=TAIL_WINDOW_MS,
     ),
 )
 

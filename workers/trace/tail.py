@@ -1,12 +1,16 @@
 """The live tail: every outcome (accepted, delivered, retried, dead-lettered) as it
 happens, for ``GET /v1/tail`` and ``hookrelay tail``.
 
-A capped Redis stream (:data:`KEY`, about :data:`MAX_ENTRIES` entries, trimmed as it
-is written), so the server's memory stays bounded whoever reads it or not. The receiver
-adds one entry per request for the events it accepted (``events``: a JSON array of
-``[id, type]`` pairs, webhook/intake/enqueue.lua), which :func:`expanded` turns into one outcome per
-event; the workers add one per finished attempt (workers/queue/retry.py), in the same
-round trip as the event's trace.
+A Redis stream (:data:`KEY`) trimmed as it is written, so the server's memory stays
+bounded whoever reads it or not. The receiver adds one entry per request for the events
+it accepted (``events``: a JSON array of ``[id, type]`` pairs,
+webhook/intake/enqueue.lua), which :func:`expanded` turns into one outcome per event,
+and trims the stream to its last :data:`WINDOW_MS`; the workers add one per finished
+attempt (workers/queue/retry.py), in the same round trip as the event's trace, and
+trim it to about :data:`MAX_ENTRIES` entries. A follower starts from the newest entry,
+so nothing reads further back than a follower that fell behind: one more than a
+minute behind misses what was trimmed. (Bounded by entries alone, a tail of batches of
+1,000 could hold ~500 MB; bounded by a minute too, it holds a minute of traffic.)
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import redis
 
 KEY = "hookrelay:tail"
 MAX_ENTRIES = 10_000
+#: How far back the receiver trims the stream to, as it writes.
+WINDOW_MS = 60_000
 OUTCOMES = ("accepted", "delivered", "retried", "dead_lettered")
 
 
