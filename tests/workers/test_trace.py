@@ -116,7 +116,7 @@ def test_the_receiver_trims_the_live_tail_to_its_last_minute(redis_url):
     from workers.trace.tail import KEY as TAIL_KEY
 
     client = redis.Redis.from_url(redis_url)
-    for n in range(1, 301):  # a request of 1,000 ids each, minutes ago: ~15 MB at 10,000
+    for n in range(1, 301):  # requests accepted long ago (their ids left out)
         client.xadd(TAIL_KEY, {"outcome": "accepted", "events": "[]"}, id=f"{n}-0")
     event = {"id": "ev-tail", "type": "event", "user": {"uid": "u1"}, "name": "buy"}
     EventQueue(client).submit([event])
