@@ -16,8 +16,9 @@ from webhook.intake.headroom import RedisFull
 
 logger = logging.getLogger(__name__)
 
-#: What a client is told to wait before retrying while Redis is unreachable.
-REDIS_RETRY_AFTER_S = 5
+#: What a client is told to wait before retrying while Redis or the SQL store is
+#: unreachable, or Redis full.
+RETRY_AFTER_S = 5
 #: Redis may run a script whose answer timed out once it wakes: say so.
 UNAVAILABLE = (
     "The queue did not answer in time: this request may or may not have been accepted. "
@@ -62,19 +63,22 @@ def _too_deep(error: RecursionError) -> ResponseReturnValue:
     return _http_error(BadRequest("The body is nested too deeply to be read as JSON."))
 
 
+def _unavailable(message: str) -> ResponseReturnValue:
+    """A ``503`` saying ``message``, with when to retry."""
+    body = {"error": "unavailable", "message": message}
+    return body, 503, {"Retry-After": str(RETRY_AFTER_S)}
+
+
 def _redis_full(error: RedisFull) -> ResponseReturnValue:
-    body = {"error": "unavailable", "message": f"Nothing was accepted: {error}"}
-    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+    return _unavailable(f"Nothing was accepted: {error}")
 
 
 def _redis_unavailable(error: redis.RedisError) -> ResponseReturnValue:
     logger.warning("Redis unavailable, answering 503: %s", error)
-    body = {"error": "unavailable", "message": UNAVAILABLE}
-    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+    return _unavailable(UNAVAILABLE)
 
 
 def _sql_unavailable(error: sa.exc.OperationalError) -> ResponseReturnValue:
     """The SQL store (``DATABASE_URL``) did not answer: its reads are retried later."""
     logger.warning("SQL store unavailable, answering 503: %s", error)
-    body = {"error": "unavailable", "message": "The SQL store did not answer; retry later."}
-    return body, 503, {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+    return _unavailable("The SQL store did not answer; retry later.")

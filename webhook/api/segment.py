@@ -50,7 +50,7 @@ from schemas.segment import (
 from webhook import auth, tracecontext
 from webhook.api.bodies import SURROGATE_ESCAPE, parse_json, read_body
 from webhook.api.events import FORGOTTEN_REASON
-from webhook.errors import REDIS_RETRY_AFTER_S, UNAVAILABLE, error_code
+from webhook.errors import RETRY_AFTER_S, UNAVAILABLE, error_code
 from webhook.hub import current_hub
 from webhook.intake.headroom import RedisFull
 from workers.metrics.counters import SEGMENT_MESSAGES, count_each
@@ -302,5 +302,5 @@ def _unavailable(error: Exception) -> ResponseReturnValue:
     return (
         {"code": "unavailable", "message": message},
         503,
-        {"Retry-After": str(REDIS_RETRY_AFTER_S)},
+        {"Retry-After": str(RETRY_AFTER_S)},
     )
