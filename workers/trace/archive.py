@@ -2,9 +2,9 @@
 store (``DATABASE_URL``), one row per trace per move (workers/trace/mover.py).
 
 Redis is memory, and a delivered event's trace is read rarely if ever: kept there for
-``TRACE_RETENTION_S`` (7 days) it cost 2.6 KB-days per event, 14 times its dedup key's. Here
-it costs disk, and the reader (reader.py) puts a trace together from its rows, oldest
-first, then whatever Redis still holds of it.
+``TRACE_RETENTION_S`` (7 days) it cost ~3.1 KB-days per event, 26 times its dedup key's
+(``python -m bench.footprint``). Here it costs disk, and the reader (reader.py) puts a
+trace together from its rows, oldest first, then whatever Redis still holds of it.
 
 A row's key is the trace's Redis key and a digest of the entries it holds, so a move
 done twice (a worker that died between the SQL commit and the Redis clean-up) writes
