@@ -1,6 +1,6 @@
 """Delivery benchmark: how close to the platform's limit, how few calls, how fast.
 
-    python -m bench.delivery
+    python -m bench.delivery [--rounds 3] [--drain-only]
 
 Runs the real stack (embedded Redis, the sandbox, the Procfile's web and two workers
 of 8 threads, started as the end-to-end tests start them) and prints:
@@ -16,15 +16,20 @@ of 8 threads, started as the end-to-end tests start them) and prints:
   worker process of 8 threads, hookrelay's Procfile worker beside a bare Dramatiq
   actor posting each event with httpx (bench/bare_actor.py), each on its own Redis;
   events per CPU-second of the worker's whole process tree (hookrelay's until the
-  drained events' traces have moved to SQL, seconds after), and its RSS after.
+  drained events' traces have moved to SQL, seconds after), and its RSS after. With
+  ``--rounds N`` the two take turns N times and the table gives medians and ranges,
+  the ratio to the bare actor taken round by round: one drain's CPU varies by tens of
+  per cent from one minute to the next on a shared machine.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import redis
@@ -42,6 +47,8 @@ from .serve import process_tree, rss_mib
 LIMIT = 50
 #: Events each worker drains for the CPU comparison.
 DRAIN = 4000
+HOOKRELAY = "hookrelay"
+BARE = "bare Dramatiq actor + httpx"
 
 
 def backlog_throughput(stack) -> tuple[float, int, int]:
@@ -109,53 +116,71 @@ def worker_rss_mb(stack) -> list[float]:
     return [rss_mib(process_tree(worker.process.pid)) for worker in stack.workers]
 
 
-def drains() -> dict[str, Drain]:
+def drains(rounds: int = 1) -> dict[str, list[Drain]]:
     """hookrelay's Procfile worker and the bare actor, each draining :data:`DRAIN`
-    events to the same sandbox, without a rate limit."""
-    events = [track_event(i, "drain") for i in range(DRAIN)]
+    events to the same sandbox, without a rate limit, taking turns for ``rounds``."""
+    found: dict[str, list[Drain]] = {HOOKRELAY: [], BARE: []}
     with (
         tempfile.TemporaryDirectory(prefix="hr-bench-") as logs,
         running_stack(
             Path(logs), CRM_RATE_LIMIT="100000", WORKER_PROCESSES="1", WORKER_THREADS="8"
         ) as stack,
+        temporary_redis("hr-bench-bare-") as bare_redis,
+        bare_worker(bare_redis.url, f"{stack.sandbox.url}/crm", SANDBOX_LOGIN, SANDBOX_SECRET) as (
+            bare_pid,
+            send,
+        ),
     ):
         stack.wait_for_workers()
 
         def delivered() -> int:
             return len(stack.sandbox.accepted("crm.events"))
 
-        def post_all() -> None:
-            for start in range(0, DRAIN, 100):
-                stack.post(events[start : start + 100])
-
         def traces_moved() -> bool:
             return redis.Redis.from_url(stack.redis.url).zcard(SETTLED) == 0
 
+        def post_all(events: list[dict]) -> None:
+            for start in range(0, DRAIN, 100):
+                stack.post(events[start : start + 100])
+
         pid = stack.workers[0].process.pid
-        found = {"hookrelay": drain_cpu(pid, post_all, delivered, DRAIN, settled=traces_moved)}
-        stack.sandbox.reset()
-        lines = "".join(json.dumps(event) + "\n" for event in events)
-        crm = f"{stack.sandbox.url}/crm"
-        with (
-            temporary_redis("hr-bench-bare-") as bare_redis,
-            bare_worker(bare_redis.url, crm, SANDBOX_LOGIN, SANDBOX_SECRET) as (pid, send),
-        ):
-            found["bare Dramatiq actor + httpx"] = drain_cpu(
-                pid, lambda: send(lines), delivered, DRAIN
+        for turn in range(rounds):
+            events = [track_event(i, f"drain-{turn}") for i in range(DRAIN)]
+            stack.sandbox.reset()
+            found[HOOKRELAY].append(
+                drain_cpu(pid, partial(post_all, events), delivered, DRAIN, settled=traces_moved)
             )
+            stack.sandbox.reset()
+            lines = "".join(json.dumps(event) + "\n" for event in events)
+            found[BARE].append(drain_cpu(bare_pid, partial(send, lines), delivered, DRAIN))
     return found
 
 
-def print_drains(found: dict[str, Drain]) -> None:
-    bare = found["bare Dramatiq actor + httpx"]
-    print(f"\nworker CPU, {DRAIN} events drained, 1 process x 8 threads, no platform limit\n")
+def print_drains(found: dict[str, list[Drain]]) -> None:
+    bare = found[BARE]
+    rounds = len(bare)
+    print(
+        f"\nworker CPU, {DRAIN} events drained, 1 process x 8 threads, no platform limit, "
+        f"median of {rounds} round(s) taken in turns (range)\n"
+    )
     print("| worker | events/s | events per worker CPU-second | vs bare | RSS (process tree) |")
     print("|---|---:|---:|---:|---:|")
-    for name, drain in found.items():
+    for name, runs in found.items():
+        ratios = [
+            run.per_cpu_second / other.per_cpu_second for run, other in zip(runs, bare, strict=True)
+        ]
         print(
-            f"| {name} | {drain.rate:.0f} | {drain.per_cpu_second:.0f} | "
-            f"{drain.per_cpu_second / bare.per_cpu_second:.2f} | {drain.rss_mib:.0f} MiB |"
+            f"| {name} | {_median([run.rate for run in runs], '.0f')} | "
+            f"{_median([run.per_cpu_second for run in runs], '.0f')} | "
+            f"{_median(ratios, '.2f')} | {runs[-1].rss_mib:.0f} MiB |"
         )
+
+
+def _median(values: list[float], spec: str) -> str:
+    middle = format(statistics.median(values), spec)
+    if len(values) == 1:
+        return middle
+    return f"{middle} ({format(min(values), spec)} to {format(max(values), spec)})"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -163,6 +188,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=1, help="drains of each worker, in turns")
+    parser.add_argument("--drain-only", action="store_true", help="only the CPU comparison")
+    args = parser.parse_args()
+    if not args.drain_only:
+        delivery_table()
+    print_drains(drains(args.rounds))
+
+
+def delivery_table() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="hr-bench-") as logs,
         running_stack(
@@ -193,7 +228,6 @@ def main() -> None:
             f"{statistics.median(delays):.0f} / {percentile(delays, 0.99):.0f} ms |"
         )
     print(f"| worker RSS (each process tree) | {', '.join(f'{mb:.0f} MiB' for mb in rss)} |")
-    print_drains(drains())
 
 
 if __name__ == "__main__":
