@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -52,10 +53,34 @@ def serving(app) -> Iterator[str]:
         thread.join()
 
 
+#: Test ports come from below the kernel's ephemeral range (32768 and up), a block of
+#: :data:`PORT_BLOCK` per test process (see :func:`free_port`).
+FIRST_PORT, PORT_BLOCK = 10000, 1000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port that no other test process will be handed before its server binds it.
+
+    A port the kernel picks (``bind`` to port 0) comes from its ephemeral range, where
+    every outgoing connection and every other test process's pick also draw from: in
+    the seconds until the process it is for starts and binds it, something else may
+    take it, and the test then talks to a stranger. So each test process takes ports
+    in turn from a block of its own below that range (pytest-xdist's worker number
+    picks the block, up to 16 of them; a process outside xdist, one of the six others
+    by its pid), skipping any that is in use.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    block = int(worker[2:]) % 16 if worker.startswith("gw") else 16 + os.getpid() % 6
+    for _ in range(PORT_BLOCK):
+        port = FIRST_PORT + block * PORT_BLOCK + next(_next_port) % PORT_BLOCK
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in test block {block}")
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout_s: float, interval_s: float = 0.1) -> Any:
