@@ -136,8 +136,10 @@ def drains(rounds: int = 1) -> dict[str, list[Drain]]:
         def delivered() -> int:
             return len(stack.sandbox.accepted("crm.events"))
 
+        settled = redis.Redis.from_url(stack.redis.url)
+
         def traces_moved() -> bool:
-            return redis.Redis.from_url(stack.redis.url).zcard(SETTLED) == 0
+            return settled.zcard(SETTLED) == 0
 
         def post_all(events: list[dict]) -> None:
             for start in range(0, DRAIN, 100):

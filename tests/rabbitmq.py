@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from workers.ops.doctor import without_password
 
-from .support import wait_for
+from .support import free_port, wait_for
 
 RABBITMQ_URL = os.environ.get("HOOKRELAY_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -165,7 +164,7 @@ def private_rabbitmq(*, consumer_timeout_ms: int) -> Iterator[str]:
 
 def _boot(binary: str, home: Path, consumer_timeout_ms: int) -> tuple[subprocess.Popen, str]:
     """Start a server in ``home`` and wait until it answers or has exited."""
-    port, dist_port = _port_outside_ephemeral_range(), _port_outside_ephemeral_range()
+    port, dist_port = free_port(), free_port()
     shutil.rmtree(home / "mnesia", ignore_errors=True)
     (home / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{port}\nconsumer_timeout = {consumer_timeout_ms}\n"
@@ -194,19 +193,6 @@ def _boot(binary: str, home: Path, consumer_timeout_ms: int) -> tuple[subprocess
         server.wait()
         raise
     return server, url
-
-
-def _port_outside_ephemeral_range() -> int:
-    """A port that nothing listens on, below the range outgoing connections use."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    while True:
-        port = random.randrange(10_000, low)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def _answers(url: str) -> bool:

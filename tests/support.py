@@ -53,8 +53,8 @@ def serving(app) -> Iterator[str]:
         thread.join()
 
 
-#: Test ports come from below the kernel's ephemeral range (32768 and up), a block of
-#: :data:`PORT_BLOCK` per test process (see :func:`free_port`).
+#: Test ports come from below the kernel's ephemeral range (32768 and up by default), a
+#: block of :data:`PORT_BLOCK` per test process (see :func:`free_port`).
 FIRST_PORT, PORT_BLOCK = 10000, 1000
 _next_port = itertools.count()
 
