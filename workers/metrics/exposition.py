@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client import CollectorRegistry, Metric, multiprocess
 
 from workers.core.settings import load_settings
 from workers.core.stopping import single_stop
 from workers.metrics.multiprocess import MULTIPROC_ENV
 
 logger = logging.getLogger(__name__)
+
+#: The size of a value file's header, which says how much of it is used.
+HEADER_BYTES = 8
 
 
 def process_registry() -> CollectorRegistry:
@@ -24,8 +29,34 @@ def process_registry() -> CollectorRegistry:
     if not os.environ.get(MULTIPROC_ENV):
         return prometheus_client.REGISTRY
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    _WrittenFiles(registry, os.environ[MULTIPROC_ENV])
     return registry
+
+
+class _WrittenFiles(multiprocess.MultiProcessCollector):
+    """prometheus_client's collector of every process's files, less those another
+    process is creating.
+
+    A process creates its file empty, then sizes it (``MmapedDict``): a scrape that
+    reads it in between fails whole on its missing header (``struct.error``), and
+    ``/metrics`` answers 500. A file shorter than that 8-byte header holds no value yet,
+    so leaving it out of this scrape loses nothing.
+    """
+
+    def __init__(self, registry: CollectorRegistry, directory: str) -> None:
+        super().__init__(registry, directory)
+        self._directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        files = [path for path in Path(self._directory).glob("*.db") if _has_header(path)]
+        return self.merge([str(path) for path in files], accumulate=True)
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        return path.stat().st_size >= HEADER_BYTES
+    except FileNotFoundError:  # a dead process's live gauges, just removed
+        return False
 
 
 def exposition(*registries: CollectorRegistry) -> bytes:
