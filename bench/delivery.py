@@ -49,6 +49,7 @@ LIMIT = 50
 DRAIN = 4000
 HOOKRELAY = "hookrelay"
 BARE = "bare Dramatiq actor + httpx"
+FLOOR = "the bare actor + the guarantees' least Redis work and a log line"
 
 
 def backlog_throughput(stack) -> tuple[float, int, int]:
@@ -117,19 +118,20 @@ def worker_rss_mb(stack) -> list[float]:
 
 
 def drains(rounds: int = 1) -> dict[str, list[Drain]]:
-    """hookrelay's Procfile worker and the bare actor, each draining :data:`DRAIN`
-    events to the same sandbox, without a rate limit, taking turns for ``rounds``."""
-    found: dict[str, list[Drain]] = {HOOKRELAY: [], BARE: []}
+    """hookrelay's Procfile worker, the bare actor and the bare actor with the floor of
+    the guarantees, each draining :data:`DRAIN` events to the same sandbox, without a
+    rate limit, taking turns for ``rounds``."""
+    found: dict[str, list[Drain]] = {HOOKRELAY: [], FLOOR: [], BARE: []}
+    crm = (SANDBOX_LOGIN, SANDBOX_SECRET)
     with (
         tempfile.TemporaryDirectory(prefix="hr-bench-") as logs,
         running_stack(
             Path(logs), CRM_RATE_LIMIT="100000", WORKER_PROCESSES="1", WORKER_THREADS="8"
         ) as stack,
         temporary_redis("hr-bench-bare-") as bare_redis,
-        bare_worker(bare_redis.url, f"{stack.sandbox.url}/crm", SANDBOX_LOGIN, SANDBOX_SECRET) as (
-            bare_pid,
-            send,
-        ),
+        temporary_redis("hr-bench-floor-") as floor_redis,
+        bare_worker(bare_redis.url, f"{stack.sandbox.url}/crm", *crm) as bare,
+        bare_worker(floor_redis.url, f"{stack.sandbox.url}/crm", *crm, guarded=True) as floor,
     ):
         stack.wait_for_workers()
 
@@ -152,9 +154,10 @@ def drains(rounds: int = 1) -> dict[str, list[Drain]]:
             found[HOOKRELAY].append(
                 drain_cpu(pid, partial(post_all, events), delivered, DRAIN, settled=traces_moved)
             )
-            stack.sandbox.reset()
             lines = "".join(json.dumps(event) + "\n" for event in events)
-            found[BARE].append(drain_cpu(bare_pid, partial(send, lines), delivered, DRAIN))
+            for name, (peer_pid, send) in ((FLOOR, floor), (BARE, bare)):
+                stack.sandbox.reset()
+                found[name].append(drain_cpu(peer_pid, partial(send, lines), delivered, DRAIN))
     return found
 
 
