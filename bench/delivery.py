@@ -14,10 +14,11 @@ of 8 threads, started as the end-to-end tests start them) and prints:
 - worker memory (RSS of each worker process tree) after the runs;
 - CPU per delivered event: 4,000 events drained to a platform without a limit by one
   worker process of 8 threads, hookrelay's Procfile worker beside a bare Dramatiq
-  actor posting each event with httpx (bench/bare_actor.py), each on its own Redis;
+  actor posting each event with httpx and beside that actor doing the least Redis work
+  hookrelay's guarantees need (the floor; bench/bare_actor.py), each on its own Redis;
   events per CPU-second of the worker's whole process tree (hookrelay's until the
   drained events' traces have moved to SQL, seconds after), and its RSS after. With
-  ``--rounds N`` the two take turns N times and the table gives medians and ranges,
+  ``--rounds N`` the three take turns N times and the table gives medians and ranges,
   the ratio to the bare actor taken round by round: one drain's CPU varies by tens of
   per cent from one minute to the next on a shared machine.
 """
