@@ -22,6 +22,9 @@ rounds'. Rows:
 - hookrelay, fsync everysec: the same on a Redis that fsyncs once a second.
 - no Redis write: the receiver with the write stubbed out (diagnostic; see
   ``bench/no_write_app.py``), i.e. what auth, parsing and validation cost alone.
+- hookrelay's checks + the floor's write: the receiver with the floor's write in place
+  of its own (diagnostic, ``bench/no_write_app.py``): the ceiling of queueing a batch as
+  one message.
 - Flask + marshmallow + Celery ``send_task``: what users would write instead
   (``bench/celery_peer.py``, in a virtual environment of its own), on the same Redis.
 """
@@ -90,6 +93,11 @@ def main() -> None:
         ("hookrelay", always, "webhook.app:create_app()"),
         ("hookrelay, fsync everysec", everysec, "webhook.app:create_app()"),
         ("no Redis write (diagnostic)", always, "bench.no_write_app:create_app()"),
+        (
+            "hookrelay's checks + the floor's write (diagnostic)",
+            always,
+            "bench.no_write_app:create_floor_write_app()",
+        ),
         ("Flask + marshmallow + Celery send_task", always, None),
     ]
     runs: dict[tuple[str, str], list[Result]] = {}
