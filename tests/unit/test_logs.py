@@ -9,6 +9,8 @@ import logging
 import dramatiq
 import pytest
 from dramatiq.broker import MessageProxy
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from workers.core import logs
 from workers.core.logs import Masked, MessagesById, mask
@@ -130,6 +132,35 @@ def test_json_lines_carry_the_delivery_fields_and_mask_the_message():
 def test_text_lines_are_masked_too():
     line = Masked(as_json=False, secrets=[]).format(record("sent to %s", "a@b.example"))
     assert line.endswith("workers.retry: sent to [email]")
+
+
+#: Text built of what the patterns look for: digits and their separators, ``@``, token
+#: characters, the credential words, a UUID, a date, a secret; in any order.
+_PIECES = st.sampled_from(
+    [
+        *"0123456789 +().-_:/#@aZ",
+        "1234",
+        "+7 916",
+        "Bearer ",
+        "basic ",
+        "example.com",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "2026-12-07T10:00:00Z",
+        "s3cret-key",
+        "x" * 39,
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+@example("+1234567")  # each pattern's least match: a phone after a +,
+@example("at 123456789")  # a bare one,
+@example("a@b.c")  # an address,
+@example("basic x")  # a credential,
+@example("x" * 40)  # a token
+def test_a_text_left_as_it_is_is_one_the_patterns_leave_as_it_is(text):
+    assert mask(text, ["s3cret-key"]) == logs._masked(text, ["s3cret-key"])
 
 
 def consumer_record(msg: str, queue: str = "crm") -> logging.LogRecord:

@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -87,7 +87,25 @@ _NOT_PERSONAL = re.compile(
 )
 
 
-def mask(text: str, secrets: Iterable[str] = ()) -> str:
+#: What every pattern above needs to match anywhere in a text: ``bearer``/``basic``, an
+#: ``@``, 40 token characters in a row, 7 digits. A text without any of them (most log
+#: fields: an actor, a platform, a short message) is its own masked form.
+_SUSPECT = re.compile(r"(?i:bearer|basic)|@|[A-Za-z0-9:_-]{40}|\d(?:\D*\d){6}")
+
+
+def mask(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with the secrets and personal data in it masked (the module docstring).
+
+    Masking a text goes through several patterns (about 7 µs for a word); one search
+    first tells the texts none of them can match, and those are left as they are."""
+    if not any(secret in text for secret in secrets) and (
+        _SUSPECT.search(text) is None or _NOT_PERSONAL.fullmatch(text)
+    ):
+        return text
+    return _masked(text, secrets)
+
+
+def _masked(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, "[secret]")
     kept = _NOT_PERSONAL.findall(text)
