@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import redis
 
 from schemas.crm import event_post
 from workers.campaigns.campaign import Campaign
@@ -102,10 +103,13 @@ class WorkerHub:
     time_scale: float = 1.0
 
 
-def build_worker_hub(settings: Settings, store: Store) -> WorkerHub:
+def build_worker_hub(
+    settings: Settings, store: Store, client: redis.Redis | None = None
+) -> WorkerHub:
     """The clients, each behind its platform's shared rate limit and circuit breaker,
-    and what uses them."""
-    shared_state = redis_client(settings)
+    and what uses them; ``client``: the process's Redis client, if it has one already
+    (the broker's, so that their calls share round trips: workers/core/roundtrip.py)."""
+    shared_state = client or redis_client(settings)
 
     def guards(name: str) -> tuple[SharedRateLimiter, CircuitBreaker]:
         return (

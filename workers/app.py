@@ -66,8 +66,12 @@ except ConfigError as error:
 announce_platforms(settings)
 retention = LogRetention(store, days=settings.message_log_retention_days)
 traces = TraceMover(redis_client(settings), TraceArchive(store.engine, settings.trace_retention_s))
+#: One client for the broker and the actors, so that their calls share round trips.
+client = redis_client(settings)
 broker = build_broker(
-    settings, [profile_flusher(settings), retention, traces, AofRewrite(redis_client(settings))]
+    settings,
+    [profile_flusher(settings), retention, traces, AofRewrite(redis_client(settings))],
+    client,
 )
 dramatiq.set_broker(broker)
-actors = register(broker, build_worker_hub(settings, store))
+actors = register(broker, build_worker_hub(settings, store, client))

@@ -9,7 +9,6 @@ from importlib.resources import files
 from typing import Any
 
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
 
 
 def read(package: str, filename: str) -> str:
@@ -62,29 +61,9 @@ CLOCK = read(__package__, "clock.lua")
 
 @dataclass(frozen=True)
 class ScriptCall:
-    """One call of a registered script, to run with others (:func:`run_together`)."""
+    """One call of a registered script, to run with others
+    (:func:`workers.core.roundtrip.run_together`)."""
 
     script: Script
     keys: list[str]
     args: list[Any]
-
-
-def run_together(calls: list[ScriptCall]) -> list[Any]:
-    """Run ``calls`` (scripts registered on one client) in one round trip; their answers.
-
-    ``EVALSHA`` in a pipeline: redis-py's ``Script`` in a pipeline first asks ``SCRIPT
-    EXISTS``, a round trip of its own. A script Redis lacks (a restarted or new primary)
-    is loaded by running that call again alone; any other error is raised.
-    """
-    if not calls:
-        return []
-    with calls[0].script.registered_client.pipeline(transaction=False) as pipe:
-        for call in calls:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        answers = pipe.execute(raise_on_error=False)
-    for i, answer in enumerate(answers):
-        if isinstance(answer, NoScriptError):
-            answers[i] = calls[i].script(keys=calls[i].keys, args=calls[i].args)
-        elif isinstance(answer, Exception):
-            raise answer
-    return answers

@@ -4,12 +4,16 @@ readable by ``web`` without a Prometheus server."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 
 import redis
 
 from workers.core import lua
+from workers.core.roundtrip import Held, later
+
+logger = logging.getLogger(__name__)
 
 KEY = "hookrelay:deliveries:{platform}:{minute}"
 KEEP_S = 2 * 3600
@@ -30,9 +34,15 @@ class DeliveryRate:
         self._count = client.register_script(_COUNT)
 
     def count(self, platform: str) -> None:
-        """One more delivery to ``platform`` this minute (one short script)."""
+        """One more delivery to ``platform`` this minute (one short script, a held
+        write: workers/core/roundtrip.py). A Redis error is logged: it must not fail a
+        delivery the platform already accepted."""
         key = KEY.format(platform=platform, minute=int(self._clock() // 60))
-        self._count(keys=[key], args=[KEEP_S])
+
+        def failed(error: Exception) -> None:
+            logger.warning("Could not count a %s delivery for /status: %s", platform, error)
+
+        later(Held(lua.ScriptCall(self._count, [key], [KEEP_S]), failed))
 
     def per_minute(self, platforms: Iterable[str], minutes: int = 60) -> dict[str, list[int]]:
         """Each platform's deliveries in each of the last ``minutes`` minutes, oldest

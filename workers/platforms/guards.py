@@ -1,7 +1,9 @@
 """The circuit breaker's and the shared rate limit's Redis calls around one platform
-call, two by two: the circuit's admission with the limit's first ask before the call,
-the limit's stamp with the circuit's record after it. Two round trips per call instead
-of four (each a short script; docs/development.md, "Where a delivery's CPU goes").
+call: the circuit's admission with the limit's first ask in one round trip before the
+call; the limit's stamp and the circuit's record after it are held writes
+(workers/core/roundtrip.py), which go with the thread's next round trip. One round
+trip per call instead of four (each a short script; docs/development.md, "Where a
+delivery's CPU goes").
 
 Trade-off: the first ask for a slot is made before the circuit's answer is known, so
 while a circuit is open, a call it refuses takes a slot of the shared limit for the
@@ -14,9 +16,7 @@ from __future__ import annotations
 import logging
 from uuid import uuid4
 
-import redis
-
-from workers.core import lua
+from workers.core.roundtrip import Held, later, run_together
 from workers.health.circuit import CircuitBreaker
 from workers.metrics.counters import RATE_LIMIT_WAIT
 from workers.platforms import errors
@@ -47,7 +47,7 @@ class CallGuards:
             calls.append(self._admitting.asking("admit"))
         if self._limiter is not None:
             calls.append(self._limiter.asking("acquire", grant.id))
-        answers = lua.run_together(calls)
+        answers = run_together(calls)
         if self._admitting is not None:
             admission = self._admitting.admission(answers[0])
             if not admission.go:
@@ -66,18 +66,21 @@ class CallGuards:
 
     def leave(self, grant: Grant | None, failure: str | None) -> None:
         """Stamp ``grant`` as sent and record the call (failed if ``failure`` says
-        why). A Redis error is logged, not raised: the call was made, and failing it
-        would make it again."""
-        calls = []
+        why), as held writes. A Redis error is logged, not raised: the call was made,
+        and failing it would make it again."""
+        writes = []
         if self._limiter is not None and grant is not None:
-            calls.append(self._limiter.asking("sent", grant.id))
+            writes.append(Held(self._limiter.asking("sent", grant.id), self._not_stamped))
         if self._circuit is not None:
-            outcome = "fail" if failure is not None else "ok"
-            calls.append(self._circuit.asking(outcome, failure or ""))
-        try:
-            answers = lua.run_together(calls)
-        except redis.RedisError as error:
-            logger.warning("Could not stamp or record a %s call: %s", self.platform, error)
-            return
-        if self._circuit is not None:
-            self._circuit.recorded(answers[-1], failure or "")
+            circuit, error = self._circuit, failure or ""
+            writes.append(
+                Held(
+                    circuit.asking("fail" if failure is not None else "ok", error),
+                    self._not_stamped,
+                    lambda answer: circuit.recorded(answer, error),
+                )
+            )
+        later(*writes)
+
+    def _not_stamped(self, error: Exception) -> None:
+        logger.warning("Could not stamp or record a %s call: %s", self.platform, error)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import redis
 
 from workers.core import lua
+from workers.core.roundtrip import run_together
 
 ORDER_PREFIX = "hookrelay:profiles:order:"
 AFTER_PREFIX = "hookrelay:profiles:after:"
@@ -68,7 +69,9 @@ class EventOrder:
     def settled(self, event_id: str) -> list[str] | None:
         """``None`` while what the event waits for is unsettled; then the dead letters
         of the updates it waited for that were let go (a campaign start's only)."""
-        answer = self._ready(keys=[AFTER_PREFIX + event_id], args=[ORDER_PREFIX])
+        # With the writes this thread holds (the attempt's trace entry): one round trip.
+        call = lua.ScriptCall(self._ready, [AFTER_PREFIX + event_id], [ORDER_PREFIX])
+        answer = run_together([call])[0]
         if not answer:
             return None
         return [letter.decode() if isinstance(letter, bytes) else letter for letter in answer[1:]]

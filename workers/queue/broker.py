@@ -54,6 +54,7 @@ from workers.queue.claims import LEAVE_UNACKED, ConfirmedClaims
 from workers.queue.deadletters import DeadLetterQueue
 from workers.queue.due import DEFAULT_HORIZON_S, DefersLongDelays, DueSet
 from workers.queue.forgotten import ForgottenGuard, ScrubsForgotten, door_stops
+from workers.queue.held import HeldWrites
 from workers.queue.layout import (
     NAMESPACE,
     REDIS_ID,
@@ -331,13 +332,15 @@ def _closed_on_redis_error() -> Iterator[None]:
         raise ConnectionClosed(error) from None
 
 
-def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramatiq.Broker:
+def build_broker(
+    settings: Settings, extra: Sequence[Middleware] = (), client: redis.Redis | None = None
+) -> dramatiq.Broker:
     """The workers' broker: Dramatiq's default middleware with our delivery policy in
     place of ``Retries``, then ``extra`` (the profile flusher), and a sweeper of the
-    Redis queues. With ``BROKER_URL=amqp://…`` it is RabbitMQ, fed from those Redis
-    queues by a relay."""
+    Redis queues, on ``client`` (a new one if none). With ``BROKER_URL=amqp://…`` it is
+    RabbitMQ, fed from those Redis queues by a relay."""
     worker = settings.worker
-    client = redis_client(settings)
+    client = client or redis_client(settings)
     policy = RetryPolicy(
         min_backoff_ms=worker.retry_min_backoff_ms,
         max_backoff_ms=worker.retry_max_backoff_ms,
@@ -348,6 +351,7 @@ def build_broker(settings: Settings, extra: Sequence[Middleware] = ()) -> dramat
     claims = replication.replicas and not settings.rabbitmq
     door = Door(client, settings.suppression_key)
     middleware = [
+        HeldWrites(),
         SingleStop(),
         ForgottenGuard(door),
         *([ConfirmedClaims(client, replication)] if claims else []),

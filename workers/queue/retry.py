@@ -136,7 +136,8 @@ class DeliveryPolicy(Middleware):
         fields = _outcome(message, attempt.platform, "delivered", attempt.number, status)
         DELIVERY_LATENCY.labels(attempt.platform).observe(max(0, attempt.elapsed_ms) / 1000)
         logger.info("%s delivered (attempt %d)", attempt.subject, attempt.number, extra=fields)
-        self._count_delivery(attempt.platform)
+        if self.throughput is not None:
+            self.throughput.count(attempt.platform)
         self._trace(
             message,
             "delivered",
@@ -316,16 +317,6 @@ class DeliveryPolicy(Middleware):
             next=None if due is None else int(time.time() * 1000) + due,
             **fields,
         )
-
-    def _count_delivery(self, platform: str) -> None:
-        """For the status page's chart; a Redis hiccup here must not fail a delivery
-        the platform already accepted."""
-        if self.throughput is None:
-            return
-        try:
-            self.throughput.count(platform)
-        except redis.RedisError as error:
-            logger.warning("Could not count a %s delivery for /status: %s", platform, error)
 
 
 def _outcome(

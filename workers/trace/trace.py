@@ -33,6 +33,7 @@ import redis
 from workers.core import lua
 from workers.core.background import FailureStreak
 from workers.core.logs import mask
+from workers.core.roundtrip import Held, later
 from workers.trace.tail import KEY as TAIL_KEY
 from workers.trace.tail import MAX_ENTRIES as TAIL_MAX
 
@@ -45,6 +46,7 @@ SETTLED = "hookrelay:traces:settled"
 #: The snippet every script that writes a trace has (``append_trace``), after the clock.
 APPEND_LUA = "\n".join([lua.constants(trace_settled=SETTLED), lua.read(__package__, "append.lua")])
 _APPEND = lua.source(__package__, "trace.lua", lua.CLOCK, APPEND_LUA)
+_TAIL = lua.read(__package__, "tail.lua")
 MAX_ENTRIES = 50
 #: Outcomes that are waits, which a repeat of replaces rather than adds to.
 WAITS = ("postponed", "paused")
@@ -80,9 +82,9 @@ class EventTrace:
     """
 
     def __init__(self, client: redis.Redis, retention_s: int) -> None:
-        self._client = client
         self.retention_s = retention_s
         self._append = client.register_script(_APPEND)
+        self._tail = client.register_script(_TAIL)
         self._streak = FailureStreak(logger, "Writing event traces", expected=(redis.RedisError,))
         # An entry that cannot be encoded is a bug: logged with its traceback, once.
 
@@ -96,36 +98,32 @@ class EventTrace:
         self.add_many([(key, entry)], tail=tail)
 
     def add_many(self, entries: Iterable[tuple[str, dict]], tail: dict | None = None) -> None:
-        """Append each ``(key, entry)``, in one round trip."""
+        """Append each ``(key, entry)``, in one round trip: held writes
+        (workers/core/roundtrip.py), so a worker thread sends them with its next
+        round trip, or when it is done with its message."""
         entries = list(entries) if self.on else []
-        if not entries and tail is None:
-            return
         try:
-            try:
-                self._write(entries, tail)
-            except redis.exceptions.NoScriptError:  # a restarted or new primary
-                self._append.sha = self._client.script_load(_APPEND)
-                self._write(entries, None)  # the tail entry went in with the first try
-        except (redis.RedisError, TypeError, ValueError) as error:
-            self._streak.failed(error)
-        else:
-            self._streak.succeeded()
-
-    def _write(self, entries: list[tuple[str, dict]], tail: dict | None) -> None:
-        """One pipeline of ``EVALSHA`` calls: a pipeline running redis-py ``Script``
-        objects first asks ``SCRIPT EXISTS``, a round trip of its own per write."""
-        with self._client.pipeline(transaction=False) as pipe:
+            calls = [self._appending(key, entry) for key, entry in entries]
             if tail is not None:
-                pipe.xadd(TAIL_KEY, _without_none(tail), maxlen=TAIL_MAX, approximate=True)
-            for key, entry in entries:
-                kind = entry.get("do")
-                settles = "0" if kind in NOTES else "1"
-                repeats = kind if kind in WAITS else ""
-                final = "1" if kind in FINAL else "0"
-                data = msgspec.json.encode(_without_none(entry))
-                args = [data, self.retention_s, MAX_ENTRIES, settles, repeats, final]
-                pipe.evalsha(self._append.sha, 1, key, *args)
-            pipe.execute()
+                fields = _without_none(tail)
+                args = [TAIL_MAX, *(item for pair in fields.items() for item in pair)]
+                calls.append(lua.ScriptCall(self._tail, [TAIL_KEY], args))
+        except (TypeError, ValueError) as error:  # an entry that cannot be encoded
+            self._streak.failed(error)
+            return
+        later(*(Held(call, self._streak.failed, self._written) for call in calls))
+
+    def _appending(self, key: str, entry: dict) -> lua.ScriptCall:
+        kind = entry.get("do")
+        settles = "0" if kind in NOTES else "1"
+        repeats = kind if kind in WAITS else ""
+        final = "1" if kind in FINAL else "0"
+        data = msgspec.json.encode(_without_none(entry))
+        args = [data, self.retention_s, MAX_ENTRIES, settles, repeats, final]
+        return lua.ScriptCall(self._append, [key], args)
+
+    def _written(self, answer: object) -> None:
+        self._streak.succeeded()
 
 
 def _without_none(entry: dict) -> dict:

@@ -1,0 +1,151 @@
+"""Fewer Redis round trips per delivery: script calls run together in one pipeline, and
+writes nobody waits for held until the thread's next round trip.
+
+A round trip costs a worker far more CPU than the script it runs: redis-py's framing,
+a blocking read, and handing the GIL to and from the worker's other threads. A delivery
+makes a few writes whose answer nothing waits for (its trace entries, the rate limit's
+stamp, the circuit's record, the per-minute count). While a worker thread holds its
+writes (:func:`hold`, from the start of a message to its end, workers/queue/held.py),
+:func:`later` keeps them; they go with the thread's next :func:`run_together` (the
+next call's admission), or with :func:`flush` at the end of the message, before it is
+acknowledged. A thread that does not hold (a periodic task, a test) runs them at once.
+
+Trade-off: a held write reaches Redis up to one platform call later than it would
+alone. The rate limit's stamp is then later than the request's answer, which only
+keeps its slot a little longer (never more calls than the limit); a trace's entries
+keep the time they were made. A held write that fails is reported to its own
+``failed`` (each logs, as it did alone), never to the call it rode with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError
+
+from workers.core.lua import ScriptCall
+
+
+def _ignore(answer: Any) -> None:
+    """The answer of a write nobody reads."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """A write whose answer nobody waits for: ``answered`` reads it when it comes,
+    ``failed`` reports why it did not."""
+
+    call: ScriptCall
+    failed: Callable[[Exception], None]
+    answered: Callable[[Any], None] = _ignore
+
+
+_thread = threading.local()
+
+
+def hold() -> None:
+    """From now until :func:`flush`, this thread's :func:`later` writes wait for its
+    next round trip."""
+    if getattr(_thread, "held", None) is None:
+        _thread.held = []
+
+
+def later(*writes: Held) -> None:
+    """Run ``writes`` with this thread's next round trip if it holds, else now (in one)."""
+    held = getattr(_thread, "held", None)
+    if held is None:
+        _run_by_client(list(writes))
+    else:
+        held.extend(writes)
+
+
+def flush() -> None:
+    """Run this thread's held writes now, and stop holding."""
+    held, _thread.held = getattr(_thread, "held", None) or [], None
+    _run_by_client(held)
+
+
+def run_together(calls: list[ScriptCall]) -> list[Any]:
+    """Run ``calls`` (scripts registered on one client) in one round trip, with the
+    writes this thread holds for that client; the calls' answers.
+
+    ``EVALSHA`` in a pipeline: redis-py's ``Script`` in a pipeline first asks ``SCRIPT
+    EXISTS``, a round trip of its own. A script Redis lacks (a restarted or new primary)
+    is loaded by running that call again alone; any other error is raised.
+    """
+    if not calls:
+        return []
+    riders = _take_held(_client(calls[0]))
+    try:
+        answers = _pipeline([write.call for write in riders] + calls)
+    except redis.RedisError as error:
+        for write in riders:
+            write.failed(error)
+        raise
+    _settle(riders, answers[: len(riders)])
+    answers = answers[len(riders) :]
+    for i, answer in enumerate(answers):
+        if isinstance(answer, NoScriptError):
+            answers[i] = calls[i].script(keys=calls[i].keys, args=calls[i].args)
+        elif isinstance(answer, Exception):
+            raise answer
+    return answers
+
+
+def _client(call: ScriptCall) -> redis.Redis:
+    return call.script.registered_client
+
+
+def _take_held(client: redis.Redis) -> list[Held]:
+    held = getattr(_thread, "held", None)
+    if not held:
+        return []
+    riders = [write for write in held if _client(write.call) is client]
+    held[:] = [write for write in held if _client(write.call) is not client]
+    return riders
+
+
+def _pipeline(calls: list[ScriptCall]) -> list[Any]:
+    with _client(calls[0]).pipeline(transaction=False) as pipe:
+        for call in calls:
+            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+        return pipe.execute(raise_on_error=False)
+
+
+def _run_by_client(writes: list[Held]) -> None:
+    """``writes`` in one round trip per client they are for."""
+    while writes:
+        client = _client(writes[0].call)
+        _run_held([write for write in writes if _client(write.call) is client])
+        writes = [write for write in writes if _client(write.call) is not client]
+
+
+def _run_held(writes: list[Held]) -> None:
+    if not writes:
+        return
+    try:
+        answers = _pipeline([write.call for write in writes])
+    except redis.RedisError as error:
+        for write in writes:
+            write.failed(error)
+        return
+    _settle(writes, answers)
+
+
+def _settle(writes: list[Held], answers: list[Any]) -> None:
+    """Hand each held write its answer, or its error (a script Redis lacked is loaded
+    by running that write again alone)."""
+    for write, answer in zip(writes, answers, strict=True):
+        if isinstance(answer, NoScriptError):
+            try:
+                answer = write.call.script(keys=write.call.keys, args=write.call.args)
+            except redis.RedisError as error:
+                answer = error
+        if isinstance(answer, Exception):
+            write.failed(answer)
+        else:
+            write.answered(answer)
