@@ -7,6 +7,7 @@ one fails here, naming it, rather than in a delivery test or in production.
 
 from __future__ import annotations
 
+import threading
 import time
 from importlib.resources import files
 
@@ -124,3 +125,40 @@ def test_an_ack_turns_a_refused_connection_into_connection_closed():
         time.sleep(0.05)
         with pytest.raises(ConnectionClosed):
             consumer.ack(fetched)
+
+
+def test_the_worker_thread_acknowledges_through_the_dispatch_script_after_its_hooks(plain):
+    """Held writes (workers/queue/held.py) ride with the acknowledgement: it must be the
+    processing thread's own dispatch call, once every ``after_process_message`` hook ran."""
+    _, broker = plain
+    calls: list[tuple[str, int]] = []
+
+    class Hooks(dramatiq.Middleware):
+        def after_process_message(self, broker, message, *, result=None, exception=None):
+            calls.append(("after_process_message", threading.get_ident()))
+
+    dispatch = broker.scripts["dispatch"]
+
+    def recording(keys=(), args=(), client=None):
+        calls.append((args[0], threading.get_ident()))
+        return dispatch(keys=keys, args=args, client=client)
+
+    broker.scripts["dispatch"] = recording
+    broker.add_middleware(Hooks())
+
+    @dramatiq.actor(broker=broker, queue_name="crm")
+    def a() -> None:
+        pass
+
+    a.send()
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    try:
+        broker.join("crm")
+    finally:
+        worker.stop()
+    names = [name for name, _ in calls]
+    assert names.count("after_process_message") == 1 and names.count("ack") == 1
+    hooks, ack = names.index("after_process_message"), names.index("ack")
+    assert ack > hooks, "acknowledged after the hooks"
+    assert calls[ack][1] == calls[hooks][1], "by the thread that processed it"

@@ -16,6 +16,7 @@ from redis.retry import Retry
 from workers.core import roundtrip
 from workers.core.lua import ScriptCall
 from workers.core.roundtrip import Held
+from workers.queue.broker import SweepingRedisBroker
 from workers.queue.held import HeldWrites
 
 SET = "redis.call('set', KEYS[1], ARGV[1]) return ARGV[1]"
@@ -151,8 +152,21 @@ def test_redis_away_tells_every_held_write_and_raises_to_the_caller(client):
     assert len(outcomes.errors) == 2
 
 
-def test_a_message_holds_its_writes_and_they_are_written_before_it_is_acknowledged(client):
-    broker = StubBroker(middleware=[HeldWrites()])
+class SeenAtAck(dramatiq.Middleware):
+    """What ``key`` held in Redis just before and just after each acknowledgement."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.client, self.key, self.seen = client, key, []
+
+    def before_ack(self, broker, message) -> None:
+        self.seen.append(("before ack", self.client.get(self.key)))
+
+    def after_ack(self, broker, message) -> None:
+        self.seen.append(("after ack", self.client.get(self.key)))
+
+
+def process_one(broker: dramatiq.Broker, client: redis.Redis) -> list:
+    """Send one message whose actor holds a write of ``k``; what the actor saw of it."""
     outcomes, seen = Outcomes(), []
 
     @dramatiq.actor(broker=broker)
@@ -160,6 +174,7 @@ def test_a_message_holds_its_writes_and_they_are_written_before_it_is_acknowledg
         roundtrip.later(outcomes.held(setting(client, "k", value)))
         seen.append(client.get("k"))  # held while the message runs
 
+    broker.declare_queue(deliver.queue_name)
     deliver.send("1")
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
@@ -167,5 +182,35 @@ def test_a_message_holds_its_writes_and_they_are_written_before_it_is_acknowledg
         broker.join(deliver.queue_name)
     finally:
         worker.stop()
-    assert seen == [None]
-    assert client.get("k") == b"1"
+    assert outcomes.errors == []
+    return seen
+
+
+def test_where_acknowledgements_cannot_carry_them_held_writes_go_just_before(client):
+    at_ack = SeenAtAck(client, "k")
+    broker = StubBroker(middleware=[HeldWrites(acks_carry=False), at_ack])
+    assert process_one(broker, client) == [None]
+    assert at_ack.seen == [("before ack", b"1"), ("after ack", b"1")]
+
+
+def test_a_redis_acknowledgement_carries_its_messages_held_writes(client):
+    at_ack = SeenAtAck(client, "k")
+    broker = SweepingRedisBroker(
+        client=client, middleware=[HeldWrites(acks_carry=True), at_ack], idle_poll_ms=10
+    )
+    sent = []
+    original = client.pipeline
+
+    def counting(*args, **kwargs):
+        sent.append(1)
+        return original(*args, **kwargs)
+
+    client.pipeline = counting  # type: ignore[method-assign]
+    try:
+        assert process_one(broker, client) == [None]
+    finally:
+        client.pipeline = original  # type: ignore[method-assign]
+    # Still held when the acknowledgement left, written when it returned: one round trip.
+    assert at_ack.seen == [("before ack", None), ("after ack", b"1")]
+    assert sent == [1]
+    assert client.scard(f"dramatiq:__acks__.{broker.broker_id}.default") == 0

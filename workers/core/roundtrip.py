@@ -7,8 +7,9 @@ makes a few writes whose answer nothing waits for (its trace entries, the rate l
 stamp, the circuit's record, the per-minute count). While a worker thread holds its
 writes (:func:`hold`, from the start of a message to its end, workers/queue/held.py),
 :func:`later` keeps them; they go with the thread's next :func:`run_together` (the
-next call's admission), or with :func:`flush` at the end of the message, before it is
-acknowledged. A thread that does not hold (a periodic task, a test) runs them at once.
+next call's admission, the message's acknowledgement through :class:`WithHeld`), or
+with :func:`flush`. A thread that does not hold (a periodic task, a test) runs them at
+once.
 
 Trade-off: a held write reaches Redis up to one platform call later than it would
 alone. The rate limit's stamp is then later than the request's answer, which only
@@ -20,11 +21,12 @@ keep the time they were made. A held write that fails is reported to its own
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from workers.core.lua import ScriptCall
@@ -80,6 +82,8 @@ def run_together(calls: list[ScriptCall]) -> list[Any]:
     if not calls:
         return []
     riders = _take_held(_client(calls[0]))
+    if not riders and len(calls) == 1:
+        return [calls[0].script(keys=calls[0].keys, args=calls[0].args)]
     try:
         answers = _pipeline([write.call for write in riders] + calls)
     except redis.RedisError as error:
@@ -94,6 +98,22 @@ def run_together(calls: list[ScriptCall]) -> list[Any]:
         elif isinstance(answer, Exception):
             raise answer
     return answers
+
+
+class WithHeld:
+    """``script``, called as redis-py's ``Script`` is, run with the writes the calling
+    thread holds for its client: for a caller that is not ours (Dramatiq's broker, whose
+    acknowledgement then carries its message's held writes in its round trip)."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+
+    def __call__(
+        self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None
+    ) -> Any:
+        if client is not None:
+            return self.script(keys=keys, args=args, client=client)
+        return run_together([ScriptCall(self.script, list(keys), list(args))])[0]
 
 
 def _client(call: ScriptCall) -> redis.Redis:

@@ -46,6 +46,7 @@ from workers.core.background import FailureStreak, GaveUp
 from workers.core.connections import redis_client
 from workers.core.door import Door
 from workers.core.replication import Replication
+from workers.core.roundtrip import WithHeld
 from workers.core.settings import Settings
 from workers.core.spans import spans_from
 from workers.core.stopping import SingleStop
@@ -127,7 +128,8 @@ class SweepingRedisBroker(ScrubsForgotten, DefersLongDelays, RedisBroker):
         #: 0 at the start, when a dead peer's messages may go back at once.
         self._beating_since_ms: int | None = 0
         self._heartbeat = self.client.register_script(_HEARTBEAT)
-        self.scripts["dispatch"] = self.client.register_script(_DISPATCH)
+        #: A worker thread's acknowledgement carries the writes it holds (workers/queue/held.py).
+        self.scripts["dispatch"] = WithHeld(self.client.register_script(_DISPATCH))
 
     def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
         if signal == "worker_shutdown":
@@ -351,7 +353,7 @@ def build_broker(
     claims = replication.replicas and not settings.rabbitmq
     door = Door(client, settings.suppression_key)
     middleware = [
-        HeldWrites(),
+        HeldWrites(acks_carry=not settings.rabbitmq),
         SingleStop(),
         ForgottenGuard(door),
         *([ConfirmedClaims(client, replication)] if claims else []),
