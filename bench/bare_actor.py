@@ -31,7 +31,7 @@ from pathlib import Path
 from .serve import cpu_seconds, process_tree, rss_mib, throwaway_venv
 
 VENV = Path(tempfile.gettempdir()) / "hookrelay-bench-bare-actor"
-REQUIREMENTS = ("dramatiq[redis]>=1.17,<2", "httpx>=0.27,<1")
+REQUIREMENTS = ("dramatiq[redis]>=2.2,<3", "httpx>=0.27,<1")
 
 APP = """
 import os

@@ -55,14 +55,15 @@ def rss_mib(processes: list[psutil.Process]) -> float:
 
 def throwaway_venv(path: Path, requirements: tuple[str, ...], files: dict[str, str]) -> Path:
     """A virtual environment at ``path`` for a bench's peer, none of hookrelay's: made
-    (a minute or so, from PyPI) with ``requirements`` if it is not there yet, then
-    ``files`` (name: text) written into it."""
+    (a minute or so, from PyPI) with ``requirements`` if it is not there yet or was
+    made with others, then ``files`` (name: text) written into it."""
     stamp = path / ".installed"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    wanted = "\n".join(requirements)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
         pip = [str(path / "bin" / "pip"), "install", "--quiet"]
         subprocess.run([*pip, *requirements], check=True)
-        stamp.touch()
+        stamp.write_text(wanted)
     for name, text in files.items():
         (path / name).write_text(text)
     return path
