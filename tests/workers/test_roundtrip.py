@@ -10,7 +10,7 @@ import dramatiq
 import pytest
 import redis
 from dramatiq.brokers.stub import StubBroker
-from redis.backoff import NoBackoff
+from redis.backoff import ConstantBackoff, NoBackoff
 from redis.retry import Retry
 
 from workers.core import roundtrip
@@ -19,13 +19,19 @@ from workers.core.roundtrip import Held
 from workers.queue.broker import SweepingRedisBroker
 from workers.queue.held import HeldWrites
 
+from ..support import temporary_redis
+
 SET = "redis.call('set', KEYS[1], ARGV[1]) return ARGV[1]"
 FAIL = "return redis.error_reply('refused')"
 
 
 @pytest.fixture
 def client(redis_url: str) -> redis.Redis:
-    return redis.Redis.from_url(redis_url)
+    """A client whose Redis has the tests' scripts (a round trip counts only its own)."""
+    client = redis.Redis.from_url(redis_url)
+    for script in (SET, FAIL):
+        client.script_load(script)
+    return client
 
 
 @pytest.fixture(autouse=True)
@@ -50,20 +56,22 @@ def setting(client: redis.Redis, key: str, value: str) -> ScriptCall:
 
 
 def round_trips(client: redis.Redis, action) -> int:
-    """How many pipelines ``client`` sent while ``action`` ran."""
-    sent = []
-    original = client.pipeline
+    """How many round trips ``client`` made while ``action`` ran: each takes a
+    connection from its pool, a script call as a pipeline."""
+    pool = client.connection_pool
+    taken = []
+    original = pool.get_connection
 
     def counting(*args, **kwargs):
-        sent.append(1)
+        taken.append(1)
         return original(*args, **kwargs)
 
-    client.pipeline = counting  # type: ignore[method-assign]
+    pool.get_connection = counting  # type: ignore[method-assign]
     try:
         action()
     finally:
-        client.pipeline = original  # type: ignore[method-assign]
-    return len(sent)
+        pool.get_connection = original  # type: ignore[method-assign]
+    return len(taken)
 
 
 def test_a_thread_that_does_not_hold_writes_at_once(client, redis_url):
@@ -138,6 +146,20 @@ def test_scripts_redis_lost_are_loaded_again(client):
     assert client.get("a") == b"1"
 
 
+def test_a_round_trip_redis_was_too_slow_for_is_tried_again_as_the_clients_retry_says():
+    with temporary_redis("hr-roundtrip-") as server:
+        quick = redis.Redis.from_url(
+            server.url, socket_timeout=0.2, retry=Retry(ConstantBackoff(0.2), 5)
+        )
+        quick.script_load(SET)
+        outcomes = Outcomes()
+        roundtrip.hold()
+        roundtrip.later(outcomes.held(setting(quick, "a", "1")))
+        redis.Redis.from_url(server.url).client_pause(600)  # the first try times out
+        assert roundtrip.run_together([setting(quick, "c", "3")]) == [b"3"]
+        assert outcomes.answers == [b"1"] and not outcomes.errors
+
+
 def test_redis_away_tells_every_held_write_and_raises_to_the_caller(client):
     outcomes = Outcomes()
     gone = redis.Redis(port=1, retry=Retry(NoBackoff(), 0))  # nothing listens there
@@ -198,19 +220,7 @@ def test_a_redis_acknowledgement_carries_its_messages_held_writes(client):
     broker = SweepingRedisBroker(
         client=client, middleware=[HeldWrites(acks_carry=True), at_ack], idle_poll_ms=10
     )
-    sent = []
-    original = client.pipeline
-
-    def counting(*args, **kwargs):
-        sent.append(1)
-        return original(*args, **kwargs)
-
-    client.pipeline = counting  # type: ignore[method-assign]
-    try:
-        assert process_one(broker, client) == [None]
-    finally:
-        client.pipeline = original  # type: ignore[method-assign]
+    assert process_one(broker, client) == [None]
     # Still held when the acknowledgement left, written when it returned: one round trip.
     assert at_ack.seen == [("before ack", None), ("after ack", b"1")]
-    assert sent == [1]
     assert client.scard(f"dramatiq:__acks__.{broker.broker_id}.default") == 0
