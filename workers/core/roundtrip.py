@@ -84,8 +84,6 @@ def run_together(calls: list[ScriptCall]) -> list[Any]:
     if not calls:
         return []
     riders = _take_held(_client(calls[0]))
-    if not riders and len(calls) == 1:
-        return [calls[0].script(keys=calls[0].keys, args=calls[0].args)]
     try:
         answers = _pipeline([write.call for write in riders] + calls)
     except redis.RedisError as error:
