@@ -15,7 +15,10 @@ Trade-off: a held write reaches Redis up to one platform call later than it woul
 alone. The rate limit's stamp is then later than the request's answer, which only
 keeps its slot a little longer (never more calls than the limit); a trace's entries
 keep the time they were made. A held write that fails is reported to its own
-``failed`` (each logs, as it did alone), never to the call it rode with.
+``failed`` (each logs, as it did alone), never to the call it rode with. A worker
+killed between a platform's answer and the acknowledgement loses what its thread held:
+the message is delivered again by another worker, as it would be anyway, and its trace
+lacks the killed attempt's outcome (its ``taken`` entry went with an earlier round trip).
 """
 
 from __future__ import annotations
