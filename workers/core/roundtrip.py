@@ -80,9 +80,9 @@ def run_together(calls: list[ScriptCall]) -> list[Any]:
     """Run ``calls`` (scripts registered on one client) in one round trip, with the
     writes this thread holds for that client; the calls' answers.
 
-    ``EVALSHA`` in a pipeline: redis-py's ``Script`` in a pipeline first asks ``SCRIPT
-    EXISTS``, a round trip of its own. A script Redis lacks (a restarted or new primary)
-    is loaded by running that call again alone; any other error is raised.
+    Each call is an ``EVALSHA`` by the script's digest (:func:`_pipeline`). A script
+    Redis lacks (a restarted or new primary) is loaded by running that call again
+    alone; any other error is raised.
     """
     if not calls:
         return []
