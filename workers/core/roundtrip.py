@@ -127,9 +127,14 @@ def _take_held(client: redis.Redis) -> list[Held]:
     held = getattr(_thread, "held", None)
     if not held:
         return []
-    riders = [write for write in held if _client(write.call) is client]
-    held[:] = [write for write in held if _client(write.call) is not client]
+    riders, held[:] = _split(held, client)
     return riders
+
+
+def _split(writes: list[Held], client: redis.Redis) -> tuple[list[Held], list[Held]]:
+    """``writes`` for ``client``, and the others."""
+    mine = [write for write in writes if _client(write.call) is client]
+    return mine, [write for write in writes if _client(write.call) is not client]
 
 
 def _pipeline(calls: list[ScriptCall]) -> list[Any]:
@@ -170,14 +175,11 @@ def _send(connection: AbstractConnection, packed: list[bytes]) -> list[Any]:
 def _run_by_client(writes: list[Held]) -> None:
     """``writes`` in one round trip per client they are for."""
     while writes:
-        client = _client(writes[0].call)
-        _run_held([write for write in writes if _client(write.call) is client])
-        writes = [write for write in writes if _client(write.call) is not client]
+        mine, writes = _split(writes, _client(writes[0].call))
+        _run_held(mine)
 
 
 def _run_held(writes: list[Held]) -> None:
-    if not writes:
-        return
     try:
         answers = _pipeline([write.call for write in writes])
     except redis.RedisError as error:
