@@ -7,8 +7,9 @@ least Redis work they need, done the cheapest way, on the same actor. One script
 the call admits it (the shared limit as GCRA, the breaker's state, the order check, the
 trace's ``taken`` entry), one after it settles it (the breaker's record, the outcome's
 trace entry, the per-minute count), and a JSON log line per attempt: two round trips
-and one line per delivery, where hookrelay's worker makes six round trips around the
-call (docs/development.md, "Where a delivery's CPU goes").
+and one line per delivery besides Dramatiq's fetch and ack. hookrelay's worker makes
+two as well (the order check, the admission), its acknowledgement carrying the writes
+after the call (docs/development.md, "Where a delivery's CPU goes").
 
 It runs from a throwaway virtual environment of its own (made on first use under the
 system's temporary directory, then reused), so that it is Dramatiq and httpx as a user
