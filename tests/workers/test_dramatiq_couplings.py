@@ -154,7 +154,7 @@ def test_the_worker_thread_acknowledges_through_the_dispatch_script_after_its_ho
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
-        broker.join("crm")
+        broker.join("crm", timeout=10_000)  # a failure, not a hang
     finally:
         worker.stop()
     names = [name for name, _ in calls]

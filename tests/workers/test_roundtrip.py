@@ -201,7 +201,7 @@ def process_one(broker: dramatiq.Broker, client: redis.Redis) -> list:
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
-        broker.join(deliver.queue_name)
+        broker.join(deliver.queue_name, timeout=10_000)  # a failure, not a hang
     finally:
         worker.stop()
     assert outcomes.errors == []
